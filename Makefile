@@ -1,0 +1,74 @@
+# Disconnect Lab — `make` alone lists the targets. Every target creates what it needs first.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KERNEL := disconnect-lab
+
+SAMPLE_DIR := data/raw/sample
+SAMPLE_FIRMS ?= 300
+SAMPLE_LEDGER_ROWS ?= 200000
+SEED ?= 20261122
+# Your own data: make data SURVEY=data/raw/export.csv MAPPING=data/raw/mapping.yaml
+SURVEY ?= $(SAMPLE_DIR)/survey.parquet
+MAPPING ?=
+BUDGETS ?= $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),$(SAMPLE_DIR)/budgets.parquet,)
+JOBS ?=
+
+.PHONY: help setup sample data validate reports test lab lint lock clean distclean
+
+help: ## Show this help (the default goal)
+	@echo "Disconnect Lab — research notebooks on the CMO–CIO disconnect"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Variables: SURVEY=path MAPPING=path BUDGETS=path (default: the synthetic sample), JOBS=N"
+
+setup: $(STAMP) ## Create .venv with pinned packages and register the Jupyter kernel (no-op if unchanged)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Disconnect Lab (.venv)" >/dev/null
+	@touch $@
+
+sample: $(SAMPLE_DIR)/survey.parquet ## Generate the synthetic sample data (survey, budgets, ledger) into data/raw/sample
+
+$(SAMPLE_DIR)/survey.parquet: | $(STAMP)
+	$(PY) -m helpers simulate --out $(SAMPLE_DIR) --firms $(SAMPLE_FIRMS) --ledger-rows $(SAMPLE_LEDGER_ROWS) --seed $(SEED)
+
+data: $(STAMP) $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),sample,) ## Validate raw inputs and write data/processed/*.parquet (atomic; raw data untouched)
+	$(PY) -m helpers build-data --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),) $(if $(BUDGETS),--budgets $(BUDGETS),)
+
+validate: $(STAMP) $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),sample,) ## Check a survey file against the codebook (exit 2 with messages when invalid)
+	$(PY) -m helpers validate --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),)
+
+reports: data ## Render every report in reports.yaml to reports/*.html (code hidden)
+	$(PY) -m helpers reports $(if $(JOBS),-j $(JOBS),)
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest
+
+lab: $(STAMP) ## Start JupyterLab on notebooks/ with the project kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lint: $(STAMP) ## Check style with ruff
+	$(VENV)/bin/ruff check src tests benchmarks
+
+lock: ## Re-resolve and pin dependencies into requirements/constraints.txt (after editing pyproject.toml)
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet --upgrade pip
+	build/lock-venv/bin/pip install --quiet -e '.[dev]'
+	build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^disconnect-lab' > requirements/constraints.txt
+	rm -rf build/lock-venv
+
+clean: ## Remove processed data, reports and executed notebooks (raw data is kept)
+	rm -rf data/processed/*.parquet data/processed/*.json build/executed reports/*
+	@touch reports/.gitkeep
+
+distclean: clean ## Also remove .venv and the synthetic sample
+	rm -rf $(VENV) $(SAMPLE_DIR)

@@ -1,0 +1,280 @@
+"""The codebook (``data/codebook.yaml``): items, constructs, scales, fields and their labels.
+
+Everything downstream — validation schemas, scale scoring, benchmark matching and the labels on
+tables and plots in EN/DE/NL/DA — is derived from the objects here, so an item is typed exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helpers import paths
+from helpers.errors import DataError
+
+FIELD_TYPES = {"string", "category", "integer", "number"}
+SCALE_TYPES = {"likert", "binary"}
+CONSTRUCT_KINDS = {"indicator", "driver", "outcome"}
+DISCONNECT_DIRECTIONS = {"higher_is_worse", "higher_is_better"}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A response scale: range, the values that count as agreeing, and value labels per language."""
+
+    id: str
+    type: str
+    min: int
+    max: int
+    top_box: tuple[int, ...]
+    labels: dict[str, dict[int, str]]
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(range(self.min, self.max + 1))
+
+
+@dataclass(frozen=True)
+class Field:
+    """A respondent or firm field (ids, role, segments, paradata, personal data)."""
+
+    name: str
+    type: str
+    required: bool = False
+    unique: bool = False
+    values: tuple[str, ...] | None = None
+    ordered: bool = False
+    min: float | None = None
+    max: float | None = None
+    pii: bool = False
+    free_text: bool = False
+    label: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One survey question answered on a codebook scale."""
+
+    id: str
+    construct: str
+    scale: Scale
+    roles: tuple[str, ...]
+    reverse: bool
+    wording: dict[str, str]
+    benchmark: dict[str, str] = field(default_factory=dict)
+    pii: bool = False
+
+    def score(self, value: Any) -> Any:
+        """Reverse-key a value (or a pandas Series) onto the scale: min + max - value."""
+        return self.scale.min + self.scale.max - value if self.reverse else value
+
+
+@dataclass(frozen=True)
+class Construct:
+    """A latent concept measured by one or more items."""
+
+    id: str
+    kind: str
+    label: dict[str, str]
+    items: tuple[str, ...]
+    disconnect: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """The parsed codebook. Build with :func:`load_codebook`."""
+
+    path: Path
+    version: int
+    languages: tuple[str, ...]
+    roles: tuple[str, ...]
+    scales: dict[str, Scale]
+    fields: dict[str, Field]
+    constructs: dict[str, Construct]
+    items: dict[str, Item]
+
+    # ----------------------------------------------------------------- selections
+    def item_ids(self, construct: str | None = None, role: str | None = None) -> list[str]:
+        """Item ids in codebook order, optionally those of one construct and/or asked of one role."""
+        return [
+            i.id
+            for i in self.items.values()
+            if (construct is None or i.construct == construct) and (role is None or role in i.roles)
+        ]
+
+    def constructs_of_kind(self, kind: str) -> list[str]:
+        """Construct ids of one kind (``indicator``, ``driver`` or ``outcome``)."""
+        return [c.id for c in self.constructs.values() if c.kind == kind]
+
+    @property
+    def required_fields(self) -> list[str]:
+        return [f.name for f in self.fields.values() if f.required]
+
+    @property
+    def pii_fields(self) -> list[str]:
+        """Columns that hold personal data (names, e-mails, IPs, free text)."""
+        return [f.name for f in self.fields.values() if f.pii] + [
+            i.id for i in self.items.values() if i.pii
+        ]
+
+    @property
+    def segment_fields(self) -> list[str]:
+        """Fields a report can be split by."""
+        return ["country", "industry", "size_band", "wave", "role"]
+
+    # ----------------------------------------------------------------- labels
+    def _lang(self, language: str) -> str:
+        lang = language.upper()
+        if lang not in self.languages:
+            raise ValueError(f"language {language!r} is not one of {', '.join(self.languages)}")
+        return lang
+
+    def label(self, key: str, language: str = "EN") -> str:
+        """Human label for an item (its wording), a construct or a field, in ``language``."""
+        lang = self._lang(language)
+        if key in self.items:
+            return self.items[key].wording[lang]
+        if key in self.constructs:
+            return self.constructs[key].label[lang]
+        if key in self.fields:
+            return self.fields[key].label.get(lang, key)
+        raise KeyError(f"{key!r} is neither an item, a construct nor a field of {self.path}")
+
+    def short_label(self, item_id: str, language: str = "EN", width: int = 60) -> str:
+        """The item wording cut to ``width`` characters for axis labels, prefixed by the id."""
+        text = self.label(item_id, language)
+        if len(text) > width:
+            text = text[: width - 1].rstrip() + "…"
+        return f"{item_id}: {text}"
+
+    def value_labels(self, item_id: str, language: str = "EN") -> dict[int, str]:
+        """Response-option labels of an item's scale in ``language``."""
+        return dict(self.items[item_id].scale.labels[self._lang(language)])
+
+
+# --------------------------------------------------------------------------- loading
+def _fail(path: Path, where: str, rule: str, message: str) -> DataError:
+    return DataError(message, file=str(path), column=where, rule=rule,
+                     hint="fix data/codebook.yaml; see data/README.md for its format")
+
+
+def _parse_scales(path: Path, raw: dict, languages: tuple[str, ...]) -> dict[str, Scale]:
+    scales = {}
+    for sid, s in (raw or {}).items():
+        if s.get("type") not in SCALE_TYPES:
+            raise _fail(path, f"scales.{sid}", "codebook-scale-type",
+                        f"type must be one of {sorted(SCALE_TYPES)}")
+        labels = {lang: {int(k): str(v) for k, v in s["labels"][lang].items()}
+                  for lang in languages}
+        lo, hi = int(s["min"]), int(s["max"])
+        top = tuple(int(v) for v in s["top_box"])
+        if not all(lo <= v <= hi for v in top):
+            raise _fail(path, f"scales.{sid}", "codebook-top-box", "top_box outside the range")
+        scales[sid] = Scale(sid, s["type"], lo, hi, top, labels)
+    return scales
+
+
+def _parse_fields(path: Path, raw: dict) -> dict[str, Field]:
+    fields = {}
+    for name, f in (raw or {}).items():
+        if f.get("type") not in FIELD_TYPES:
+            raise _fail(path, f"fields.{name}", "codebook-field-type",
+                        f"type must be one of {sorted(FIELD_TYPES)}")
+        fields[name] = Field(
+            name=name, type=f["type"], required=bool(f.get("required", False)),
+            unique=bool(f.get("unique", False)),
+            values=tuple(str(v) for v in f["values"]) if "values" in f else None,
+            ordered=bool(f.get("ordered", False)), min=f.get("min"), max=f.get("max"),
+            pii=bool(f.get("pii", False)), free_text=bool(f.get("free_text", False)),
+            label={k: str(v) for k, v in (f.get("label") or {}).items()},
+        )
+    return fields
+
+
+def _parse_items(path: Path, raw: list, scales: dict[str, Scale], roles: tuple[str, ...],
+                 languages: tuple[str, ...], constructs: dict) -> dict[str, Item]:
+    items: dict[str, Item] = {}
+    for n, it in enumerate(raw or [], start=1):
+        iid = it.get("id")
+        where = f"items[{n}] ({iid})"
+        if not iid or iid in items:
+            raise _fail(path, where, "codebook-item-id", "every item needs a unique id")
+        if it.get("construct") not in constructs:
+            raise _fail(path, where, "codebook-construct", f"unknown construct {it.get('construct')!r}")
+        if it.get("scale") not in scales:
+            raise _fail(path, where, "codebook-scale", f"unknown scale {it.get('scale')!r}")
+        item_roles = tuple(it.get("roles") or ())
+        if not item_roles or not set(item_roles) <= set(roles):
+            raise _fail(path, where, "codebook-roles", f"roles must be a non-empty subset of {roles}")
+        missing = [lang for lang in languages if not (it.get("wording") or {}).get(lang)]
+        if missing:
+            raise _fail(path, where, "codebook-wording", f"wording missing in {', '.join(missing)}")
+        bench = {str(k): str(v) for k, v in (it.get("benchmark") or {}).items()}
+        if not set(bench) <= set(roles) | {"all"}:
+            raise _fail(path, where, "codebook-benchmark", "benchmark keys must be roles or 'all'")
+        items[iid] = Item(id=iid, construct=it["construct"], scale=scales[it["scale"]],
+                          roles=item_roles, reverse=bool(it.get("reverse", False)),
+                          wording=dict(it["wording"]), benchmark=bench,
+                          pii=bool(it.get("pii", False)))
+    return items
+
+
+def parse_codebook(raw: dict, path: Path) -> Codebook:
+    """Build and check a :class:`Codebook` from its parsed YAML mapping."""
+    languages = tuple(raw.get("languages") or ("EN",))
+    roles = tuple(raw.get("roles") or ())
+    scales = _parse_scales(path, raw.get("scales"), languages)
+    fields = _parse_fields(path, raw.get("fields"))
+    craw = raw.get("constructs") or {}
+    items = _parse_items(path, raw.get("items"), scales, roles, languages, craw)
+    constructs = {}
+    for cid, c in craw.items():
+        if c.get("kind") not in CONSTRUCT_KINDS:
+            raise _fail(path, f"constructs.{cid}", "codebook-kind",
+                        f"kind must be one of {sorted(CONSTRUCT_KINDS)}")
+        direction = c.get("disconnect")
+        if c["kind"] == "indicator" and direction not in DISCONNECT_DIRECTIONS:
+            raise _fail(path, f"constructs.{cid}", "codebook-disconnect",
+                        f"indicators need disconnect: one of {sorted(DISCONNECT_DIRECTIONS)}")
+        members = tuple(i.id for i in items.values() if i.construct == cid)
+        if not members:
+            raise _fail(path, f"constructs.{cid}", "codebook-empty-construct", "construct has no items")
+        constructs[cid] = Construct(id=cid, kind=c["kind"], label=dict(c["label"]), items=members,
+                                    disconnect=direction, source=c.get("source"))
+    clash = set(fields) & set(items)
+    if clash:
+        raise _fail(path, ", ".join(sorted(clash)), "codebook-name-clash",
+                    "a name is used both as a field and as an item")
+    return Codebook(path=path, version=int(raw.get("version", 1)), languages=languages,
+                    roles=roles, scales=scales, fields=fields, constructs=constructs, items=items)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, mtime: float) -> Codebook:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError(f"not valid YAML: {exc}", file=str(path), rule="codebook-yaml") from exc
+    if not isinstance(raw, dict):
+        raise DataError("the codebook must be a YAML mapping", file=str(path), rule="codebook-yaml")
+    try:
+        return parse_codebook(raw, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"malformed codebook entry: {exc!r}", file=str(path),
+                        rule="codebook-structure") from exc
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Load (and cache, until the file changes) the codebook; default ``data/codebook.yaml``."""
+    p = Path(path) if path is not None else paths.CODEBOOK
+    if not p.exists():
+        raise DataError("codebook not found", file=str(p), rule="file-not-found")
+    p = p.resolve()
+    return _load_cached(p, p.stat().st_mtime)

@@ -1,0 +1,580 @@
+"""Read raw survey files into DataFrames, keeping the source's own column names.
+
+:func:`read_raw` is the single entry point.  It picks a reader from the file extension (or the
+``format=`` option) and returns one row per response.  Metadata travels in ``df.attrs`` as plain
+JSON-able Python values:
+
+``source``         path of the file that was read
+``format``         ``csv``, ``qualtrics``, ``qualtrics_legacy``, ``excel``, ``spss``, ``stata``
+                   or ``parquet``
+``question_text``  column -> question wording (Qualtrics header rows, SPSS/Stata variable labels,
+                   upper Excel header rows)
+``value_labels``   column -> {code: label} (SPSS/Stata)
+``missing_codes``  column -> user-missing codes that were turned into NaN (SPSS/Stata)
+``import_ids``     column -> Qualtrics ImportId (Qualtrics only; empty when the row is absent)
+``encoding``/``sep`` for text files, ``sheet`` for Excel: how the file was decoded.
+
+Why so much sniffing: the surveys are fielded in four languages and come back as European Excel
+exports (semicolons, decimal commas, cp1252 umlauts), Qualtrics downloads with two or three
+header rows, and SPSS/Stata files from agencies.  Text cells stay text (object dtype, NaN for
+missing): a column is only made numeric when *every* value parses, so a stray "n.a." in a
+numeric item is left for validation to report instead of being silently coerced.
+
+Decimal commas are only recognised when the delimiter is not a comma (or ``decimal=","`` is
+given): in a comma-separated file a quoted "1,3" is usually a Qualtrics multi-select answer.
+Every problem is raised as :class:`helpers.errors.DataError`; the file is never written to.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyreadstat
+from openpyxl.utils.exceptions import InvalidFileException
+
+from helpers.errors import DataError
+
+EXTENSION_FORMATS = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".xlsx": "excel", ".xls": "excel",
+    ".sav": "spss", ".zsav": "spss",
+    ".dta": "stata",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+# Accepted values of ``format=``: reader names plus the names stored in ``attrs["format"]``.
+FORMAT_ALIASES = {
+    "csv": "csv", "tsv": "csv", "txt": "csv", "qualtrics": "csv", "qualtrics_legacy": "csv",
+    "excel": "excel", "xlsx": "excel", "xls": "excel",
+    "spss": "spss", "sav": "spss", "zsav": "spss",
+    "stata": "stata", "dta": "stata",
+    "parquet": "parquet", "pq": "parquet",
+}
+DEFAULT_NA_VALUES = ("", "NA", "N/A", "n/a", "NaN", "nan", "#N/A", "NULL", "null")
+SEPARATORS = (",", ";", "\t", "|")
+
+# Qualtrics metadata columns and the wording Qualtrics puts in the question-text row.
+QUALTRICS_METADATA = {
+    "StartDate": "Start Date", "EndDate": "End Date", "Status": "Response Type",
+    "IPAddress": "IP Address", "Progress": "Progress",
+    "Duration (in seconds)": "Duration (in seconds)", "Finished": "Finished",
+    "RecordedDate": "Recorded Date", "ResponseId": "Response ID",
+    "RecipientLastName": "Recipient Last Name", "RecipientFirstName": "Recipient First Name",
+    "RecipientEmail": "Recipient Email", "ExternalReference": "External Data Reference",
+    "LocationLatitude": "Location Latitude", "LocationLongitude": "Location Longitude",
+    "DistributionChannel": "Distribution Channel", "UserLanguage": "User Language",
+}
+IMPORT_ID = re.compile(r"""\{\s*['"]ImportId['"]\s*:\s*['"]([^'"]*)['"]""")
+LEGACY_NAME = re.compile(r"V\d+")
+DOT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+LEADING_ZERO = re.compile(r"[+-]?0\d")
+COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")  # 3,5  1.234,56  12
+EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
+MAX_CONTROL_SHARE = 0.05  # more control characters than this means binary, not text
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    """Options of :func:`read_raw`; each reader uses the ones that apply to its format."""
+
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    sheet: str | int | None = None
+    header_rows: int | None = None
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+
+
+@dataclass
+class _Header:
+    """Column names and header metadata found above the data rows of a grid."""
+
+    names: list[str]
+    skip: int
+    fmt: str
+    question_text: dict[str, str] = field(default_factory=dict)
+    import_ids: dict[str, str] | None = None
+    upper_rows: list[list[str]] = field(default_factory=list)
+
+
+def read_raw(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    header_rows: int | None = None,
+    na_values: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Read one raw survey file; one row per response, source column names, metadata in attrs.
+
+    ``format`` overrides the extension; ``sep``/``decimal``/``encoding`` override sniffing of
+    text files (``encoding`` is also passed to pyreadstat); ``sheet`` picks an Excel sheet
+    (name or 0-based index, default the first); ``header_rows`` is the number of header rows
+    of a CSV/Excel file (default: detected); ``na_values`` adds strings that mean "missing" in
+    text and Excel cells to :data:`DEFAULT_NA_VALUES`.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError("file does not exist (or is a directory)", file=str(file),
+                        rule="file-not-found", hint="check the path and the working directory")
+    if header_rows is not None and header_rows < 1:
+        raise ValueError("header_rows must be at least 1")
+    options = _ReadOptions(sep=sep, decimal=decimal, encoding=encoding, sheet=sheet,
+                          header_rows=header_rows,
+                          na_values=DEFAULT_NA_VALUES + tuple(na_values or ()))
+    reader = READERS[_resolve_format(file, format)]
+    df, attrs = reader(file, options)
+    return _finish(df, file, attrs)
+
+
+def _resolve_format(file: Path, format: str | None) -> str:
+    """Reader name from the ``format`` option or the file extension."""
+    if format is not None:
+        if format.lower() not in FORMAT_ALIASES:
+            raise DataError(f"unknown format {format!r}", file=str(file), rule="unknown-format",
+                            hint=f"use one of {sorted(set(FORMAT_ALIASES.values()))}")
+        return FORMAT_ALIASES[format.lower()]
+    suffix = file.suffix.lower()
+    if suffix not in EXTENSION_FORMATS:
+        raise DataError(f"cannot tell the format from the extension {suffix!r}", file=str(file),
+                        rule="unknown-format",
+                        hint=f"pass format=... or use one of {sorted(EXTENSION_FORMATS)}")
+    return EXTENSION_FORMATS[suffix]
+
+
+def _finish(df: pd.DataFrame, file: Path, attrs: dict[str, Any]) -> pd.DataFrame:
+    """Reject frames without rows, use object dtype for text and attach the metadata."""
+    if df.empty:
+        raise DataError("the file has a header but no data rows", file=str(file),
+                        rule="no-data-rows")
+    for column in df.columns:
+        if isinstance(df[column].dtype, pd.StringDtype):
+            df[column] = df[column].astype(object).where(df[column].notna(), np.nan)
+    df.attrs = {"source": str(file), "question_text": {}, "value_labels": {},
+                "missing_codes": {}, **attrs}
+    return df
+
+
+def _unreadable(file: Path, exc: BaseException, what: str) -> DataError:
+    """DataError for a file the underlying library could not parse."""
+    return DataError(f"cannot read the file as {what}: {exc}", file=str(file),
+                     rule="unreadable-file",
+                     hint="the file may be truncated, corrupt or in a different format")
+
+
+# --- text files (CSV, TSV, Qualtrics) -------------------------------------------------------
+
+
+def _read_text(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a delimited text file, detecting encoding, delimiter and Qualtrics header rows."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise _unreadable(file, exc, "bytes") from exc
+    text, encoding = _decode(raw, file, options.encoding)
+    if not text.strip():
+        raise DataError("the file is empty", file=str(file), rule="empty-file")
+    sep = options.sep or _sniff_sep(text)
+    grid = _parse_grid(text, sep, file)
+    df, header = _frame_from_grid(grid, file, options, comma_decimal=sep != ",")
+    return df, {"format": header.fmt, **_header_attrs(header), "encoding": encoding, "sep": sep}
+
+
+def _decode(raw: bytes, file: Path, encoding: str | None) -> tuple[str, str]:
+    """Decode bytes: the given encoding, else UTF-16 (BOM), UTF-8, cp1252, latin-1."""
+    if encoding:
+        try:
+            return raw.decode(encoding).removeprefix("\ufeff"), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise DataError(f"cannot decode the file as {encoding}: {exc}", file=str(file),
+                            rule="encoding",
+                            hint="omit encoding= to let the reader detect it") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+        return _checked_text(_decode_as(raw, "utf-16", file), file), "utf-16"
+    if b"\x00" in raw:
+        raise DataError("the file contains NUL bytes: it is binary, not text", file=str(file),
+                        rule="unreadable-file", hint="export the data as CSV, Excel or SPSS")
+    try:
+        return _checked_text(raw.decode("utf-8-sig"), file), "utf-8"
+    except UnicodeDecodeError:
+        body = raw.removeprefix(codecs.BOM_UTF8)
+    for fallback in ("cp1252", "latin-1"):
+        try:
+            return _checked_text(body.decode(fallback), file), fallback
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _decode_as(raw: bytes, encoding: str, file: Path) -> str:
+    """Decode strictly, reporting failure as an unreadable file."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _unreadable(file, exc, encoding) from exc
+
+
+def _checked_text(text: str, file: Path) -> str:
+    """Return the text without BOM, or refuse it when it is mostly control characters."""
+    sample = text[:100_000]
+    controls = sum(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in sample)
+    if sample and controls / len(sample) > MAX_CONTROL_SHARE:
+        raise DataError("the file is binary junk, not text (undecodable characters)",
+                        file=str(file), rule="unreadable-file",
+                        hint="export the data as CSV, Excel or SPSS")
+    return text.removeprefix("\ufeff")
+
+
+def _sniff_sep(text: str) -> str:
+    """Pick the delimiter that splits the header into most fields consistently across rows."""
+    sample = text[:65_536]
+    scores: list[tuple[float, int, str]] = []
+    for sep in SEPARATORS:
+        try:
+            rows = [row for row in csv.reader(StringIO(sample), delimiter=sep) if row][:50]
+        except csv.Error:
+            continue
+        if len(sample) < len(text) and len(rows) > 2:
+            rows = rows[:-1]  # the last row may be cut off
+        if rows and len(rows[0]) > 1:
+            share = sum(len(row) == len(rows[0]) for row in rows) / len(rows)
+            scores.append((share, len(rows[0]), sep))
+    return max(scores)[2] if scores else ","
+
+
+def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
+    """Split text into a header-less grid of raw strings (None where a row is short)."""
+    try:
+        grid = pd.read_csv(StringIO(text), sep=sep, header=None, dtype=object, na_filter=False,
+                           skip_blank_lines=True, engine="python" if len(sep) > 1 else "c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
+        raise DataError(f"malformed delimited text: {exc}", file=str(file),
+                        rule="malformed-csv",
+                        hint="check for title lines above the header or unbalanced quotes") from exc
+    return grid.astype(object).where(grid.notna(), None)
+
+
+# --- grids shared by text and Excel files ---------------------------------------------------
+
+
+def _frame_from_grid(grid: pd.DataFrame, file: Path, options: _ReadOptions, *,
+                     comma_decimal: bool, merged_top: bool = False
+                     ) -> tuple[pd.DataFrame, _Header]:
+    """Turn a header-less grid into a typed frame: header rows, missing values, numbers."""
+    header = None if options.header_rows else _qualtrics_header(grid)
+    if header is None:
+        header = _plain_header(grid, options.header_rows or (2 if merged_top else 1))
+    body = grid.iloc[header.skip:]
+    names = _column_names(header.names, body, file)
+    data = _drop_repeated_headers(body.set_axis(names, axis=1), [names, *header.upper_rows])
+    data = data.map(lambda v: _missing_to_nan(v, options.na_values))
+    data = data.loc[data.notna().any(axis=1), [n for n in names if not n.startswith(EMPTY)]]
+    header.names = list(data.columns)
+    return _typed(data.reset_index(drop=True), comma_decimal, options.decimal), header
+
+
+def _column_names(raw: list[str], body: pd.DataFrame, file: Path) -> list[str]:
+    """Unique column names; blank ones become ``unnamed_<position>``, or a placeholder
+    starting with :data:`EMPTY` (dropped later) when the column holds no data at all, e.g.
+    after a trailing delimiter."""
+    names: list[str] = []
+    for position, name in enumerate(raw, start=1):
+        if not name:
+            has_data = body.iloc[:, position - 1].map(_cell_text).ne("").any()
+            name = f"unnamed_{position}" if has_data else f"{EMPTY}{position}"
+        if name in names:
+            raise DataError("the column name occurs more than once in the header",
+                            file=str(file), column=name, rule="duplicate-column",
+                            hint="give every column a unique name")
+        names.append(name)
+    return names
+
+
+def _cell_text(value: object) -> str:
+    """Header-comparable text of a cell: '' for empty, 2019 for 2019.0."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip().removeprefix("\ufeff")
+
+
+def _qualtrics_header(grid: pd.DataFrame) -> _Header | None:
+    """Detect the Qualtrics header variants (3 rows, legacy V1..Vn, missing ImportId row)."""
+    if len(grid) < 2:
+        return None
+    rows = [[_cell_text(v) for v in grid.iloc[i]] for i in range(min(3, len(grid)))]
+    names, texts = rows[0], rows[1]
+    if _is_legacy(names, texts):
+        return _Header(names, 2, "qualtrics_legacy", _non_empty(names, texts))
+    if len(rows) == 3 and _is_import_row(rows[2]):
+        ids = {n: m.group(1) for n, c in zip(names, rows[2], strict=True)
+               if (m := IMPORT_ID.search(c))}
+        return _Header(names, 3, "qualtrics", _non_empty(names, texts), ids)
+    matches = sum(n in QUALTRICS_METADATA and _norm(t) in {_norm(n), _norm(QUALTRICS_METADATA[n])}
+                  for n, t in zip(names, texts, strict=True))
+    if matches >= 2:
+        return _Header(names, 2, "qualtrics", _non_empty(names, texts), {})
+    return None
+
+
+def _is_legacy(names: list[str], texts: list[str]) -> bool:
+    """Legacy Qualtrics: V1, V2, V3 ... with text (not data) below them."""
+    if len(names) < 3 or names[:3] != ["V1", "V2", "V3"]:
+        return False
+    v_texts = [t for n, t in zip(names, texts, strict=True) if LEGACY_NAME.fullmatch(n)]
+    return sum(bool(t) and not DOT_NUMBER.fullmatch(t) for t in v_texts) >= 2
+
+
+def _is_import_row(cells: list[str]) -> bool:
+    """At least half of the non-empty cells are ImportId JSON (either quote style)."""
+    filled = [c for c in cells if c]
+    return bool(filled) and sum(bool(IMPORT_ID.match(c)) for c in filled) * 2 >= len(filled)
+
+
+def _norm(text: str) -> str:
+    """Lower-case letters and digits only, to compare "StartDate" with "Start Date"."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def _non_empty(names: list[str], texts: list[str]) -> dict[str, str]:
+    """Column -> text for the non-empty texts."""
+    return {n: t for n, t in zip(names, texts, strict=True) if t}
+
+
+def _plain_header(grid: pd.DataFrame, count: int) -> _Header:
+    """Names from the lowest non-empty of ``count`` header rows; upper rows become question text."""
+    rows = [[_cell_text(v) for v in grid.iloc[i]] for i in range(min(count, len(grid)))]
+    names: list[str] = []
+    texts: dict[str, str] = {}
+    for cells in zip(*rows, strict=True):
+        filled = [c for c in cells if c]
+        name = filled[-1] if filled else ""
+        names.append(name)
+        upper = [c for c in dict.fromkeys(filled[:-1]) if c != name]
+        if name and upper:
+            texts[name] = " / ".join(upper)
+    return _Header(names, count, "csv", texts, upper_rows=rows[:-1])
+
+
+def _drop_repeated_headers(data: pd.DataFrame, headers: Sequence[list[str]]) -> pd.DataFrame:
+    """Drop data rows that repeat a header row (concatenated exports, pasted sheets)."""
+    texts = data.map(_cell_text).to_numpy(dtype=object).reshape(len(data), len(data.columns))
+    filled = texts != ""
+    repeated = np.zeros(len(data), dtype=bool)
+    for header in headers:
+        cells = np.array(header, dtype=object)
+        needed = max(1, min(2, int((cells != "").sum())))
+        same = ((texts == cells) | ~filled).all(axis=1)
+        repeated |= same & (filled.sum(axis=1) >= needed)
+    return data.loc[~repeated]
+
+
+def _missing_to_nan(value: object, na_values: tuple[str, ...]) -> object:
+    """NaN for empty cells, whitespace and the configured missing-value strings."""
+    if value is None:
+        return np.nan
+    if isinstance(value, str) and value.strip() in na_values:
+        return np.nan
+    return value
+
+
+def _typed(data: pd.DataFrame, comma_decimal: bool, decimal: str | None) -> pd.DataFrame:
+    """Make every column whose values all parse as numbers numeric; leave the rest as text."""
+    columns = {}
+    for name in data.columns:
+        column = data[name].astype(object)
+        columns[name] = _numeric(column, comma_decimal, decimal)
+        if columns[name] is None:
+            columns[name] = column
+    return pd.DataFrame(columns, index=data.index)
+
+
+def _numeric(column: pd.Series, comma_decimal: bool, decimal: str | None) -> pd.Series | None:
+    """The column as numbers, or None when any value is not a number."""
+    present = column.dropna()
+    if present.empty:
+        return column.astype(float)
+    is_text = present.map(lambda v: isinstance(v, str))
+    texts = present[is_text].astype(object).map(str.strip)
+    others = present[~is_text]
+    if not others.map(_is_real).all():
+        return None
+    if decimal is None:
+        decimal = "," if comma_decimal and texts.str.contains(",", regex=False).any() else "."
+    pattern = COMMA_NUMBER if decimal == "," else DOT_NUMBER
+    if not texts.map(lambda t: bool(pattern.fullmatch(t))).all():
+        return None
+    if texts.map(lambda t: bool(LEADING_ZERO.match(t))).any():
+        return None  # "007", "01234": identifiers or postcodes, not quantities
+    if decimal == ",":
+        texts = texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(pd.concat([texts, others]).astype(object)).reindex(column.index)
+
+
+def _is_real(value: object) -> bool:
+    """True for int/float cells (not bools, dates or text)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_)
+
+
+def _header_attrs(header: _Header) -> dict[str, Any]:
+    """Question texts (and ImportIds for Qualtrics) as attrs entries."""
+    attrs: dict[str, Any] = {"question_text": header.question_text}
+    if header.import_ids is not None:
+        attrs["import_ids"] = header.import_ids
+    return attrs
+
+
+# --- Excel ----------------------------------------------------------------------------------
+
+
+def _read_excel(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read one sheet; merged cells are filled so merged headers label every column below."""
+    if file.suffix.lower() == ".xls":
+        grid, sheet, merged_top = _xls_grid(file, options.sheet), str(options.sheet or 0), False
+    else:
+        grid, sheet, merged_top = _xlsx_grid(file, options.sheet)
+    if grid.empty or grid.map(_cell_text).eq("").all().all():
+        raise DataError(f"sheet {sheet!r} is empty", file=str(file), rule="empty-file",
+                        hint="pick the sheet with the data via sheet=...")
+    df, header = _frame_from_grid(grid, file, options, comma_decimal=True,
+                                  merged_top=merged_top)
+    fmt = header.fmt if header.fmt.startswith("qualtrics") else "excel"
+    return df, {"format": fmt, **_header_attrs(header), "sheet": sheet}
+
+
+def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, bool]:
+    """Cell values of an .xlsx sheet with merged ranges filled; also whether row 1 is merged."""
+    try:
+        workbook = openpyxl.load_workbook(file, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise _unreadable(file, exc, "an Excel workbook") from exc
+    sheet = sheet if sheet is not None else 0
+    names = workbook.sheetnames
+    if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
+            isinstance(sheet, str) and sheet not in names):
+        raise DataError(f"sheet {sheet!r} not found", file=str(file), rule="sheet-not-found",
+                        hint=f"the workbook has sheets {names}")
+    worksheet = workbook[names[sheet] if isinstance(sheet, int) else sheet]
+    rows = [list(row) for row in worksheet.iter_rows(values_only=True)]
+    merged_top = False
+    for merged in worksheet.merged_cells.ranges:
+        value = worksheet.cell(merged.min_row, merged.min_col).value
+        merged_top |= merged.min_row == 1 and merged.max_col > merged.min_col
+        for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
+            for c in range(merged.min_col - 1, merged.max_col):
+                rows[r][c] = value
+    return pd.DataFrame(rows, dtype=object), worksheet.title, merged_top
+
+
+def _xls_grid(file: Path, sheet: str | int | None) -> pd.DataFrame:
+    """Cell values of a legacy .xls sheet (needs the optional xlrd package)."""
+    try:
+        grid = pd.read_excel(file, sheet_name=sheet or 0, header=None, dtype=object)
+    except ImportError as exc:
+        raise DataError("legacy .xls workbooks need the xlrd package, which is not installed",
+                        file=str(file), rule="unsupported-format",
+                        hint="open the file in Excel and save it as .xlsx") from exc
+    except (ValueError, OSError) as exc:
+        raise _unreadable(file, exc, "an Excel workbook") from exc
+    return grid.astype(object).where(grid.notna(), None)
+
+
+# --- SPSS, Stata, Parquet -------------------------------------------------------------------
+
+
+def _read_spss(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """SPSS .sav/.zsav: codes as values, labels and user-missing codes into attrs."""
+    return _read_stat(file, pyreadstat.read_sav, "spss", options.encoding)
+
+
+def _read_stata(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Stata .dta: codes as values, labels into attrs, extended missing .a-.z into NaN."""
+    return _read_stat(file, pyreadstat.read_dta, "stata", options.encoding)
+
+
+def _read_stat(file: Path, reader: Callable[..., Any], fmt: str, encoding: str | None
+               ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read with pyreadstat keeping user-missing values, then turn them into NaN."""
+    try:
+        df, meta = reader(str(file), user_missing=True, encoding=encoding)
+    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError,
+            UnicodeDecodeError) as exc:
+        raise _unreadable(file, exc, fmt.upper()) from exc
+    missing_codes: dict[str, list[Any]] = {}
+    for column in df.columns:
+        mask, codes = _user_missing(df[column], column, meta)
+        if codes:
+            df[column] = _without(df[column], mask, meta.readstat_variable_types.get(column))
+            missing_codes[column] = codes
+    return df, {
+        "format": fmt,
+        "question_text": {c: label for c, label in meta.column_names_to_labels.items() if label},
+        "value_labels": {c: {_plain(k): v for k, v in labels.items()}
+                         for c, labels in meta.variable_value_labels.items()},
+        "missing_codes": missing_codes,
+    }
+
+
+def _user_missing(column: pd.Series, name: str, meta: Any) -> tuple[pd.Series, list[Any]]:
+    """Mask of user-missing cells and the sorted codes found in them."""
+    if meta.readstat_variable_types.get(name) != "string" and column.dtype == object:
+        mask = column.map(lambda v: isinstance(v, str))  # Stata/SAS extended missing .a-.z
+        return mask, sorted({f".{v}" for v in column[mask]})
+    mask = pd.Series(False, index=column.index)
+    for bounds in meta.missing_ranges.get(name, []):
+        if isinstance(bounds["lo"], str):
+            mask |= column == bounds["lo"]
+        else:
+            mask |= (column >= bounds["lo"]) & (column <= bounds["hi"])
+    return mask, sorted({_plain(v) for v in column[mask]}, key=str)
+
+
+def _without(column: pd.Series, mask: pd.Series, storage: str | None) -> pd.Series:
+    """The column with masked cells set to NaN, numeric unless it is a string variable."""
+    cleared = column.astype(object).where(~mask, np.nan)
+    return cleared if storage == "string" else pd.to_numeric(cleared)
+
+
+def _plain(value: Any) -> Any:
+    """Plain Python value: 1 for 1.0, numpy scalars unwrapped."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _read_parquet(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Parquet via pyarrow; attrs stored in the file by pandas are kept."""
+    try:
+        df = pd.read_parquet(file)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _unreadable(file, exc, "Parquet") from exc
+    stored = {k: v for k, v in df.attrs.items() if k not in ("source", "format")}
+    return df, {**stored, "format": "parquet"}
+
+
+READERS: dict[str, Callable[[Path, _ReadOptions], tuple[pd.DataFrame, dict[str, Any]]]] = {
+    "csv": _read_text,
+    "excel": _read_excel,
+    "spss": _read_spss,
+    "stata": _read_stata,
+    "parquet": _read_parquet,
+}
