@@ -165,8 +165,8 @@ def _finish(df: pd.DataFrame, file: Path, attrs: dict[str, Any]) -> pd.DataFrame
     for column in df.columns:
         if isinstance(df[column].dtype, pd.StringDtype):
             df[column] = df[column].astype(object).where(df[column].notna(), np.nan)
-    df.attrs = {"source": str(file), "question_text": {}, "value_labels": {},
-                "missing_codes": {}, **attrs}
+    df.attrs = {"source": str(file), "format": attrs["format"], "question_text": {},
+                "value_labels": {}, "missing_codes": {}, **attrs}
     return df
 
 
@@ -263,7 +263,7 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
         grid = pd.read_csv(StringIO(text), sep=sep, header=None, dtype=object, na_filter=False,
                            skip_blank_lines=True, engine="python" if len(sep) > 1 else "c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
-        raise DataError(f"malformed delimited text: {exc}", file=str(file),
+        raise DataError(f"malformed delimited text: {str(exc).strip()}", file=str(file),
                         rule="malformed-csv",
                         hint="check for title lines above the header or unbalanced quotes") from exc
     return grid.astype(object).where(grid.notna(), None)
@@ -321,7 +321,7 @@ def _qualtrics_header(grid: pd.DataFrame) -> _Header | None:
     rows = [[_cell_text(v) for v in grid.iloc[i]] for i in range(min(3, len(grid)))]
     names, texts = rows[0], rows[1]
     if _is_legacy(names, texts):
-        return _Header(names, 2, "qualtrics_legacy", _non_empty(names, texts))
+        return _Header(names, 2, "qualtrics_legacy", _non_empty(names, texts), {})
     if len(rows) == 3 and _is_import_row(rows[2]):
         ids = {n: m.group(1) for n, c in zip(names, rows[2], strict=True)
                if (m := IMPORT_ID.search(c))}
@@ -543,7 +543,7 @@ def _user_missing(column: pd.Series, name: str, meta: Any) -> tuple[pd.Series, l
             mask |= column == bounds["lo"]
         else:
             mask |= (column >= bounds["lo"]) & (column <= bounds["hi"])
-    return mask, sorted({_plain(v) for v in column[mask]}, key=str)
+    return mask, sorted({_plain(v) for v in column[mask]})
 
 
 def _without(column: pd.Series, mask: pd.Series, storage: str | None) -> pd.Series:
@@ -568,7 +568,17 @@ def _read_parquet(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _unreadable(file, exc, "Parquet") from exc
     stored = {k: v for k, v in df.attrs.items() if k not in ("source", "format")}
+    if isinstance(stored.get("value_labels"), dict):  # JSON turned the codes into strings
+        stored["value_labels"] = {c: {_code(k): v for k, v in labels.items()}
+                                  for c, labels in stored["value_labels"].items()}
     return df, {**stored, "format": "parquet"}
+
+
+def _code(key: str) -> Any:
+    """A value-label code back from its JSON string form: "1" -> 1, "1.5" -> 1.5."""
+    if isinstance(key, str) and DOT_NUMBER.fullmatch(key):
+        return _plain(float(key))
+    return key
 
 
 READERS: dict[str, Callable[[Path, _ReadOptions], tuple[pd.DataFrame, dict[str, Any]]]] = {

@@ -1,0 +1,106 @@
+"""Command line: ``python -m helpers <command>`` (what the Makefile targets call).
+
+Commands: ``simulate`` (synthetic sample), ``validate`` (check a survey), ``build-data`` (raw to
+processed), ``reports`` (render the batch). Bad input exits with status 2 and a message naming the
+file, column, rows and rule; no library traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers.errors import DataError
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from helpers import simulate
+
+    written = simulate.write_sample(args.out, firms=args.firms, ledger_rows=args.ledger_rows,
+                                    seed=args.seed, waves=args.waves)
+    for name, path in written.items():
+        print(f"wrote {name}: {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from helpers.processing import load_survey
+
+    _, report = load_survey(args.survey, args.mapping)
+    print(report)
+    return 0 if report.ok else 2
+
+
+def _build_data(args: argparse.Namespace) -> int:
+    from helpers.processing import build_processed
+
+    result = build_processed(args.survey, mapping=args.mapping, budgets=args.budgets,
+                             out_dir=args.out, force=args.force)
+    m = result.manifest
+    if result.skipped:
+        print(f"processed data up to date ({', '.join(m['outputs'])}); use --force to rebuild")
+        return 0
+    print(result.report)
+    for name, meta in m["outputs"].items():
+        print(f"wrote data/processed/{name}: {meta['rows']} rows")
+    if m["dropped_personal_fields"]:
+        print(f"personal fields not carried over: {', '.join(m['dropped_personal_fields'])}")
+    return 0
+
+
+def _reports(args: argparse.Namespace) -> int:
+    from helpers import reporting
+
+    jobs = reporting.load_batch(args.batch)
+    if args.only:
+        jobs = [j for j in jobs if args.only in f"{j.stem}/{j.name}"]
+    results = reporting.run_batch(jobs, timeout=args.timeout)
+    failed = [r for r in results if r.status != "ok"]
+    print(f"{len(results) - len(failed)} of {len(results)} reports rendered, {len(failed)} failed")
+    for r in failed:
+        print(f"FAILED {r.job.stem}/{r.job.name}: {r.error.splitlines()[-1] if r.error else ''}")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="write the synthetic sample (survey, budgets, ledger)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--firms", type=int, default=300)
+    p.add_argument("--ledger-rows", type=int, default=200_000)
+    p.add_argument("--waves", type=int, default=2)
+    p.add_argument("--seed", type=int, default=20261122)
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("validate", help="check a survey file against the codebook")
+    p.add_argument("--survey", type=Path, required=True)
+    p.add_argument("--mapping", type=Path, default=None, help="YAML mapping file")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("build-data", help="validate raw inputs and write data/processed")
+    p.add_argument("--survey", type=Path, required=True)
+    p.add_argument("--mapping", type=Path, default=None)
+    p.add_argument("--budgets", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="default data/processed")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.set_defaults(func=_build_data)
+
+    p = sub.add_parser("reports", help="render the reports in reports.yaml")
+    p.add_argument("--batch", type=Path, default=None, help="default reports.yaml")
+    p.add_argument("--only", default=None, help="render only jobs whose notebook/name contains this")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per notebook cell")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (reserved)")
+    p.set_defaults(func=_reports)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

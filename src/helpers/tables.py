@@ -1,0 +1,64 @@
+"""Tables as reports show them: captioned, labelled in the report language, small cells suppressed."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+from IPython.display import HTML
+
+from helpers.codebook import Codebook, load_codebook
+from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts, suppression_note
+
+
+def relabel(df: pd.DataFrame, codebook: Codebook | None = None, language: str = "EN") -> pd.DataFrame:
+    """Rename columns and the index name that are codebook fields/constructs to their labels."""
+    cb = codebook or load_codebook()
+
+    def lab(name: object) -> object:
+        try:
+            return cb.label(str(name), language) if str(name) in cb.fields or str(name) in \
+                cb.constructs else name
+        except KeyError:
+            return name
+
+    out = df.rename(columns=lab)
+    out.index = out.index.rename(lab(out.index.name)) if out.index.name else out.index
+    return out
+
+
+def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, ...] = (),
+         decimals: int = 1, index: bool = True) -> HTML:
+    """Render a table with a caption and an optional note, percentages and rounding applied."""
+    fmt = {c: (lambda v, d=decimals: "" if pd.isna(v) else f"{v:.{d}f} %") for c in percent}
+    for c in df.columns:
+        if c not in fmt and pd.api.types.is_float_dtype(df[c]):
+            fmt[c] = lambda v, d=decimals: "" if pd.isna(v) else f"{v:.{d}f}"
+    styler = df.style.format(fmt, na_rep="").set_caption(html.escape(caption))
+    if not index:
+        styler = styler.hide(axis="index")
+    body = styler.to_html()
+    if note:
+        body += f'<p class="table-note"><em>{html.escape(note)}</em></p>'
+    return HTML(body)
+
+
+def show_counts(df: pd.DataFrame, caption: str, *, min_cell: int = DEFAULT_MIN_CELL,
+                note: str = "") -> HTML:
+    """A table of respondent counts with cells below ``min_cell`` suppressed and a note saying so."""
+    table, n = suppress_counts(df, min_cell)
+    notes = " ".join(t for t in (note, suppression_note(n, min_cell)) if t)
+    return show(table, caption, note=notes)
+
+
+def synthetic_banner(synthetic: bool) -> HTML:
+    """A prominent banner on reports built from the synthetic sample (empty otherwise)."""
+    if not synthetic:
+        return HTML("")
+    return HTML(
+        '<div class="synthetic-banner" role="note" style="border:2px solid #D55E00;'
+        'background:#FFF4E5;color:#3D2000;padding:0.6em 1em;margin:0.5em 0;font-weight:bold">'
+        "SYNTHETIC DATA — this report was built from the simulated sample "
+        "(helpers.simulate), not from real respondents. Numbers illustrate the method only."
+        "</div>"
+    )

@@ -1,0 +1,606 @@
+"""Validate a mapped survey frame against the codebook before it is processed.
+
+Column-level rules (required columns, empty required values, value ranges, allowed categories,
+unique respondent ids) come from a pandera schema derived from the codebook (:func:`schema_for`);
+cross-row rules (duplicate questionnaires, two CMOs in one firm) and data-quality warnings
+(straight-lining, speeders, incomplete dyads, ...) are plain pandas checks. Every finding is an
+:class:`~helpers.errors.Issue` naming the file, the column, the 1-based data rows and the rule, with a
+hint how to fix it; :func:`validate_survey` collects them in a :class:`ValidationReport`.
+
+Text in numeric columns: item and numeric-field columns may arrive as text (``str``/object dtype,
+e.g. a CSV read without type inference). Values that parse as numbers after stripping whitespace
+(``"4"``, ``" 5 "``, ``"2.0"``) are accepted as numbers; blank strings count as missing; anything else
+(``"Agree"``, ``"3,5"``) breaks the ``not-numeric`` rule. Decimal commas are not parsed here: reading
+them is the job of :mod:`helpers.io`.
+
+Text fields are compared after stripping surrounding whitespace; role and category labels are
+case-sensitive (the mapping step normalises labels before validation).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from helpers.codebook import Codebook, Field, Item, load_codebook
+from helpers.errors import MAX_ROWS_SHOWN, DataError, Issue
+
+ERROR = "error"
+WARNING = "warning"
+NUMERIC_FIELD_TYPES = {"integer", "number"}
+WHOLE_SCALE_TYPES = {"likert", "binary"}
+REPORT_COLUMNS = ["severity", "rule", "column", "n_rows", "rows", "message", "hint"]
+
+HINTS = {
+    "missing-value": "fill in the value in the raw file, or drop the respondent in the mapping step",
+    "duplicate-respondent": "each respondent_id must be unique: remove the repeated submission or "
+                            "correct the id in the raw file",
+    "duplicate-value": "this codebook field must be unique: correct or remove the repeated rows",
+    "out-of-range": "check the export's value coding (e.g. 0-4 instead of 1-5, or 1/2 instead of "
+                    "0/1) and add a recode in the mapping file; otherwise correct the raw value",
+    "unknown-role": "add a recode for these labels (e.g. 'Chief Marketing Officer' -> CMO) in the "
+                    "mapping file",
+    "not-numeric": "recode answer labels to numbers (e.g. 'Agree' -> 4) in the mapping file, or blank "
+                   "the cell; decimal commas must be read with helpers.io",
+    "duplicate-response": "the same questionnaire was submitted twice: keep one of the rows (drop "
+                          "the others in the raw file or the mapping step)",
+    "dyad-role-conflict": "a firm has one CMO and one CIO per wave: check the firm_id and role of "
+                          "these rows, or drop the surplus response",
+    "duplicate-column": "two source columns were mapped to the same codebook name: fix the mapping "
+                        "file so that each codebook column comes from one source column",
+    "straight-lining": "check these respondents for inattentive answering; exclude them in the "
+                       "analysis if you judge them careless (not dropped automatically)",
+    "speeder": "very fast completions may be careless; review them and exclude them in the "
+               "analysis if you judge them so (not dropped automatically)",
+    "incomplete-dyad": "single-role firms stay in role-level analyses but drop out of dyadic ones "
+                       "(gaps, response surfaces); check whether the counterpart was filed under "
+                       "another firm_id",
+    "wrong-role-item": "the questionnaire did not ask this role this item: check the role of these "
+                       "rows, blank the answers, or add the role to the item in the codebook",
+    "unknown-column": "add these columns to the mapping file's drop list, rename them to codebook "
+                      "names, or add them to data/codebook.yaml",
+    "items-not-present": "nothing to fix if the survey used a subset of the items; otherwise map the "
+                         "missing columns in the mapping file",
+}
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate_survey`: blocking errors and non-blocking warnings."""
+
+    file: str
+    n_rows: int
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks processing (warnings do not)."""
+        return not self.errors
+
+    def raise_for_errors(self) -> None:
+        """Raise one :class:`DataError` carrying every error, if there are any."""
+        if self.errors:
+            raise DataError(issues=self.errors)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per issue (errors first), for display in a notebook or a results file."""
+        records = [
+            {
+                "severity": issue.severity,
+                "rule": issue.rule,
+                "column": issue.column,
+                "n_rows": len(issue.rows),
+                "rows": _first_rows(issue.rows),
+                "message": issue.message,
+                "hint": issue.hint,
+            }
+            for issue in [*self.errors, *self.warnings]
+        ]
+        return pd.DataFrame(records, columns=REPORT_COLUMNS)
+
+    def __str__(self) -> str:
+        head = (f"Validation of {self.file} ({self.n_rows} rows): "
+                f"{_plural(len(self.errors), 'error')}, {_plural(len(self.warnings), 'warning')}")
+        lines = [head]
+        lines += [f"  ERROR   {issue}" for issue in self.errors]
+        lines += [f"  WARNING {issue}" for issue in self.warnings]
+        if self.ok:
+            lines.append("  no blocking errors")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- schema
+def schema_for(codebook: Codebook | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of a mapped survey frame, derived from the codebook.
+
+    Each check is named by its rule id (``check.name``) and describes itself (``check.error``).
+    The schema expects numeric columns to hold numbers: :func:`validate_survey` first turns numeric
+    text into numbers (reporting ``not-numeric`` text) and strips text fields. Validate with
+    ``schema.validate(frame, lazy=True)`` to collect every failure at once.
+    """
+    cb = codebook or load_codebook()
+    columns = {f.name: _field_column(f, cb) for f in cb.fields.values()}
+    columns.update({item.id: _item_column(item) for item in cb.items.values()})
+    return pa.DataFrameSchema(columns, strict=False, name=f"survey ({cb.path.name})")
+
+
+def _field_column(f: Field, cb: Codebook) -> pa.Column:
+    checks = []
+    if f.name == "role":
+        checks.append(pa.Check.isin(list(cb.roles), name="unknown-role",
+                                    error=f"must be one of {', '.join(cb.roles)} (case-sensitive)"))
+    elif f.type == "category" and f.values:
+        checks.append(pa.Check.isin(list(f.values), name="unknown-category",
+                                    error=f"must be one of {', '.join(f.values)}"))
+    if f.type in NUMERIC_FIELD_TYPES:
+        checks.append(_range_check(f.min, f.max, whole=f.type == "integer"))
+    return pa.Column(None, checks=checks, nullable=not f.required, required=f.required,
+                     unique=f.unique)
+
+
+def _item_column(item: Item) -> pa.Column:
+    scale = item.scale
+    check = _range_check(scale.min, scale.max, whole=scale.type in WHOLE_SCALE_TYPES,
+                         scale_id=scale.id)
+    return pa.Column(None, checks=[check], nullable=True, required=False)
+
+
+def _range_check(lo: float | None, hi: float | None, *, whole: bool,
+                 scale_id: str | None = None) -> pa.Check:
+    """An ``out-of-range`` check: lo <= value <= hi, and a whole number if ``whole``."""
+
+    def within(values: pd.Series) -> pd.Series:  # not "in_range": pandera would dispatch that
+        numbers = pd.to_numeric(values, errors="coerce")
+        good = numbers.notna()
+        if lo is not None:
+            good &= numbers >= lo
+        if hi is not None:
+            good &= numbers <= hi
+        if whole:
+            good &= numbers % 1 == 0
+        return good
+
+    return pa.Check(within, name="out-of-range", error=_range_text(lo, hi, whole, scale_id))
+
+
+def _range_text(lo: float | None, hi: float | None, whole: bool, scale_id: str | None) -> str:
+    kind = "a whole number" if whole else "a number"
+    if lo is not None and hi is not None:
+        text = f"must be {kind} from {lo:g} to {hi:g}"
+    elif lo is not None:
+        text = f"must be {kind} >= {lo:g}"
+    elif hi is not None:
+        text = f"must be {kind} <= {hi:g}"
+    else:
+        text = f"must be {kind}"
+    return f"{text} ({scale_id} scale)" if scale_id else text
+
+
+# --------------------------------------------------------------------------- entry point
+def validate_survey(
+    df: pd.DataFrame,
+    codebook: Codebook | None = None,
+    *,
+    file: str = "<data>",
+    speeder_fraction: float = 1 / 3,
+    straightline_min_items: int = 10,
+) -> ValidationReport:
+    """Check a mapped survey frame (codebook column names) against the codebook.
+
+    Returns a report of blocking errors and non-blocking warnings; call
+    :meth:`ValidationReport.raise_for_errors` to stop on errors. Rows are reported as 1-based
+    positions in ``df`` whatever its index; ``df`` itself is never modified.
+    """
+    cb = codebook or load_codebook()
+    errors: list[Issue] = []
+    frame, dup_issue = _unique_columns(df, file)
+    errors += dup_issue
+    prep, not_numeric = _prepare(frame, cb, file)
+    errors += not_numeric
+    skip = {(issue.column, row) for issue in not_numeric for row in issue.rows}
+    errors += _schema_issues(prep, cb, file, skip, list(frame.columns))
+    response_issues, repeat_rows = _duplicate_responses(prep, cb, file)
+    errors += response_issues
+    errors += _dyad_role_conflicts(prep.drop(index=repeat_rows), cb, file)
+    warnings = [
+        *_unknown_columns(frame, cb, file),
+        *_items_not_present(frame, cb, file),
+        *_wrong_role_items(prep, cb, file),
+        *_straight_lining(prep, cb, file, straightline_min_items),
+        *_speeders(prep, file, speeder_fraction),
+        *_incomplete_dyads(prep, cb, file),
+    ]
+    return ValidationReport(file=file, n_rows=len(df), errors=errors, warnings=warnings)
+
+
+# --------------------------------------------------------------------------- preparation
+def _unique_columns(df: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Issue]]:
+    """Keep the first of repeated column names (reported as an error) so checks see one Series."""
+    repeated = df.columns[df.columns.duplicated()].unique()
+    if not len(repeated):
+        return df, []
+    names = [str(c) for c in repeated]
+    issue = Issue(rule="duplicate-column", file=file, column=", ".join(names), severity=ERROR,
+                  message=f"column name(s) {', '.join(names)} occur more than once; "
+                          "only the first of each was validated",
+                  hint=HINTS["duplicate-column"])
+    return df.loc[:, ~df.columns.duplicated()], [issue]
+
+
+def _prepare(df: pd.DataFrame, cb: Codebook, file: str) -> tuple[pd.DataFrame, list[Issue]]:
+    """A new frame with a 0..n-1 index: numeric columns as float, text fields stripped."""
+    columns: dict[Any, pd.Series] = {}
+    issues: list[Issue] = []
+    for name in df.columns:
+        values = df[name].reset_index(drop=True)
+        if _is_numeric_column(name, cb):
+            numbers, bad = _to_numbers(values)
+            if bad.any():
+                issues.append(_not_numeric_issue(name, values, bad, cb, file))
+            columns[name] = numbers
+        elif name in cb.fields:
+            columns[name] = _clean_text(values)
+        else:
+            columns[name] = values
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(df))), issues
+
+
+def _is_numeric_column(name: Any, cb: Codebook) -> bool:
+    if name in cb.items:
+        return True
+    return name in cb.fields and cb.fields[name].type in NUMERIC_FIELD_TYPES
+
+
+def _blank_to_none(value: Any) -> Any:
+    """Strip text; blank text and any NA become None."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None if _is_na(value) else value
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like cell
+        return False
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    """Text-field values as stripped strings (object dtype, None when missing)."""
+    def clean(value: Any) -> Any:
+        value = _blank_to_none(value)
+        return None if value is None else str(value).strip() or None
+
+    return values.astype(object).map(clean).astype(object)
+
+
+def _to_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Values as float64 plus a mask of cells holding text that is not a number."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    cleaned = values.astype(object).map(_blank_to_none).astype(object)
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    return numbers, cleaned.notna() & numbers.isna()
+
+
+def _not_numeric_issue(name: Any, values: pd.Series, bad: pd.Series, cb: Codebook,
+                       file: str) -> Issue:
+    rows = _rows(bad)
+    if name in cb.pii_fields:
+        found = "values not shown (personal data)"
+    else:
+        found = f"found {_show_values(values[bad].astype(str).str.strip())}"
+    return Issue(rule="not-numeric", file=file, column=str(name), rows=rows, severity=ERROR,
+                 message=f"{_plural(len(rows), 'value')} that are not numbers; {found}",
+                 hint=HINTS["not-numeric"])
+
+
+# --------------------------------------------------------------------------- pandera failures
+def _schema_issues(prep: pd.DataFrame, cb: Codebook, file: str, skip: set[tuple[str, int]],
+                   present: list[Any]) -> list[Issue]:
+    """Run the codebook schema lazily and translate its failure cases into issues."""
+    schema = schema_for(cb)
+    try:
+        schema.validate(prep, lazy=True)
+    except SchemaErrors as exc:
+        return _translate_failures(exc.failure_cases, schema, cb, file, skip, present)
+    return []
+
+
+def _translate_failures(cases: pd.DataFrame, schema: pa.DataFrameSchema, cb: Codebook, file: str,
+                        skip: set[tuple[str, int]], present: list[Any]) -> list[Issue]:
+    issues = [
+        _missing_column_issue(str(name), cb, file, present)
+        for name in cases.loc[cases["check"] == "column_in_dataframe", "failure_case"]
+    ]
+    cases = cases[cases["column"].notna()]
+    issues += [_column_failure_issue(row, schema, file)
+               for row in cases[cases["index"].isna()].itertuples(index=False)]
+    cases = cases[cases["index"].notna()]
+    if cases.empty:
+        return issues
+    described = [_describe_check(row, schema) for row in cases.itertuples(index=False)]
+    cases = cases.assign(rule=[r for r, _ in described], detail=[d for _, d in described],
+                         row=[int(i) + 1 for i in cases["index"]])
+    for name in schema.columns:
+        for rule, group in cases[cases["column"] == name].groupby("rule", sort=False):
+            group = group[[(name, r) not in skip for r in group["row"]]]
+            if not group.empty:
+                issues.append(_failure_issue(name, str(rule), group, cb, file))
+    return issues
+
+
+def _column_failure_issue(row: Any, schema: pa.DataFrameSchema, file: str) -> Issue:
+    """A failure pandera reports for a whole column (e.g. a check that could not run)."""
+    rule, detail = _describe_check(row, schema)
+    return Issue(rule=rule, file=file, column=str(row.column), severity=ERROR,
+                 message=f"{detail}: the check failed for the whole column ({row.failure_case})",
+                 hint="check the column's content and type; report this if it persists")
+
+
+def _describe_check(row: Any, schema: pa.DataFrameSchema) -> tuple[str, str]:
+    """Rule id and wording of the check behind one pandera failure case."""
+    if row.check == "not_nullable":
+        return "missing-value", "required value is empty"
+    if row.check == "field_uniqueness":
+        rule = "duplicate-respondent" if row.column == "respondent_id" else "duplicate-value"
+        return rule, "must be unique"
+    if row.check_number is not None and not _is_na(row.check_number):
+        check = schema.columns[row.column].checks[int(row.check_number)]
+        return str(check.name), str(check.error)
+    return str(row.check), str(row.check)
+
+
+def _failure_issue(name: str, rule: str, group: pd.DataFrame, cb: Codebook, file: str) -> Issue:
+    rows = sorted(set(group["row"]))
+    detail = str(group["detail"].iloc[0])
+    values = _show_values(group["failure_case"])
+    if rule == "missing-value":
+        message = f"{_plural(len(rows), 'empty value')} in a required column"
+    elif rule in {"duplicate-respondent", "duplicate-value"}:
+        message = f"{values} appear(s) more than once; {detail}"
+    else:
+        message = f"{detail}; found {values}"
+    hint = HINTS.get(rule, "see data/codebook.yaml for the rule")
+    if rule == "unknown-category" and cb.fields[name].values:
+        hint = (f"allowed: {', '.join(cb.fields[name].values)}; add a recode in the mapping file "
+                "or extend the values in data/codebook.yaml")
+    return Issue(rule=rule, file=file, column=name, rows=rows, severity=ERROR, message=message,
+                 hint=hint)
+
+
+def _missing_column_issue(name: str, cb: Codebook, file: str, present: list[Any]) -> Issue:
+    known = set(cb.fields) | set(cb.items)
+    candidates = [str(c) for c in present if c not in known]
+    near = _near_name(name, candidates)
+    hint = f"the required columns are {', '.join(cb.required_fields)} (codebook names)"
+    if near is not None:
+        hint += f"; column {near!r} looks like it: rename it to {name!r} in the mapping file"
+    else:
+        hint += "; map the source column to this name in the mapping file"
+    return Issue(rule="missing-column", file=file, column=name, severity=ERROR,
+                 message=f"required column {name!r} is missing", hint=hint)
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", "_", name.strip().lower()).strip("_")
+
+
+def _near_name(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate column that looks like ``name`` (case/whitespace or a close spelling)."""
+    by_norm = {_norm_name(c): c for c in candidates}
+    target = _norm_name(name)
+    if target in by_norm:
+        return by_norm[target]
+    close = difflib.get_close_matches(target, list(by_norm), n=1, cutoff=0.8)
+    return by_norm[close[0]] if close else None
+
+
+# --------------------------------------------------------------------------- cross-row errors
+def _has(prep: pd.DataFrame, *names: str) -> bool:
+    return all(n in prep.columns for n in names)
+
+
+def _dyad_keys(prep: pd.DataFrame) -> list[str]:
+    """Columns identifying a firm-wave (the firm alone when there is no wave column)."""
+    return ["firm_id", "wave"] if "wave" in prep.columns else ["firm_id"]
+
+
+def _present_items(prep: pd.DataFrame, cb: Codebook) -> list[str]:
+    return [i for i in cb.items if i in prep.columns]
+
+
+def _duplicate_responses(prep: pd.DataFrame, cb: Codebook,
+                         file: str) -> tuple[list[Issue], list[int]]:
+    """Rows identical in firm, role, wave and every item: one questionnaire submitted twice.
+
+    Also returns the 0-based positions of the repeats (all but the first copy), which the
+    dyad-role check ignores so a resubmission is reported once, as a duplicate.
+    """
+    items = _present_items(prep, cb)
+    if not items or not _has(prep, "firm_id", "role"):
+        return [], []
+    keys = [*_dyad_keys(prep), "role", *items]
+    usable = prep["firm_id"].notna()
+    dup = prep.duplicated(subset=keys, keep=False) & usable
+    if not dup.any():
+        return [], []
+    repeats = list(prep.index[prep.duplicated(subset=keys, keep="first") & usable])
+    pairs = prep.loc[dup, ["firm_id", "role"]].drop_duplicates()
+    shown = _limit([f"({f}, {r})" for f, r in pairs.itertuples(index=False)])
+    issue = Issue(rule="duplicate-response", file=file, column="firm_id, role", rows=_rows(dup),
+                  severity=ERROR, hint=HINTS["duplicate-response"],
+                  message=f"duplicate (firm, role) {shown}: rows identical in firm, role, wave "
+                          "and every item")
+    return [issue], repeats
+
+
+def _valid_role_rows(prep: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
+    """Rows with a firm id and a codebook role (the ones dyad rules can judge)."""
+    return prep[prep["firm_id"].notna() & prep["role"].isin(list(cb.roles))]
+
+
+def _dyad_role_conflicts(prep: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
+    """Firms with more than one respondent of the same role in one wave."""
+    if not _has(prep, "firm_id", "role"):
+        return []
+    keys = [*_dyad_keys(prep), "role"]
+    sub = _valid_role_rows(prep, cb)[keys]
+    size = sub.groupby(keys, dropna=False)["role"].transform("size")
+    bad = sub[size > 1]
+    if bad.empty:
+        return []
+    counts = bad.groupby(keys, dropna=False, sort=False).size()
+    parts = [_conflict_text(key, n, keys) for key, n in counts.items()]
+    firms = _limit([str(f) for f in bad["firm_id"].drop_duplicates()])
+    return [Issue(rule="dyad-role-conflict", file=file, column="role", rows=_rows(bad.index),
+                  severity=ERROR, hint=HINTS["dyad-role-conflict"],
+                  message=f"firm(s) {firms} have more than one respondent of the same role in "
+                          f"a wave: {_limit(parts)}")]
+
+
+def _conflict_text(key: Any, n: int, keys: list[str]) -> str:
+    values = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+    wave = f", wave {_fmt(values['wave'])}" if "wave" in values else ""
+    return f"{values['firm_id']}: {n} {values['role']}{wave}"
+
+
+# --------------------------------------------------------------------------- warnings
+def _unknown_columns(df: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
+    known = set(cb.fields) | set(cb.items)
+    unknown = [str(c) for c in df.columns if c not in known]
+    if not unknown:
+        return []
+    return [Issue(rule="unknown-column", file=file, column=_limit(unknown), severity=WARNING,
+                  message=f"{_plural(len(unknown), 'column')} neither a codebook field nor an "
+                          f"item: {', '.join(unknown)}",
+                  hint=HINTS["unknown-column"])]
+
+
+def _items_not_present(df: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
+    absent = [i for i in cb.items if i not in df.columns]
+    if not absent:
+        return []
+    return [Issue(rule="items-not-present", file=file, column=_limit(absent), severity=WARNING,
+                  message=f"{_plural(len(absent), 'codebook item')} not in the data: "
+                          f"{', '.join(absent)}",
+                  hint=HINTS["items-not-present"])]
+
+
+def _wrong_role_items(prep: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
+    """Answers to items the codebook does not ask of the respondent's role."""
+    if "role" not in prep.columns:
+        return []
+    issues = []
+    for item_id in _present_items(prep, cb):
+        item = cb.items[item_id]
+        other_roles = [r for r in cb.roles if r not in item.roles]
+        mask = prep["role"].isin(other_roles) & prep[item_id].notna()
+        if mask.any():
+            roles = ", ".join(sorted(set(prep.loc[mask, "role"])))
+            issues.append(Issue(
+                rule="wrong-role-item", file=file, column=item_id, rows=_rows(mask),
+                severity=WARNING, hint=HINTS["wrong-role-item"],
+                message=f"answered by {roles} although the codebook asks it only of "
+                        f"{', '.join(item.roles)}"))
+    return issues
+
+
+def _straight_lining(prep: pd.DataFrame, cb: Codebook, file: str, min_items: int) -> list[Issue]:
+    """Respondents with one and the same answer to every item of a likert scale they answered."""
+    issues = []
+    for scale in cb.scales.values():
+        if scale.type != "likert":
+            continue
+        items = [i for i in _present_items(prep, cb) if cb.items[i].scale.id == scale.id]
+        if len(items) < min_items:
+            continue
+        answers = prep[items]
+        flat = (answers.notna().sum(axis=1) >= min_items) & (answers.nunique(axis=1) == 1)
+        if flat.any():
+            issues.append(Issue(
+                rule="straight-lining", file=file, column=f"{scale.id} items", rows=_rows(flat),
+                severity=WARNING, hint=HINTS["straight-lining"],
+                message=f"{_plural(int(flat.sum()), 'respondent')} gave the same answer to every "
+                        f"{scale.id} item they answered (at least {min_items} items)"))
+    return issues
+
+
+def _speeders(prep: pd.DataFrame, file: str, fraction: float) -> list[Issue]:
+    """Completion times below ``fraction`` of the median."""
+    if "duration_seconds" not in prep.columns:
+        return []
+    duration = prep["duration_seconds"]
+    median = duration.median()
+    if pd.isna(median) or median <= 0:
+        return []
+    threshold = fraction * median
+    fast = duration < threshold
+    if not fast.any():
+        return []
+    return [Issue(rule="speeder", file=file, column="duration_seconds", rows=_rows(fast),
+                  severity=WARNING, hint=HINTS["speeder"],
+                  message=f"{_plural(int(fast.sum()), 'respondent')} took less than "
+                          f"{threshold:.0f} s ({fraction:.2g} x the median of {median:.0f} s)")]
+
+
+def _incomplete_dyads(prep: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
+    """Firm-waves in which not every codebook role responded."""
+    if not _has(prep, "firm_id", "role"):
+        return []
+    keys = _dyad_keys(prep)
+    sub = _valid_role_rows(prep, cb)[[*keys, "role"]]
+    n_roles = sub.groupby(keys, dropna=False)["role"].transform("nunique")
+    single = sub[n_roles < len(cb.roles)]
+    if single.empty:
+        return []
+    roles_of = single.groupby(keys, dropna=False)["role"].agg(frozenset)
+    missing = [f"{sum(r not in got for got in roles_of)} without a {r}" for r in cb.roles]
+    return [Issue(rule="incomplete-dyad", file=file, column="role", rows=_rows(single.index),
+                  severity=WARNING, hint=HINTS["incomplete-dyad"],
+                  message=f"{_plural(len(roles_of), 'firm-wave')} with only one role: "
+                          f"{', '.join(missing)}")]
+
+
+# --------------------------------------------------------------------------- formatting helpers
+def _rows(positions: pd.Series | pd.Index | Iterable[int]) -> list[int]:
+    """1-based row numbers from a boolean mask or from 0-based positions."""
+    if isinstance(positions, pd.Series) and pd.api.types.is_bool_dtype(positions):
+        positions = positions.index[positions.to_numpy()]
+    return sorted(int(p) + 1 for p in positions)
+
+
+def _first_rows(rows: Sequence[int], limit: int = MAX_ROWS_SHOWN) -> str:
+    shown = ", ".join(str(r) for r in list(rows)[:limit])
+    return shown + (", ..." if len(rows) > limit else "")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _show_values(values: Iterable[Any], limit: int = MAX_ROWS_SHOWN) -> str:
+    """Distinct values quoted, the first few and how many more."""
+    distinct = list(dict.fromkeys(_fmt(v) for v in values))
+    return _limit([repr(v) for v in distinct], limit)
+
+
+def _limit(names: Sequence[str], limit: int = MAX_ROWS_SHOWN) -> str:
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
