@@ -134,9 +134,11 @@ def read_raw(
                         rule="file-not-found", hint="check the path and the working directory")
     if header_rows is not None and header_rows < 1:
         raise ValueError("header_rows must be at least 1")
+    if decimal not in (None, ",", "."):
+        raise ValueError("decimal must be ',' or '.'")
     options = _ReadOptions(sep=sep, decimal=decimal, encoding=encoding, sheet=sheet,
-                          header_rows=header_rows,
-                          na_values=DEFAULT_NA_VALUES + tuple(na_values or ()))
+                           header_rows=header_rows,
+                           na_values=DEFAULT_NA_VALUES + tuple(na_values or ()))
     reader = READERS[_resolve_format(file, format)]
     df, attrs = reader(file, options)
     return _finish(df, file, attrs)
@@ -187,6 +189,7 @@ def _read_text(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[st
     except OSError as exc:
         raise _unreadable(file, exc, "bytes") from exc
     text, encoding = _decode(raw, file, options.encoding)
+    text = text.replace("\r\n", "\n")  # also inside quoted multi-line question texts
     if not text.strip():
         raise DataError("the file is empty", file=str(file), rule="empty-file")
     sep = options.sep or _sniff_sep(text)
@@ -212,13 +215,12 @@ def _decode(raw: bytes, file: Path, encoding: str | None) -> tuple[str, str]:
     try:
         return _checked_text(raw.decode("utf-8-sig"), file), "utf-8"
     except UnicodeDecodeError:
-        body = raw.removeprefix(codecs.BOM_UTF8)
-    for fallback in ("cp1252", "latin-1"):
-        try:
-            return _checked_text(body.decode(fallback), file), fallback
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+        pass
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return _checked_text(body.decode("cp1252"), file), "cp1252"
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are undefined in cp1252
+        return _checked_text(body.decode("latin-1"), file), "latin-1"
 
 
 def _decode_as(raw: bytes, encoding: str, file: Path) -> str:

@@ -43,6 +43,7 @@ names that look like numbers (``"2_1"``), which YAML would otherwise read as int
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -270,7 +271,7 @@ def _check_sources(df: pd.DataFrame, mapping: Mapping) -> None:
              | set(mapping.columns.values()))
     issues = [Issue(rule="mapping-column-missing", file=mapping.path, column=column,
                     message=f"'columns' names source column '{column}', which is not in {source}",
-                    hint=f"columns in the data: {', '.join(map(str, df.columns))}")
+                    hint=_similar(column, df.columns))
               for column in mapping.columns if column not in df.columns]
     issues += [Issue(rule="mapping-column-missing", file=mapping.path, column=column,
                      message=f"'recode' names column '{column}', which is not in {source} "
@@ -278,6 +279,14 @@ def _check_sources(df: pd.DataFrame, mapping: Mapping) -> None:
                for column in mapping.recode if column not in after]
     if issues:
         raise DataError(issues=issues)
+
+
+def _similar(column: str, columns: pd.Index) -> str:
+    """Hint naming data columns that look like a misspelt mapping entry."""
+    close = difflib.get_close_matches(column, [str(c) for c in columns], n=3, cutoff=0.6)
+    if close:
+        return f"did you mean {' or '.join(repr(c) for c in close)}? Names are case-sensitive"
+    return f"the data have {len(columns)} columns; fix the name or remove the entry"
 
 
 def _check_targets(out: pd.DataFrame, mapping: Mapping) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from helpers import atomic, paths
 
 EXECUTED_DIR = paths.ROOT / "build" / "executed"
 KERNEL_NAME = "disconnect-lab"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -102,19 +102,16 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None) -> nbf
             os.replace(tmp, out)
 
 
-_REMOTE = re.compile(r"<(script|link)\b[^>]*(src|href)=\"https?://[^\"]*\"[^>]*>(\s*</script>)?",
-                     re.IGNORECASE)
-
-
 def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     """Export an executed notebook to HTML with code hidden and no remote resources."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="report",
+                            exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb)
-    return _REMOTE.sub("", body)
+    return body
 
 
 def error_page(job: Job, message: str) -> str:

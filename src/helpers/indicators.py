@@ -1,0 +1,342 @@
+"""CMO versus CIO on every disconnect indicator: agreement shares, role comparisons, dyads, gaps.
+
+Conventions shared by every function here:
+
+- The survey frame is the processed one (``respondent_id, firm_id, role, wave, ...`` plus item
+  columns); construct scores come from :func:`helpers.scales.score` and are joined to it by index
+  (``df.join(scores)``) when a function needs ids and scores together.
+- A *dyad* is a firm-wave with exactly one CMO and exactly one CIO. Firm-waves with one executive,
+  or with two respondents of the same role (ambiguous pairing), are not dyads.
+- Differences are always CMO − CIO.
+- Results are tidy tables (one row per variable and method), in the manner of R's broom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+from statsmodels.stats.multitest import multipletests
+
+from helpers.codebook import Codebook, Item, load_codebook
+
+ROLES: tuple[str, str] = ("CMO", "CIO")
+
+COMPARE_COLUMNS = [
+    "variable", "method", "n_cmo", "n_cio", "n_pairs", "mean_cmo", "mean_cio", "difference",
+    "ci_low", "ci_high", "statistic", "df", "p_value", "effect_size", "effect_ci_low",
+    "effect_ci_high", "effect_measure",
+]
+COUNT_COLUMNS = ["n_cmo", "n_cio", "n_pairs"]
+PAIRED_MEASURE = "Cohen's d_z"
+WELCH_MEASURE = "Hedges' g"
+DISCONNECT_INDEX = "disconnect_index"
+
+
+# --------------------------------------------------------------------------- shares
+def wilson_interval(successes: Any, n: Any, conf: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval for a binomial proportion (Wilson 1927; Newcombe 1998, method 3).
+
+    Works on scalars or arrays; ``n == 0`` gives NaN bounds. Preferred over the Wald interval because
+    it stays inside [0, 1] and keeps its coverage for small n and shares near 0 or 1.
+    """
+    x = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    if np.any((x < 0) | (x > m)):
+        raise ValueError("successes must lie between 0 and n")
+    z = stats.norm.ppf(0.5 + conf / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / m
+        denom = 1 + z**2 / m
+        centre = (p + z**2 / (2 * m)) / denom
+        half = z / denom * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2))
+    low = np.where(x == 0, 0.0, np.clip(centre - half, 0, 1))
+    high = np.where(x == m, 1.0, np.clip(centre + half, 0, 1))
+    low, high = np.where(m > 0, low, np.nan), np.where(m > 0, high, np.nan)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
+def count_top_box(values: pd.Series, item: Item) -> tuple[int, int]:
+    """(n answered, n agreeing): answers in the item's ``top_box`` as worded (never reverse-scored)."""
+    v = pd.to_numeric(values, errors="coerce")
+    return int(v.notna().sum()), int(v.isin(item.scale.top_box).sum())
+
+
+def _item_ids(df: pd.DataFrame, cb: Codebook, items: Iterable[str] | None) -> list[str]:
+    """The requested items (default: every codebook item present in ``df``), checked."""
+    if items is None:
+        return [i for i in cb.items if i in df.columns]
+    ids = [items] if isinstance(items, str) else list(items)
+    unknown = [i for i in ids if i not in cb.items]
+    if unknown:
+        raise KeyError(f"not codebook items: {', '.join(unknown)}")
+    _require(df, ids)
+    return ids
+
+
+def top_box_shares(df: pd.DataFrame, codebook: Codebook | None = None,
+                   items: Iterable[str] | None = None, by: str | None = "role",
+                   conf: float = 0.95, language: str = "EN") -> pd.DataFrame:
+    """Per item and group: n answered, n agreeing (top box), share and its Wilson CI, item label.
+
+    The share is of people agreeing with the statement *as worded* (reverse-keyed items are not
+    flipped), so it can be read against published "x % agree" figures. With ``by="role"`` only the
+    roles the codebook asks the item of get a row; ``by=None`` pools everyone (group ``"all"``).
+    """
+    cb = codebook or load_codebook()
+    ids = _item_ids(df, cb, items)
+    group_col = by or "group"
+    groups = [("all", df)] if by is None else list(df.groupby(by, observed=True, sort=True))
+    rows = []
+    for iid in ids:
+        item = cb.items[iid]
+        for key, grp in groups:
+            if by == "role" and str(key) not in item.roles:
+                continue
+            n, agree = count_top_box(grp[iid], item)
+            rows.append({"item": iid, "construct": item.construct, group_col: key,
+                         "n": n, "n_agree": agree, "label": cb.label(iid, language)})
+    out = pd.DataFrame(rows, columns=["item", "construct", group_col, "n", "n_agree", "label"])
+    return _add_share(out, conf)[["item", "construct", group_col, "n", "n_agree", "share",
+                                  "ci_low", "ci_high", "label"]]
+
+
+def _add_share(table: pd.DataFrame, conf: float) -> pd.DataFrame:
+    """Add ``share``, ``ci_low`` and ``ci_high`` (Wilson) from the ``n`` and ``n_agree`` columns."""
+    n = table["n"].to_numpy(dtype=float)
+    x = table["n_agree"].to_numpy(dtype=float)
+    low, high = wilson_interval(x, n, conf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n > 0, x / n, np.nan)
+    return table.assign(share=share, ci_low=low, ci_high=high)
+
+
+# --------------------------------------------------------------------------- dyads
+def _require(df: pd.DataFrame, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"columns not in the frame: {', '.join(missing)} "
+                       "(join construct scores to the survey first: df.join(scores))")
+
+
+def _as_list(columns: str | Sequence[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def dyads(df: pd.DataFrame, columns: str | Sequence[str], *, firm: str = "firm_id",
+          role: str = "role", wave: str = "wave") -> pd.DataFrame:
+    """Complete dyads as a wide frame: one row per firm-wave, ``<col>_cmo`` and ``<col>_cio``.
+
+    Only firm-waves with exactly one CMO and one CIO are kept; values may still be NaN where one
+    executive skipped a question. This is the input of the response-surface analysis
+    (x = the CMO's view, y = the CIO's view).
+    """
+    cols = _as_list(columns)
+    _require(df, [firm, role, wave, *cols])
+    data = df[[firm, wave, *cols]].assign(_role=df[role].astype(str).to_numpy())
+    data = data.loc[data["_role"].isin(ROLES)]
+    counts = (data.groupby([firm, wave, "_role"]).size().unstack("_role")
+              .reindex(columns=list(ROLES)).fillna(0))
+    complete = counts.index[(counts["CMO"] == 1) & (counts["CIO"] == 1)]
+    data = data.set_index([firm, wave])
+    data = data.loc[data.index.isin(complete)]
+    wide = data.set_index("_role", append=True)[cols].unstack("_role")
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([cols, list(ROLES)]))
+    wide.columns = [f"{c}_{r.lower()}" for c, r in wide.columns]
+    return wide.sort_index().reset_index()
+
+
+def dyad_gap(df: pd.DataFrame, column: str, *, firm: str = "firm_id", role: str = "role",
+             wave: str = "wave") -> pd.DataFrame:
+    """Per dyad with both answers: CMO value, CIO value, signed gap (CMO − CIO) and absolute gap.
+
+    The firm-level disconnect read as a perception gap. Note that a difference score confounds the
+    two levels; for outcome models use :func:`dyads` with response-surface analysis instead.
+    """
+    wide = dyads(df, column, firm=firm, role=role, wave=wave)
+    wide = wide.dropna(subset=[f"{column}_cmo", f"{column}_cio"])
+    cmo, cio = wide[f"{column}_cmo"], wide[f"{column}_cio"]
+    return pd.DataFrame({firm: wide[firm], wave: wide[wave], "variable": column,
+                         "cmo": cmo, "cio": cio, "signed_gap": cmo - cio,
+                         "abs_gap": (cmo - cio).abs()}).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- comparisons
+def _noncentral_t_ci(t: float, df: float, conf: float) -> tuple[float, float]:
+    """CI of the noncentrality parameter by inverting the noncentral t CDF at the observed t.
+
+    Finds ncp_lo, ncp_hi with ``nct.cdf(t, df, ncp_lo) = (1 + conf) / 2`` and
+    ``nct.cdf(t, df, ncp_hi) = (1 - conf) / 2`` (Steiger & Fouladi 1997). NaN when t is not finite.
+    """
+    if not (np.isfinite(t) and df > 0):
+        return np.nan, np.nan
+
+    def solve(target: float) -> float:
+        def f(ncp: float) -> float:
+            return float(stats.nct.cdf(t, df, ncp)) - target
+
+        lo, hi, step = t - 1.0, t + 1.0, 1.0
+        for _ in range(60):
+            if f(lo) > 0 > f(hi):
+                return float(optimize.brentq(f, lo, hi, xtol=1e-10))
+            step *= 2
+            lo, hi = (lo - step if f(lo) <= 0 else lo), (hi + step if f(hi) >= 0 else hi)
+        return np.nan
+
+    alpha = 1 - conf
+    return solve(1 - alpha / 2), solve(alpha / 2)
+
+
+def _values(s: pd.Series) -> np.ndarray:
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _empty_row(variable: str, method: str, measure: str, **counts: int) -> dict[str, Any]:
+    row: dict[str, Any] = {c: np.nan for c in COMPARE_COLUMNS}
+    row.update(variable=variable, method=method, effect_measure=measure,
+               n_cmo=pd.NA, n_cio=pd.NA, n_pairs=pd.NA)
+    row.update(counts)
+    return row
+
+
+def _paired_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) -> dict[str, Any]:
+    """Paired t-test on complete dyads; effect size Cohen's d_z with a noncentral-t CI."""
+    keep = ~(np.isnan(cmo) | np.isnan(cio))
+    cmo, cio = cmo[keep], cio[keep]
+    n = len(cmo)
+    row = _empty_row(variable, "paired", PAIRED_MEASURE, n_cmo=n, n_cio=n, n_pairs=n)
+    if n == 0:
+        return row
+    diff = cmo - cio
+    row.update(mean_cmo=cmo.mean(), mean_cio=cio.mean(), difference=diff.mean())
+    if n < 2:
+        return row
+    res = stats.ttest_rel(cmo, cio)
+    ci = res.confidence_interval(conf)
+    sd = diff.std(ddof=1)
+    dz = diff.mean() / sd if sd > 0 else np.nan
+    lo, hi = _noncentral_t_ci(dz * np.sqrt(n), n - 1, conf)
+    row.update(ci_low=ci.low, ci_high=ci.high, statistic=res.statistic, df=res.df,
+               p_value=res.pvalue, effect_size=dz, effect_ci_low=lo / np.sqrt(n),
+               effect_ci_high=hi / np.sqrt(n))
+    return row
+
+
+def _hedges_j(df: float) -> float:
+    """Exact small-sample correction J(df) = Γ(df/2) / (√(df/2) Γ((df−1)/2))."""
+    return float(np.exp(special.gammaln(df / 2) - special.gammaln((df - 1) / 2)) / np.sqrt(df / 2))
+
+
+def _welch_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) -> dict[str, Any]:
+    """Welch t-test on all respondents; effect size Hedges' g (pooled SD) with a noncentral-t CI."""
+    cmo, cio = cmo[~np.isnan(cmo)], cio[~np.isnan(cio)]
+    n1, n2 = len(cmo), len(cio)
+    row = _empty_row(variable, "welch", WELCH_MEASURE, n_cmo=n1, n_cio=n2)
+    row.update(mean_cmo=cmo.mean() if n1 else np.nan, mean_cio=cio.mean() if n2 else np.nan)
+    row["difference"] = row["mean_cmo"] - row["mean_cio"]
+    if n1 < 2 or n2 < 2:
+        return row
+    res = stats.ttest_ind(cmo, cio, equal_var=False)
+    ci = res.confidence_interval(conf)
+    df_pooled = n1 + n2 - 2
+    sd_pooled = np.sqrt(((n1 - 1) * cmo.var(ddof=1) + (n2 - 1) * cio.var(ddof=1)) / df_pooled)
+    d = row["difference"] / sd_pooled if sd_pooled > 0 else np.nan
+    scale = np.sqrt(1 / n1 + 1 / n2)
+    j = _hedges_j(df_pooled)
+    lo, hi = _noncentral_t_ci(d / scale, df_pooled, conf)
+    row.update(ci_low=ci.low, ci_high=ci.high, statistic=res.statistic, df=res.df,
+               p_value=res.pvalue, effect_size=j * d, effect_ci_low=j * lo * scale,
+               effect_ci_high=j * hi * scale)
+    return row
+
+
+def _adjust(table: pd.DataFrame, method: str) -> pd.Series:
+    """Multiplicity-adjusted p-values within each ``method`` family (NaN p-values left out)."""
+    adjusted = pd.Series(np.nan, index=table.index)
+    for _, fam in table.groupby("method", sort=False):
+        p = fam["p_value"].dropna()
+        if len(p):
+            adjusted.loc[p.index] = multipletests(p.to_numpy(), method=method)[1]
+    return adjusted
+
+
+def compare_roles(scores_or_items: pd.DataFrame, columns: str | Sequence[str], *,
+                  firm: str = "firm_id", role: str = "role", wave: str = "wave",
+                  conf: float = 0.95, adjust: str | None = None) -> pd.DataFrame:
+    """CMO versus CIO on each column, two ways, as a tidy table (one row per variable and method).
+
+    - ``paired``: complete dyads only (same firm and wave, one CMO and one CIO, both answered);
+      paired t-test of CMO − CIO, its CI, and Cohen's d_z = mean difference / SD of differences.
+    - ``welch``: every respondent with an answer, as independent groups; Welch t-test (df by
+      Welch–Satterthwaite), CI of the difference, and Hedges' g (difference / pooled SD, times the
+      exact small-sample correction J).
+
+    Effect-size CIs invert the noncentral t distribution at the observed t (exact for d_z under
+    normal differences; for g the pooled-variance t is inverted and the bounds scaled by J, which
+    assumes equal variances). ``adjust`` ("holm", "fdr_bh" or any ``multipletests`` method) adds
+    ``p_adjusted`` computed separately within the paired and within the Welch family.
+
+    The frame needs the id columns and the value columns, e.g. ``compare_roles(df.join(scores),
+    ["mutual_trust", "speed_friction"])``.
+    """
+    cols = _as_list(columns)
+    _require(scores_or_items, [firm, role, wave, *cols])
+    wide = dyads(scores_or_items, cols, firm=firm, role=role, wave=wave)
+    roles = scores_or_items[role].astype(str)
+    rows = []
+    for col in cols:
+        rows.append(_paired_row(col, _values(wide[f"{col}_cmo"]), _values(wide[f"{col}_cio"]),
+                                conf))
+        rows.append(_welch_row(col, _values(scores_or_items.loc[roles == "CMO", col]),
+                               _values(scores_or_items.loc[roles == "CIO", col]), conf))
+    out = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    out[COUNT_COLUMNS] = out[COUNT_COLUMNS].astype("Int64")
+    if adjust is not None:
+        out["p_adjusted"] = _adjust(out, adjust)
+    return out
+
+
+# --------------------------------------------------------------------------- disconnect index
+def _indicator_bounds(cb: Codebook, construct: str) -> tuple[int, int]:
+    """(min, max) of the one scale all items of an indicator construct share."""
+    scales = {(cb.items[i].scale.min, cb.items[i].scale.max) for i in cb.constructs[construct].items}
+    if len(scales) != 1:
+        raise ValueError(f"items of indicator {construct!r} use different scale ranges: {scales}")
+    return scales.pop()
+
+
+def disconnect_index(df: pd.DataFrame, codebook: Codebook | None = None,
+                     scores: pd.DataFrame | None = None) -> pd.Series:
+    """Respondent-level disconnect index: higher = more disconnect, on the 1–5 scale.
+
+    For each indicator construct c of the codebook (``kind: indicator``), with score s_c (the mean
+    of its reverse-keyed items, from :func:`helpers.scales.score` unless ``scores`` is given):
+
+    - ``disconnect: higher_is_worse`` enters as s_c;
+    - ``disconnect: higher_is_better`` enters as min + max − s_c (reflected on its scale, 6 − s_c
+      for 1–5).
+
+    The index is the unweighted mean of these signed scores over the constructs the respondent has
+    a score for, and NaN when fewer than half of all indicator constructs are scored (a construct
+    missing from ``scores`` counts as not scored). Same index as ``df``.
+    """
+    cb = codebook or load_codebook()
+    indicators = cb.constructs_of_kind("indicator")
+    if scores is None:
+        from helpers.scales import score  # imported here: scales is written alongside this module
+
+        scores = score(df, cb, constructs=indicators)
+    signed = pd.DataFrame(index=scores.index, columns=indicators, dtype=float)
+    for cid in indicators:
+        if cid not in scores.columns:
+            continue
+        s = pd.to_numeric(scores[cid], errors="coerce").astype(float)
+        lo, hi = _indicator_bounds(cb, cid)
+        signed[cid] = s if cb.constructs[cid].disconnect == "higher_is_worse" else lo + hi - s
+    enough = signed.notna().sum(axis=1) * 2 >= len(indicators)
+    return signed.mean(axis=1).where(enough).rename(DISCONNECT_INDEX)

@@ -1,0 +1,337 @@
+"""Scale reliability and construct scores: Cronbach's alpha (with Feldt CI), omega, scoring.
+
+Alpha follows R's ``psych::alpha``: raw alpha from the item covariance matrix, standardised alpha
+from the correlation matrix, the corrected item-total correlation ``r_drop`` and alpha if an item
+is dropped, all from one (pairwise-complete by default) covariance matrix.  The confidence
+interval is Feldt's (1965; Feldt, Woodruff & Salih 1987), as printed by ``psych::alpha``.
+Omega total comes from a one-factor minres fit, the default estimator of ``psych::fa``.
+
+Scores and reliability tables are derived from the codebook (reverse keying with the scale range,
+role-specific items, labels), so nothing about an item is re-typed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from helpers.codebook import Codebook
+from helpers.errors import DataError
+
+MISSING_MODES = ("pairwise", "listwise")
+HEYWOOD_COMMUNALITY = 1.0 - 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class AlphaResult:
+    """Reliability of one set of items (see :func:`cronbach_alpha`)."""
+
+    alpha: float
+    std_alpha: float
+    ci_low: float
+    ci_high: float
+    ci: float
+    n: int
+    k: int
+    item_stats: pd.DataFrame
+    omega: float
+    omega_note: str
+    loadings: pd.Series
+    missing: str
+
+    def tidy(self) -> pd.DataFrame:
+        """One broom-like row: n, k, alpha, its CI, standardised alpha and omega."""
+        return pd.DataFrame([{
+            "n": self.n, "k": self.k, "alpha": self.alpha, "ci_low": self.ci_low,
+            "ci_high": self.ci_high, "std_alpha": self.std_alpha, "omega": self.omega,
+            "omega_note": self.omega_note,
+        }])
+
+
+@dataclass(frozen=True)
+class OneFactorFit:
+    """A single-factor minres solution on a correlation matrix."""
+
+    loadings: np.ndarray
+    converged: bool
+    heywood: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------- alpha
+def cronbach_alpha(items: pd.DataFrame, reverse: Sequence[str] = (), missing: str = "pairwise",
+                   ci: float = 0.95) -> AlphaResult:
+    """Cronbach's alpha, its Feldt CI, item statistics and omega total for item columns.
+
+    ``items`` is wide: one column per item, one row per respondent.  Items named in ``reverse``
+    are multiplied by -1 (alpha, r_drop and omega do not depend on the additive constant, so no
+    scale range is needed; ``item_stats`` mean/sd stay on the original scale).
+
+    ``missing="pairwise"`` (the default, like ``psych::alpha(use="pairwise")``) builds the
+    covariance matrix from pairwise-complete observations and reports ``n`` = rows with at least
+    one answer; psych instead reports ``nrow(x)`` and uses it for the Feldt interval, which only
+    differs when some rows are entirely empty.  ``missing="listwise"`` first drops every row
+    with a missing item and reports the number of complete rows.
+
+    Feldt interval with df1 = n-1, df2 = (n-1)(k-1): lower = 1 - (1-alpha) F(1-(1-ci)/2),
+    upper = 1 - (1-alpha) F((1-ci)/2) — the same as ``psych::alpha.ci``.
+    """
+    data = _prepare_items(items, reverse, missing)
+    cov = _item_covariance(data)
+    alpha = _raw_alpha(cov)
+    n, k = len(data), data.shape[1]
+    low, high = feldt_ci(alpha, n, k, ci)
+    corr = _cov_to_corr(cov)
+    omega, note, loadings = _omega_total(corr)
+    return AlphaResult(
+        alpha=alpha, std_alpha=_std_alpha(corr), ci_low=low, ci_high=high, ci=ci, n=n, k=k,
+        item_stats=_item_stats(items.loc[data.index, list(data.columns)], cov, reverse),
+        omega=omega, omega_note=note, loadings=pd.Series(loadings, index=data.columns),
+        missing=missing,
+    )
+
+
+def feldt_ci(alpha: float, n: int, k: int, ci: float = 0.95) -> tuple[float, float]:
+    """Feldt (1965) confidence interval for coefficient alpha from n respondents and k items."""
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be between 0 and 1, got {ci}")
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    tail = (1 - ci) / 2
+    lower = 1 - (1 - alpha) * stats.f.ppf(1 - tail, df1, df2)
+    upper = 1 - (1 - alpha) * stats.f.ppf(tail, df1, df2)
+    return float(lower), float(upper)
+
+
+def _prepare_items(items: pd.DataFrame, reverse: Sequence[str], missing: str) -> pd.DataFrame:
+    """Check the input and return numeric, reverse-keyed items after the missing-data rule."""
+    if not isinstance(items, pd.DataFrame):
+        raise TypeError("items must be a pandas DataFrame with one column per item")
+    if missing not in MISSING_MODES:
+        raise ValueError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
+    if items.shape[1] < 2:
+        raise ValueError(f"alpha needs at least 2 items, got {items.shape[1]} "
+                         f"({', '.join(map(str, items.columns)) or 'none'})")
+    unknown = [c for c in reverse if c not in items.columns]
+    if unknown:
+        raise ValueError(f"reverse names columns that are not items: {', '.join(unknown)}")
+    non_numeric = [c for c in items.columns if not pd.api.types.is_numeric_dtype(items[c])]
+    if non_numeric:
+        raise DataError(f"items must be numeric; {', '.join(map(str, non_numeric))} "
+                        "are not", column=str(non_numeric[0]), rule="alpha-numeric")
+    data = items.astype(float)
+    if reverse:
+        data[list(reverse)] = -data[list(reverse)]
+    data = data.dropna() if missing == "listwise" else data.dropna(how="all")
+    if len(data) < 3:
+        rule = "complete rows" if missing == "listwise" else "rows with an answer"
+        raise ValueError(f"alpha needs at least 3 {rule}, got {len(data)}")
+    return data
+
+
+def _item_covariance(data: pd.DataFrame) -> np.ndarray:
+    """Pairwise-complete covariance matrix; refuse items that cannot enter alpha."""
+    cov = data.cov()
+    variances = np.diag(cov.to_numpy())
+    flat = [c for c, v in zip(cov.columns, variances, strict=True) if not v > 0]
+    if flat:
+        raise DataError(f"item(s) {', '.join(map(str, flat))} have no variance (or fewer than "
+                        "2 answers); drop them before computing alpha",
+                        column=str(flat[0]), rule="alpha-no-variance")
+    if cov.isna().to_numpy().any():
+        rows, cols = np.where(cov.isna().to_numpy())
+        a, b = cov.columns[rows[0]], cov.columns[cols[0]]
+        raise DataError(f"items {a} and {b} are never answered together (role-specific items?); "
+                        "compute alpha within the group asked both",
+                        column=str(a), rule="alpha-no-overlap")
+    return cov.to_numpy()
+
+
+def _raw_alpha(cov: np.ndarray) -> float:
+    """k/(k-1) * (1 - trace(C)/sum(C))."""
+    k = cov.shape[0]
+    return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum()))
+
+
+def _std_alpha(corr: np.ndarray) -> float:
+    """Standardised alpha: raw alpha of the correlation matrix."""
+    return _raw_alpha(corr)
+
+
+def _cov_to_corr(cov: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.diag(cov))
+    return cov / np.outer(sd, sd)
+
+
+def _item_stats(raw: pd.DataFrame, cov: np.ndarray, reverse: Sequence[str]) -> pd.DataFrame:
+    """Per item: n, mean, sd (original scale), r_drop and alpha if dropped (psych's formulas)."""
+    k = cov.shape[0]
+    r_drop, if_dropped = [], []
+    for i in range(k):
+        rest = np.delete(np.delete(cov, i, axis=0), i, axis=1)
+        r_drop.append((cov[:, i].sum() - cov[i, i]) / np.sqrt(cov[i, i] * rest.sum()))
+        if_dropped.append(_raw_alpha(rest) if k > 2 else np.nan)
+    values = raw.astype(float)
+    return pd.DataFrame({
+        "n": values.notna().sum().astype(int), "mean": values.mean(), "sd": values.std(),
+        "r_drop": r_drop, "alpha_if_dropped": if_dropped,
+        "reversed": [c in set(reverse) for c in values.columns],
+    }, index=values.columns)
+
+
+# --------------------------------------------------------------------------- omega
+def fit_one_factor(corr: np.ndarray) -> OneFactorFit:
+    """Single-factor minres (unweighted least squares on the off-diagonal correlations).
+
+    Minimises sum_{i<j} (r_ij - l_i l_j)^2, which is what ``psych::fa(fm="minres")`` fits.
+    Loadings are signed so that their sum is positive.  ``heywood`` lists items whose
+    communality l_i^2 reaches 1 (an improper solution).
+    """
+    corr = np.asarray(corr, dtype=float)
+    k = corr.shape[0]
+    if k < 3:
+        raise ValueError("a one-factor model needs at least 3 items to be identified")
+    upper = np.triu_indices(k, 1)
+
+    def residuals(lam: np.ndarray) -> np.ndarray:
+        return corr[upper] - np.outer(lam, lam)[upper]
+
+    def jacobian(lam: np.ndarray) -> np.ndarray:
+        jac = np.zeros((len(upper[0]), k))
+        rows = np.arange(len(upper[0]))
+        jac[rows, upper[0]] = -lam[upper[1]]
+        jac[rows, upper[1]] = -lam[upper[0]]
+        return jac
+
+    values, vectors = np.linalg.eigh(corr)
+    start = vectors[:, -1] * np.sqrt(max(values[-1], 1e-6))
+    fit = optimize.least_squares(residuals, start, jac=jacobian, method="lm",
+                                 xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+    lam = fit.x if fit.x.sum() >= 0 else -fit.x
+    heywood = tuple(int(i) for i in np.flatnonzero(lam**2 >= HEYWOOD_COMMUNALITY))
+    return OneFactorFit(loadings=lam, converged=bool(fit.success), heywood=heywood)
+
+
+def omega_total(loadings: Iterable[float]) -> float:
+    """McDonald's omega total of a unit-weighted sum: (sum l)^2 / ((sum l)^2 + sum(1 - l^2))."""
+    lam = np.asarray(list(loadings), dtype=float)
+    common = lam.sum() ** 2
+    return float(common / (common + (1 - lam**2).sum()))
+
+
+def _omega_total(corr: np.ndarray) -> tuple[float, str, np.ndarray]:
+    """Omega from a one-factor fit, or NaN and the reason it is not estimable."""
+    k = corr.shape[0]
+    if k < 3:
+        return np.nan, "omega needs at least 3 items (a one-factor model is not identified)", \
+            np.full(k, np.nan)
+    fit = fit_one_factor(corr)
+    if not fit.converged:
+        return np.nan, "one-factor model did not converge", fit.loadings
+    if fit.heywood:
+        return np.nan, ("Heywood case: communality >= 1 for item position(s) "
+                        f"{', '.join(str(i + 1) for i in fit.heywood)}"), fit.loadings
+    return omega_total(fit.loadings), "", fit.loadings
+
+
+# --------------------------------------------------------------------------- codebook
+def _construct_items(df: pd.DataFrame, codebook: Codebook, cid: str) -> list[str]:
+    """Item columns of a construct, all of which must be in ``df``."""
+    if cid not in codebook.constructs:
+        raise KeyError(f"{cid!r} is not a construct of {codebook.path}")
+    items = list(codebook.constructs[cid].items)
+    absent = [i for i in items if i not in df.columns]
+    if absent:
+        raise DataError(f"construct {cid} needs item column(s) {', '.join(absent)}",
+                        column=absent[0], rule="score-missing-items")
+    return items
+
+
+def _constructs_in(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None
+                   ) -> list[str]:
+    """The requested constructs, or every construct with an item column in ``df``."""
+    if constructs is not None:
+        return list(constructs)
+    return [cid for cid, c in codebook.constructs.items() if any(i in df.columns for i in c.items)]
+
+
+def _asked(df: pd.DataFrame, codebook: Codebook, items: list[str]) -> pd.DataFrame:
+    """Boolean frame: was each respondent asked each item (by the ``role`` column, if any)?"""
+    if "role" not in df.columns:
+        return pd.DataFrame(True, index=df.index, columns=items)
+    role = df["role"].astype("object")
+    known = role.isin(codebook.roles)
+    return pd.DataFrame({i: ~known | role.isin(codebook.items[i].roles) for i in items},
+                        index=df.index)
+
+
+def score(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None = None,
+          min_items: float = 0.5) -> pd.DataFrame:
+    """Construct scores: the mean of a construct's reverse-keyed items, one column per construct.
+
+    Reverse-keyed items are scored as scale min + max - value (``Item.score``).  A respondent
+    gets a score when they answered at least ``min_items`` (a share, 0 < min_items <= 1) of the
+    construct's items *they were asked*: with a ``role`` column, items not asked of that role are
+    ignored (rows with an unknown role are treated as asked everything).  Respondents asked none
+    of a construct's items get NaN.  Without ``constructs``, every construct with an item column
+    in ``df`` is scored.
+    """
+    if not 0 < min_items <= 1:
+        raise ValueError(f"min_items is a share of the items asked, in (0, 1]; got {min_items}")
+    out = {}
+    for cid in _constructs_in(df, codebook, constructs):
+        items = _construct_items(df, codebook, cid)
+        asked = _asked(df, codebook, items)
+        keyed = pd.DataFrame({i: codebook.items[i].score(pd.to_numeric(df[i])) for i in items},
+                             index=df.index).where(asked)
+        n_asked = asked.sum(axis=1)
+        n_answered = keyed.notna().sum(axis=1)
+        enough = (n_asked > 0) & (n_answered >= 1) & (n_answered >= min_items * n_asked - 1e-9)
+        out[cid] = keyed.mean(axis=1).where(enough)
+    return pd.DataFrame(out, index=df.index)
+
+
+TABLE_COLUMNS = ["construct", "label", "group", "k", "n", "alpha", "ci_low", "ci_high", "omega",
+                 "note"]
+
+
+def alpha_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None, language: str = "EN",
+                missing: str = "pairwise", ci: float = 0.95) -> pd.DataFrame:
+    """Alpha (Feldt CI), omega, k and n per multi-item construct, optionally per group of ``by``.
+
+    One row per construct (x group); ``group`` is ``"all"`` without ``by``.  Items with no
+    answers in a group (e.g. items not asked of that role) are left out and ``k`` counts the
+    items used.  When alpha cannot be computed (fewer than 2 usable items, a constant item,
+    role-specific items never answered together) the numbers are NaN and ``note`` says why.
+    """
+    if by is not None and by not in df.columns:
+        raise DataError(f"grouping column {by!r} is not in the data", column=by, rule="group-by")
+    groups = [("all", df)] if by is None else [
+        (g, part) for g, part in df.groupby(by, sort=True, observed=True)]
+    rows = []
+    for cid, construct in codebook.constructs.items():
+        present = [i for i in construct.items if i in df.columns]
+        if len(construct.items) < 2 or not present:
+            continue
+        label = codebook.label(cid, language)
+        reverse = [i for i in present if codebook.items[i].reverse]
+        for group, part in groups:
+            rows.append({"construct": cid, "label": label, "group": group,
+                         **_alpha_row(part[present], reverse, missing, ci)})
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float) -> dict:
+    """Numbers for one alpha-table row, NaN with a note when alpha is not computable."""
+    used = [c for c in items.columns if items[c].notna().any()]
+    try:
+        res = cronbach_alpha(items[used].apply(pd.to_numeric),
+                             reverse=[r for r in reverse if r in used], missing=missing, ci=ci)
+    except ValueError as exc:
+        return {"k": len(used), "n": int(items[used].notna().any(axis=1).sum()),
+                "alpha": np.nan, "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan,
+                "note": str(exc)}
+    return {"k": res.k, "n": res.n, "alpha": res.alpha, "ci_low": res.ci_low,
+            "ci_high": res.ci_high, "omega": res.omega, "note": res.omega_note}
