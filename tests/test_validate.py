@@ -11,7 +11,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from helpers.codebook import Codebook, load_codebook
+from helpers.codebook import Codebook
 from helpers.errors import DataError, Issue
 from helpers.validate import ValidationReport, schema_for, validate_survey
 
@@ -19,28 +19,10 @@ FILE = "raw/survey_wave1.csv"
 N_FIRMS = 3
 
 
-@pytest.fixture(scope="module")
-def cb() -> Codebook:
-    return load_codebook()
-
-
 @pytest.fixture
-def valid(cb: Codebook) -> pd.DataFrame:
+def valid(survey_factory) -> pd.DataFrame:
     """Three firms, each with a CMO and a CIO, every item answered where the role is asked."""
-    records = []
-    for firm in range(N_FIRMS):
-        for r, role in enumerate(cb.roles):
-            row = {
-                "respondent_id": f"R{firm}{role}", "firm_id": f"F{firm}", "role": role,
-                "country": "DE", "industry": "Retail", "size_band": "250-999", "wave": 1,
-                "language": "EN", "duration_seconds": 600.0 + 10 * firm + r,
-            }
-            for k, item in enumerate(cb.items.values()):
-                width = item.scale.max - item.scale.min + 1
-                value = item.scale.min + (k + firm + r) % width
-                row[item.id] = float(value) if role in item.roles else np.nan
-            records.append(row)
-    return pd.DataFrame(records)
+    return survey_factory(N_FIRMS)
 
 
 def check(df: pd.DataFrame, cb: Codebook, **kwargs) -> ValidationReport:

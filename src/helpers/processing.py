@@ -8,6 +8,7 @@ state or the new one, and an unchanged build is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
@@ -35,14 +36,15 @@ MANIFEST_VERSION = 1
 
 
 def fingerprint(path: str | Path | None) -> str | None:
-    """SHA-256 of a file, or of every file under a folder (names and contents), or None."""
+    """SHA-256 of a file's contents, or of every file under a folder (relative names and contents)."""
     if path is None:
         return None
     p = Path(path)
     h = hashlib.sha256()
     files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
     for f in files:
-        h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode())
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode())
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
@@ -191,9 +193,12 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
     if budgets_p is not None:
         frames[BUDGETS_FILE] = load_budgets(budgets_p)
     outputs = {}
-    for name, frame in frames.items():
-        atomic.write_parquet(frame, out / name)
-        outputs[name] = {"rows": len(frame), "sha256": fingerprint(out / name)}
+    # stage every file first: if any write fails, none of the previous outputs is replaced
+    with contextlib.ExitStack() as stack:
+        for name, frame in frames.items():
+            tmp = stack.enter_context(atomic.atomic_path(out / name))
+            atomic.write_parquet(frame, tmp)
+            outputs[name] = {"rows": len(frame), "sha256": fingerprint(tmp)}
     for stale in {SURVEY_FILE, BUDGETS_FILE, VALIDATION_FILE} - set(frames):
         (out / stale).unlink(missing_ok=True)
     manifest = {

@@ -80,7 +80,8 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
-def execute(job: Job, timeout: int = 600, kernel_name: str | None = None) -> nbformat.NotebookNode:
+def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
+            executed_dir: Path = EXECUTED_DIR) -> nbformat.NotebookNode:
     """Run the notebook with papermill; the executed copy is kept under ``build/executed``.
 
     Papermill saves the notebook after every cell; it writes to a temporary name that is renamed
@@ -88,7 +89,7 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None) -> nbf
     """
     import papermill as pm
 
-    out = job.executed_path()
+    out = job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
@@ -134,12 +135,13 @@ def _failure_message(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc))
 
 
-def render(job: Job, timeout: int = 600) -> JobResult:
+def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
+           executed_dir: Path = EXECUTED_DIR) -> JobResult:
     """Execute one job and write its HTML report (or its error page) atomically."""
     start = time.perf_counter()
-    target = job.html_path()
+    target = job.html_path(reports_dir)
     try:
-        nb = execute(job, timeout=timeout)
+        nb = execute(job, timeout=timeout, executed_dir=executed_dir)
         atomic.write_text(target, to_html(nb, f"{job.stem} — {job.name}"))
         return JobResult(job, "ok", target, time.perf_counter() - start)
     except Exception as exc:  # one failing report must not take the batch down

@@ -1,0 +1,678 @@
+"""Regression models with tidy, broom-like outputs on top of statsmodels.
+
+:func:`fit` is the single entry point: one formula, one data frame, one ``kind``.  It keeps the
+complete cases of the variables the model uses (formula, ``cluster`` and ``weights`` columns),
+fits the statsmodels estimator and returns a :class:`ModelResult` whose ``tidy()`` (one row per
+term), ``glance()`` (one row per model) and ``summary()`` (text) read the same way for every kind,
+so that the batch can stack them across segments and draw forest plots.
+
+Kinds: ``ols``, ``wls`` (``weights=`` column), ``logit``, ``probit``, ``poisson``,
+``ordered_logit``, ``ordered_probit`` (statsmodels ``OrderedModel``) and ``mixed`` (``MixedLM``
+with a random intercept for each ``cluster``; ``re_formula=``/``vc_formula=`` pass through).
+
+Covariance, as Stata computes it (we choose statsmodels' options, we do not re-implement them):
+
+* ``cluster="firm_id"`` on OLS/WLS: CR1 sandwich times ``G/(G-1) * (N-1)/(N-K)`` and t(G-1)
+  inference, as ``regress ..., vce(cluster firm_id)``.
+* ``cluster=`` on logit/probit/poisson/ordered models: sandwich times ``G/(G-1)`` only and normal
+  inference, as Stata's ML commands.  (statsmodels' default would also multiply by
+  ``(N-1)/(N-K)``, which Stata does not do for ML models; we switch that factor off.)
+* ``cov_type="HC1"`` etc. without clustering; for ML models ``HC1`` is ``HC0 * N/(N-1)``, which is
+  Stata's ``vce(robust)``; ``HC2``/``HC3`` exist for linear models only.
+
+Ordered models report cut-points as R's ``MASS::polr`` does: ``logit P(Y <= j) = zeta_j - x'beta``,
+thresholds on the latent scale named after the category boundaries (``"Low|Medium"``), with
+delta-method standard errors (statsmodels stores the first threshold and log increments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+import statsmodels.formula.api as smf
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+from helpers.errors import DataError
+
+KINDS = (
+    "ols", "wls", "logit", "probit", "poisson", "ordered_logit", "ordered_probit", "mixed",
+)
+TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
+GLANCE_COLUMNS = [
+    "kind", "n", "n_dropped", "n_clusters", "df_resid", "r2", "adj_r2", "pseudo_r2",
+    "aic", "bic", "loglik", "cov_type", "group_var", "resid_var", "icc",
+]
+INTERCEPT = "Intercept"
+
+_LINEAR = frozenset({"ols", "wls"})
+_BINARY = frozenset({"logit", "probit"})
+_ORDERED = {"ordered_logit": "logit", "ordered_probit": "probit"}
+_ML = _BINARY | {"poisson"} | set(_ORDERED)
+_CONTINUOUS_OUTCOME = _LINEAR | {"mixed"}
+_ML_COV_TYPES = ("nonrobust", "HC0", "HC1")
+_FIT_ONLY_KEYS = frozenset({"reml", "method", "maxiter", "gtol", "start_params", "disp"})
+_DEFAULT_FIT: dict[str, dict[str, Any]] = {
+    "logit": {"method": "newton", "disp": 0},
+    "probit": {"method": "newton", "disp": 0},
+    "poisson": {"method": "newton", "disp": 0},
+    # Tight gradient tolerance: the default BFGS stop leaves ~1e-5 error in the estimates.
+    "ordered_logit": {"method": "bfgs", "maxiter": 2000, "gtol": 1e-8, "disp": 0},
+    "ordered_probit": {"method": "bfgs", "maxiter": 2000, "gtol": 1e-8, "disp": 0},
+}
+
+
+# ─── the result object ──────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, repr=False)
+class ModelResult:
+    """A fitted model: the statsmodels results (``raw``) plus what the tidy tables need.
+
+    ``n`` is the number of complete cases used, ``n_dropped`` the rows of the input left out
+    because a model variable (or the cluster/weights column) was missing.
+    """
+
+    raw: Any
+    formula: str
+    kind: str
+    n: int
+    n_dropped: int
+    n_clusters: int | None
+    cluster: str | None
+    cov_type: str
+    outcome_levels: tuple[str, ...] | None = None
+
+    def __repr__(self) -> str:
+        clusters = f", {self.n_clusters} clusters" if self.n_clusters else ""
+        return f"<ModelResult {self.kind}: {self.formula!r}, n={self.n}{clusters}, {self.cov_type}>"
+
+    def tidy(
+        self, conf_level: float = 0.95, exponentiate: bool = False, standardize: bool = False
+    ) -> pd.DataFrame:
+        """One row per term: ``term, estimate, std_error, statistic, p_value, ci_low, ci_high``.
+
+        Terms are named as the design matrix names them (``Intercept``, ``C(industry)[T.Retail]``,
+        ``x1:x2``).  Ordered models add the polr-style thresholds after the coefficients and a
+        ``coef_type`` column (``coefficient``/``threshold``); mixed models report the fixed
+        effects (variance components are in :meth:`glance`).
+
+        ``standardize=True`` gives beta weights (see :func:`standardized`); ``exponentiate=True``
+        turns estimates and confidence limits into odds/incidence-rate ratios (thresholds are left
+        on the latent scale; ``std_error`` stays on the model scale, as in broom).
+        """
+        _check_conf_level(conf_level)
+        table = _coefficient_table(self, 1 - conf_level)
+        if self.kind in _ORDERED:
+            table = pd.concat([table, _threshold_table(self, 1 - conf_level)], ignore_index=True)
+        if standardize:
+            table = _standardize(self, table)
+        if exponentiate:
+            table = _exponentiate(table)
+        return table
+
+    def glance(self) -> pd.DataFrame:
+        """One row: kind, n, n_dropped, n_clusters, df_resid, fit statistics and covariance type.
+
+        ``r2``/``adj_r2`` for OLS/WLS, McFadden's ``pseudo_r2`` for logit/probit/poisson/ordered
+        models, ``group_var``/``resid_var``/``icc`` (random-intercept variance, residual variance
+        and their ratio) for mixed models; columns that do not apply are NaN.
+        """
+        raw = self.raw
+        row: dict[str, Any] = dict.fromkeys(GLANCE_COLUMNS, np.nan)
+        row.update(
+            kind=self.kind, n=self.n, n_dropped=self.n_dropped, n_clusters=self.n_clusters,
+            df_resid=float(getattr(raw, "df_resid", np.nan)), aic=float(raw.aic),
+            bic=float(raw.bic), loglik=float(raw.llf), cov_type=self.cov_type,
+        )
+        if self.kind in _LINEAR:
+            row.update(r2=float(raw.rsquared), adj_r2=float(raw.rsquared_adj))
+        elif self.kind in _ML:
+            row.update(pseudo_r2=float(raw.prsquared))
+        else:
+            group_var, resid_var = float(raw.cov_re.iloc[0, 0]), float(raw.scale)
+            row.update(group_var=group_var, resid_var=resid_var,
+                       icc=group_var / (group_var + resid_var))
+        table = pd.DataFrame([row], columns=GLANCE_COLUMNS)
+        return table.astype({"n_clusters": "Int64"})
+
+    def summary(self) -> str:
+        """Readable text: our header (n used/dropped, clusters, covariance, fit) + statsmodels'."""
+        fit_stats = self.glance().iloc[0]
+        clusters = (
+            f"{self.n_clusters} clusters in '{self.cluster}'" if self.cluster else "no clustering"
+        )
+        lines = [
+            f"{self.kind} model: {self.formula}",
+            f"N = {self.n} complete cases ({self.n_dropped} rows dropped for missing values); "
+            f"{clusters}; covariance: {self.cov_type}",
+            _fit_line(self.kind, fit_stats),
+        ]
+        if self.kind in _ORDERED:
+            lines.append(
+                "note: the statsmodels table below stores the first threshold and log increments;"
+                " tidy() reports the cumulative cut-points as MASS::polr does."
+            )
+        return "\n".join(lines) + "\n\n" + self.raw.summary().as_text()
+
+
+# ─── fitting ────────────────────────────────────────────────────────────────────────────────────
+
+
+def fit(
+    formula: str,
+    data: pd.DataFrame,
+    kind: str = "ols",
+    cluster: str | None = None,
+    cov_type: str | None = None,
+    weights: str | None = None,
+    **kwargs: Any,
+) -> ModelResult:
+    """Fit ``formula`` on the complete cases of ``data`` and return a :class:`ModelResult`.
+
+    ``cluster`` names the column of cluster ids (firms): cluster-robust covariance with Stata's
+    small-sample correction, or the grouping of the random intercept for ``kind="mixed"``.
+    ``cov_type`` picks ``"nonrobust"`` (default), ``"HC0"``, ``"HC1"``, ``"HC3"``, ... when not
+    clustering.  ``weights`` names the weight column of a ``wls`` fit.  Other keyword arguments go
+    to the statsmodels model (e.g. ``re_formula="~x"`` for mixed models), except ``reml``,
+    ``method``, ``maxiter``, ``gtol``, ``start_params`` and ``disp``, which go to ``.fit()``.
+    """
+    _check_options(data, kind, cluster, cov_type, weights)
+    extra = [column for column in (cluster, weights) if column is not None]
+    frame, n_dropped = _complete_cases(formula, data, kind, extra)
+    model_kwargs = {k: v for k, v in kwargs.items() if k not in _FIT_ONLY_KEYS}
+    fit_kwargs = {k: v for k, v in kwargs.items() if k in _FIT_ONLY_KEYS}
+    groups = _cluster_codes(frame, cluster)
+    options, cov_label = _fit_options(kind, groups, cov_type, len(frame))
+    model = _build_model(kind, formula, frame, cluster, weights, model_kwargs)
+    raw = model.fit(**{**options, **fit_kwargs})
+    return ModelResult(
+        raw=raw, formula=formula, kind=kind, n=len(frame), n_dropped=n_dropped,
+        n_clusters=None if groups is None else int(groups.max() + 1), cluster=cluster,
+        cov_type=cov_label,
+        outcome_levels=_level_names(model) if kind in _ORDERED else None,
+    )
+
+
+def _check_options(
+    data: pd.DataFrame, kind: str, cluster: str | None, cov_type: str | None, weights: str | None
+) -> None:
+    """Reject unknown kinds, absent columns and option combinations that have no meaning."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    for role, column in (("cluster", cluster), ("weights", weights)):
+        if column is not None and column not in data.columns:
+            raise DataError(
+                f"the {role} column '{column}' is not in the data "
+                f"(columns: {', '.join(map(str, data.columns))})",
+                column=column, rule=f"model-{role}-column",
+            )
+    if kind == "mixed" and cluster is None:
+        raise ValueError("kind='mixed' needs cluster= (the column of group ids)")
+    if (kind == "wls") != (weights is not None):
+        raise ValueError("weights= is required for kind='wls' and only allowed there; "
+                         "expand frequency tables with df.loc[df.index.repeat(df[w])]")
+    if cov_type is None or cov_type == "nonrobust":
+        return
+    if cluster is not None or kind == "mixed":
+        raise ValueError(f"cov_type={cov_type!r} cannot be combined with cluster= or "
+                         "kind='mixed': clustering already fixes the covariance")
+    if kind in _ML and cov_type not in _ML_COV_TYPES:
+        raise ValueError(f"cov_type={cov_type!r} is not available for kind={kind!r}; "
+                         f"choose one of: {', '.join(_ML_COV_TYPES)}")
+
+
+def _complete_cases(
+    formula: str, data: pd.DataFrame, kind: str, extra: Sequence[str]
+) -> tuple[pd.DataFrame, int]:
+    """Rows of ``data`` complete on the formula's variables and ``extra`` columns.
+
+    The formula is evaluated once with patsy (statsmodels' formula engine) to find which rows it
+    drops, so that cluster ids and weights stay aligned with the rows actually fitted.
+    """
+    frame = data.reset_index(drop=True)
+    if extra:
+        frame = frame.loc[frame[list(extra)].notna().all(axis=1)]
+    outcome = formula.split("~", 1)[0].strip()
+    frame = _prepare_outcome(frame, outcome, kind, formula)
+    try:
+        endog, _ = patsy.dmatrices(formula, frame, NA_action="drop", return_type="dataframe")
+    except patsy.PatsyError as exc:
+        raise ValueError(f"cannot build the design matrix of {formula!r}: {exc}") from exc
+    frame = frame.loc[endog.index]
+    if frame.empty:
+        raise DataError(f"no complete cases for {formula!r}", rule="model-complete-cases",
+                        hint="check the variables of the formula for missing values")
+    _check_outcome(kind, endog, outcome)
+    if kind in _ORDERED and isinstance(frame[outcome].dtype, pd.CategoricalDtype):
+        frame = frame.assign(**{outcome: frame[outcome].cat.remove_unused_categories()})
+    return frame, len(data) - len(frame)
+
+
+def _prepare_outcome(frame: pd.DataFrame, outcome: str, kind: str, formula: str) -> pd.DataFrame:
+    """Code True/False outcomes as 1/0 and check that ordered outcomes have an order."""
+    column = frame[outcome] if outcome in frame.columns else None
+    if kind in _BINARY and column is not None and pd.api.types.is_bool_dtype(column.dtype):
+        numeric = column.to_numpy(dtype=float, na_value=np.nan)
+        return frame.assign(**{outcome: numeric})
+    if kind in _ORDERED:
+        if column is None:
+            raise ValueError(f"ordered models need a plain column as outcome, not {outcome!r}")
+        ordered_cat = isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered
+        if not (ordered_cat or pd.api.types.is_numeric_dtype(column.dtype)):
+            raise DataError(
+                "an ordered model needs an ordered pandas Categorical or numeric codes "
+                f"as outcome; got dtype {column.dtype}",
+                column=outcome, rule="model-ordered-outcome",
+                hint="e.g. df[col] = pd.Categorical(df[col], categories=[...], ordered=True)",
+            )
+        if patsy.INTERCEPT not in patsy.ModelDesc.from_formula(formula).rhs_termlist:
+            raise ValueError("ordered models take their intercepts from the thresholds; "
+                             "remove '0 +' / '- 1' from the formula")
+    return frame
+
+
+def _check_outcome(kind: str, endog: pd.DataFrame, outcome: str) -> None:
+    """Outcome sanity per kind: 0/1 with both values (binary), >= 2 levels, counts >= 0."""
+    values = endog.to_numpy()
+    if kind in _BINARY:
+        levels = np.unique(values) if endog.shape[1] == 1 else np.array([np.nan])
+        if not set(levels.tolist()) <= {0.0, 1.0}:
+            raise DataError(f"a {kind} outcome must be coded 0/1 (or True/False)",
+                            column=outcome, rule="model-binary-outcome")
+        if len(levels) < 2:
+            raise DataError(
+                f"the outcome has one category only ({levels[0]:g}) in the {len(values)} "
+                f"complete cases; {kind} needs both 0 and 1",
+                column=outcome, rule="model-outcome-variation",
+            )
+    elif kind in _ORDERED:
+        n_levels = (values != 0).any(axis=0).sum() if endog.shape[1] > 1 else len(np.unique(values))
+        if n_levels < 2:
+            raise DataError("the outcome has one category only in the complete cases",
+                            column=outcome, rule="model-outcome-variation")
+    elif kind == "poisson" and (values < 0).any():
+        raise DataError("a poisson outcome must be a count (>= 0)",
+                        column=outcome, rule="model-count-outcome")
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
+    """Integer codes 0..G-1 of the cluster column (statsmodels wants integer groups)."""
+    if cluster is None:
+        return None
+    codes, uniques = pd.factorize(frame[cluster])
+    if len(uniques) < 2:
+        raise DataError(f"clustering needs at least 2 clusters; '{cluster}' has {len(uniques)}",
+                        column=cluster, rule="model-clusters")
+    return codes
+
+
+def _fit_options(
+    kind: str, groups: np.ndarray | None, cov_type: str | None, nobs: int
+) -> tuple[dict[str, Any], str]:
+    """statsmodels ``fit()`` options that give Stata's covariance, and the label we report."""
+    options = dict(_DEFAULT_FIT.get(kind, {}))
+    if kind == "mixed":
+        return options, "model-based"
+    if kind in _LINEAR:
+        options["use_t"] = True  # t(N-K), or t(G-1) when clustered, as Stata's regress
+    if groups is not None:
+        n_groups = int(groups.max() + 1)
+        cov_kwds: dict[str, Any] = {"groups": groups}
+        if kind in _ML:  # Stata's ML commands: G/(G-1) only, no (N-1)/(N-K)
+            cov_kwds.update(use_correction=False, scaling_factor=n_groups / (n_groups - 1))
+        options.update(cov_type="cluster", cov_kwds=cov_kwds)
+        return options, "cluster"
+    label = cov_type or "nonrobust"
+    if kind in _ML and label == "HC1":  # Stata's vce(robust) for ML: HC0 * N/(N-1)
+        options.update(cov_type="HC0", cov_kwds={"scaling_factor": nobs / (nobs - 1)})
+    elif label != "nonrobust":
+        options["cov_type"] = label
+    return options, label
+
+
+def _build_model(
+    kind: str, formula: str, frame: pd.DataFrame, cluster: str | None, weights: str | None,
+    model_kwargs: Mapping[str, Any],
+) -> Any:
+    """The statsmodels model of ``kind`` on the complete-case frame."""
+    if kind == "wls":
+        return smf.wls(formula, frame, weights=frame[weights].to_numpy(dtype=float),
+                       **model_kwargs)
+    if kind in _ORDERED:  # from_formula drops the Intercept column: thresholds replace it
+        return OrderedModel.from_formula(formula, frame, distr=_ORDERED[kind], **model_kwargs)
+    if kind == "mixed":
+        return smf.mixedlm(formula, frame, groups=frame[cluster], **model_kwargs)
+    constructors = {"ols": smf.ols, "logit": smf.logit, "probit": smf.probit,
+                    "poisson": smf.poisson}
+    return constructors[kind](formula, frame, **model_kwargs)
+
+
+def _level_names(model: Any) -> tuple[str, ...]:
+    """Outcome categories of an ordered model as text (integer codes print as ``1``, not ``1.0``)."""
+    def label(value: Any) -> str:
+        if isinstance(value, float | np.floating) and float(value).is_integer():
+            return str(int(value))
+        return str(value)
+
+    return tuple(label(value) for value in model.labels)
+
+
+# ─── tidy tables ────────────────────────────────────────────────────────────────────────────────
+
+
+def _tidy_frame(
+    terms: Iterable[str], estimate: Any, std_error: Any, statistic: Any, p_value: Any,
+    ci: Any,
+) -> pd.DataFrame:
+    ci = np.asarray(ci, dtype=float).reshape(-1, 2)
+    return pd.DataFrame({
+        "term": list(terms),
+        "estimate": np.asarray(estimate, dtype=float),
+        "std_error": np.asarray(std_error, dtype=float),
+        "statistic": np.asarray(statistic, dtype=float),
+        "p_value": np.asarray(p_value, dtype=float),
+        "ci_low": ci[:, 0],
+        "ci_high": ci[:, 1],
+    })
+
+
+def _n_coefficients(result: ModelResult) -> int:
+    """Number of regression coefficients (fixed effects; thresholds and variances excluded)."""
+    if result.kind == "mixed":
+        return len(result.raw.fe_params)
+    return int(result.raw.model.exog.shape[1])
+
+
+def _coefficient_table(result: ModelResult, alpha: float) -> pd.DataFrame:
+    """The regression coefficients with statsmodels' own inference (t or z, robust or not)."""
+    raw, k = result.raw, _n_coefficients(result)
+    table = _tidy_frame(
+        list(raw.model.exog_names)[:k], np.asarray(raw.params)[:k], np.asarray(raw.bse)[:k],
+        np.asarray(raw.tvalues)[:k], np.asarray(raw.pvalues)[:k],
+        np.asarray(raw.conf_int(alpha))[:k],
+    )
+    if result.kind in _ORDERED:
+        table["coef_type"] = "coefficient"
+    return table
+
+
+def _cumulative_thresholds(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut-points from statsmodels' (first threshold, log increments) and their Jacobian."""
+    derivative = np.concatenate(([1.0], np.exp(theta[1:])))
+    increments = np.concatenate((theta[:1], np.exp(theta[1:])))
+    jacobian = np.tril(np.ones((len(theta), len(theta)))) * derivative[None, :]
+    return increments.cumsum(), jacobian
+
+
+def _threshold_table(result: ModelResult, alpha: float) -> pd.DataFrame:
+    """polr-style cut-points ``zeta_j`` named ``"lower|upper"`` with delta-method SEs (z tests)."""
+    raw, k = result.raw, _n_coefficients(result)
+    theta = np.asarray(raw.params, dtype=float)[k:]
+    cov = np.asarray(raw.cov_params(), dtype=float)[k:, k:]
+    estimate, jacobian = _cumulative_thresholds(theta)
+    std_error = np.sqrt(np.diag(jacobian @ cov @ jacobian.T))
+    levels = result.outcome_levels or ()
+    terms = [f"{lower}|{upper}" for lower, upper in zip(levels[:-1], levels[1:], strict=True)]
+    table = _normal_table(terms, estimate, std_error, alpha)
+    table["coef_type"] = "threshold"
+    return table
+
+
+def _normal_table(
+    terms: Sequence[str], estimate: np.ndarray, std_error: np.ndarray, alpha: float
+) -> pd.DataFrame:
+    """Tidy rows with Wald z tests and normal confidence limits."""
+    z = estimate / std_error
+    crit = stats.norm.ppf(1 - alpha / 2)
+    ci = np.column_stack((estimate - crit * std_error, estimate + crit * std_error))
+    return _tidy_frame(terms, estimate, std_error, z, 2 * stats.norm.sf(np.abs(z)), ci)
+
+
+def _exponentiate(table: pd.DataFrame) -> pd.DataFrame:
+    """exp() of estimates and confidence limits, except ordered-model thresholds."""
+    table = table.copy()
+    rows = table["coef_type"].ne("threshold") if "coef_type" in table else slice(None)
+    for column in ("estimate", "ci_low", "ci_high"):
+        table.loc[rows, column] = np.exp(table.loc[rows, column])
+    return table
+
+
+def _check_conf_level(conf_level: float) -> None:
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
+
+
+# ─── standardised coefficients ──────────────────────────────────────────────────────────────────
+
+
+def _design_frame(result: ModelResult) -> pd.DataFrame:
+    """The fitted design matrix (coefficient columns only), named as the terms."""
+    k = _n_coefficients(result)
+    exog = np.asarray(result.raw.model.exog, dtype=float)[:, :k]
+    return pd.DataFrame(exog, columns=list(result.raw.model.exog_names)[:k])
+
+
+def _standardize(result: ModelResult, table: pd.DataFrame) -> pd.DataFrame:
+    """Scale coefficient rows to beta weights; drop the intercept and thresholds."""
+    sd_x = _design_frame(result).std(ddof=1)
+    scale = sd_x
+    if result.kind in _CONTINUOUS_OUTCOME:
+        scale = sd_x / np.std(np.asarray(result.raw.model.endog, dtype=float), ddof=1)
+    keep = table["term"].isin(scale.index[sd_x > 0])
+    table = table.loc[keep].reset_index(drop=True)
+    factor = table["term"].map(scale).to_numpy()
+    for column in ("estimate", "std_error", "ci_low", "ci_high"):
+        table[column] = table[column] * factor
+    return table
+
+
+def standardized(result: ModelResult, conf_level: float = 0.95) -> pd.DataFrame:
+    """Standardised coefficients (beta weights) as a tidy table.
+
+    OLS/WLS/mixed: ``b * sd(x) / sd(y)``; logit/probit/poisson/ordered: ``b * sd(x)`` (the change
+    on the latent/log scale per standard deviation of x, as the outcome has no sd to divide by).
+    ``sd`` is the unweighted sample sd (ddof=1) over the complete cases of the design-matrix
+    column, so a factor dummy is scaled by the sd of its 0/1 column and an interaction by the sd
+    of the product column (Stata's ``regress, beta`` does the same).  Standard errors and
+    confidence limits are scaled by the same factor, so t/z statistics and p-values are
+    unchanged.  The intercept (and ordered thresholds) have no standardised value and are dropped.
+    """
+    return result.tidy(conf_level=conf_level, standardize=True)
+
+
+# ─── marginal effects ───────────────────────────────────────────────────────────────────────────
+
+
+def marginal_effects(result: ModelResult, conf_level: float = 0.95) -> pd.DataFrame:
+    """Average marginal effects (AME) as a tidy table.
+
+    logit/probit/poisson: statsmodels ``get_margeff(at="overall")`` (derivative averaged over the
+    sample, delta-method SEs).  Ordered models: the AME of every term on the probability of every
+    outcome category (column ``level``), i.e. the sample mean of ``dP(Y=j|x)/dx``, computed
+    analytically, with delta-method SEs from a numerical Jacobian.  As in ``get_margeff``'s
+    default, factor dummies are treated like continuous columns (a derivative, not a discrete
+    change).  Clustered or robust covariances carry through to the SEs.
+    """
+    _check_conf_level(conf_level)
+    alpha = 1 - conf_level
+    if result.kind in _ORDERED:
+        return _ordered_margins(result, alpha)
+    if result.kind not in _ML:
+        raise ValueError(f"marginal effects are for logit, probit, poisson and ordered models; "
+                         f"in a {result.kind} model the coefficients are the marginal effects")
+    margeff = result.raw.get_margeff(at="overall")
+    terms = [t for t in result.raw.model.exog_names if t != INTERCEPT]
+    return _tidy_frame(terms, margeff.margeff, margeff.margeff_se, margeff.tvalues,
+                       margeff.pvalues, margeff.conf_int(alpha))
+
+
+def _ordered_ame(model: Any, params: np.ndarray) -> np.ndarray:
+    """AME matrix (terms x categories): mean over rows of ``beta * (f(z_lower) - f(z_upper))``."""
+    k = model.exog.shape[1]
+    thresholds = model.transform_threshold_params(params)
+    xb = np.asarray(model.exog, dtype=float) @ params[:k]
+    density = np.zeros((len(xb), len(thresholds)))
+    finite = np.isfinite(thresholds)
+    density[:, finite] = model.pdf(thresholds[finite][None, :] - xb[:, None])
+    slope = (density[:, :-1] - density[:, 1:]).mean(axis=0)
+    return np.outer(params[:k], slope)
+
+
+def _numerical_jacobian(
+    func: Callable[[np.ndarray], np.ndarray], params: np.ndarray, rel_step: float = 1e-6
+) -> np.ndarray:
+    """Central-difference Jacobian of ``func(params).ravel()``."""
+    base = func(params).ravel()
+    jacobian = np.empty((base.size, params.size))
+    for i in range(params.size):
+        step = rel_step * max(1.0, abs(params[i]))
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        jacobian[:, i] = (func(up).ravel() - func(down).ravel()) / (2 * step)
+    return jacobian
+
+
+def _ordered_margins(result: ModelResult, alpha: float) -> pd.DataFrame:
+    raw = result.raw
+    params = np.asarray(raw.params, dtype=float)
+    ame = _ordered_ame(raw.model, params)
+    jacobian = _numerical_jacobian(lambda p: _ordered_ame(raw.model, p), params)
+    cov = jacobian @ np.asarray(raw.cov_params(), dtype=float) @ jacobian.T
+    terms = list(raw.model.exog_names)[: ame.shape[0]]
+    levels = result.outcome_levels or ()
+    table = _normal_table(
+        [term for term in terms for _ in levels], ame.ravel(), np.sqrt(np.diag(cov)), alpha
+    )
+    table.insert(1, "level", [level for _ in terms for level in levels])
+    return table
+
+
+# ─── diagnostics and multiple testing ───────────────────────────────────────────────────────────
+
+
+def vif(result: ModelResult) -> pd.DataFrame:
+    """Variance inflation factors (``term, vif``) of the design matrix, intercept excluded.
+
+    Computed with statsmodels' ``variance_inflation_factor`` on the complete-case design with a
+    constant column (added for ordered models, whose design has none), so each VIF is
+    ``1 / (1 - R²)`` of the column regressed on all others.
+    """
+    design = _design_frame(result)
+    design = design.loc[:, design.std(ddof=0) > 0]
+    matrix = np.column_stack((np.ones(len(design)), design.to_numpy()))
+    values = [variance_inflation_factor(matrix, i + 1) for i in range(design.shape[1])]
+    return pd.DataFrame({"term": list(design.columns), "vif": values})
+
+
+def adjust_pvalues(p: Sequence[float] | np.ndarray, method: str = "holm") -> np.ndarray:
+    """Multiplicity-adjusted p-values (``"holm"``, ``"fdr_bh"``, or any ``multipletests`` method).
+
+    NaN entries stay NaN and are not counted in the family.
+    """
+    values = np.asarray(p, dtype=float)
+    adjusted = np.full(values.shape, np.nan)
+    present = ~np.isnan(values)
+    if present.any():
+        adjusted[present] = multipletests(values[present], method=method)[1]
+    return adjusted
+
+
+def add_adjusted(tidy_df: pd.DataFrame, method: str = "holm") -> pd.DataFrame:
+    """A copy of a tidy table with a ``p_adjusted`` column.
+
+    The family is every coefficient except the intercept (and ordered-model thresholds, which test
+    nothing of interest); those rows get NaN.
+    """
+    table = tidy_df.copy()
+    family = table["term"].ne(INTERCEPT)
+    if "coef_type" in table:
+        family &= table["coef_type"].eq("coefficient")
+    table["p_adjusted"] = np.nan
+    table.loc[family, "p_adjusted"] = adjust_pvalues(table.loc[family, "p_value"], method)
+    return table
+
+
+# ─── side-by-side table ─────────────────────────────────────────────────────────────────────────
+
+
+def _stars(p_value: float, thresholds: Sequence[float]) -> str:
+    if np.isnan(p_value):
+        return ""
+    return "*" * sum(p_value < threshold for threshold in thresholds)
+
+
+def _number(value: Any, digits: int) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def compare(
+    results: Mapping[str, ModelResult],
+    stars: Sequence[float] = (0.05, 0.01, 0.001),
+    digits: int = 3,
+) -> pd.DataFrame:
+    """Journal-style table: one column per model, estimate with stars over ``(SE)`` per term.
+
+    Rows are the terms in order of first appearance across the models (two rows each: the
+    estimate, then the standard error with an empty ``term``), then N, Clusters, R² and/or
+    Pseudo R² (when any model has them) and AIC.  Cells are text; a term a model lacks is empty.
+    The star legend is in ``table.attrs["note"]``.
+    """
+    if not results:
+        raise ValueError("compare() needs at least one model")
+    tidies = {name: result.tidy() for name, result in results.items()}
+    terms = list(dict.fromkeys(term for table in tidies.values() for term in table["term"]))
+    rows: list[dict[str, str]] = []
+    for term in terms:
+        estimate_row, se_row = {"term": term}, {"term": ""}
+        for name, table in tidies.items():
+            hit = table.loc[table["term"] == term]
+            first = hit.iloc[0] if len(hit) else None
+            estimate_row[name] = "" if first is None else (
+                _number(first["estimate"], digits) + _stars(first["p_value"], stars))
+            se_row[name] = "" if first is None else f"({_number(first['std_error'], digits)})"
+        rows += [estimate_row, se_row]
+    rows += _fit_rows(results, digits)
+    table = pd.DataFrame(rows, columns=["term", *results])
+    legend = ", ".join(f"{'*' * (i + 1)} p<{s:g}" for i, s in enumerate(sorted(stars, reverse=True)))
+    table.attrs["note"] = f"{legend}; standard errors in parentheses"
+    return table
+
+
+def _fit_rows(results: Mapping[str, ModelResult], digits: int) -> list[dict[str, str]]:
+    """The N / Clusters / R² / Pseudo R² / AIC rows of :func:`compare`."""
+    glances = {name: result.glance().iloc[0] for name, result in results.items()}
+    rows = [
+        {"term": "N", **{name: str(int(g["n"])) for name, g in glances.items()}},
+        {"term": "Clusters",
+         **{name: "" if pd.isna(g["n_clusters"]) else str(int(g["n_clusters"]))
+            for name, g in glances.items()}},
+    ]
+    for label, column in (("R²", "r2"), ("Pseudo R²", "pseudo_r2")):
+        if any(pd.notna(g[column]) for g in glances.values()):
+            rows.append({"term": label,
+                         **{name: _number(g[column], digits) for name, g in glances.items()}})
+    rows.append({"term": "AIC", **{name: _number(g["aic"], digits) for name, g in glances.items()}})
+    return rows
+
+
+def _fit_line(kind: str, fit_stats: pd.Series) -> str:
+    """One line of fit statistics for :meth:`ModelResult.summary`."""
+    if kind in _LINEAR:
+        return f"R² = {fit_stats['r2']:.4f}, adjusted R² = {fit_stats['adj_r2']:.4f}, " \
+               f"AIC = {fit_stats['aic']:.3f}"
+    if kind in _ML:
+        return f"McFadden pseudo R² = {fit_stats['pseudo_r2']:.4f}, " \
+               f"log-likelihood = {fit_stats['loglik']:.3f}, AIC = {fit_stats['aic']:.3f}"
+    return f"group variance = {fit_stats['group_var']:.4f}, residual variance = " \
+           f"{fit_stats['resid_var']:.4f}, ICC = {fit_stats['icc']:.3f}"
