@@ -10,7 +10,6 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from helpers.codebook import load_codebook
 from helpers.indicators import (
     COMPARE_COLUMNS,
     compare_roles,
@@ -20,11 +19,6 @@ from helpers.indicators import (
     top_box_shares,
     wilson_interval,
 )
-
-
-@pytest.fixture(scope="module")
-def cb():
-    return load_codebook()
 
 
 def survey(rows: list[tuple[str, str, int, dict[str, float]]]) -> pd.DataFrame:
@@ -275,14 +269,16 @@ def test_disconnect_index_hand_computed(cb) -> None:
     assert math.isnan(dropped.loc[12]) and dropped.loc[10] == pytest.approx(1.0)
 
 
-def test_disconnect_index_scores_itself_with_helpers_scales(cb) -> None:
+def test_with_helpers_scales_on_a_valid_survey(cb, survey_factory) -> None:
     scales = pytest.importorskip("helpers.scales")
     if not hasattr(scales, "score"):
         pytest.skip("helpers.scales.score not written yet")
-    rng = np.random.default_rng(3)
-    df = survey([(f"f{i // 2}", "CMO" if i % 2 == 0 else "CIO", 1, {}) for i in range(20)])
-    for item in cb.items.values():
-        df[item.id] = rng.integers(1, 6, len(df)).astype(float)
+    df = survey_factory(n_firms=6)  # plain-string roles, every firm a complete dyad
     indicators = cb.constructs_of_kind("indicator")
-    expected = disconnect_index(df, cb, scores=scales.score(df, cb, constructs=indicators))
+    scores = scales.score(df, cb, constructs=indicators)
+    expected = disconnect_index(df, cb, scores=scores)
     pd.testing.assert_series_equal(disconnect_index(df, cb), expected)
+    assert expected.notna().all() and expected.between(1, 5).all()
+    out = compare_roles(df.join(scores), indicators, adjust="fdr_bh")
+    assert len(out) == 2 * len(indicators)
+    assert (out.loc[out["method"] == "paired", "n_pairs"] == 6).all()

@@ -178,14 +178,19 @@ def _noncentral_t_ci(t: float, df: float, conf: float) -> tuple[float, float]:
 
     def solve(target: float) -> float:
         def f(ncp: float) -> float:
-            return float(stats.nct.cdf(t, df, ncp)) - target
+            return float(special.nctdtr(df, ncp, t)) - target  # CDF at t; decreasing in ncp
 
-        lo, hi, step = t - 1.0, t + 1.0, 1.0
+        half = 1.0 + np.sqrt(1 + t * t / (2 * df))  # about one SD of t around its ncp
+        lo, hi = t - half, t + half
+        f_lo, f_hi = f(lo), f(hi)
         for _ in range(60):
-            if f(lo) > 0 > f(hi):
+            if f_lo > 0 > f_hi:
                 return float(optimize.brentq(f, lo, hi, xtol=1e-10))
-            step *= 2
-            lo, hi = (lo - step if f(lo) <= 0 else lo), (hi + step if f(hi) >= 0 else hi)
+            if f_lo <= 0:
+                lo, f_lo = lo - half, f(lo - half)
+            if f_hi >= 0:
+                hi, f_hi = hi + half, f(hi + half)
+            half *= 2
         return np.nan
 
     alpha = 1 - conf

@@ -40,6 +40,8 @@ SURFACE_WEIGHTS = {  # weights on (b1, b2, b3, b4, b5)
 TABLE_COLUMNS = ["estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 CENTER_OPTIONS = (None, "pooled", "separate")
 MINUS = "\u2212"
+SEPARATE_NOTE = ("x and y were centred separately: the line X = Y is shifted away from raw "
+                 "agreement")
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,20 +114,20 @@ class RSAResult:
         x0, y0 = self.stationary_point
         ax = self.principal_axes
         units = "raw" if self.center is None else "centred"
+        fit_line = (f"n = {self.n}, R2 = {self.r2:.3f}, adj. R2 = {self.adj_r2:.3f}, "
+                    f"covariance: {self.model.cov_type}, centring: {self._centre_text()}")
+        f = self.f_test
+        f_line = (f"Polynomial terms jointly: F({f['df_num']:.0f}, {f['df_denom']:.0f}) = "
+                  f"{f['statistic']:.2f}, p = {f['p_value']:.4g}")
+        axes_line = (f"First principal axis: {_line(ax['p10'], ax['p11'])}; "
+                     f"second: {_line(ax['p20'], ax['p21'])}")
         head = [
-            f"Response surface analysis: {self.outcome} ~ {self.x} x {self.y}",
-            f"n = {self.n}, R2 = {self.r2:.3f}, adj. R2 = {self.adj_r2:.3f}, "
-            f"covariance: {self.model.cov_type}, centring: {self._centre_text()}",
-            f"Polynomial terms jointly: F({self.f_test['df_num']:.0f}, "
-            f"{self.f_test['df_denom']:.0f}) = {self.f_test['statistic']:.2f}, "
-            f"p = {self.f_test['p_value']:.4g}",
+            f"Response surface analysis: {self.outcome} ~ {self.x} x {self.y}", fit_line, f_line,
             "", "Coefficients (b1 = X, b2 = Y, b3 = X^2, b4 = XY, b5 = Y^2):",
             self.coefs.to_string(float_format=lambda v: f"{v:.4f}"),
             "", "Surface tests:",
             self.surface.to_string(float_format=lambda v: f"{v:.4f}"),
-            "", f"Stationary point: X0 = {x0:.4g}, Y0 = {y0:.4g} ({units} units)",
-            f"First principal axis: {_line(ax['p10'], ax['p11'])}; "
-            f"second: {_line(ax['p20'], ax['p21'])}",
+            "", f"Stationary point: X0 = {x0:.4g}, Y0 = {y0:.4g} ({units} units)", axes_line,
         ]
         return "\n".join(head + [f"Note: {note}" for note in self.notes])
 
@@ -182,8 +184,7 @@ def rsa(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None = N
     b = fit.params[list(POLY_TERMS)].to_numpy()
     (x0, y0), axes, notes = surface_geometry(*b)
     if center == "separate":
-        notes = (*notes, "x and y were centred separately: the line X = Y is shifted away from "
-                 "raw agreement")
+        notes = (*notes, SEPARATE_NOTE)
     return RSAResult(
         model=fit, outcome=outcome, x=x, y=y, center=center, center_values=(cx, cy),
         alpha=alpha, coefs=_coef_table(fit, alpha), surface=_surface_table(fit, alpha),
@@ -202,6 +203,9 @@ def _check_args(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | 
     absent = [c for c in (outcome, x, y, *controls) if c not in data.columns]
     if absent:
         raise ValueError(f"column(s) not in the data: {', '.join(absent)}")
+    if len({outcome, x, y}) < 3:
+        raise ValueError(f"outcome, x and y must be three different columns, got {outcome!r}, "
+                         f"{x!r}, {y!r}")
     if center not in CENTER_OPTIONS:
         raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}")
     if not 0 < alpha < 1:
@@ -221,6 +225,8 @@ def _complete_cases(data: pd.DataFrame, columns: list[str], cov_type: str,
             raise ValueError(f"cluster column {groups!r} is not in the data")
         groups = data[groups]
     elif groups is not None:
+        if len(groups) != len(data):
+            raise ValueError(f"cluster groups have {len(groups)} values for {len(data)} rows")
         groups = pd.Series(np.asarray(groups), index=data.index)
     mask = data[columns].notna().all(axis=1)
     if groups is not None:
@@ -342,8 +348,11 @@ def _num(value: float) -> str:
     return text.replace("-", MINUS) if value < 0 else text
 
 
-def _line(intercept: float, slope: float) -> str:
-    """'Y = a + b X' with the sign of b folded in."""
+def _line(intercept: float, slope: float, plain: bool = False) -> str:
+    """'Y = a + b X' with the sign of b folded in (2 decimals and a true minus when plain)."""
+    if plain:
+        sign = MINUS if slope < 0 else "+"
+        return f"Y = {_num(intercept)} {sign} {abs(slope):.2f} X"
     sign = "-" if slope < 0 else "+"
     return f"Y = {intercept:.4g} {sign} {abs(slope):.4g} X"
 
@@ -369,8 +378,8 @@ def _read_agreement(a1: tuple[str, float, float], a2: tuple[str, float, float], 
     else:
         first = f"{line} the {out} shows no significant linear trend {_cite(a1)}"
     if a2[2] < alpha:
-        shape = "curved upward (convex)" if a2[1] > 0 else "curved downward (concave)"
-        return f"{first}, and the surface along it is {shape} {_cite(a2)}."
+        shape = "upward" if a2[1] > 0 else "downward"
+        return f"{first}, and the surface curves {shape} along it {_cite(a2)}."
     return f"{first}, with no significant curvature {_cite(a2)}."
 
 
@@ -407,5 +416,6 @@ def _read_symmetry(a5: tuple[str, float, float], alpha: float) -> str:
 def _read_axis(axes: Mapping[str, float]) -> str:
     if not np.isfinite([axes["p10"], axes["p11"]]).all():
         return ""
-    return (f"The first principal axis is {_line(axes['p10'], axes['p11'])} (point estimates; "
+    return (f"The first principal axis is {_line(axes['p10'], axes['p11'], plain=True)} "
+            "(point estimates; "
             "for a pure agreement effect it lies on X = Y: intercept 0, slope 1).")

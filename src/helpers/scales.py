@@ -72,12 +72,19 @@ def cronbach_alpha(items: pd.DataFrame, reverse: Sequence[str] = (), missing: st
 
     ``missing="pairwise"`` (the default, like ``psych::alpha(use="pairwise")``) builds the
     covariance matrix from pairwise-complete observations and reports ``n`` = rows with at least
-    one answer; psych instead reports ``nrow(x)`` and uses it for the Feldt interval, which only
-    differs when some rows are entirely empty.  ``missing="listwise"`` first drops every row
-    with a missing item and reports the number of complete rows.
+    one answer.  ``missing="listwise"`` first drops every row with a missing item and reports
+    the number of complete rows.  psych always uses ``nrow(x)`` (empty and incomplete rows
+    included) as n for its Feldt interval, so our interval is slightly wider when rows are lost.
+    ``item_stats["n"]`` counts each item's answers, as psych's ``item.stats$n``.
 
     Feldt interval with df1 = n-1, df2 = (n-1)(k-1): lower = 1 - (1-alpha) F(1-(1-ci)/2),
     upper = 1 - (1-alpha) F((1-ci)/2) — the same as ``psych::alpha.ci``.
+
+    ``omega`` is McDonald's omega total, (sum l)^2 / ((sum l)^2 + sum(1 - l^2)), from a
+    one-factor minres fit to the item correlations (:func:`fit_one_factor`).  It is NaN, with
+    the reason in ``omega_note``, for fewer than 3 items, non-convergence or a Heywood case.
+    (``psych::omega`` divides by the observed total variance instead of the model-implied one;
+    the two agree when the one-factor model fits.)
     """
     data = _prepare_items(items, reverse, missing)
     cov = _item_covariance(data)
