@@ -1,8 +1,10 @@
 """Disconnect Lab helpers: everything the notebooks do beyond narrative glue.
 
 Modules, in the direction data flows (nothing low imports anything higher):
-``errors`` · ``atomic`` · ``io`` · ``codebook`` · ``mapping`` · ``validate`` · ``simulate`` ·
-``processing`` · ``quality`` · ``plots`` · ``tables`` · ``reporting`` · ``cli``.
+``errors`` · ``atomic`` · ``paths`` · ``io`` · ``codebook`` · ``mapping`` · ``validate`` ·
+``simulate`` · ``processing`` · ``quality`` · ``scales`` · ``indicators`` · ``benchmarks`` ·
+``models`` · ``rsa`` · ``spend`` · ``privacy`` · ``tables`` · ``plots`` · ``results`` ·
+``reporting`` · ``cli``.
 """
 
 __version__ = "0.1.0"

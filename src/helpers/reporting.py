@@ -12,13 +12,14 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import yaml
 
-from helpers import atomic, paths
+from helpers import atomic, paths, results
 
 EXECUTED_DIR = paths.ROOT / "build" / "executed"
 KERNEL_NAME = "disconnect-lab"
@@ -115,6 +116,22 @@ def to_html(nb: nbformat.NotebookNode, title: str) -> str:
     return body
 
 
+def _results_document(job: Job, recorded: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The results file written beside a report: what ran, on which data, and the key estimates."""
+    data = recorded.pop("data", {}).get("value", {})
+    return {
+        "notebook": job.notebook.name,
+        "name": job.name,
+        "parameters": job.parameters,
+        "data_fingerprint": data.get("fingerprint"),
+        "synthetic": data.get("synthetic"),
+        "n": data.get("n"),
+        "results": recorded,
+        "seconds": round(seconds, 2),
+        "rendered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def error_page(job: Job, message: str) -> str:
     """A small HTML page saying which report failed and why."""
     return (
@@ -142,7 +159,10 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
     target = job.html_path(reports_dir)
     try:
         nb = execute(job, timeout=timeout, executed_dir=executed_dir)
+        recorded = results.collect(nb)
         atomic.write_text(target, to_html(nb, f"{job.stem} — {job.name}"))
+        atomic.write_text(target.with_suffix(".json"), results.dumps(_results_document(
+            job, recorded, time.perf_counter() - start)))
         return JobResult(job, "ok", target, time.perf_counter() - start)
     except Exception as exc:  # one failing report must not take the batch down
         message = _failure_message(exc)

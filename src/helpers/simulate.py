@@ -576,12 +576,25 @@ def _targets(item: Item, role: str, linked: Mapping[tuple[str, str], tuple[str, 
     return DEFAULT_TOP_BOX, "assumed (default)", None
 
 
+def _without_straightliners(target: float, item: Item, config: SimulationConfig) -> float:
+    """The top-box share the other respondents need so that, with the straight-liners, the
+    expected share is ``target`` (straight-liners answer every Likert item alike)."""
+    if item.scale.type != "likert" or config.straightliner_share == 0:
+        return target
+    values = np.clip(STRAIGHTLINE_VALUES, item.scale.min, item.scale.max)
+    q = float(np.sum(np.array(STRAIGHTLINE_P)[np.isin(values, item.scale.top_box)]))
+    share = config.straightliner_share
+    return float(np.clip((target - share * q) / (1 - share), 1e-6, 1 - 1e-6))
+
+
 def calibration_table(config: SimulationConfig, codebook: Codebook | None = None,
                       reference_path: str | Path | None = None) -> pd.DataFrame:
     """Per calibrated item and role: target top-box share, its source, the solved mean ``mu``.
 
     Columns: item, role, target, source (benchmark / benchmark (all) / assumed), figure_id, mu,
-    loading (on D), sd (total latent SD). Items whose means are structural (joint project success,
+    loading (on D), sd (total latent SD). ``mu`` is solved exactly (normal mixture over the
+    discrete part of D) so that the expected top-box share of the rounded answers, including the
+    injected straight-liners, equals ``target``. Items whose means are structural (joint project success,
     customer insight) or that report a fact (yes/no drivers, project failure) are not listed.
     """
     cb = codebook or load_codebook()
@@ -596,7 +609,8 @@ def calibration_table(config: SimulationConfig, codebook: Codebook | None = None
         a, v = _latent_spec(item, cb, config, var_d)
         for role in item.roles:
             target, source, figure_id = _targets(item, role, linked)
-            mu = _solve_mu(target, a, v, threshold, values, weights)
+            latent_target = _without_straightliners(target, item, config)
+            mu = _solve_mu(latent_target, a, v, threshold, values, weights)
             rows.append({"item": item.id, "role": role, "target": target, "source": source,
                          "figure_id": figure_id, "mu": mu, "loading": a, "sd": float(np.sqrt(v))})
     return pd.DataFrame(rows)

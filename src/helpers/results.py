@@ -1,0 +1,75 @@
+"""Machine-readable results of a report run: key estimates recorded in the notebook, collected by the runner.
+
+A notebook calls :func:`record` with a tidy table (or a dict); the call emits an output with a private
+MIME type that a live notebook shows as nothing. The batch runner (:mod:`helpers.reporting`) lifts
+those outputs out of the executed notebook into ``<report>.json`` beside the HTML — notebook, parameters,
+data fingerprint, n and the tidy estimates — and removes them before the HTML export.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MIME = "application/vnd.disconnect-lab.results+json"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: NaN/inf become None, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value if isinstance(value, (str, int, bool)) or value is None else str(value)
+
+
+def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | int | str) -> dict[str, Any]:
+    """The JSON entry for one recorded result (a table becomes a list of row records)."""
+    if isinstance(value, pd.DataFrame):
+        records = value.reset_index(drop=True).to_dict(orient="records")
+        return {"key": key, "kind": "table", "columns": [str(c) for c in value.columns],
+                "rows": _jsonable(records)}
+    return {"key": key, "kind": "value", "value": _jsonable(value)}
+
+
+def record(key: str, value: pd.DataFrame | dict[str, Any] | float | int | str) -> None:
+    """Record a key result (e.g. a tidy table of estimates) for the report's results file."""
+    from IPython.display import display
+
+    display({MIME: payload(key, value)}, raw=True)
+
+
+def collect(nb: Any, strip: bool = True) -> dict[str, Any]:
+    """All results recorded in an executed notebook, keyed by name; optionally remove them."""
+    found: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}) if out.get("output_type") == "display_data" else {}
+            if MIME in data:
+                entry = data[MIME]
+                found[entry["key"]] = {k: v for k, v in entry.items() if k != "key"}
+            else:
+                kept.append(out)
+        if strip:
+            cell["outputs"] = kept
+    return found
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """Serialise a results document deterministically."""
+    return json.dumps(_jsonable(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
