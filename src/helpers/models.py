@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ _ORDERED = {"ordered_logit": "logit", "ordered_probit": "probit"}
 _ML = _BINARY | {"poisson"} | set(_ORDERED)
 _CONTINUOUS_OUTCOME = _LINEAR | {"mixed"}
 _ML_COV_TYPES = ("nonrobust", "HC0", "HC1")
+_LINEAR_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 _FIT_ONLY_KEYS = frozenset({"reml", "method", "maxiter", "gtol", "start_params", "disp"})
 _DEFAULT_FIT: dict[str, dict[str, Any]] = {
     "logit": {"method": "newton", "disp": 0},
@@ -151,8 +153,8 @@ class ModelResult:
         )
         lines = [
             f"{self.kind} model: {self.formula}",
-            f"N = {self.n} complete cases ({self.n_dropped} rows dropped for missing values); "
-            f"{clusters}; covariance: {self.cov_type}",
+            (f"N = {self.n} complete cases ({self.n_dropped} rows dropped for missing values); "
+             f"{clusters}; covariance: {self.cov_type}"),
             _fit_line(self.kind, fit_stats),
         ]
         if self.kind in _ORDERED:
@@ -226,9 +228,10 @@ def _check_options(
     if cluster is not None or kind == "mixed":
         raise ValueError(f"cov_type={cov_type!r} cannot be combined with cluster= or "
                          "kind='mixed': clustering already fixes the covariance")
-    if kind in _ML and cov_type not in _ML_COV_TYPES:
+    allowed = _ML_COV_TYPES if kind in _ML else _LINEAR_COV_TYPES
+    if cov_type not in allowed:
         raise ValueError(f"cov_type={cov_type!r} is not available for kind={kind!r}; "
-                         f"choose one of: {', '.join(_ML_COV_TYPES)}")
+                         f"choose one of: {', '.join(allowed)}")
 
 
 def _complete_cases(
@@ -358,7 +361,7 @@ def _build_model(
 
 
 def _level_names(model: Any) -> tuple[str, ...]:
-    """Outcome categories of an ordered model as text (integer codes print as ``1``, not ``1.0``)."""
+    """Outcome categories of an ordered model as text (integer codes print ``1``, not ``1.0``)."""
     def label(value: Any) -> str:
         if isinstance(value, float | np.floating) and float(value).is_integer():
             return str(int(value))
@@ -422,7 +425,7 @@ def _threshold_table(result: ModelResult, alpha: float) -> pd.DataFrame:
     estimate, jacobian = _cumulative_thresholds(theta)
     std_error = np.sqrt(np.diag(jacobian @ cov @ jacobian.T))
     levels = result.outcome_levels or ()
-    terms = [f"{lower}|{upper}" for lower, upper in zip(levels[:-1], levels[1:], strict=True)]
+    terms = [f"{lower}|{upper}" for lower, upper in pairwise(levels)]
     table = _normal_table(terms, estimate, std_error, alpha)
     table["coef_type"] = "threshold"
     return table
@@ -644,7 +647,8 @@ def compare(
         rows += [estimate_row, se_row]
     rows += _fit_rows(results, digits)
     table = pd.DataFrame(rows, columns=["term", *results])
-    legend = ", ".join(f"{'*' * (i + 1)} p<{s:g}" for i, s in enumerate(sorted(stars, reverse=True)))
+    levels = sorted(stars, reverse=True)
+    legend = ", ".join(f"{'*' * (i + 1)} p<{level:g}" for i, level in enumerate(levels))
     table.attrs["note"] = f"{legend}; standard errors in parentheses"
     return table
 

@@ -1,0 +1,237 @@
+-- Firm-year spend features from transaction ledgers (helpers.spend).
+--
+-- Portable SQL: DuckDB runs it today and Spark SQL must run it unchanged later, so this file avoids
+-- engine-only syntax (no ASOF JOIN, QUALIFY, '::' casts, strftime, list/struct functions, lateral
+-- column aliases, subqueries inside CASE). TRY_CAST needs Spark 3.2 or later.
+--
+-- The file is a chain of named views. Each "-- name: <view>" line starts one definition; the engine
+-- layer creates them in order (DuckDB: CREATE TEMP VIEW <view> AS ...; Spark: createOrReplaceTempView)
+-- and then reads firm_year_features, ledger_bad_lines and unmapped_vendors.
+--
+-- Input views registered by the engine layer:
+--   ledger(firm_id, booking_date, cost_center, vendor, vendor_category, payment_method, currency,
+--          amount, source_file, source_row)   raw ledger columns of any type (all text for CSV);
+--                                             source_row is the 1-based line in its file, or NULL
+--   fx(currency, month_index, rate_to_eur)    one row per currency and month that has a rate;
+--                                             month_index = year * 12 + month - 1; EUR = 1
+--   fx_calendar(month_index)                  every month from the first to the last FX month
+--   vendors(vendor_key, vendor_category)      lower-cased vendor name -> category (unique keys)
+-- Parameters ({{name}}) are replaced by quoted SQL literals (lists for IN) before running:
+--   currency, it_cost_centers, tech_categories, shadow_categories, sanctioned_payment_methods,
+--   card_payment_methods, marketing_cost_center — all lower case except currency.
+
+-- name: fx_monthly
+-- As-of lookup without ASOF JOIN: for every calendar month and currency, the rate of that month or,
+-- when the month is missing from the FX table, the most recent earlier rate.
+WITH grid AS (
+    SELECT c.month_index, k.currency
+    FROM fx_calendar c
+    CROSS JOIN (SELECT DISTINCT currency FROM fx) k
+),
+candidates AS (
+    SELECT g.currency,
+           g.month_index,
+           f.rate_to_eur,
+           ROW_NUMBER() OVER (PARTITION BY g.currency, g.month_index
+                              ORDER BY f.month_index DESC) AS recency
+    FROM grid g
+    JOIN fx f ON f.currency = g.currency AND f.month_index <= g.month_index
+)
+SELECT currency, month_index, rate_to_eur
+FROM candidates
+WHERE recency = 1
+
+-- name: fx_rates
+-- Rate from each currency into the reporting currency, per calendar month.
+SELECT l.currency, l.month_index, l.rate_to_eur / t.rate_to_eur AS rate
+FROM fx_monthly l
+JOIN fx_monthly t ON t.month_index = l.month_index
+WHERE t.currency = {{currency}}
+
+-- name: fx_rates_latest
+-- Bookings after the last FX month use each currency's latest rate.
+WITH ranked AS (
+    SELECT currency, rate_to_eur,
+           ROW_NUMBER() OVER (PARTITION BY currency ORDER BY month_index DESC) AS recency
+    FROM fx
+),
+latest AS (
+    SELECT currency, rate_to_eur FROM ranked WHERE recency = 1
+)
+SELECT l.currency, e.last_month, l.rate_to_eur / t.rate_to_eur AS rate
+FROM latest l
+CROSS JOIN latest t
+CROSS JOIN (SELECT MAX(month_index) AS last_month FROM fx_calendar) e
+WHERE t.currency = {{currency}}
+
+-- name: ledger_lines
+-- One row per ledger line: typed values, reporting-currency amount, category, classification flags
+-- and the first broken rule (problem; NULL for a usable line).
+WITH typed AS (
+    SELECT NULLIF(TRIM(CAST(firm_id AS STRING)), '') AS firm_id,
+           TRY_CAST(booking_date AS DATE) AS booking_date,
+           TRY_CAST(amount AS DOUBLE) AS amount,
+           UPPER(TRIM(CAST(currency AS STRING))) AS currency,
+           LOWER(TRIM(CAST(cost_center AS STRING))) AS cost_center,
+           NULLIF(TRIM(CAST(vendor AS STRING)), '') AS vendor,
+           LOWER(NULLIF(TRIM(CAST(vendor_category AS STRING)), '')) AS ledger_category,
+           LOWER(TRIM(CAST(payment_method AS STRING))) AS payment_method,
+           CAST(firm_id AS STRING) AS raw_firm_id,
+           CAST(booking_date AS STRING) AS raw_booking_date,
+           CAST(currency AS STRING) AS raw_currency,
+           CAST(amount AS STRING) AS raw_amount,
+           source_file,
+           source_row
+    FROM ledger
+),
+keyed AS (
+    SELECT t.*,
+           EXTRACT(YEAR FROM t.booking_date) AS booking_year,
+           EXTRACT(YEAR FROM t.booking_date) * 12 + EXTRACT(MONTH FROM t.booking_date) - 1
+               AS month_index,
+           LOWER(t.vendor) AS vendor_key
+    FROM typed t
+),
+known_currencies AS (
+    SELECT DISTINCT currency FROM fx
+),
+priced AS (
+    SELECT k.*,
+           CASE WHEN k.currency = {{currency}} THEN 1.0
+                WHEN r.rate IS NOT NULL THEN r.rate
+                WHEN k.month_index > l.last_month THEN l.rate
+           END AS rate,
+           c.currency AS known_currency,
+           v.vendor_category AS mapped_category
+    FROM keyed k
+    LEFT JOIN fx_rates r ON r.currency = k.currency AND r.month_index = k.month_index
+    LEFT JOIN fx_rates_latest l ON l.currency = k.currency
+    LEFT JOIN known_currencies c ON c.currency = k.currency
+    LEFT JOIN vendors v ON v.vendor_key = k.vendor_key
+)
+SELECT firm_id,
+       booking_year,
+       cost_center,
+       vendor,
+       vendor_key,
+       payment_method,
+       amount * rate AS amount_conv,
+       COALESCE(mapped_category, ledger_category, 'uncategorised') AS category,
+       CASE WHEN mapped_category IS NULL AND ledger_category IS NULL THEN 1 ELSE 0 END
+           AS is_uncategorised,
+       CASE WHEN COALESCE(cost_center IN ({{it_cost_centers}}), FALSE) THEN 'it'
+            WHEN cost_center = {{marketing_cost_center}} THEN 'marketing'
+            ELSE 'other'
+       END AS fn_class,
+       CASE WHEN cost_center = {{marketing_cost_center}} THEN 1 ELSE 0 END AS is_marketing,
+       CASE WHEN COALESCE(COALESCE(mapped_category, ledger_category) IN ({{tech_categories}}), FALSE)
+            THEN 1 ELSE 0
+       END AS is_tech,
+       CASE WHEN NOT COALESCE(cost_center IN ({{it_cost_centers}}), FALSE)
+             AND COALESCE(COALESCE(mapped_category, ledger_category) IN ({{shadow_categories}}), FALSE)
+             AND NOT COALESCE(COALESCE(payment_method, '') IN ({{sanctioned_payment_methods}}), FALSE)
+            THEN 1 ELSE 0
+       END AS is_shadow,
+       CASE WHEN COALESCE(payment_method IN ({{card_payment_methods}}), FALSE) THEN 1 ELSE 0 END
+           AS is_card,
+       -- First broken rule wins, so the counts add up to the number of excluded lines.
+       -- NOT (ABS(amount) <= 1.0E300) catches NaN and +/-infinity in DuckDB and Spark alike.
+       CASE WHEN firm_id IS NULL THEN 'missing-firm-id'
+            WHEN booking_date IS NULL THEN 'bad-date'
+            WHEN amount IS NULL OR NOT (ABS(amount) <= 1.0E300) THEN 'bad-amount'
+            WHEN known_currency IS NULL AND COALESCE(currency, '') <> {{currency}}
+                THEN 'unknown-currency'
+            WHEN rate IS NULL THEN 'no-fx-rate'
+       END AS problem,
+       raw_firm_id,
+       raw_booking_date,
+       raw_currency,
+       raw_amount,
+       source_file,
+       source_row
+FROM priced
+
+-- name: firm_year_features
+-- Net sums per firm and year over usable lines (refunds are negative amounts and net out here).
+WITH sums AS (
+    SELECT firm_id,
+           booking_year AS year,
+           SUM(CASE WHEN fn_class = 'it' AND is_tech = 1 THEN amount_conv ELSE 0.0 END) AS it_spend,
+           SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_spend,
+           SUM(CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
+               AS martech_spend,
+           SUM(CASE WHEN fn_class = 'other' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
+               AS other_tech_spend,
+           SUM(CASE WHEN is_tech = 1 THEN amount_conv ELSE 0.0 END) AS tech_spend_total,
+           SUM(CASE WHEN is_shadow = 1 THEN amount_conv ELSE 0.0 END) AS shadow_it_spend,
+           SUM(CASE WHEN is_tech = 1 AND is_card = 1 THEN amount_conv ELSE 0.0 END)
+               AS card_tech_spend,
+           SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END)
+               AS uncategorised_spend,
+           COUNT(DISTINCT CASE WHEN fn_class = 'it' AND is_tech = 1 THEN vendor_key END)
+               AS n_vendors_it,
+           COUNT(DISTINCT CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN vendor_key END)
+               AS n_vendors_marketing,
+           COUNT(DISTINCT CASE WHEN fn_class = 'other' AND is_tech = 1 THEN vendor_key END)
+               AS n_vendors_other,
+           COUNT(*) AS n_lines,
+           SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds
+    FROM ledger_lines
+    WHERE problem IS NULL
+    GROUP BY firm_id, booking_year
+)
+SELECT firm_id,
+       CAST(year AS INT) AS year,
+       it_spend,
+       marketing_spend,
+       martech_spend,
+       other_tech_spend,
+       tech_spend_total,
+       shadow_it_spend,
+       -- a technology total under half a cent counts as zero: no share
+       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN shadow_it_spend / tech_spend_total END
+           AS shadow_it_share,
+       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN card_tech_spend / tech_spend_total END
+           AS card_share,
+       n_vendors_it,
+       n_vendors_marketing,
+       n_vendors_other,
+       n_lines,
+       refunds,
+       uncategorised_spend
+FROM sums
+ORDER BY firm_id, year
+
+-- name: ledger_bad_lines
+-- Excluded lines: per rule the first five examples plus one row per file with the file's count.
+WITH bad AS (
+    SELECT problem,
+           source_file,
+           source_row,
+           raw_firm_id,
+           raw_booking_date,
+           raw_currency,
+           raw_amount,
+           ROW_NUMBER() OVER (PARTITION BY problem
+                              ORDER BY source_file, source_row, raw_firm_id, raw_booking_date,
+                                       raw_currency, raw_amount) AS rank_in_rule,
+           ROW_NUMBER() OVER (PARTITION BY problem, source_file ORDER BY source_row) AS rank_in_file,
+           COUNT(*) OVER (PARTITION BY problem, source_file) AS n_in_file
+    FROM ledger_lines
+    WHERE problem IS NOT NULL
+)
+SELECT problem, source_file, source_row, raw_firm_id, raw_booking_date, raw_currency, raw_amount,
+       rank_in_rule, rank_in_file, n_in_file
+FROM bad
+WHERE rank_in_rule <= 5 OR rank_in_file = 1
+ORDER BY problem, rank_in_rule
+
+-- name: unmapped_vendors
+-- Vendors of usable lines that neither the vendor map nor the ledger categorises.
+SELECT MIN(vendor) AS vendor,
+       COUNT(*) AS n_lines,
+       SUM(amount_conv) AS amount
+FROM ledger_lines
+WHERE problem IS NULL AND is_uncategorised = 1
+GROUP BY vendor_key
+ORDER BY amount DESC, vendor
