@@ -108,12 +108,16 @@ MTCARS = """
 
 
 def _mtcars() -> pd.DataFrame:
+    """mtcars as Stata held it: ``import delimited`` stores mpg and drat, and ``gen w`` stores
+    w = drat/5, as 4-byte floats (22.8 -> 22.799999), which moves e(V) in its 7th digit."""
     values = np.array(MTCARS.split(), dtype=float).reshape(-1, 4)
-    return pd.DataFrame(values, columns=["mpg", "cyl", "hp", "drat"]).assign(w=lambda d: d.drat / 5)
+    frame = pd.DataFrame(values, columns=["mpg", "cyl", "hp", "drat"])
+    frame["w"] = frame["drat"].astype(np.float32) / np.float32(5)
+    return frame.astype({"mpg": np.float32, "drat": np.float32, "w": np.float32}).astype(float)
 
 
 def _assert_printed(actual: Sequence[float], printed: Sequence[str]) -> None:
-    """``actual`` agrees with values printed as ``printed`` to their last printed digit."""
+    """``actual`` agrees with the values printed as ``printed`` to their last printed digit."""
     for value, text in zip(actual, printed, strict=True):
         mantissa = text.lower().split("e")[0]
         decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
@@ -250,7 +254,7 @@ def test_ols_cluster_equals_hand_computed_stata_sandwich():
 ])
 def test_ols_and_wls_variances_reproduce_stata_on_mtcars(kind, options, stata_var_hp,
                                                           stata_var_cons):
-    """reg mpg hp [aweight=drat/5], vce(...): e(V) as printed by estimatr's Stata run."""
+    """reg mpg hp [aweight=w], vce(...): e(V) as printed by estimatr's Stata run."""
     result = fit("mpg ~ hp", _mtcars(), kind=kind, **options)
     cov = result.raw.cov_params()
     _assert_printed([cov.loc["hp", "hp"], cov.loc["Intercept", "Intercept"]],

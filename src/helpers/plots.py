@@ -6,13 +6,9 @@ colour-vision deficiency. Every plotting helper sets a title and labels both axe
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # reports render headless; notebooks still display inline figures
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
 OKABE_ITO = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
              "#000000"]

@@ -238,6 +238,12 @@ class ProcessedData:
     def synthetic(self) -> bool:
         return bool(self.manifest.get("synthetic"))
 
+    def summary(self, survey: pd.DataFrame | None = None) -> dict[str, Any]:
+        """Provenance for a results file: data fingerprint, synthetic flag and n of the segment."""
+        df = self.survey if survey is None else survey
+        return {"fingerprint": self.fingerprint, "synthetic": self.synthetic, "n": int(len(df)),
+                "firms": int(df["firm_id"].nunique()) if "firm_id" in df else None}
+
     @property
     def fingerprint(self) -> str:
         """One short hash over the processed files, for report provenance."""

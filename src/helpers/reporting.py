@@ -92,7 +92,7 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
 
     out = job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
     try:
         return pm.execute_notebook(
             str(job.notebook), str(tmp), parameters=job.parameters,
