@@ -7,6 +7,7 @@ colour-vision deficiency. Every plotting helper sets a title and labels both axe
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -63,6 +64,142 @@ def horizontal_bars(values: pd.Series, *, title: str, xlabel: str, ylabel: str =
     else:
         fig = ax.figure
     values.sort_values().plot.barh(ax=ax, color=colour)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def _axes(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> tuple[plt.Figure, plt.Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def interval_plot(table: pd.DataFrame, *, label: str, estimate: str = "estimate",
+                  low: str = "ci_low", high: str = "ci_high", group: str | None = None,
+                  reference: float | None = None, title: str, xlabel: str,
+                  markers: pd.DataFrame | None = None, marker_label: str = "published",
+                  ax: plt.Axes | None = None) -> plt.Figure:
+    """Point estimates with intervals, one row per label (a forest plot), optionally by group.
+
+    ``markers`` (columns: the label column, optional group column, ``value``) adds hollow diamonds,
+    e.g. published benchmark figures beside sample shares. ``reference`` draws a vertical line
+    (0 for coefficients).
+    """
+    labels = list(dict.fromkeys(table[label].astype(str)))
+    groups = list(dict.fromkeys(table[group].astype(str))) if group else [None]
+    fig, ax = _axes(ax, (8, max(2.5, 0.38 * len(labels) * max(1, len(groups)) ** 0.5 + 1.2)))
+    colours = role_palette([g for g in groups if g is not None]) if group else {None: OKABE_ITO[1]}
+    offsets = {g: (i - (len(groups) - 1) / 2) * 0.25 for i, g in enumerate(groups)}
+    ypos = {lab: len(labels) - 1 - i for i, lab in enumerate(labels)}
+    for g in groups:
+        rows = table if g is None else table[table[group].astype(str) == g]
+        y = [ypos[str(v)] + offsets[g] for v in rows[label]]
+        ax.errorbar(rows[estimate], y, xerr=[rows[estimate] - rows[low], rows[high] - rows[estimate]],
+                    fmt="o", color=colours[g], ecolor=colours[g], capsize=2, label=g)
+    if markers is not None and not markers.empty:
+        mg = markers[group].astype(str) if group and group in markers else pd.Series([None] * len(markers))
+        y = [ypos[str(v)] + offsets.get(g, 0.0) for v, g in zip(markers[label], mg) if str(v) in ypos]
+        x = [v for v, lab in zip(markers["value"], markers[label]) if str(lab) in ypos]
+        ax.scatter(x, y, marker="D", facecolors="none", edgecolors="black", s=40, zorder=3,
+                   label=marker_label)
+    if reference is not None:
+        ax.axvline(reference, color=NEUTRAL, linewidth=1, linestyle="--")
+    ax.set_yticks(list(ypos.values()), list(ypos.keys()))
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("")
+    if group or markers is not None:
+        ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def residual_plot(fitted: pd.Series, residuals: pd.Series, *, title: str,
+                  xlabel: str = "Fitted value", ylabel: str = "Residual",
+                  ax: plt.Axes | None = None) -> plt.Figure:
+    """Residuals against fitted values with a LOWESS line (checks linearity and spread)."""
+    fig, ax = _axes(ax, (7, 4))
+    sns.regplot(x=fitted, y=residuals, lowess=True, ax=ax,
+                scatter_kws={"s": 10, "alpha": 0.4, "color": OKABE_ITO[1]},
+                line_kws={"color": OKABE_ITO[5]})
+    ax.axhline(0, color=NEUTRAL, linewidth=1, linestyle="--")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, zlabel: str,
+                     points: pd.DataFrame | None = None) -> plt.Figure:
+    """A response surface as a 3-D plot and a contour plot side by side, with the lines of
+    agreement (X = Y, solid) and disagreement (X = −Y, dashed) drawn in the contour panel."""
+    xs = sorted(grid["x"].unique())
+    ys = sorted(grid["y"].unique())
+    z = grid.pivot(index="y", columns="x", values="z").loc[ys, xs].to_numpy()
+    fig = plt.figure(figsize=(11, 4.8))
+    ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+    xx, yy = pd.Series(xs).to_numpy(), pd.Series(ys).to_numpy()
+    gx, gy = np.meshgrid(xx, yy)
+    ax3.plot_surface(gx, gy, z, cmap="cividis", edgecolor="none", alpha=0.9)
+    ax3.set_xlabel(xlabel)
+    ax3.set_ylabel(ylabel)
+    ax3.set_zlabel(zlabel)
+    ax3.set_title("Surface")
+    ax2 = fig.add_subplot(1, 2, 2)
+    cs = ax2.contourf(gx, gy, z, levels=12, cmap="cividis")
+    fig.colorbar(cs, ax=ax2, label=zlabel)
+    lo, hi = max(min(xs), min(ys)), min(max(xs), max(ys))
+    ax2.plot([lo, hi], [lo, hi], color="white", linewidth=1.5, label="agreement (X = Y)")
+    mid_x, mid_y = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    span = min(max(xs) - min(xs), max(ys) - min(ys)) / 2
+    ax2.plot([mid_x - span, mid_x + span], [mid_y + span, mid_y - span], color="white",
+             linestyle="--", linewidth=1.5, label="disagreement (X = −Y)")
+    if points is not None and not points.empty:
+        ax2.scatter(points["x"], points["y"], s=8, color=OKABE_ITO[0], alpha=0.6,
+                    label="observed pairs")
+    ax2.set_xlabel(xlabel)
+    ax2.set_ylabel(ylabel)
+    ax2.set_title("Contour")
+    ax2.legend(loc="lower right", fontsize=8, frameon=True)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def trend_with_benchmark(sample: pd.DataFrame, published: pd.DataFrame | None, *, title: str,
+                         ylabel: str, sample_label: str = "this sample",
+                         published_label: str = "published", ax: plt.Axes | None = None
+                         ) -> plt.Figure:
+    """A yearly sample series (columns year, estimate, optional ci_low/ci_high) beside a published
+    series (columns year, value), both in the same unit."""
+    fig, ax = _axes(ax, (8, 4))
+    ax.plot(sample["year"], sample["estimate"], marker="o", color=OKABE_ITO[0], label=sample_label)
+    if {"ci_low", "ci_high"} <= set(sample.columns):
+        ax.fill_between(sample["year"], sample["ci_low"], sample["ci_high"], color=OKABE_ITO[0],
+                        alpha=0.2, linewidth=0)
+    if published is not None and not published.empty:
+        ax.plot(published["year"], published["value"], marker="s", linestyle="--",
+                color=OKABE_ITO[1], label=published_label)
+    ax.set_title(title)
+    ax.set_xlabel("Year")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def scatter_fit(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: str,
+                ax: plt.Axes | None = None) -> plt.Figure:
+    """Scatter with a least-squares line and its 95 % band."""
+    fig, ax = _axes(ax, (7, 4.5))
+    sns.regplot(x=x, y=y, ax=ax, scatter_kws={"s": 12, "alpha": 0.5, "color": OKABE_ITO[1]},
+                line_kws={"color": OKABE_ITO[5]})
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -313,10 +314,7 @@ def alpha_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None, lan
     items used.  When alpha cannot be computed (fewer than 2 usable items, a constant item,
     role-specific items never answered together) the numbers are NaN and ``note`` says why.
     """
-    if by is not None and by not in df.columns:
-        raise DataError(f"grouping column {by!r} is not in the data", column=by, rule="group-by")
-    groups = [("all", df)] if by is None else [
-        (g, part) for g, part in df.groupby(by, sort=True, observed=True)]
+    groups = _groups(df, by)
     rows = []
     for cid, construct in codebook.constructs.items():
         present = [i for i in construct.items if i in df.columns]
@@ -328,6 +326,42 @@ def alpha_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None, lan
             rows.append({"construct": cid, "label": label, "group": group,
                          **_alpha_row(part[present], reverse, missing, ci)})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _groups(df: pd.DataFrame, by: str | None) -> list[tuple[Any, pd.DataFrame]]:
+    """``[("all", df)]`` or one ``(value, rows)`` pair per value of ``by``."""
+    if by is None:
+        return [("all", df)]
+    if by not in df.columns:
+        raise DataError(f"grouping column {by!r} is not in the data", column=by, rule="group-by")
+    return [(g, part) for g, part in df.groupby(by, sort=True, observed=True)]
+
+
+ITEM_COLUMNS = ["construct", "item", "group", "n", "mean", "sd", "r_drop", "alpha_if_dropped"]
+
+
+def item_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None,
+               missing: str = "pairwise") -> pd.DataFrame:
+    """Item statistics per multi-item construct (x group): n, mean, sd, corrected item-total
+    correlation and alpha if the item were dropped — how CMOs and CIOs read each item."""
+    rows = []
+    for cid, construct in codebook.constructs.items():
+        present = [i for i in construct.items if i in df.columns]
+        reverse = [i for i in present if codebook.items[i].reverse]
+        for group, part in _groups(df, by):
+            used = [c for c in present if part[c].notna().any()]
+            if len(used) < 2:
+                continue
+            try:
+                res = cronbach_alpha(part[used].apply(pd.to_numeric),
+                                     reverse=[r for r in reverse if r in used], missing=missing)
+            except ValueError:
+                continue
+            stats = res.item_stats.reset_index(names="item")
+            stats.insert(0, "construct", cid)
+            stats.insert(2, "group", group)
+            rows.append(stats[ITEM_COLUMNS])
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=ITEM_COLUMNS)
 
 
 def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float) -> dict:
