@@ -156,6 +156,16 @@ class Codebook:
         """Response-option labels of an item's scale in ``language``."""
         return dict(self.items[item_id].scale.labels[self._lang(language)])
 
+    def as_ordered(self, values: Any, item_id: str, language: str = "EN") -> Any:
+        """An item's codes as an ordered categorical of its response labels (for ordered models,
+        whose cut-points are then named after the label boundaries, e.g. ``Disagree|Neither…``)."""
+        import pandas as pd
+
+        labels = self.value_labels(item_id, language)
+        series = pd.Series(values)
+        return pd.Series(pd.Categorical(series.map(labels), categories=list(labels.values()),
+                                        ordered=True), index=series.index, name=item_id)
+
 
 # --------------------------------------------------------------------------- loading
 def _fail(path: Path, where: str, rule: str, message: str) -> DataError:

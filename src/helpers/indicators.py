@@ -345,3 +345,45 @@ def disconnect_index(df: pd.DataFrame, codebook: Codebook | None = None,
         signed[cid] = s if cb.constructs[cid].disconnect == "higher_is_worse" else lo + hi - s
     enough = signed.notna().sum(axis=1) * 2 >= len(indicators)
     return signed.mean(axis=1).where(enough).rename(DISCONNECT_INDEX)
+
+
+# --------------------------------------------------------------------------- report helpers
+ID_COLUMNS = ["respondent_id", "firm_id", "role", "country", "industry", "size_band", "wave"]
+
+
+def respondent_frame(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
+    """Ids and segments, every construct score and the disconnect index, one row per respondent.
+
+    The frame the profile, driver and dyadic reports start from, so that scoring is done one way.
+    """
+    from helpers.scales import score
+
+    cb = codebook or load_codebook()
+    scores = score(df, cb)
+    out = df[[c for c in ID_COLUMNS if c in df.columns]].join(scores)
+    out["disconnect_index"] = disconnect_index(df, cb, scores=scores)
+    return out
+
+
+def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "paired",
+            alpha: float = 0.05) -> str:
+    """Plain-English summary of a :func:`compare_roles` table: which gaps are significant.
+
+    Uses ``p_adjusted`` when present (the multiple-testing corrected p-value), else ``p_value``.
+    """
+    rows = comparison[comparison["method"] == method]
+    pcol = "p_adjusted" if "p_adjusted" in rows.columns else "p_value"
+    sig = rows[rows[pcol] < alpha].sort_values("effect_size", key=abs, ascending=False)
+    basis = ("within-firm pairs" if method == "paired" else "all respondents (Welch)")
+    if sig.empty:
+        return (f"On {basis}, no indicator differs between CMOs and CIOs at the {alpha:.2f} level"
+                f"{' after correction for multiple testing' if pcol == 'p_adjusted' else ''}.")
+    parts = []
+    for _, r in sig.iterrows():
+        higher = "CMOs" if r["difference"] > 0 else "CIOs"
+        parts.append(f"{labels.get(r['variable'], r['variable'])}: {higher} higher by "
+                     f"{abs(r['difference']):.2f} points ({r['effect_measure']} = "
+                     f"{r['effect_size']:.2f}, p = {r[pcol]:.3g})")
+    corrected = " (p-values corrected for multiple testing)" if pcol == "p_adjusted" else ""
+    return (f"On {basis}, {len(sig)} of {len(rows)} indicators differ between CMOs and CIOs"
+            f"{corrected}. " + "; ".join(parts) + ".")

@@ -242,7 +242,7 @@ def _complete_cases(
     The formula is evaluated once with patsy (statsmodels' formula engine) to find which rows it
     drops, so that cluster ids and weights stay aligned with the rows actually fitted.
     """
-    frame = data.reset_index(drop=True)
+    frame = _patsy_friendly(data.reset_index(drop=True))
     if extra:
         frame = frame.loc[frame[list(extra)].notna().all(axis=1)]
     outcome = formula.split("~", 1)[0].strip()
@@ -259,6 +259,20 @@ def _complete_cases(
     if kind in _ORDERED and isinstance(frame[outcome].dtype, pd.CategoricalDtype):
         frame = frame.assign(**{outcome: frame[outcome].cat.remove_unused_categories()})
     return frame, len(data) - len(frame)
+
+
+def _patsy_friendly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable pandas dtypes (Int64, boolean, string) as the NumPy types patsy understands."""
+    out = {}
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            continue
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            out[col] = frame[col].astype("float64")
+        else:
+            out[col] = frame[col].astype(object).where(frame[col].notna(), np.nan)
+    return frame.assign(**out) if out else frame
 
 
 def _prepare_outcome(frame: pd.DataFrame, outcome: str, kind: str, formula: str) -> pd.DataFrame:
@@ -623,8 +637,13 @@ def compare(
     results: Mapping[str, ModelResult],
     stars: Sequence[float] = (0.05, 0.01, 0.001),
     digits: int = 3,
+    omit: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Journal-style table: one column per model, estimate with stars over ``(SE)`` per term.
+
+    ``omit`` lists term prefixes left out (e.g. ``"C("`` for control dummies, noted in
+    ``attrs["note"]``); ``labels`` renames terms for display.
 
     Rows are the terms in order of first appearance across the models (two rows each: the
     estimate, then the standard error with an empty ``term``), then N, Clusters, R² and/or
@@ -635,9 +654,11 @@ def compare(
         raise ValueError("compare() needs at least one model")
     tidies = {name: result.tidy() for name, result in results.items()}
     terms = list(dict.fromkeys(term for table in tidies.values() for term in table["term"]))
+    omitted = [t for t in terms if any(t.startswith(prefix) for prefix in omit)]
+    terms = [t for t in terms if t not in omitted]
     rows: list[dict[str, str]] = []
     for term in terms:
-        estimate_row, se_row = {"term": term}, {"term": ""}
+        estimate_row, se_row = {"term": (labels or {}).get(term, term)}, {"term": ""}
         for name, table in tidies.items():
             hit = table.loc[table["term"] == term]
             first = hit.iloc[0] if len(hit) else None
@@ -649,7 +670,8 @@ def compare(
     table = pd.DataFrame(rows, columns=["term", *results])
     levels = sorted(stars, reverse=True)
     legend = ", ".join(f"{'*' * (i + 1)} p<{level:g}" for i, level in enumerate(levels))
-    table.attrs["note"] = f"{legend}; standard errors in parentheses"
+    table.attrs["note"] = f"{legend}; standard errors in parentheses" + (
+        f"; {len(omitted)} control terms estimated but not shown" if omitted else "")
     return table
 
 
@@ -680,3 +702,69 @@ def _fit_line(kind: str, fit_stats: pd.Series) -> str:
                f"log-likelihood = {fit_stats['loglik']:.3f}, AIC = {fit_stats['aic']:.3f}"
     return f"group variance = {fit_stats['group_var']:.4f}, residual variance = " \
            f"{fit_stats['resid_var']:.4f}, ICC = {fit_stats['icc']:.3f}"
+
+
+# --------------------------------------------------------------------------- report helpers
+def usable_controls(data: pd.DataFrame, controls: Sequence[str]) -> list[str]:
+    """The controls that vary in ``data`` (a segment fixes e.g. its country, which then drops out)."""
+    return [c for c in controls if c in data.columns and data[c].dropna().nunique() > 1]
+
+
+def build_formula(outcome: str, predictors: Sequence[str], controls: Sequence[str] = (),
+                  data: pd.DataFrame | None = None) -> str:
+    """``outcome ~ predictors + C(control) ...``; with ``data``, constant controls are left out."""
+    used = usable_controls(data, controls) if data is not None else list(controls)
+    terms = list(predictors) + [f"C({c})" for c in used]
+    return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy with ``columns`` standardised (mean 0, SD 1) and unused categories dropped, so that
+    coefficients are per standard deviation and segment data fits without empty dummies."""
+    out = data.copy()
+    for c in columns:
+        x = pd.to_numeric(out[c], errors="coerce")
+        sd = x.std()
+        out[c] = (x - x.mean()) / sd if sd and sd > 0 else x * np.nan
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].cat.remove_unused_categories()
+    return out
+
+
+def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[str],
+             controls: Sequence[str] = (), *, kind: str = "ols", cluster: str | None = None,
+             adjust: str | None = "fdr_bh") -> pd.DataFrame:
+    """The same model for several outcomes: one tidy row per outcome and predictor, with
+    ``p_adjusted`` corrected across all of them (``adjust``: "holm", "fdr_bh" or None)."""
+    rows = []
+    for outcome in outcomes:
+        res = fit(build_formula(outcome, predictors, controls, data), data, kind=kind,
+                  cluster=cluster)
+        t = res.tidy()
+        t = t[t["term"].isin(predictors)].assign(outcome=outcome, n=res.n)
+        rows.append(t)
+    out = pd.concat(rows, ignore_index=True)
+    out = out[["outcome", *[c for c in out.columns if c != "outcome"]]]
+    if adjust:
+        out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(), adjust)
+    return out
+
+
+def reading(result: ModelResult, labels: Mapping[str, str], *, outcome: str,
+            alpha: float = 0.05) -> str:
+    """Plain-English reading of the labelled terms of a model: direction, size, CI, p."""
+    t = result.tidy()
+    t = t[t["term"].isin(labels)]
+    sig = t[t["p_value"] < alpha]
+    head = (f"{len(sig)} of {len(t)} drivers are associated with {outcome} at p < {alpha:g} "
+            f"(n = {result.n}"
+            + (f", {result.n_clusters} firms" if getattr(result, "n_clusters", None) else "")
+            + ").")
+    parts = []
+    for _, r in sig.sort_values("estimate").iterrows():
+        verb = "lower" if r["estimate"] < 0 else "higher"
+        parts.append(f"{labels[r['term']]} goes with {verb} {outcome} "
+                     f"({r['estimate']:+.2f}, 95 % CI {r['ci_low']:+.2f} to {r['ci_high']:+.2f}, "
+                     f"p = {r['p_value']:.3g})")
+    return head + (" " + "; ".join(parts) + "." if parts else "")

@@ -205,3 +205,18 @@ def scatter_fit(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: 
     ax.set_ylabel(ylabel)
     fig.tight_layout()
     return fig
+
+
+def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel: str,
+                      ax: plt.Axes | None = None) -> plt.Figure:
+    """Overlaid histograms (density) of a score for CMOs and CIOs in the role colours."""
+    fig, ax = _axes(ax, (7, 4))
+    frame = pd.DataFrame({"value": values.to_numpy(), "role": roles.astype(str).to_numpy()})
+    sns.histplot(frame.dropna(), x="value", hue="role", hue_order=list(ROLE_COLOURS),
+                 palette=ROLE_COLOURS, stat="density", common_norm=False, element="step",
+                 bins=20, ax=ax)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Density")
+    fig.tight_layout()
+    return fig

@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         (out / stale).unlink(missing_ok=True)
     manifest = {
         "version": MANIFEST_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "synthetic": is_synthetic(survey_p),
         "inputs": inputs,
         "outputs": outputs,
@@ -241,7 +241,7 @@ class ProcessedData:
     def summary(self, survey: pd.DataFrame | None = None) -> dict[str, Any]:
         """Provenance for a results file: data fingerprint, synthetic flag and n of the segment."""
         df = self.survey if survey is None else survey
-        return {"fingerprint": self.fingerprint, "synthetic": self.synthetic, "n": int(len(df)),
+        return {"fingerprint": self.fingerprint, "synthetic": self.synthetic, "n": len(df),
                 "firms": int(df["firm_id"].nunique()) if "firm_id" in df else None}
 
     @property

@@ -35,7 +35,7 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, bool)) or value is None else str(value)
 
 
-def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | int | str) -> dict[str, Any]:
+def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> dict[str, Any]:
     """The JSON entry for one recorded result (a table becomes a list of row records)."""
     if isinstance(value, pd.DataFrame):
         records = value.reset_index(drop=True).to_dict(orient="records")
@@ -44,7 +44,7 @@ def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | int | str) 
     return {"key": key, "kind": "value", "value": _jsonable(value)}
 
 
-def record(key: str, value: pd.DataFrame | dict[str, Any] | float | int | str) -> None:
+def record(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> None:
     """Record a key result (e.g. a tidy table of estimates) for the report's results file."""
     from IPython.display import display
 
@@ -73,3 +73,22 @@ def collect(nb: Any, strip: bool = True) -> dict[str, Any]:
 def dumps(document: dict[str, Any]) -> str:
     """Serialise a results document deterministically."""
     return json.dumps(_jsonable(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+KEY_COLUMNS = ["term", "estimate", "std_error", "ci_low", "ci_high", "p_value"]
+
+
+def key_estimates(table: pd.DataFrame, *, term: str = "term", estimate: str = "estimate",
+                  std_error: str | None = "std_error", ci_low: str = "ci_low",
+                  ci_high: str = "ci_high", p_value: str | None = "p_value") -> pd.DataFrame:
+    """A table in the index's standard shape (term, estimate, std_error, ci_low, ci_high,
+    p_value); columns a method does not produce are NaN."""
+    out = pd.DataFrame({
+        "term": table[term].astype(str).to_numpy(),
+        "estimate": table[estimate].to_numpy(dtype=float),
+        "std_error": table[std_error].to_numpy(dtype=float) if std_error else np.nan,
+        "ci_low": table[ci_low].to_numpy(dtype=float),
+        "ci_high": table[ci_high].to_numpy(dtype=float),
+        "p_value": table[p_value].to_numpy(dtype=float) if p_value else np.nan,
+    })
+    return out[KEY_COLUMNS]

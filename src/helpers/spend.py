@@ -76,7 +76,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
 
 from helpers.errors import DataError, Issue
 from helpers.io import read_raw
@@ -104,9 +103,10 @@ OPTIONAL_LEDGER_COLUMNS = ("vendor_category",)
 SUPPORTED_ENGINES = ("duckdb",)
 SQL_FILE = "ledger_features.sql"
 
-# DuckDB resources: one thread per available core; a memory cap well below the size of a pandas
-# copy of a large ledger (DuckDB spills to a private temporary directory beyond it).
-MEMORY_LIMIT = "1GB"
+# DuckDB resources: one thread per available core and a memory cap far below the size of a pandas
+# copy of a large ledger; beyond it DuckDB spills to a private temporary directory. Raise it (e.g.
+# ``spend.MEMORY_LIMIT = "4GB"``) for ledgers with very many distinct firm-year-vendor pairs.
+MEMORY_LIMIT = "512MB"
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -635,6 +635,8 @@ def share_trend(shares: pd.DataFrame, column: str, by: str | list[str] = "year",
                          f"{', '.join(map(str, shares.columns))}")
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
+    from scipy import stats  # imported here: scipy is slow to import and only needed here
+
     values = pd.to_numeric(shares[column], errors="coerce")
     grouped = values.groupby([shares[k] for k in keys], dropna=True)
     out = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "median": grouped.median(),

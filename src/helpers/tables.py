@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 import pandas as pd
-from IPython.display import HTML
+from IPython.display import HTML, Markdown
 
 from helpers.codebook import Codebook, load_codebook
 from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts, suppression_note
@@ -62,3 +62,8 @@ def synthetic_banner(synthetic: bool) -> HTML:
         "(helpers.simulate), not from real respondents. Numbers illustrate the method only."
         "</div>"
     )
+
+
+def say(text: str) -> Markdown:
+    """Show generated reading text (built from the numbers) as a paragraph, not as code output."""
+    return Markdown(text)

@@ -66,7 +66,8 @@ WHERE t.currency = {{currency}}
 
 -- name: ledger_lines
 -- One row per ledger line: typed values, reporting-currency amount, category, classification flags
--- and the first broken rule (problem; NULL for a usable line).
+-- and the first broken rule (problem; NULL for a usable line). raw_* keep the values as read, for
+-- the bad-row examples (cast to text only after filtering, which keeps the main pass cheap).
 WITH typed AS (
     SELECT NULLIF(TRIM(CAST(firm_id AS STRING)), '') AS firm_id,
            TRY_CAST(booking_date AS DATE) AS booking_date,
@@ -76,10 +77,10 @@ WITH typed AS (
            NULLIF(TRIM(CAST(vendor AS STRING)), '') AS vendor,
            LOWER(NULLIF(TRIM(CAST(vendor_category AS STRING)), '')) AS ledger_category,
            LOWER(TRIM(CAST(payment_method AS STRING))) AS payment_method,
-           CAST(firm_id AS STRING) AS raw_firm_id,
-           CAST(booking_date AS STRING) AS raw_booking_date,
-           CAST(currency AS STRING) AS raw_currency,
-           CAST(amount AS STRING) AS raw_amount,
+           firm_id AS raw_firm_id,
+           booking_date AS raw_booking_date,
+           currency AS raw_currency,
+           amount AS raw_amount,
            source_file,
            source_row
     FROM ledger
@@ -102,7 +103,7 @@ priced AS (
                 WHEN k.month_index > l.last_month THEN l.rate
            END AS rate,
            c.currency AS known_currency,
-           v.vendor_category AS mapped_category
+           COALESCE(v.vendor_category, k.ledger_category) AS category
     FROM keyed k
     LEFT JOIN fx_rates r ON r.currency = k.currency AND r.month_index = k.month_index
     LEFT JOIN fx_rates_latest l ON l.currency = k.currency
@@ -111,24 +112,19 @@ priced AS (
 )
 SELECT firm_id,
        booking_year,
-       cost_center,
        vendor,
        vendor_key,
-       payment_method,
        amount * rate AS amount_conv,
-       COALESCE(mapped_category, ledger_category, 'uncategorised') AS category,
-       CASE WHEN mapped_category IS NULL AND ledger_category IS NULL THEN 1 ELSE 0 END
-           AS is_uncategorised,
+       COALESCE(category, 'uncategorised') AS category,
+       CASE WHEN category IS NULL THEN 1 ELSE 0 END AS is_uncategorised,
        CASE WHEN COALESCE(cost_center IN ({{it_cost_centers}}), FALSE) THEN 'it'
             WHEN cost_center = {{marketing_cost_center}} THEN 'marketing'
             ELSE 'other'
        END AS fn_class,
        CASE WHEN cost_center = {{marketing_cost_center}} THEN 1 ELSE 0 END AS is_marketing,
-       CASE WHEN COALESCE(COALESCE(mapped_category, ledger_category) IN ({{tech_categories}}), FALSE)
-            THEN 1 ELSE 0
-       END AS is_tech,
+       CASE WHEN COALESCE(category IN ({{tech_categories}}), FALSE) THEN 1 ELSE 0 END AS is_tech,
        CASE WHEN NOT COALESCE(cost_center IN ({{it_cost_centers}}), FALSE)
-             AND COALESCE(COALESCE(mapped_category, ledger_category) IN ({{shadow_categories}}), FALSE)
+             AND COALESCE(category IN ({{shadow_categories}}), FALSE)
              AND NOT COALESCE(COALESCE(payment_method, '') IN ({{sanctioned_payment_methods}}), FALSE)
             THEN 1 ELSE 0
        END AS is_shadow,
@@ -153,9 +149,14 @@ FROM priced
 
 -- name: firm_year_features
 -- Net sums per firm and year over usable lines (refunds are negative amounts and net out here).
-WITH sums AS (
+-- Distinct technology vendors are counted from one DISTINCT over (firm, year, function, vendor),
+-- which is much cheaper than three COUNT(DISTINCT CASE ...) aggregates.
+WITH usable AS (
+    SELECT * FROM ledger_lines WHERE problem IS NULL
+),
+sums AS (
     SELECT firm_id,
-           booking_year AS year,
+           booking_year,
            SUM(CASE WHEN fn_class = 'it' AND is_tech = 1 THEN amount_conv ELSE 0.0 END) AS it_spend,
            SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_spend,
            SUM(CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
@@ -168,39 +169,47 @@ WITH sums AS (
                AS card_tech_spend,
            SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END)
                AS uncategorised_spend,
-           COUNT(DISTINCT CASE WHEN fn_class = 'it' AND is_tech = 1 THEN vendor_key END)
-               AS n_vendors_it,
-           COUNT(DISTINCT CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN vendor_key END)
-               AS n_vendors_marketing,
-           COUNT(DISTINCT CASE WHEN fn_class = 'other' AND is_tech = 1 THEN vendor_key END)
-               AS n_vendors_other,
            COUNT(*) AS n_lines,
            SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds
-    FROM ledger_lines
-    WHERE problem IS NULL
+    FROM usable
+    GROUP BY firm_id, booking_year
+),
+tech_vendors AS (
+    SELECT DISTINCT firm_id, booking_year, fn_class, vendor_key
+    FROM usable
+    WHERE is_tech = 1 AND vendor_key IS NOT NULL
+),
+vendor_counts AS (
+    SELECT firm_id,
+           booking_year,
+           SUM(CASE WHEN fn_class = 'it' THEN 1 ELSE 0 END) AS n_vendors_it,
+           SUM(CASE WHEN fn_class = 'marketing' THEN 1 ELSE 0 END) AS n_vendors_marketing,
+           SUM(CASE WHEN fn_class = 'other' THEN 1 ELSE 0 END) AS n_vendors_other
+    FROM tech_vendors
     GROUP BY firm_id, booking_year
 )
-SELECT firm_id,
-       CAST(year AS INT) AS year,
-       it_spend,
-       marketing_spend,
-       martech_spend,
-       other_tech_spend,
-       tech_spend_total,
-       shadow_it_spend,
+SELECT s.firm_id,
+       CAST(s.booking_year AS INT) AS year,
+       s.it_spend,
+       s.marketing_spend,
+       s.martech_spend,
+       s.other_tech_spend,
+       s.tech_spend_total,
+       s.shadow_it_spend,
        -- a technology total under half a cent counts as zero: no share
-       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN shadow_it_spend / tech_spend_total END
+       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.shadow_it_spend / s.tech_spend_total END
            AS shadow_it_share,
-       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN card_tech_spend / tech_spend_total END
+       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.card_tech_spend / s.tech_spend_total END
            AS card_share,
-       n_vendors_it,
-       n_vendors_marketing,
-       n_vendors_other,
-       n_lines,
-       refunds,
-       uncategorised_spend
-FROM sums
-ORDER BY firm_id, year
+       COALESCE(v.n_vendors_it, 0) AS n_vendors_it,
+       COALESCE(v.n_vendors_marketing, 0) AS n_vendors_marketing,
+       COALESCE(v.n_vendors_other, 0) AS n_vendors_other,
+       s.n_lines,
+       s.refunds,
+       s.uncategorised_spend
+FROM sums s
+LEFT JOIN vendor_counts v ON v.firm_id = s.firm_id AND v.booking_year = s.booking_year
+ORDER BY s.firm_id, year
 
 -- name: ledger_bad_lines
 -- Excluded lines: per rule the first five examples plus one row per file with the file's count.
@@ -208,21 +217,25 @@ WITH bad AS (
     SELECT problem,
            source_file,
            source_row,
-           raw_firm_id,
-           raw_booking_date,
-           raw_currency,
-           raw_amount,
+           CAST(raw_firm_id AS STRING) AS raw_firm_id,
+           CAST(raw_booking_date AS STRING) AS raw_booking_date,
+           CAST(raw_currency AS STRING) AS raw_currency,
+           CAST(raw_amount AS STRING) AS raw_amount
+    FROM ledger_lines
+    WHERE problem IS NOT NULL
+),
+ranked AS (
+    SELECT b.*,
            ROW_NUMBER() OVER (PARTITION BY problem
                               ORDER BY source_file, source_row, raw_firm_id, raw_booking_date,
                                        raw_currency, raw_amount) AS rank_in_rule,
            ROW_NUMBER() OVER (PARTITION BY problem, source_file ORDER BY source_row) AS rank_in_file,
            COUNT(*) OVER (PARTITION BY problem, source_file) AS n_in_file
-    FROM ledger_lines
-    WHERE problem IS NOT NULL
+    FROM bad b
 )
 SELECT problem, source_file, source_row, raw_firm_id, raw_booking_date, raw_currency, raw_amount,
        rank_in_rule, rank_in_file, n_in_file
-FROM bad
+FROM ranked
 WHERE rank_in_rule <= 5 OR rank_in_file = 1
 ORDER BY problem, rank_in_rule
 
