@@ -196,6 +196,20 @@ def rsa(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None = N
     )
 
 
+def geometry_table(result: RSAResult) -> pd.DataFrame:
+    """Stationary point (X0, Y0) and principal axes (intercept and slope) as a small table."""
+    x0, y0 = result.stationary_point
+    axes = result.principal_axes
+    return pd.DataFrame([
+        {"quantity": "stationary point X0", "value": x0},
+        {"quantity": "stationary point Y0", "value": y0},
+        {"quantity": "first principal axis: intercept p10", "value": axes.get("p10")},
+        {"quantity": "first principal axis: slope p11", "value": axes.get("p11")},
+        {"quantity": "second principal axis: intercept p20", "value": axes.get("p20")},
+        {"quantity": "second principal axis: slope p21", "value": axes.get("p21")},
+    ])
+
+
 def _check_args(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None,
                 controls: Sequence[str], alpha: float) -> None:
     if isinstance(controls, str):
