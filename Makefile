@@ -15,7 +15,11 @@ SEED ?= 20261122
 # Your own data: make data SURVEY=data/raw/export.csv MAPPING=data/raw/mapping.yaml
 SURVEY ?= $(SAMPLE_DIR)/survey.parquet
 MAPPING ?=
-BUDGETS ?= $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),$(SAMPLE_DIR)/budgets.parquet,)
+IS_SAMPLE := $(filter $(SAMPLE_DIR)/%,$(SURVEY))
+BUDGETS ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/budgets.parquet,)
+LEDGER ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/ledger.parquet,)
+FX ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/fx_rates.parquet,)
+VENDORS ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/vendors.csv,)
 JOBS ?=
 
 .PHONY: help setup sample data validate reports test lab lint lock clean distclean
@@ -25,7 +29,7 @@ help: ## Show this help (the default goal)
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: SURVEY=path MAPPING=path BUDGETS=path (default: the synthetic sample), JOBS=N"
+	@echo "Variables: SURVEY= MAPPING= BUDGETS= LEDGER= FX= VENDORS= (paths; default: the synthetic sample), JOBS=N"
 
 setup: $(STAMP) ## Create .venv with pinned packages and register the Jupyter kernel (no-op if unchanged)
 
@@ -41,10 +45,12 @@ sample: $(SAMPLE_DIR)/survey.parquet ## Generate the synthetic sample data (surv
 $(SAMPLE_DIR)/survey.parquet: | $(STAMP)
 	$(PY) -m helpers simulate --out $(SAMPLE_DIR) --firms $(SAMPLE_FIRMS) --ledger-rows $(SAMPLE_LEDGER_ROWS) --seed $(SEED)
 
-data: $(STAMP) $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),sample,) ## Validate raw inputs and write data/processed/*.parquet (atomic; raw data untouched)
-	$(PY) -m helpers build-data --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),) $(if $(BUDGETS),--budgets $(BUDGETS),)
+data: $(STAMP) $(if $(IS_SAMPLE),sample,) ## Validate raw inputs and write data/processed/*.parquet (atomic; raw data untouched)
+	$(PY) -m helpers build-data --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),) \
+	  $(if $(BUDGETS),--budgets $(BUDGETS),) $(if $(LEDGER),--ledger $(LEDGER) --fx $(FX),) \
+	  $(if $(VENDORS),--vendors $(VENDORS),)
 
-validate: $(STAMP) $(if $(filter $(SAMPLE_DIR)/%,$(SURVEY)),sample,) ## Check a survey file against the codebook (exit 2 with messages when invalid)
+validate: $(STAMP) $(if $(IS_SAMPLE),sample,) ## Check a survey file against the codebook (exit 2 with messages when invalid)
 	$(PY) -m helpers validate --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),)
 
 reports: data ## Render every report in reports.yaml to reports/*.html (code hidden)

@@ -188,10 +188,13 @@ def test_reporting_currency(parquet_ledger: Path) -> None:
 # ------------------------------------------------------------------------------ reports
 def test_unmapped_vendors_listed_not_dropped(parquet_ledger: Path) -> None:
     unmapped = features(parquet_ledger).attrs["unmapped_vendors"]
-    assert list(unmapped.columns) == ["vendor", "n_lines", "amount_eur"]
-    assert unmapped["vendor"].tolist() == ["MysteryCo", "NewTool"]   # by amount, largest first
-    assert unmapped["n_lines"].tolist() == [1, 1]                    # NewTool line 9 is software
-    assert unmapped["amount_eur"].tolist() == pytest.approx([100 * 1.10, 50])
+    assert list(unmapped.columns) == ["vendor", "n_lines", "amount_eur", "n_uncategorised"]
+    # NewTool: line 9 (software from the ledger, 300) + line 10 (uncategorised, 50)
+    # MysteryCo: line 11 (uncategorised, 100 GBP * 1.10); largest amount first
+    assert unmapped["vendor"].tolist() == ["NewTool", "MysteryCo"]
+    assert unmapped["n_lines"].tolist() == [2, 1]
+    assert unmapped["amount_eur"].tolist() == pytest.approx([300 + 50, 100 * 1.10])
+    assert unmapped["n_uncategorised"].tolist() == [1, 1]
 
 
 def test_without_vendor_map_ledger_categories_are_used(parquet_ledger: Path) -> None:
@@ -201,7 +204,13 @@ def test_without_vendor_map_ledger_categories_are_used(parquet_ledger: Path) -> 
     assert r["martech_spend"] == pytest.approx(10000 * 0.14)
     assert r["shadow_it_spend"] == pytest.approx(300)
     assert r["uncategorised_spend"] == pytest.approx(1000 * 0.14 + 50 + 100 * 1.10)
-    assert set(df.attrs["unmapped_vendors"]["vendor"]) == {"Canva", "NewTool", "MysteryCo"}
+    # listed: the vendors of uncategorised lines, with all their lines
+    unmapped = df.attrs["unmapped_vendors"].set_index("vendor")
+    assert sorted(unmapped.index) == ["Canva", "MysteryCo", "NewTool"]
+    assert unmapped.loc["Canva", "n_lines"] == 3                     # lines 4, 15, 16
+    assert unmapped.loc["Canva", "amount_eur"] == pytest.approx(1000 * 0.14 + 100 * 1.10
+                                                                - 50 * 1.10)
+    assert unmapped.loc["NewTool", "n_uncategorised"] == 1
 
 
 def test_bad_rows_counted_with_examples(parquet_ledger: Path) -> None:

@@ -36,6 +36,7 @@ def _build_data(args: argparse.Namespace) -> int:
     from helpers.processing import build_processed
 
     result = build_processed(args.survey, mapping=args.mapping, budgets=args.budgets,
+                             ledger=args.ledger, fx=args.fx, vendors=args.vendors,
                              out_dir=args.out, force=args.force)
     m = result.manifest
     if result.skipped:
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--survey", type=Path, required=True)
     p.add_argument("--mapping", type=Path, default=None)
     p.add_argument("--budgets", type=Path, default=None)
+    p.add_argument("--ledger", type=Path, default=None, help="ledger file or folder (CSV/Parquet)")
+    p.add_argument("--fx", type=Path, default=None, help="FX table: date, currency, rate_to_eur")
+    p.add_argument("--vendors", type=Path, default=None, help="vendor -> category mapping table")
     p.add_argument("--out", type=Path, default=None, help="default data/processed")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.set_defaults(func=_build_data)

@@ -387,3 +387,21 @@ def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "pai
     corrected = " (p-values corrected for multiple testing)" if pcol == "p_adjusted" else ""
     return (f"On {basis}, {len(sig)} of {len(rows)} indicators differ between CMOs and CIOs"
             f"{corrected}. " + "; ".join(parts) + ".")
+
+
+FIRM_FIELDS = ["country", "industry", "size_band"]
+
+
+def firm_level(frame: pd.DataFrame, columns: str | Sequence[str], *, firm: str = "firm_id",
+               wave: str = "wave") -> pd.DataFrame:
+    """One row per firm and wave: the mean of ``columns`` over the firm's respondents (CMO, CIO
+    or both), the number of respondents, and the firm's country, industry and size band."""
+    cols = _as_list(columns)
+    _require(frame, [firm, wave, *cols])
+    grouped = frame.groupby([firm, wave], observed=True, sort=True)
+    out = grouped[cols].mean()
+    out["n_respondents"] = grouped.size()
+    fields = [f for f in FIRM_FIELDS if f in frame.columns]
+    if fields:
+        out = out.join(grouped[fields].first())
+    return out.reset_index()

@@ -262,11 +262,15 @@ def _complete_cases(
 
 
 def _patsy_friendly(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable pandas dtypes (Int64, boolean, string) as the NumPy types patsy understands."""
+    """Nullable pandas dtypes (Int64, boolean, string) as the NumPy types patsy understands, and
+    categoricals without unused categories (which would become all-zero dummy columns)."""
     out = {}
     for col in frame.columns:
         dtype = frame[col].dtype
-        if isinstance(dtype, pd.CategoricalDtype) or not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[col] = frame[col].cat.remove_unused_categories()
+            continue
+        if not isinstance(dtype, pd.api.extensions.ExtensionDtype):
             continue
         if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             out[col] = frame[col].astype("float64")
@@ -719,16 +723,12 @@ def build_formula(outcome: str, predictors: Sequence[str], controls: Sequence[st
 
 
 def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """A copy with ``columns`` standardised (mean 0, SD 1) and unused categories dropped, so that
-    coefficients are per standard deviation and segment data fits without empty dummies."""
+    """A copy with ``columns`` standardised (mean 0, SD 1), so coefficients are per SD."""
     out = data.copy()
     for c in columns:
         x = pd.to_numeric(out[c], errors="coerce")
         sd = x.std()
         out[c] = (x - x.mean()) / sd if sd and sd > 0 else x * np.nan
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].cat.remove_unused_categories()
     return out
 
 
@@ -757,7 +757,8 @@ def reading(result: ModelResult, labels: Mapping[str, str], *, outcome: str,
     t = result.tidy()
     t = t[t["term"].isin(labels)]
     sig = t[t["p_value"] < alpha]
-    head = (f"{len(sig)} of {len(t)} drivers are associated with {outcome} at p < {alpha:g} "
+    noun = "term" if len(t) == 1 else "terms"
+    head = (f"{len(sig)} of {len(t)} {noun} are associated with {outcome} at p < {alpha:g} "
             f"(n = {result.n}"
             + (f", {result.n_clusters} firms" if getattr(result, "n_clusters", None) else "")
             + ").")

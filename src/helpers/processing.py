@@ -28,6 +28,8 @@ from helpers.validate import ValidationReport, validate_survey
 
 SURVEY_FILE = "survey.parquet"
 BUDGETS_FILE = "budgets.parquet"
+SPEND_FILE = "spend_features.parquet"
+LEDGER_ISSUES_FILE = "ledger_issues.parquet"
 VALIDATION_FILE = "survey_validation.parquet"
 MANIFEST_FILE = "manifest.json"
 BUDGET_COLUMNS = ("firm_id", "year", "currency", "revenue", "it_budget", "marketing_budget",
@@ -145,12 +147,10 @@ class BuildResult:
     skipped: bool
 
 
-def _inputs(survey: Path, mapping: Path | None, budgets: Path | None, cb: Codebook) -> dict:
-    def entry(p: Path | None) -> dict | None:
-        return None if p is None else {"path": str(p), "sha256": fingerprint(p)}
-
-    return {"survey": entry(survey), "mapping": entry(mapping), "budgets": entry(budgets),
-            "codebook": entry(cb.path)}
+def _inputs(sources: dict[str, Path | None]) -> dict:
+    """Path and content fingerprint of every input (None where not given)."""
+    return {name: None if p is None else {"path": str(p), "sha256": fingerprint(p)}
+            for name, p in sources.items()}
 
 
 def read_manifest(out_dir: str | Path | None = None) -> dict[str, Any] | None:
@@ -170,28 +170,40 @@ def _is_current(manifest: dict | None, inputs: dict, out_dir: Path) -> bool:
 
 def build_processed(survey: str | Path, mapping: str | Path | None = None,
                     budgets: str | Path | None = None, out_dir: str | Path | None = None,
-                    codebook: Codebook | None = None, force: bool = False) -> BuildResult:
+                    codebook: Codebook | None = None, force: bool = False,
+                    ledger: str | Path | None = None, fx: str | Path | None = None,
+                    vendors: str | Path | None = None) -> BuildResult:
     """Validate the raw inputs and write the processed Parquet files plus ``manifest.json``.
 
-    Raises :class:`DataError` (nothing written) when the survey breaks a blocking rule. Skips the
-    work when inputs, codebook and outputs are unchanged since the last build (unless ``force``).
+    With ``ledger`` (and its ``fx`` table, optionally ``vendors``), firm-year spend features are
+    computed in DuckDB (:func:`helpers.spend.firm_year_features`) and written with the ledger's
+    bad-row and unmapped-vendor report. Raises :class:`DataError` (nothing written) when the
+    survey breaks a blocking rule. Skips the work when inputs, codebook and outputs are unchanged
+    since the last build (unless ``force``).
     """
     cb = codebook or load_codebook()
-    survey_p = resolve(survey)
-    mapping_p, budgets_p = resolve(mapping), resolve(budgets)
+    sources = {"survey": resolve(survey), "mapping": resolve(mapping),
+               "budgets": resolve(budgets), "ledger": resolve(ledger), "fx": resolve(fx),
+               "vendors": resolve(vendors), "codebook": cb.path}
     out = Path(out_dir) if out_dir else paths.PROCESSED
-    for p in (survey_p, mapping_p, budgets_p):
+    for p in sources.values():
         if p is not None and not p.exists():
             raise DataError("input file not found", file=str(p), rule="file-not-found")
-    inputs = _inputs(survey_p, mapping_p, budgets_p, cb)
+    if sources["ledger"] is not None and sources["fx"] is None:
+        raise DataError("a ledger needs an FX table to convert amounts", file=str(ledger),
+                        rule="fx-missing", hint="pass --fx PATH (date, currency, rate_to_eur)")
+    inputs = _inputs(sources)
     if not force and _is_current(read_manifest(out), inputs, out):
         return BuildResult(read_manifest(out), None, skipped=True)
 
-    df, report = load_survey(survey_p, mapping_p, cb)
+    df, report = load_survey(sources["survey"], sources["mapping"], cb)
     report.raise_for_errors()
     frames = {SURVEY_FILE: tidy_survey(df, cb), VALIDATION_FILE: _issues_frame(report)}
-    if budgets_p is not None:
-        frames[BUDGETS_FILE] = load_budgets(budgets_p)
+    if sources["budgets"] is not None:
+        frames[BUDGETS_FILE] = load_budgets(sources["budgets"])
+    if sources["ledger"] is not None:
+        frames[SPEND_FILE], frames[LEDGER_ISSUES_FILE] = _spend_features(
+            sources["ledger"], sources["fx"], sources["vendors"])
     outputs = {}
     # stage every file first: if any write fails, none of the previous outputs is replaced
     with contextlib.ExitStack() as stack:
@@ -199,12 +211,13 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
             tmp = stack.enter_context(atomic.atomic_path(out / name))
             atomic.write_parquet(frame, tmp)
             outputs[name] = {"rows": len(frame), "sha256": fingerprint(tmp)}
-    for stale in {SURVEY_FILE, BUDGETS_FILE, VALIDATION_FILE} - set(frames):
+    for stale in {SURVEY_FILE, BUDGETS_FILE, VALIDATION_FILE, SPEND_FILE,
+                  LEDGER_ISSUES_FILE} - set(frames):
         (out / stale).unlink(missing_ok=True)
     manifest = {
         "version": MANIFEST_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "synthetic": is_synthetic(survey_p),
+        "synthetic": is_synthetic(sources["survey"]),
         "inputs": inputs,
         "outputs": outputs,
         "dropped_personal_fields": [c for c in cb.pii_fields if c in df.columns],
@@ -213,6 +226,22 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
     }
     atomic.write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return BuildResult(manifest, report, skipped=False)
+
+
+def _spend_features(ledger: Path, fx: Path, vendors: Path | None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Firm-year features from the ledger (streamed in DuckDB) and its data-quality report."""
+    from helpers.spend import firm_year_features
+
+    features = firm_year_features(ledger, fx=fx, vendors=vendors)
+    bad = features.attrs.get("bad_rows", pd.DataFrame())
+    unmapped = features.attrs.get("unmapped_vendors", pd.DataFrame())
+    issues = pd.concat([
+        bad.assign(kind="bad_rows").astype({c: str for c in bad.columns}),
+        unmapped.assign(kind="unmapped_vendor").astype({c: str for c in unmapped.columns}),
+    ], ignore_index=True)
+    features.attrs = {}
+    return features, issues
 
 
 def _issues_frame(report: ValidationReport) -> pd.DataFrame:
@@ -231,6 +260,7 @@ class ProcessedData:
 
     survey: pd.DataFrame
     budgets: pd.DataFrame | None
+    spend: pd.DataFrame | None
     validation: pd.DataFrame
     manifest: dict[str, Any]
 
@@ -260,13 +290,24 @@ def load_processed(data_dir: str | Path | None = None) -> ProcessedData:
     if manifest is None:
         raise DataError("no processed data found; run `make data` first", file=str(d),
                         rule="not-built")
-    budgets = d / BUDGETS_FILE
+    budgets, spend = d / BUDGETS_FILE, d / SPEND_FILE
     return ProcessedData(
         survey=pd.read_parquet(d / SURVEY_FILE),
         budgets=pd.read_parquet(budgets) if budgets.exists() else None,
+        spend=pd.read_parquet(spend) if spend.exists() else None,
         validation=pd.read_parquet(d / VALIDATION_FILE),
         manifest=manifest,
     )
+
+
+def load_ledger_issues(data_dir: str | Path | None = None) -> pd.DataFrame:
+    """The ledger's excluded-row and unmapped-vendor report written by ``make data`` (may be
+    empty), with only the columns that hold information."""
+    path = (resolve(data_dir) or paths.PROCESSED) / LEDGER_ISSUES_FILE
+    if not path.exists():
+        return pd.DataFrame()
+    issues = pd.read_parquet(path)
+    return issues.dropna(axis=1, how="all")
 
 
 def select_segment(df: pd.DataFrame, segment: dict[str, Any] | None) -> pd.DataFrame:

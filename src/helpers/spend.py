@@ -41,8 +41,10 @@ under rule ``net-negative`` but not excluded.
 
 CATEGORIES: the vendor map (``vendors``) overrides the ledger's ``vendor_category``; a blank
 ledger category is filled from the map. Lines that neither categorises count as "uncategorised"
-(not technology, but still in marketing_spend, n_lines and uncategorised_spend), and their vendors
-are listed in ``df.attrs["unmapped_vendors"]`` (vendor, n_lines, amount_eur), never dropped.
+(not technology, but still in marketing_spend, n_lines and uncategorised_spend). Vendors the map
+does not know are listed, never dropped, in ``df.attrs["unmapped_vendors"]`` (vendor, n_lines,
+amount_eur, n_uncategorised): their lines count under the ledger's category when it has one, as
+uncategorised otherwise. Without a vendor map, the list holds the vendors of uncategorised lines.
 
 FX: amounts are converted with the rate of the booking month (``rate_to_eur``: EUR per unit of
 the currency; EUR is 1 unless given); when that month is missing from the FX table, the most
@@ -175,7 +177,7 @@ def firm_year_features(
     partitions such as ``firm_id=F1/`` are read as columns). ``fx`` holds monthly ``date``,
     ``currency``, ``rate_to_eur``; ``vendors`` maps ``vendor`` to ``vendor_category``. The ledger
     never enters pandas: it is streamed by the engine and only the firm-year table returns.
-    Excluded lines and uncategorised vendors are in ``attrs["bad_rows"]`` and
+    Excluded lines and vendors missing from the map are in ``attrs["bad_rows"]`` and
     ``attrs["unmapped_vendors"]``; ``strict=True`` raises :class:`DataError` on excluded lines.
     """
     if engine not in SUPPORTED_ENGINES:
@@ -548,7 +550,8 @@ def _finish(features: pd.DataFrame, bad: pd.DataFrame, unmapped: pd.DataFrame,
     bad_rows = (pd.concat(reports, ignore_index=True) if reports
                 else pd.DataFrame(columns=_REPORT_COLUMNS))
     amount = f"amount_{currency.lower()}"
-    unmapped = unmapped.rename(columns={"amount": amount}).astype({"n_lines": "int64"})
+    unmapped = unmapped.rename(columns={"amount": amount}).astype({"n_lines": "int64",
+                                                                   "n_uncategorised": "int64"})
     features = features.reset_index(drop=True)
     features.attrs = {"bad_rows": bad_rows.astype({"count": "int64"}),
                       "unmapped_vendors": unmapped.reset_index(drop=True),

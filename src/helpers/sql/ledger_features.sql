@@ -103,7 +103,8 @@ priced AS (
                 WHEN k.month_index > l.last_month THEN l.rate
            END AS rate,
            c.currency AS known_currency,
-           COALESCE(v.vendor_category, k.ledger_category) AS category
+           COALESCE(v.vendor_category, k.ledger_category) AS category,
+           CASE WHEN v.vendor_category IS NULL THEN 0 ELSE 1 END AS is_mapped
     FROM keyed k
     LEFT JOIN fx_rates r ON r.currency = k.currency AND r.month_index = k.month_index
     LEFT JOIN fx_rates_latest l ON l.currency = k.currency
@@ -117,6 +118,7 @@ SELECT firm_id,
        amount * rate AS amount_conv,
        COALESCE(category, 'uncategorised') AS category,
        CASE WHEN category IS NULL THEN 1 ELSE 0 END AS is_uncategorised,
+       is_mapped,
        CASE WHEN COALESCE(cost_center IN ({{it_cost_centers}}), FALSE) THEN 'it'
             WHEN cost_center = {{marketing_cost_center}} THEN 'marketing'
             ELSE 'other'
@@ -240,11 +242,16 @@ WHERE rank_in_rule <= 5 OR rank_in_file = 1
 ORDER BY problem, rank_in_rule
 
 -- name: unmapped_vendors
--- Vendors of usable lines that neither the vendor map nor the ledger categorises.
-SELECT MIN(vendor) AS vendor,
+-- Vendors of usable lines that the vendor map does not know; without a vendor map, the vendors of
+-- lines that the ledger leaves uncategorised as well. n_uncategorised counts their lines without
+-- any category.
+SELECT MIN(l.vendor) AS vendor,
        COUNT(*) AS n_lines,
-       SUM(amount_conv) AS amount
-FROM ledger_lines
-WHERE problem IS NULL AND is_uncategorised = 1
-GROUP BY vendor_key
+       SUM(l.amount_conv) AS amount,
+       SUM(l.is_uncategorised) AS n_uncategorised
+FROM ledger_lines l
+CROSS JOIN (SELECT COUNT(*) AS n_mapped FROM vendors) m
+WHERE l.problem IS NULL AND l.is_mapped = 0
+GROUP BY l.vendor_key
+HAVING MAX(m.n_mapped) > 0 OR SUM(l.is_uncategorised) > 0
 ORDER BY amount DESC, vendor
