@@ -245,7 +245,8 @@ def notebook_imports(notebook: Path) -> set[str]:
         if cell.get("cell_type") != "code":
             continue
         source = "".join(cell.get("source", ""))
-        code = "\n".join(line for line in source.splitlines() if not line.lstrip()[:1] in "%!")
+        code = "\n".join(line for line in source.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))  # magics are not Python
         try:
             tree = ast.parse(code)
         except SyntaxError:
