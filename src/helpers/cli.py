@@ -51,17 +51,37 @@ def _build_data(args: argparse.Namespace) -> int:
 
 
 def _reports(args: argparse.Namespace) -> int:
-    from helpers import reporting
+    import json
+    import signal
+    import time
 
-    jobs = reporting.load_batch(args.batch)
-    if args.only:
-        jobs = [j for j in jobs if args.only in f"{j.stem}/{j.name}"]
-    results = reporting.run_batch(jobs, timeout=args.timeout)
-    failed = [r for r in results if r.status != "ok"]
-    print(f"{len(results) - len(failed)} of {len(results)} reports rendered, {len(failed)} failed")
-    for r in failed:
-        print(f"FAILED {r.job.stem}/{r.job.name}: {r.error.splitlines()[-1] if r.error else ''}")
-    return 1 if failed else 0
+    from helpers import batch
+
+    jobs = batch.load_batch(args.batch)
+    options = batch.Options(engine=args.engine or batch.default_engine(), timeout=args.timeout,
+                            workers=args.jobs or batch.default_workers())
+    options.reports_dir = args.reports_dir or options.reports_dir
+    options.executed_dir = args.executed_dir or options.executed_dir
+    if args.dry_run:
+        planned = batch.plan(batch.select(jobs, args.only), options.reports_dir, args.force)
+        if args.json:
+            print(json.dumps(batch.plan_json(planned, options.reports_dir), indent=2))
+        for p in [] if args.json else planned:
+            print(f"{'up to date' if p.up_to_date else 'render':10s}  {p.job.key}  "
+                  f"{', '.join(p.reasons)}")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop workers, as on Ctrl-C
+    start = time.monotonic()
+    try:
+        outcomes = batch.run(jobs, options, only=args.only, force=args.force)
+    except KeyboardInterrupt:
+        print("interrupted: running reports were stopped; finished reports are kept",
+              file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(batch.outcomes_json(outcomes, options.reports_dir), indent=2))
+    print(batch.summary(outcomes, options.reports_dir, time.monotonic() - start))
+    return 1 if any(o.selected and o.status == "failed" for o in outcomes) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,11 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.set_defaults(func=_build_data)
 
-    p = sub.add_parser("reports", help="render the reports in reports.yaml")
-    p.add_argument("--batch", type=Path, default=None, help="default reports.yaml")
-    p.add_argument("--only", default=None, help="render only jobs whose notebook/name contains this")
-    p.add_argument("--timeout", type=int, default=600, help="seconds per notebook cell")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel workers (reserved)")
+    p = sub.add_parser("reports", help="render the reports in reports.yaml (incremental, parallel)",
+                       description="Render the batch: reuse reports whose fingerprint (notebook, "
+                       "parameters, data, helpers, environment) is unchanged, render the rest in "
+                       "parallel workers, write reports/index.html.")
+    p.add_argument("--batch", type=Path, default=None, help="batch file (default reports.yaml)")
+    p.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="only jobs whose notebook/name matches (glob, else substring); repeatable")
+    p.add_argument("--force", action="store_true", help="render even reports that are up to date")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="parallel workers (default: the number of cores)")
+    p.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
+                   help="limit per report; a report over it is stopped and marked failed")
+    p.add_argument("--engine", choices=["fork", "kernel"], default=None,
+                   help="fork: run each report in a forked copy of a driver that has imported "
+                        "the heavy modules (default); kernel: a fresh Jupyter kernel per report")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, render nothing")
+    p.add_argument("--json", action="store_true", help="print the plan (or the outcomes) as JSON")
+    p.add_argument("--reports-dir", type=Path, default=None, help="default reports/")
+    p.add_argument("--executed-dir", type=Path, default=None, help="default build/executed/")
     p.set_defaults(func=_reports)
     return parser
 

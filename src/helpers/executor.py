@@ -284,8 +284,8 @@ def preload(notebooks: Iterable[Path] = ()) -> list[str]:
     for name in sorted(wanted):
         try:
             importlib.import_module(name)
-        except Exception:  # e.g. `from x import function` lists x.function; a bad import
-            if name.rpartition(".")[0] not in wanted:  # is the notebook's to report
+        except Exception:  # noqa: BLE001 -- a notebook reports its own failing import
+            if name.rpartition(".")[0] not in wanted:  # `from x import f` also lists x.f
                 failed.append(name)
     from helpers import reporting
 

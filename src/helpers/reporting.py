@@ -1,29 +1,50 @@
-"""Render notebooks to self-contained HTML reports: execute with papermill, export with nbconvert.
+"""Render one notebook run into a self-contained HTML report, its results file and the executed notebook.
 
-Reports hide the code (inputs and prompts), embed every figure, and are written atomically: an
-interrupted run leaves the previous report or none, never a truncated one. A failing notebook gets
-an error page naming the failing cell and message and does not stop the other jobs.
+A :class:`Job` is a notebook with one parameter set. :func:`render` executes it through papermill —
+in a fresh Jupyter kernel (``engine="kernel"``) or inside the calling process
+(``engine="inprocess"``, :mod:`helpers.executor`; for the batch runner's forked workers) — and
+writes, each atomically (an interrupted run leaves the previous file or none, never a truncated one):
+
+- ``reports/<notebook>/<name>.html``: code hidden, a "parameters used" box where papermill injected
+  the parameters, a table of contents, every figure embedded, a banner on synthetic data and a
+  provenance footer; no scripts, fonts or styles from the network;
+- ``reports/<notebook>/<name>.json``: status, parameters, fingerprint, provenance and the results
+  the notebook recorded with :func:`helpers.results.record` (the index reads these);
+- ``build/executed/<notebook>/<name>.ipynb``: the executed notebook, for analysts who want the code.
+
+A failing notebook gets an error page naming the failing cell and the message; it never raises.
+Heavy imports (nbformat, papermill, nbconvert, pandas) happen inside the functions that need them,
+so that the batch runner can plan and reuse reports without paying for them.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import os
+import re
+import subprocess
+import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import yaml
-
-from helpers import atomic, paths, results
+from helpers import atomic, paths
 
 EXECUTED_DIR = paths.ROOT / "build" / "executed"
 KERNEL_NAME = "disconnect-lab"
 TEMPLATES = Path(__file__).parent / "templates"
+ENGINES = ("kernel", "inprocess")
+INJECTED_TAG = "injected-parameters"
+PROVENANCE_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn",
+                       "papermill", "nbconvert", "ipython")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -38,8 +59,20 @@ class Job:
     def stem(self) -> str:
         return self.notebook.stem
 
+    @property
+    def key(self) -> str:
+        """``<notebook stem>/<name>``: unique within a batch, what ``--only`` matches."""
+        return f"{self.stem}/{self.name}"
+
+    @property
+    def segment(self) -> dict[str, Any]:
+        return dict(self.parameters.get("segment") or {})
+
     def html_path(self, reports_dir: Path = paths.REPORTS) -> Path:
         return reports_dir / self.stem / f"{self.name}.html"
+
+    def json_path(self, reports_dir: Path = paths.REPORTS) -> Path:
+        return reports_dir / self.stem / f"{self.name}.json"
 
     def executed_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
         return executed_dir / self.stem / f"{self.name}.ipynb"
@@ -56,22 +89,65 @@ class JobResult:
     error: str | None = None
 
 
+@dataclass
+class Failure(Exception):
+    """Why a report failed: a message and, when a cell raised, that cell."""
+
+    message: str
+    cell_index: int | None = None
+    execution_count: int | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def load_batch(path: str | Path | None = None) -> list[Job]:
-    """Read ``reports.yaml``: defaults merged into each job's parameters."""
-    p = Path(path) if path else paths.ROOT / "reports.yaml"
-    spec = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    defaults = spec.get("defaults") or {}
-    jobs = []
-    for entry in spec.get("jobs") or []:
-        nb = Path(entry["notebook"])
-        nb = nb if nb.is_absolute() else paths.ROOT / nb
-        params = {**defaults, **(entry.get("parameters") or {})}
-        jobs.append(Job(notebook=nb, name=str(entry.get("name", "all")), parameters=params))
-    names = [(j.stem, j.name) for j in jobs]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ValueError(f"{p}: duplicate report names {sorted(dupes)}")
-    return jobs
+    """The jobs of a batch file (kept for older callers; see :func:`helpers.batch.load_batch`)."""
+    from helpers.batch import load_batch as load
+
+    return load(path)
+
+
+def segment_label(segment: dict[str, Any]) -> str:
+    """``country DE, wave 2`` — or ``whole sample`` for ``{}``."""
+    if not segment:
+        return "whole sample"
+    return ", ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list | tuple) else v}"
+                     for k, v in segment.items())
+
+
+def data_manifest(data_dir: str | Path | None) -> dict[str, Any] | None:
+    """``manifest.json`` of a processed-data folder (relative to the project root), if built."""
+    folder = Path(data_dir) if data_dir else paths.PROCESSED
+    folder = folder if folder.is_absolute() else paths.ROOT / folder
+    path = folder / "manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+# --------------------------------------------------------------------------- provenance
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "--no-optional-locks", "-C", str(paths.ROOT), *args],
+                             check=False, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def provenance() -> dict[str, Any]:
+    """Project commit and package versions, once per process (a batch computes it before forking)."""
+    commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
+    if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (with uncommitted changes)"
+    versions = {"python": sys.version.split()[0]}
+    for name in (*PROVENANCE_PACKAGES, "disconnect-lab"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"commit": commit, "packages": versions}
 
 
 def _kernel_name() -> str:
@@ -81,15 +157,32 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
+# --------------------------------------------------------------------------- execution
+CellHook = Callable[..., Any]
+
+
 def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
-            executed_dir: Path = EXECUTED_DIR) -> nbformat.NotebookNode:
+            executed_dir: Path = EXECUTED_DIR, engine: str = "kernel",
+            on_cell_start: CellHook | None = None) -> Any:
     """Run the notebook with papermill; the executed copy is kept under ``build/executed``.
 
-    Papermill saves the notebook after every cell; it writes to a temporary name that is renamed
-    once execution ends (successfully or with an error, which analysts want to inspect).
+    ``engine="kernel"`` starts a fresh kernel (``timeout`` is then papermill's per-cell limit);
+    ``"inprocess"`` runs the cells in this process (the batch runner enforces its timeout by
+    killing the worker). The notebook is saved once, at the end — also when a cell failed, which
+    analysts want to inspect — under a temporary name renamed into place.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     import papermill as pm
 
+    options: dict[str, Any] = {"on_cell_start": on_cell_start} if on_cell_start else {}
+    if engine == "inprocess":
+        from helpers import executor
+
+        options["engine_name"] = executor.ENGINE_NAME
+        kernel_name = kernel_name or "python3"
+    else:
+        options["execution_timeout"] = timeout
     out = job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
@@ -97,86 +190,226 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
         return pm.execute_notebook(
             str(job.notebook), str(tmp), parameters=job.parameters,
             kernel_name=kernel_name or _kernel_name(), cwd=str(paths.ROOT),
-            progress_bar=False, log_output=False, execution_timeout=timeout,
-        )
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options)
     finally:
         if tmp.exists():
             os.replace(tmp, out)
 
 
-def to_html(nb: nbformat.NotebookNode, title: str) -> str:
-    """Export an executed notebook to HTML with code hidden and no remote resources."""
-    from nbconvert import HTMLExporter
+def failure_from(exc: BaseException) -> Failure:
+    """The failing cell and its error, as papermill reports them, or the exception itself."""
+    from papermill.exceptions import PapermillExecutionError
 
-    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="report",
-                            exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
-    nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, PapermillExecutionError):
+        trace = _ANSI.sub("", "\n".join(exc.traceback or []))
+        return Failure(f"{trace}\n\n{exc.ename}: {exc.evalue}".lstrip(), exc.cell_index,
+                       exc.exec_count, exc.source)
+    return Failure("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip())
 
 
-def _results_document(job: Job, recorded: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """The results file written beside a report: what ran, on which data, and the key estimates."""
-    data = recorded.pop("data", {}).get("value", {})
+# --------------------------------------------------------------------------- documents
+def _base_document(job: Job, status: str, seconds: float, fingerprint: dict[str, str] | None,
+                   engine: str) -> dict[str, Any]:
+    """What every results file says: the job, the outcome and how it was produced."""
+    manifest = data_manifest(job.parameters.get("data_dir")) or {}
     return {
         "notebook": job.notebook.name,
         "name": job.name,
         "parameters": job.parameters,
-        "data_fingerprint": data.get("fingerprint"),
-        "synthetic": data.get("synthetic"),
-        "n": data.get("n"),
-        "results": recorded,
+        "status": status,
+        "synthetic": manifest.get("synthetic"),
         "seconds": round(seconds, 2),
         "rendered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fingerprint": fingerprint,
+        "engine": engine,
+        "provenance": provenance(),
     }
 
 
-def error_page(job: Job, message: str) -> str:
-    """A small HTML page saying which report failed and why."""
-    return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>FAILED: {html.escape(job.stem)} / {html.escape(job.name)}</title></head><body>"
-        f"<h1>Report failed: {html.escape(job.stem)} ({html.escape(job.name)})</h1>"
-        f"<p>Parameters: <code>{html.escape(repr(job.parameters))}</code></p>"
-        f"<pre>{html.escape(message)}</pre></body></html>"
-    )
+def _results_document(job: Job, recorded: dict[str, Any], seconds: float,
+                      fingerprint: dict[str, str] | None, engine: str) -> dict[str, Any]:
+    """The results file of a rendered report: the base document plus the recorded results."""
+    data = recorded.pop("data", {}).get("value", {})
+    doc = _base_document(job, "ok", seconds, fingerprint, engine)
+    doc.update({"data_fingerprint": data.get("fingerprint"), "n": data.get("n"),
+                "results": recorded})
+    if data.get("synthetic") is not None:
+        doc["synthetic"] = data["synthetic"]
+    return doc
 
 
-def _failure_message(exc: BaseException) -> str:
-    """The failing cell and its error, as papermill reports them, or the traceback."""
-    from papermill.exceptions import PapermillExecutionError
+def _dumps(doc: dict[str, Any]) -> str:
+    from helpers import results
 
-    if isinstance(exc, PapermillExecutionError):
-        return (f"Cell {exc.exec_count} failed:\n{exc.source}\n\n{exc.ename}: {exc.evalue}")
-    return "".join(traceback.format_exception_only(type(exc), exc))
+    return results.dumps(doc)
+
+
+# --------------------------------------------------------------------------- HTML
+@functools.lru_cache(maxsize=1)
+def _exporter() -> Any:
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="report",
+                        exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, embed_images=True)
+
+
+def _title(nb: Any, job: Job) -> str:
+    """The notebook's first heading (else its file name) and the segment."""
+    for cell in nb.cells:
+        match = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE) if cell.cell_type == "markdown" else None
+        if match:
+            return f"{match.group(1).strip()} — {segment_label(job.segment)}"
+    return f"{job.stem} — {segment_label(job.segment)}"
+
+
+def _display(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) -> dict[str, Any]:
+    """What the report template shows beyond the notebook: parameters box, banner, footer."""
+    prov = doc.get("provenance") or {}
+    fp = doc.get("fingerprint") or {}
+    return {
+        "job": job.key,
+        "segment": segment_label(job.segment),
+        "synthetic": bool(doc.get("synthetic")),
+        "parameters": [(k, _display(v)) for k, v in job.parameters.items()],
+        "parameters_json": json.dumps(job.parameters, ensure_ascii=False, sort_keys=True),
+        "commit": prov.get("commit", "unknown"),
+        "data_fingerprint": doc.get("data_fingerprint") or fp.get("data") or "unknown",
+        "packages": " · ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items()),
+        "rendered_at": doc.get("rendered_at"),
+        "seconds": doc.get("seconds"),
+        "engine": doc.get("engine"),
+        "executed": _relative(executed) if executed else None,
+    }
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
+
+
+_HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)<a class="anchor-link"', re.DOTALL)
+
+
+def _with_toc(body: str) -> str:
+    """Fill the template's table-of-contents placeholder from the markdown headings."""
+    headings = [(int(level), anchor, re.sub(r"<[^>]+>", "", text).strip())
+                for level, anchor, text in _HEADING.findall(body)]
+    top = min((level for level, _, _ in headings), default=1)
+    entries = [(level, anchor, text) for level, anchor, text in headings
+               if level > top or sum(lv == top for lv, _, _ in headings) > 1]
+    if not entries:
+        return body.replace("<!-- dl:toc -->", "")
+    items = "".join(f'<li class="dl-toc-{level - top}"><a href="#{anchor}">{text}</a></li>'
+                    for level, anchor, text in entries)
+    nav = f'<nav class="dl-toc" aria-label="Contents"><h2>Contents</h2><ul>{items}</ul></nav>'
+    return body.replace("<!-- dl:toc -->", nav, 1)
+
+
+def to_html(nb: Any, job: Job, doc: dict[str, Any], executed: Path | None = None) -> str:
+    """Export an executed notebook (results already lifted out) to the offline report HTML."""
+    nb.metadata["title"] = _title(nb, job)
+    body, _ = _exporter().from_notebook_node(
+        nb, resources={"report": report_context(job, doc, executed)})
+    return _with_toc(body)
+
+
+def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
+               executed: Path | None = None) -> str:
+    """A self-contained page saying which report failed, in which cell, and why."""
+    ctx = report_context(job, doc or {}, executed)
+    esc = html.escape
+    parts = [(f'<div class="dl-failed" role="alert">Report failed: {esc(job.key)} '
+              f"({esc(ctx['segment'])})</div>")]
+    if failure.source is not None:
+        number = f"In [{failure.execution_count}]" if failure.execution_count else "the cell"
+        parts.append(f"<h2>Failing cell {failure.cell_index} ({number})</h2>"
+                     f'<pre class="dl-source">{esc(failure.source)}</pre>')
+    parts.append(f'<h2>Message</h2><pre class="dl-message">{esc(failure.message)}</pre>')
+    parts.append("<h2>Parameters</h2><table>" + "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in ctx["parameters"]) + "</table>")
+    if ctx["executed"]:
+        parts.append(f"<p>Executed notebook, with the code: <code>{esc(ctx['executed'])}</code></p>")
+    parts.append(f"<footer>commit {esc(ctx['commit'])} · {esc(ctx['packages'])} · "
+                 f"{esc(str(ctx['rendered_at'] or ''))}</footer>")
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>FAILED: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head><body>"
+            + "".join(parts) + "</body></html>\n")
+
+
+_ERROR_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;"
+    "color:#222}.dl-failed{background:#FDECEA;border:2px solid #B00020;padding:.6em 1em;"
+    "font-weight:bold}pre{background:#F6F6F6;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
+    "th{text-align:left;padding-right:1em}footer{margin-top:2em;font-size:.85em;color:#555}"
+)
+
+
+# --------------------------------------------------------------------------- outputs
+def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
+                  executed_dir: Path = EXECUTED_DIR, *, seconds: float = 0.0,
+                  fingerprint: dict[str, str] | None = None, engine: str = "kernel") -> JobResult:
+    """Write the error page and a results file with status "failed" (atomically)."""
+    doc = _base_document(job, "failed", seconds, fingerprint, engine)
+    doc["error"] = failure.message
+    if failure.source is not None:
+        doc["failing_cell"] = {"index": failure.cell_index, "source": failure.source,
+                               "execution_count": failure.execution_count}
+    target = job.html_path(reports_dir)
+    executed = job.executed_path(executed_dir)
+    atomic.write_text(target, error_page(job, failure, doc, executed if executed.exists() else None))
+    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+    return JobResult(job, "failed", target, seconds, failure.message)
 
 
 def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
-           executed_dir: Path = EXECUTED_DIR) -> JobResult:
-    """Execute one job and write its HTML report (or its error page) atomically."""
+           executed_dir: Path = EXECUTED_DIR, *, engine: str = "kernel",
+           fingerprint: dict[str, str] | None = None,
+           on_cell_start: CellHook | None = None) -> JobResult:
+    """Execute one job and write its HTML report and results file (or its error page).
+
+    The HTML is written before the results file, whose fingerprint marks the pair complete.
+    """
+    from helpers import results
+
     start = time.perf_counter()
     target = job.html_path(reports_dir)
     try:
-        nb = execute(job, timeout=timeout, executed_dir=executed_dir)
+        nb = execute(job, timeout=timeout, executed_dir=executed_dir, engine=engine,
+                     on_cell_start=on_cell_start)
         recorded = results.collect(nb)
-        atomic.write_text(target, to_html(nb, f"{job.stem} — {job.name}"))
-        atomic.write_text(target.with_suffix(".json"), results.dumps(_results_document(
-            job, recorded, time.perf_counter() - start)))
+        doc = _results_document(job, recorded, time.perf_counter() - start, fingerprint, engine)
+        atomic.write_text(target, to_html(nb, job, doc, job.executed_path(executed_dir)))
+        atomic.write_text(job.json_path(reports_dir), _dumps(doc))
         return JobResult(job, "ok", target, time.perf_counter() - start)
-    except Exception as exc:  # one failing report must not take the batch down
-        message = _failure_message(exc)
-        atomic.write_text(target, error_page(job, message))
-        return JobResult(job, "failed", target, time.perf_counter() - start, message)
+    except Exception as exc:  # noqa: BLE001 -- one failing report must not stop the batch
+        return write_failure(job, failure_from(exc), reports_dir, executed_dir,
+                             seconds=time.perf_counter() - start, fingerprint=fingerprint,
+                             engine=engine)
 
 
-def run_batch(jobs: list[Job], timeout: int = 600) -> list[JobResult]:
-    """Render every job in turn, printing one line per job; failures are collected, not raised."""
-    results = []
-    for n, job in enumerate(jobs, start=1):
-        result = render(job, timeout=timeout)
-        results.append(result)
-        print(f"[{n}/{len(jobs)}] {result.status:6s} {result.seconds:5.1f}s  "
-              f"{result.html.relative_to(paths.ROOT) if result.html.is_relative_to(paths.ROOT) else result.html}",
-              flush=True)
-    return results
+def warm_up() -> None:
+    """Load the exporter, its templates and filters, and the provenance, before forking workers."""
+    import nbformat
+
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# Warm-up\n\n## Section\n\nText with `code` and *emphasis*."),
+        v4.new_code_cell("x", outputs=[
+            v4.new_output("stream", name="stdout", text="x\n"),
+            v4.new_output("display_data", data={"text/html": "<p>x</p>", "text/plain": "x"}),
+            v4.new_output("display_data", data={"image/png": _PIXEL}),
+        ], metadata={"tags": [INJECTED_TAG]}),
+    ])
+    _exporter().from_notebook_node(nb, resources={"report": report_context(
+        Job(Path("warm-up.ipynb"), "warm-up"), {})})
+    provenance()
+
+
+_PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5Erk"
+          "Jggg==")

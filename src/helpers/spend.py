@@ -193,9 +193,10 @@ def firm_year_features(
     with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
         _register_inputs(con, source, fx_table, vendor_table)
         try:
-            for name, sql in sections:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-            bad = _bad_line_report(con.sql("SELECT * FROM ledger_bad_lines").df(), source)
+            for section in sections:
+                kind = "TABLE" if section.materialize else "VIEW"
+                con.execute(f"CREATE TEMP {kind} {section.name} AS {section.sql}")
+            bad = _bad_lines(con, source)
             if strict and not bad.empty:
                 raise DataError(issues=_issues(bad))
             features = con.sql("SELECT * FROM firm_year_features").df()
@@ -203,6 +204,13 @@ def firm_year_features(
         except duckdb.Error as exc:
             raise _engine_error(exc, source) from exc
     return _finish(features, bad, unmapped, target)
+
+
+def _bad_lines(con: duckdb.DuckDBPyConnection, source: _LedgerSource) -> pd.DataFrame:
+    """The bad-line report; the second pass for examples runs only when there are bad lines."""
+    if con.sql("SELECT * FROM bad_line_counts").df().empty:
+        return pd.DataFrame(columns=_REPORT_COLUMNS)
+    return _bad_line_report(con.sql("SELECT * FROM ledger_bad_lines").df(), source)
 
 
 def describe_bad_rows(df: pd.DataFrame) -> str:
@@ -224,13 +232,23 @@ def describe_bad_rows(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def load_sql(params: dict[str, str]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class SqlSection:
+    """One named view of ``ledger_features.sql``; ``materialize`` asks the engine to store it."""
+
+    name: str
+    sql: str
+    materialize: bool = False
+
+
+def load_sql(params: dict[str, str]) -> list[SqlSection]:
     """The named view definitions of ``ledger_features.sql`` with ``{{name}}`` parameters filled."""
     text = resources.files("helpers").joinpath("sql", SQL_FILE).read_text(encoding="utf-8")
-    sections: list[tuple[str, str]] = []
+    sections = []
     for chunk in text.split("\n-- name: ")[1:]:
-        name, _, body = chunk.partition("\n")
-        sections.append((name.strip(), _fill(body, params).strip()))
+        header, _, body = chunk.partition("\n")
+        name, *flags = header.split()
+        sections.append(SqlSection(name, _fill(body, params).strip(), "[materialize]" in flags))
     return sections
 
 

@@ -6,7 +6,9 @@
 --
 -- The file is a chain of named views. Each "-- name: <view>" line starts one definition; the engine
 -- layer creates them in order (DuckDB: CREATE TEMP VIEW <view> AS ...; Spark: createOrReplaceTempView)
--- and then reads firm_year_features, ledger_bad_lines and unmapped_vendors.
+-- and stores those marked [materialize] (DuckDB: CREATE TEMP TABLE; Spark: CACHE TABLE). It then
+-- reads firm_year_features, unmapped_vendors and bad_line_counts, and ledger_bad_lines only when
+-- there are bad lines. The ledger is read once, by vendor_year (twice when there are bad lines).
 --
 -- Input views registered by the engine layer:
 --   ledger(firm_id, booking_date, cost_center, vendor, vendor_category, payment_method, currency,
@@ -149,72 +151,104 @@ SELECT firm_id,
        source_row
 FROM priced
 
+-- name: vendor_year [materialize]
+-- The one pass over the ledger: one row per problem, firm, year, function and vendor with the sums
+-- every output needs. The engine stores it (DuckDB: a temp table; Spark: a cached view), so that
+-- the features, the vendor counts, the unmapped vendors and the bad-line counts all come from this
+-- small table instead of a new pass over the ledger each. Sums of sums are exact, and counting the
+-- vendor rows replaces COUNT(DISTINCT vendor).
+SELECT problem,
+       firm_id,
+       booking_year,
+       fn_class,
+       vendor_key,
+       MIN(vendor) AS vendor,
+       MAX(is_mapped) AS is_mapped,
+       COUNT(*) AS n_lines,
+       SUM(is_tech) AS n_tech_lines,
+       SUM(is_uncategorised) AS n_uncategorised,
+       SUM(amount_conv) AS amount,
+       SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_amount,
+       SUM(CASE WHEN is_tech = 1 THEN amount_conv ELSE 0.0 END) AS tech_amount,
+       SUM(CASE WHEN is_shadow = 1 THEN amount_conv ELSE 0.0 END) AS shadow_amount,
+       SUM(CASE WHEN is_tech = 1 AND is_card = 1 THEN amount_conv ELSE 0.0 END) AS card_tech_amount,
+       SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END) AS uncategorised_amount,
+       SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds
+FROM ledger_lines
+GROUP BY problem, firm_id, booking_year, fn_class, vendor_key
+
 -- name: firm_year_features
 -- Net sums per firm and year over usable lines (refunds are negative amounts and net out here).
--- Distinct technology vendors are counted from one DISTINCT over (firm, year, function, vendor),
--- which is much cheaper than three COUNT(DISTINCT CASE ...) aggregates.
-WITH usable AS (
-    SELECT * FROM ledger_lines WHERE problem IS NULL
-),
-sums AS (
+WITH sums AS (
     SELECT firm_id,
            booking_year,
-           SUM(CASE WHEN fn_class = 'it' AND is_tech = 1 THEN amount_conv ELSE 0.0 END) AS it_spend,
-           SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_spend,
-           SUM(CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
-               AS martech_spend,
-           SUM(CASE WHEN fn_class = 'other' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
-               AS other_tech_spend,
-           SUM(CASE WHEN is_tech = 1 THEN amount_conv ELSE 0.0 END) AS tech_spend_total,
-           SUM(CASE WHEN is_shadow = 1 THEN amount_conv ELSE 0.0 END) AS shadow_it_spend,
-           SUM(CASE WHEN is_tech = 1 AND is_card = 1 THEN amount_conv ELSE 0.0 END)
-               AS card_tech_spend,
-           SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END)
-               AS uncategorised_spend,
-           COUNT(*) AS n_lines,
-           SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds
-    FROM usable
-    GROUP BY firm_id, booking_year
-),
-tech_vendors AS (
-    SELECT DISTINCT firm_id, booking_year, fn_class, vendor_key
-    FROM usable
-    WHERE is_tech = 1 AND vendor_key IS NOT NULL
-),
-vendor_counts AS (
-    SELECT firm_id,
-           booking_year,
-           SUM(CASE WHEN fn_class = 'it' THEN 1 ELSE 0 END) AS n_vendors_it,
-           SUM(CASE WHEN fn_class = 'marketing' THEN 1 ELSE 0 END) AS n_vendors_marketing,
-           SUM(CASE WHEN fn_class = 'other' THEN 1 ELSE 0 END) AS n_vendors_other
-    FROM tech_vendors
+           SUM(CASE WHEN fn_class = 'it' THEN tech_amount ELSE 0.0 END) AS it_spend,
+           SUM(marketing_amount) AS marketing_spend,
+           SUM(CASE WHEN fn_class = 'marketing' THEN tech_amount ELSE 0.0 END) AS martech_spend,
+           SUM(CASE WHEN fn_class = 'other' THEN tech_amount ELSE 0.0 END) AS other_tech_spend,
+           SUM(tech_amount) AS tech_spend_total,
+           SUM(shadow_amount) AS shadow_it_spend,
+           SUM(card_tech_amount) AS card_tech_spend,
+           SUM(CASE WHEN fn_class = 'it' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
+                    THEN 1 ELSE 0 END) AS n_vendors_it,
+           SUM(CASE WHEN fn_class = 'marketing' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
+                    THEN 1 ELSE 0 END) AS n_vendors_marketing,
+           SUM(CASE WHEN fn_class = 'other' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
+                    THEN 1 ELSE 0 END) AS n_vendors_other,
+           SUM(n_lines) AS n_lines,
+           SUM(refunds) AS refunds,
+           SUM(uncategorised_amount) AS uncategorised_spend
+    FROM vendor_year
+    WHERE problem IS NULL
     GROUP BY firm_id, booking_year
 )
-SELECT s.firm_id,
-       CAST(s.booking_year AS INT) AS year,
-       s.it_spend,
-       s.marketing_spend,
-       s.martech_spend,
-       s.other_tech_spend,
-       s.tech_spend_total,
-       s.shadow_it_spend,
+SELECT firm_id,
+       CAST(booking_year AS INT) AS year,
+       it_spend,
+       marketing_spend,
+       martech_spend,
+       other_tech_spend,
+       tech_spend_total,
+       shadow_it_spend,
        -- a technology total under half a cent counts as zero: no share
-       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.shadow_it_spend / s.tech_spend_total END
+       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN shadow_it_spend / tech_spend_total END
            AS shadow_it_share,
-       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.card_tech_spend / s.tech_spend_total END
+       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN card_tech_spend / tech_spend_total END
            AS card_share,
-       COALESCE(v.n_vendors_it, 0) AS n_vendors_it,
-       COALESCE(v.n_vendors_marketing, 0) AS n_vendors_marketing,
-       COALESCE(v.n_vendors_other, 0) AS n_vendors_other,
-       s.n_lines,
-       s.refunds,
-       s.uncategorised_spend
-FROM sums s
-LEFT JOIN vendor_counts v ON v.firm_id = s.firm_id AND v.booking_year = s.booking_year
-ORDER BY s.firm_id, year
+       n_vendors_it,
+       n_vendors_marketing,
+       n_vendors_other,
+       n_lines,
+       refunds,
+       uncategorised_spend
+FROM sums
+ORDER BY firm_id, year
+
+-- name: unmapped_vendors
+-- Vendors of usable lines that the vendor map does not know; without a vendor map, the vendors of
+-- lines that the ledger leaves uncategorised as well. n_uncategorised counts their lines without
+-- any category.
+SELECT MIN(y.vendor) AS vendor,
+       SUM(y.n_lines) AS n_lines,
+       SUM(y.amount) AS amount,
+       SUM(y.n_uncategorised) AS n_uncategorised
+FROM vendor_year y
+CROSS JOIN (SELECT COUNT(*) AS n_mapped FROM vendors) m
+WHERE y.problem IS NULL AND y.is_mapped = 0
+GROUP BY y.vendor_key
+HAVING MAX(m.n_mapped) > 0 OR SUM(y.n_uncategorised) > 0
+ORDER BY amount DESC, vendor
+
+-- name: bad_line_counts
+-- Excluded lines per broken rule.
+SELECT problem, SUM(n_lines) AS n_lines
+FROM vendor_year
+WHERE problem IS NOT NULL
+GROUP BY problem
 
 -- name: ledger_bad_lines
--- Excluded lines: per rule the first five examples plus one row per file with the file's count.
+-- Only read when bad_line_counts is not empty (a second pass over the ledger): per rule the first
+-- five examples, plus one row per file with the file's count.
 WITH bad AS (
     SELECT problem,
            source_file,
@@ -240,18 +274,3 @@ SELECT problem, source_file, source_row, raw_firm_id, raw_booking_date, raw_curr
 FROM ranked
 WHERE rank_in_rule <= 5 OR rank_in_file = 1
 ORDER BY problem, rank_in_rule
-
--- name: unmapped_vendors
--- Vendors of usable lines that the vendor map does not know; without a vendor map, the vendors of
--- lines that the ledger leaves uncategorised as well. n_uncategorised counts their lines without
--- any category.
-SELECT MIN(l.vendor) AS vendor,
-       COUNT(*) AS n_lines,
-       SUM(l.amount_conv) AS amount,
-       SUM(l.is_uncategorised) AS n_uncategorised
-FROM ledger_lines l
-CROSS JOIN (SELECT COUNT(*) AS n_mapped FROM vendors) m
-WHERE l.problem IS NULL AND l.is_mapped = 0
-GROUP BY l.vendor_key
-HAVING MAX(m.n_mapped) > 0 OR SUM(l.is_uncategorised) > 0
-ORDER BY amount DESC, vendor

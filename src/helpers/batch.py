@@ -1,0 +1,725 @@
+"""The report batch: plan the jobs in ``reports.yaml``, reuse what is unchanged, render the rest in parallel.
+
+``make reports`` runs :func:`run` (via ``python -m helpers reports``):
+
+1. **Plan.** :func:`load_batch` expands the batch file — notebooks times parameter sets, with a
+   ``grid`` that turns ``segment: [all, country, wave]`` into one job per value present in the
+   processed data — into :class:`~helpers.reporting.Job` objects.
+2. **Fingerprint.** Each job's fingerprint has five parts: the notebook's cells, the parameters,
+   the input data (the processed files' hashes in ``manifest.json``, plus the codebook and the
+   reference figures), the helpers source (every file under ``src/helpers``, templates included)
+   and the locked environment (``requirements/constraints.txt`` and the Python version). A job
+   whose results file carries the same fingerprint, with its HTML present and not failed, is
+   reused; the plan says which parts changed for the others.
+3. **Render.** A driver process imports the heavy modules once (:func:`helpers.executor.preload`)
+   and forks one clean worker per report (``-j`` at a time); the worker runs the notebook in-process
+   and writes its outputs atomically. A worker past ``--timeout`` is killed and its report marked
+   failed; a failing report never stops the others. ``--engine kernel`` runs each report in a fresh
+   Jupyter kernel instead (slower; the reference the in-process engine is tested against).
+4. **Index.** ``reports/index.html`` lists every job with its status (:mod:`helpers.index`).
+
+A lock file (``<reports>/.lock``) serialises runs on one reports folder: a second run waits for
+the first, then finds its reports up to date. Leftover temporary files of an interrupted run are
+removed under the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob
+import hashlib
+import itertools
+import json
+import os
+import re
+import selectors
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import yaml
+
+from helpers import paths, reporting
+from helpers.errors import DataError
+from helpers.reporting import EXECUTED_DIR, Failure, Job
+
+BATCH_FILE = paths.ROOT / "reports.yaml"
+HELPERS_DIR = Path(reporting.__file__).parent
+CONSTRAINTS = paths.ROOT / "requirements" / "constraints.txt"
+SURVEY_FILE = "survey.parquet"
+DEFAULT_TIMEOUT = 900
+ENTRY_KEYS = {"notebook", "name", "parameters", "grid"}
+FINGERPRINT_PARTS = ("notebook", "parameters", "data", "helpers", "environment")
+
+
+# --------------------------------------------------------------------------- the batch file
+def slug(value: Any) -> str:
+    """A value as a file-name part: ``<250`` -> ``lt250``, ``5000+`` -> ``5000plus``."""
+    text = str(value)
+    for old, new in (("<", "lt"), (">", "gt"), ("+", "plus"), ("&", "and")):
+        text = text.replace(old, new)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def segment_name(segment: dict[str, Any]) -> str:
+    """``{}`` -> ``all``; ``{"country": "DE", "wave": 2}`` -> ``country-DE__wave-2``."""
+    if not segment:
+        return "all"
+    parts = []
+    for column, value in segment.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        parts.append(f"{column}-{'_'.join(slug(v) for v in values)}")
+    return "__".join(parts)
+
+
+def _resolve(path: str | Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else paths.ROOT / p
+
+
+class _SegmentValues:
+    """Values present in each processed survey's columns, read once per data folder."""
+
+    def __init__(self, batch_file: Path) -> None:
+        self.batch_file = batch_file
+        self.cache: dict[tuple[Path, str], list[Any]] = {}
+
+    def __call__(self, data_dir: Any, column: str) -> list[Any]:
+        survey = _resolve(data_dir or paths.PROCESSED) / SURVEY_FILE
+        if (survey, column) not in self.cache:
+            self.cache[(survey, column)] = self._read(survey, column)
+        return self.cache[(survey, column)]
+
+    def _read(self, survey: Path, column: str) -> list[Any]:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        if not survey.exists():
+            raise DataError(f"the grid needs the processed survey to list {column!r} values; "
+                            "run `make data` first", file=str(survey), rule="batch-no-data")
+        if column not in pq.read_schema(survey).names:
+            raise DataError(f"grid segment {column!r} is not a column of {survey.name}",
+                            file=str(self.batch_file), column=column, rule="batch-grid",
+                            hint="use all, country, industry, size_band or wave")
+        array = pq.read_table(survey, columns=[column]).unify_dictionaries().column(column)
+        array = array.combine_chunks()
+        if hasattr(array, "dictionary"):  # a pandas categorical: keep the category order
+            used = sorted(i for i in pc.unique(array.indices).to_pylist() if i is not None)
+            return [array.dictionary[i].as_py() for i in used]
+        return sorted(v for v in pc.unique(array).to_pylist() if v is not None)
+
+
+def _notebooks(pattern: str, explicit: set[Path], batch_file: Path) -> list[Path]:
+    """The notebooks an entry names: a path, or a glob minus notebooks listed on their own."""
+    if not glob.has_magic(pattern):
+        path = _resolve(pattern)
+        if not path.exists():
+            raise DataError("notebook not found", file=str(batch_file), column=pattern,
+                            rule="batch-notebook")
+        return [path]
+    found = sorted(Path(p) for p in glob.glob(str(_resolve(pattern))))
+    return [p for p in found if p not in explicit]
+
+
+def _grid_axes(grid: dict[str, Any], params: dict[str, Any],
+               values_of: _SegmentValues) -> list[list[tuple[str, dict[str, Any]]]]:
+    """One axis per grid key: (name part, parameter update) options."""
+    axes = []
+    for key, raw in grid.items():
+        options = raw if isinstance(raw, list) else [raw]
+        if key != "segment":
+            axes.append([(f"{key}-{slug(v)}", {key: v}) for v in options])
+            continue
+        axis = []
+        for option in options:
+            if option in ("all", {}, None):
+                axis.append(("all", {"segment": {}}))
+            elif isinstance(option, dict):
+                axis.append((segment_name(option), {"segment": option}))
+            else:
+                axis += [(f"{option}-{slug(v)}", {"segment": {str(option): v}})
+                         for v in values_of(params.get("data_dir"), str(option))]
+        axes.append(axis)
+    return axes
+
+
+def _entry_jobs(entry: dict[str, Any], defaults: dict[str, Any], explicit: set[Path],
+                batch_file: Path, values_of: _SegmentValues) -> list[Job]:
+    """Expand one batch entry into jobs (notebooks x grid combinations)."""
+    unknown = set(entry) - ENTRY_KEYS
+    if unknown or "notebook" not in entry:
+        raise DataError(f"each job needs `notebook` and may have {', '.join(sorted(ENTRY_KEYS))}; "
+                        f"got {', '.join(sorted(entry))}", file=str(batch_file),
+                        rule="batch-entry")
+    params = {**defaults, **(entry.get("parameters") or {})}
+    axes = _grid_axes(entry.get("grid") or {}, params, values_of)
+    jobs = []
+    for notebook in _notebooks(str(entry["notebook"]), explicit, batch_file):
+        for combo in itertools.product(*axes):
+            job_params, parts = dict(params), [str(entry["name"])] if entry.get("name") else []
+            for part, update in combo:
+                job_params.update(update)
+                parts.append(part)
+            name = "__".join(parts) or segment_name(job_params.get("segment") or {})
+            jobs.append(Job(notebook=notebook, name=name, parameters=job_params))
+    return jobs
+
+
+def load_batch(path: str | Path | None = None) -> list[Job]:
+    """Read a batch file (default ``reports.yaml``) and expand it into jobs; see its header."""
+    batch_file = Path(path) if path else BATCH_FILE
+    spec = yaml.safe_load(batch_file.read_text(encoding="utf-8")) or {}
+    defaults = spec.get("defaults") or {}
+    entries = spec.get("jobs") or []
+    explicit = {_resolve(e["notebook"]) for e in entries
+                if isinstance(e, dict) and "notebook" in e and not glob.has_magic(e["notebook"])}
+    values_of = _SegmentValues(batch_file)
+    jobs = [job for entry in entries
+            for job in _entry_jobs(entry, defaults, explicit, batch_file, values_of)]
+    keys = [job.key for job in jobs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise DataError(f"duplicate report names: {', '.join(dupes)}", file=str(batch_file),
+                        rule="batch-duplicate", hint="give the entries different `name`s")
+    return jobs
+
+
+def select(jobs: Sequence[Job], patterns: Sequence[str]) -> list[Job]:
+    """Jobs whose ``notebook/name`` matches any pattern (a glob, or else a substring)."""
+    if not patterns:
+        return list(jobs)
+    return [j for j in jobs if any(fnmatch.fnmatchcase(j.key, p) if glob.has_magic(p)
+                                   else p in j.key for p in patterns)]
+
+
+# --------------------------------------------------------------------------- fingerprints
+def _sha(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def tree_fingerprint(folder: Path) -> str:
+    """Hash of every file under a folder (names and contents), caches and hidden files aside."""
+    h = hashlib.sha256()
+    for f in sorted(folder.rglob("*")):
+        rel = f.relative_to(folder)
+        if f.is_file() and "__pycache__" not in rel.parts and not rel.name.startswith("."):
+            h.update(str(rel).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def notebook_fingerprint(notebook: Path) -> str:
+    """Hash of what a notebook runs and shows: cell types, sources and tags (not outputs or ids)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    return _sha(json.dumps([(c.get("cell_type"), "".join(c.get("source", "")),
+                             c.get("metadata", {}).get("tags", [])) for c in cells]))
+
+
+def parameters_fingerprint(parameters: dict[str, Any]) -> str:
+    return _sha(json.dumps(parameters, sort_keys=True, default=str))
+
+
+def data_fingerprint(data_dir: Any) -> str:
+    """The processed files' hashes from ``manifest.json``, the codebook and the reference figures."""
+    manifest = reporting.data_manifest(data_dir) or {}
+    outputs = {name: meta.get("sha256") for name, meta in (manifest.get("outputs") or {}).items()}
+    codebook = paths.CODEBOOK.read_bytes() if paths.CODEBOOK.exists() else b""
+    reference = tree_fingerprint(paths.REFERENCE) if paths.REFERENCE.exists() else ""
+    return _sha(json.dumps(outputs, sort_keys=True) + _sha(codebook) + reference)
+
+
+def environment_fingerprint() -> str:
+    """The locked environment: the pinned constraints and the Python version."""
+    pins = CONSTRAINTS.read_bytes() if CONSTRAINTS.exists() else b""
+    return _sha(pins + sys.version.encode())
+
+
+class Fingerprints:
+    """Computes job fingerprints, each shared part once per run."""
+
+    def __init__(self) -> None:
+        self.helpers = tree_fingerprint(HELPERS_DIR)
+        self.environment = environment_fingerprint()
+        self._data: dict[str, str] = {}
+        self._notebooks: dict[Path, str] = {}
+
+    def __call__(self, job: Job) -> dict[str, str]:
+        data_dir = str(job.parameters.get("data_dir") or paths.PROCESSED)
+        if data_dir not in self._data:
+            self._data[data_dir] = data_fingerprint(data_dir)
+        if job.notebook not in self._notebooks:
+            self._notebooks[job.notebook] = notebook_fingerprint(job.notebook)
+        return {"notebook": self._notebooks[job.notebook],
+                "parameters": parameters_fingerprint(job.parameters),
+                "data": self._data[data_dir], "helpers": self.helpers,
+                "environment": self.environment}
+
+
+# --------------------------------------------------------------------------- plan
+@dataclass
+class Planned:
+    """A job, its fingerprint, its previous results file and why it must run (empty: reuse)."""
+
+    job: Job
+    fingerprint: dict[str, str]
+    previous: dict[str, Any] | None
+    reasons: list[str]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.reasons
+
+
+def read_document(job: Job, reports_dir: Path) -> dict[str, Any] | None:
+    """The results file beside a report, or None when missing or unreadable."""
+    try:
+        return json.loads(job.json_path(reports_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _reasons(job: Job, fingerprint: dict[str, str], previous: dict[str, Any] | None,
+             reports_dir: Path, force: bool) -> list[str]:
+    if force:
+        return ["forced"]
+    if previous is None or not job.html_path(reports_dir).exists():
+        return ["no report yet"]
+    if previous.get("status") != "ok":
+        return ["failed last time" if previous.get("status") else "no fingerprint yet"]
+    before = previous.get("fingerprint") or {}
+    return [f"{part} changed" for part in FINGERPRINT_PARTS
+            if before.get(part) != fingerprint[part]]
+
+
+def plan(jobs: Sequence[Job], reports_dir: Path = paths.REPORTS,
+         force: bool = False) -> list[Planned]:
+    """Fingerprint every job and compare with the results file already beside its report."""
+    fingerprints = Fingerprints()
+    planned = []
+    for job in jobs:
+        fp, previous = fingerprints(job), read_document(job, reports_dir)
+        planned.append(Planned(job, fp, previous, _reasons(job, fp, previous, reports_dir, force)))
+    return planned
+
+
+def plan_json(planned: Sequence[Planned], reports_dir: Path) -> list[dict[str, Any]]:
+    """The plan as ``--dry-run --json`` prints it."""
+    return [{"notebook": _display_path(p.job.notebook), "name": p.job.name,
+             "parameters": p.job.parameters, "html": _display_path(p.job.html_path(reports_dir)),
+             "json": _display_path(p.job.json_path(reports_dir)), "up_to_date": p.up_to_date,
+             "reasons": p.reasons, "fingerprint": p.fingerprint} for p in planned]
+
+
+def _display_path(path: Path) -> str:
+    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
+
+
+# --------------------------------------------------------------------------- outcomes
+@dataclass
+class Outcome:
+    """What a run did with one job: fresh (rendered now), reused, failed, or — for jobs outside
+    ``--only`` — stale (out of date) or missing (never rendered)."""
+
+    job: Job
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    selected: bool = True
+
+
+def _unselected(p: Planned) -> Outcome:
+    if p.previous is None:
+        status = "missing"
+    elif p.previous.get("status") == "failed":
+        status = "failed"
+    else:
+        status = "reused" if p.up_to_date else "stale"
+    return Outcome(p.job, status, error=(p.previous or {}).get("error"), reasons=p.reasons,
+                   selected=False)
+
+
+def outcomes_json(outcomes: Sequence[Outcome], reports_dir: Path) -> list[dict[str, Any]]:
+    """A run's outcomes as ``--json`` prints them."""
+    return [{"notebook": _display_path(o.job.notebook), "name": o.job.name,
+             "parameters": o.job.parameters, "html": _display_path(o.job.html_path(reports_dir)),
+             "status": o.status, "seconds": round(o.seconds, 2), "error": o.error,
+             "reasons": o.reasons, "selected": o.selected} for o in outcomes]
+
+
+def summary(outcomes: Sequence[Outcome], reports_dir: Path, seconds: float) -> str:
+    """The closing lines of a run: counts, time, the index, and one line per failed report."""
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("fresh", "reused", "failed", "stale", "missing")}
+    lines = [f"{len(outcomes)} reports: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+             + f" in {seconds:.1f} s; index: {_display_path(reports_dir / 'index.html')}"]
+    lines += [f"FAILED {o.job.key}: {_last_line(o.error)}  "
+              f"(see {_display_path(o.job.html_path(reports_dir))})"
+              for o in outcomes if o.status == "failed"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- progress
+class Progress:
+    """done/total, failures and elapsed time: one updating line on a terminal, else plain lines."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, tty: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.total, self.done, self.failed = total, 0, 0
+        self.start = time.monotonic()
+        self.bar = None
+        if self.tty and total:
+            from tqdm import tqdm
+
+            tqdm.monitor_interval = 0  # no monitor thread: the driver forks workers
+            self.bar = tqdm(total=total, file=self.stream, unit="report", dynamic_ncols=True,
+                            desc="reports", postfix="0 failed",
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
+
+    def elapsed(self) -> str:
+        seconds = int(time.monotonic() - self.start)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def finished(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.failed += outcome.status == "failed"
+        line = (f"[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.status:6s} "
+                f"{outcome.seconds:6.1f}s  {outcome.job.key}")
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+            self.bar.update(1)
+            if outcome.status == "failed":
+                self.bar.write(f"FAILED {outcome.job.key}: {_last_line(outcome.error)}",
+                               file=self.stream)
+        else:
+            print(f"{line}  ({self.failed} failed, {self.elapsed()} elapsed)", file=self.stream,
+                  flush=True)
+
+    def tick(self) -> None:
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --------------------------------------------------------------------------- workers
+@dataclass
+class Options:
+    """How to render: where to, with which engine, how long each report may take."""
+
+    reports_dir: Path = paths.REPORTS
+    executed_dir: Path = EXECUTED_DIR
+    engine: str = "fork"
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int = 1
+
+
+@dataclass
+class _Worker:
+    """A forked child rendering one report, as the driver sees it."""
+
+    planned: Planned
+    pid: int
+    fd: int
+    started: float
+    buffer: bytes = b""
+    cell: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    timed_out: bool = False
+
+
+def _send(fd: int, message: dict[str, Any]) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when the driver dies (no orphaned workers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker_main(planned: Planned, fd: int, options: Options, parent: int) -> NoReturn:
+    """In the forked child: render one report, report back over the pipe, exit."""
+    code = 70
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops its workers itself
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent(parent)
+        log = _log_path(planned.job, options)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(out, 1)  # library and kernel output that bypasses the notebook's capture
+        os.dup2(out, 2)
+
+        def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+            _send(fd, {"cell": cell_index, "source": cell.source})
+
+        result = reporting.render(
+            planned.job, timeout=int(options.timeout), reports_dir=options.reports_dir,
+            executed_dir=options.executed_dir, fingerprint=planned.fingerprint,
+            engine="inprocess" if options.engine == "fork" else "kernel",
+            on_cell_start=on_cell_start)
+        _send(fd, {"status": result.status, "seconds": result.seconds, "error": result.error})
+        code = 0
+    except BaseException:  # noqa: BLE001 -- reported to the driver, which writes the error page
+        with contextlib.suppress(Exception):
+            _send(fd, {"crash": traceback.format_exc()})
+    finally:
+        os._exit(code)
+
+
+def _log_path(job: Job, options: Options) -> Path:
+    return job.executed_path(options.executed_dir).with_suffix(".log")
+
+
+def _fork(planned: Planned, options: Options) -> _Worker:
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _worker_main(planned, write_fd, options, parent)
+    os.close(write_fd)
+    return _Worker(planned, pid, read_fd, time.monotonic())
+
+
+def _receive(worker: _Worker, chunk: bytes) -> None:
+    """Take the worker's messages: the cell it started, then its result."""
+    worker.buffer += chunk
+    *lines, worker.buffer = worker.buffer.split(b"\n")
+    for line in lines:
+        message = json.loads(line)
+        if "cell" in message:
+            worker.cell = message
+        else:
+            worker.result = message
+
+
+def _exit_description(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"was killed by signal {sig} ({signal.Signals(sig).name})"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def _finish(worker: _Worker, status: int, options: Options) -> Outcome:
+    """Turn a finished worker into an outcome, writing the error page when the worker could not."""
+    job, seconds = worker.planned.job, time.monotonic() - worker.started
+    result = worker.result or {}
+    _clean_log(job, options)
+    if "status" in result:
+        return Outcome(job, "fresh" if result["status"] == "ok" else "failed",
+                       result.get("seconds", seconds), result.get("error"), worker.planned.reasons)
+    _remove_partial(job, options)
+    cell = worker.cell or {}
+    where = f" while running cell {cell['cell']}" if cell else ""
+    if worker.timed_out:
+        message = (f"Timed out: the report ran longer than {options.timeout:g} s{where} and was "
+                   "stopped (raise the limit with --timeout).")
+    elif "crash" in result:
+        message = f"The report worker failed{where}:\n{result['crash']}"
+    else:
+        message = f"The report worker {_exit_description(status)}{where}."
+    failure = Failure(message, cell.get("cell"), None, cell.get("source"))
+    reporting.write_failure(job, failure, options.reports_dir, options.executed_dir,
+                            seconds=seconds, fingerprint=worker.planned.fingerprint,
+                            engine=options.engine)
+    return Outcome(job, "failed", seconds, message, worker.planned.reasons)
+
+
+def _clean_log(job: Job, options: Options) -> None:
+    """Keep a worker's log only when something was written to it."""
+    log = _log_path(job, options)
+    with contextlib.suppress(OSError):
+        if log.stat().st_size == 0:
+            log.unlink()
+
+
+def _remove_partial(job: Job, options: Options) -> None:
+    """Delete the temporary files a killed worker may have left beside its outputs."""
+    for target in (job.html_path(options.reports_dir), job.json_path(options.reports_dir),
+                   job.executed_path(options.executed_dir)):
+        for tmp in target.parent.glob(f".{target.stem}.*tmp*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _stop(workers: dict[int, _Worker], options: Options) -> None:
+    """Kill every running worker (on interruption) and remove their partial files."""
+    for worker in workers.values():
+        with contextlib.suppress(OSError):
+            os.kill(worker.pid, signal.SIGKILL)
+    for worker in workers.values():
+        with contextlib.suppress(OSError):
+            os.waitpid(worker.pid, 0)
+            os.close(worker.fd)
+        _remove_partial(worker.planned.job, options)
+
+
+def run_forked(todo: Sequence[Planned], options: Options, progress: Progress) -> list[Outcome]:
+    """Render jobs in forked workers, at most ``options.workers`` at once, killing overdue ones."""
+    pending, running, outcomes = deque(todo), {}, []
+    selector = selectors.DefaultSelector()
+    try:
+        while pending or running:
+            while pending and len(running) < options.workers:
+                worker = _fork(pending.popleft(), options)
+                running[worker.fd] = worker
+                selector.register(worker.fd, selectors.EVENT_READ)
+            for key, _ in selector.select(timeout=0.2):
+                worker = running[key.fd]
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    _receive(worker, chunk)
+                    continue
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                del running[key.fd]
+                _, status = os.waitpid(worker.pid, 0)
+                outcomes.append(_finish(worker, status, options))
+                progress.finished(outcomes[-1])
+            _kill_overdue(running.values(), options.timeout)
+            progress.tick()
+    except BaseException:
+        _stop(running, options)
+        raise
+    finally:
+        selector.close()
+    return outcomes
+
+
+def _kill_overdue(workers: Any, timeout: float) -> None:
+    now = time.monotonic()
+    for worker in workers:
+        if not worker.timed_out and now - worker.started > timeout:
+            worker.timed_out = True
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+
+
+def run_inline(todo: Sequence[Planned], options: Options, progress: Progress) -> list[Outcome]:
+    """Where ``os.fork`` does not exist: one fresh kernel per report, in turn (per-cell timeout)."""
+    outcomes = []
+    for p in todo:
+        result = reporting.render(p.job, timeout=int(options.timeout),
+                                  reports_dir=options.reports_dir,
+                                  executed_dir=options.executed_dir, engine="kernel",
+                                  fingerprint=p.fingerprint)
+        outcomes.append(Outcome(p.job, "fresh" if result.status == "ok" else "failed",
+                                result.seconds, result.error, p.reasons))
+        progress.finished(outcomes[-1])
+    return outcomes
+
+
+# --------------------------------------------------------------------------- locking
+@contextlib.contextmanager
+def exclusive(reports_dir: Path, stream: TextIO | None = None) -> Iterator[None]:
+    """Hold ``<reports_dir>/.lock`` for a run; a second run waits here (and says so)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(reports_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            print(f"another report run (pid {holder}) is writing {reports_dir}; waiting for it "
+                  "to finish", file=stream or sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(*folders: Path) -> int:
+    """Remove temporary files (``.name.*tmp*``) left by an interrupted run; call under the lock."""
+    removed = 0
+    for folder in folders:
+        for tmp in folder.rglob(".*tmp*") if folder.exists() else ():
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------- the run
+def default_engine() -> str:
+    return "fork" if hasattr(os, "fork") else "kernel"
+
+
+def default_workers() -> int:
+    with contextlib.suppress(AttributeError):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _prepare(todo: Sequence[Planned], options: Options) -> None:
+    """Before forking: import what the workers need (fork engine) or at least warm the exporter."""
+    if not todo:
+        return
+    if options.engine == "fork":
+        from helpers import executor
+
+        executor.preload(sorted({p.job.notebook for p in todo}))
+    else:
+        reporting.warm_up()
+
+
+def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), force: bool = False,
+        progress_stream: TextIO | None = None, index: bool = True) -> list[Outcome]:
+    """Render what is out of date among the jobs ``only`` selects and write the index.
+
+    Returns one outcome per job in ``jobs`` (jobs outside ``only`` are reported as they stand).
+    """
+    stream = progress_stream or sys.stderr
+    with exclusive(options.reports_dir, stream):
+        remove_stale_temporaries(options.reports_dir, options.executed_dir)
+        chosen = {job.key for job in select(jobs, only)}
+        planned = plan(jobs, options.reports_dir, force)
+        todo = [p for p in planned if p.job.key in chosen and not p.up_to_date]
+        print(f"{len(planned)} reports planned: {len(chosen) - len(todo)} up to date, "
+              f"{len(todo)} to render with {min(options.workers, len(todo))} "
+              f"{options.engine} worker(s)", file=stream, flush=True)
+        _prepare(todo, options)
+        progress = Progress(len(todo), stream)
+        try:
+            runner = run_forked if hasattr(os, "fork") else run_inline
+            rendered = {o.job.key: o for o in runner(todo, options, progress)}
+        finally:
+            progress.close()
+        outcomes = [rendered.get(p.job.key) or
+                    (Outcome(p.job, "reused") if p.job.key in chosen else _unselected(p))
+                    for p in planned]
+        if index:
+            from helpers import index as index_page
+
+            index_page.write_index(outcomes, options.reports_dir, options.executed_dir)
+    return outcomes

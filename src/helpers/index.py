@@ -1,0 +1,219 @@
+"""``reports/index.html``: every job of the batch, its status and key estimates, and forest plots.
+
+The page is built from the results files beside the reports (``<report>.json``): a table per
+notebook (segment, status — fresh, reused, failed, stale or missing —, link, n, key estimates) and,
+for every term a notebook records under ``"key_estimates"`` (columns term, estimate, ci_low,
+ci_high, …), a forest plot of that term across segments, drawn with :func:`helpers.plots.interval_plot`
+and embedded as a PNG. Plots are cached by content (``build/index-cache``), so a rebuild with
+nothing changed draws none and imports no plotting library. The page is self-contained: inline
+styles, no scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import html
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helpers import atomic, reporting
+from helpers.reporting import Job
+
+if TYPE_CHECKING:
+    from helpers.batch import Outcome
+
+KEY = "key_estimates"
+PLOT_VERSION = "1"  # bump to redraw cached plots after changing how they are drawn
+SHOWN_TERMS = 4
+
+
+def _rows(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The key-estimate rows of a results file (empty when none were recorded)."""
+    table = ((doc or {}).get("results") or {}).get(KEY) or {}
+    return [r for r in table.get("rows") or [] if r.get("term") is not None]
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.3g}"
+
+
+def _estimates_cell(rows: list[dict[str, Any]]) -> str:
+    shown = [f"{html.escape(str(r['term']))} {_number(r.get('estimate'))} "
+             f"[{_number(r.get('ci_low'))}, {_number(r.get('ci_high'))}]"
+             for r in rows[:SHOWN_TERMS]]
+    more = f"<br>+{len(rows) - SHOWN_TERMS} more" if len(rows) > SHOWN_TERMS else ""
+    return "<br>".join(shown) + more
+
+
+# --------------------------------------------------------------------------- forest plots
+def _forest_table(jobs: Sequence[tuple[Job, dict[str, Any]]], term: str) -> list[dict[str, Any]]:
+    """One row per segment with a complete estimate and interval for ``term``."""
+    table = []
+    for job, doc in jobs:
+        for row in _rows(doc):
+            values = [row.get(k) for k in ("estimate", "ci_low", "ci_high")]
+            if str(row["term"]) == term and all(isinstance(v, int | float) for v in values):
+                table.append({"segment": job.name, "estimate": values[0], "ci_low": values[1],
+                              "ci_high": values[2]})
+    return table
+
+
+def _draw(table: list[dict[str, Any]], title: str) -> bytes:
+    """A forest plot PNG (the project theme, restored afterwards: the driver forks workers)."""
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from helpers import plots
+
+    frame = pd.DataFrame(table)
+    spans_zero = frame["ci_low"].min() <= 0 <= frame["ci_high"].max()
+    with matplotlib.rc_context():
+        plots.set_theme()
+        fig = plots.interval_plot(frame, label="segment", title=title,
+                                  xlabel="Estimate with confidence interval",
+                                  reference=0.0 if spans_zero else None)
+        fig.axes[0].set_ylabel("Segment")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def _forest_png(table: list[dict[str, Any]], title: str, cache_dir: Path,
+                used: set[str]) -> bytes:
+    """The plot from the cache, or drawn and cached (keyed by its data and title)."""
+    key = hashlib.sha256(json.dumps([PLOT_VERSION, title, table]).encode()).hexdigest()[:24]
+    cached = cache_dir / f"{key}.png"
+    used.add(cached.name)
+    if cached.exists():
+        return cached.read_bytes()
+    png = _draw(table, title)
+    with atomic.atomic_open(cached, "wb") as fh:
+        fh.write(png)
+    return png
+
+
+def _forest_section(stem: str, jobs: Sequence[tuple[Job, dict[str, Any]]],
+                    cache_dir: Path, used: set[str]) -> str:
+    terms = list(dict.fromkeys(str(r["term"]) for _, doc in jobs for r in _rows(doc)))
+    figures = []
+    for term in terms:
+        table = _forest_table(jobs, term)
+        if not table:
+            continue
+        png = _forest_png(table, f"{stem}: {term} across segments", cache_dir, used)
+        figures.append(
+            f'<figure><img alt="Forest plot of {html.escape(term)} across segments of '
+            f'{html.escape(stem)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+            f"<figcaption>{html.escape(term)}</figcaption></figure>")
+    if not figures:
+        return ""
+    return ('<details class="forest" open><summary>Key estimates across segments '
+            f"({len(figures)} terms)</summary>{''.join(figures)}</details>")
+
+
+def _prune(cache_dir: Path, used: set[str]) -> None:
+    """Drop cached plots this index no longer shows."""
+    for png in cache_dir.glob("*.png"):
+        if png.name not in used:
+            with contextlib.suppress(OSError):
+                png.unlink()
+
+
+# --------------------------------------------------------------------------- the page
+def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) -> str:
+    job = outcome.job
+    link = job.html_path(reports_dir).relative_to(reports_dir).as_posix()
+    exists = job.html_path(reports_dir).exists()
+    name = (f'<a href="{html.escape(link)}">{html.escape(job.name)}</a>' if exists
+            else html.escape(job.name))
+    detail = _estimates_cell(_rows(doc))
+    if outcome.status == "failed":
+        error = (outcome.error or (doc or {}).get("error") or "").strip().splitlines()
+        detail = f'<span class="err">{html.escape(error[-1] if error else "failed")}</span>'
+    n = (doc or {}).get("n")
+    when = (doc or {}).get("rendered_at") or ""
+    return (f'<tr class="{outcome.status}"><td>{name}</td>'
+            f"<td>{html.escape(reporting.segment_label(job.segment))}</td>"
+            f'<td><span class="status {outcome.status}">{outcome.status}</span></td>'
+            f"<td class=\"num\">{'' if n is None else n}</td><td>{detail}</td>"
+            f"<td>{html.escape(when.replace('T', ' ').replace('+00:00', ' UTC'))}</td></tr>")
+
+
+def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | None]],
+                      reports_dir: Path, cache_dir: Path, used: set[str]) -> str:
+    rows = "".join(_job_row(o, d, reports_dir) for o, d in items)
+    ok = [(o.job, d) for o, d in items if d and d.get("status") == "ok"]
+    return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>'
+            "<table><thead><tr><th>Report</th><th>Segment</th><th>Status</th><th>n</th>"
+            "<th>Key estimates [CI]</th><th>Rendered</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{_forest_section(stem, ok, cache_dir, used)}</section>")
+
+
+def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path) -> str:
+    """The index page for a run's outcomes (results files read from ``reports_dir``)."""
+    docs = {o.job.key: _read(o.job.json_path(reports_dir)) for o in outcomes}
+    by_notebook: dict[str, list[tuple[Outcome, dict[str, Any] | None]]] = {}
+    for o in outcomes:
+        by_notebook.setdefault(o.job.stem, []).append((o, docs[o.job.key]))
+    used: set[str] = set()
+    sections = "".join(_notebook_section(stem, items, reports_dir, cache_dir, used)
+                       for stem, items in by_notebook.items())
+    _prune(cache_dir, used)
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("fresh", "reused", "failed", "stale", "missing")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    synthetic = any(d and d.get("synthetic") for d in docs.values())
+    banner = ('<div class="banner" role="note">SYNTHETIC DATA — these reports were built from '
+              "the simulated sample, not from real respondents.</div>" if synthetic else "")
+    nav = " · ".join(f'<a href="#{html.escape(s)}">{html.escape(s)}</a>' for s in by_notebook)
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", " UTC")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>Disconnect Lab reports</title><style>{_CSS}</style></head><body>"
+            f"<h1>Disconnect Lab reports</h1>{banner}"
+            f"<p>{len(outcomes)} reports: {summary}. Index written {now}.</p>"
+            f"<nav>{nav}</nav>{sections}</body></html>\n")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_index(outcomes: Sequence[Outcome], reports_dir: Path,
+                executed_dir: Path = reporting.EXECUTED_DIR) -> Path:
+    """Write ``<reports_dir>/index.html`` atomically; plots are cached beside the executed notebooks."""
+    target = reports_dir / "index.html"
+    cache_dir = executed_dir.parent / "index-cache"
+    atomic.write_text(target, render_index(outcomes, reports_dir, cache_dir))
+    return target
+
+
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1200px;"
+    "margin:1em auto;padding:0 1em;color:#222}h1{margin-bottom:.2em}"
+    "table{border-collapse:collapse;width:100%;font-size:.88em;margin:.5em 0}"
+    "th,td{border-bottom:1px solid #E2E6EA;padding:.3em .5em;text-align:left;vertical-align:top}"
+    "th{background:#F5F8FA}td.num{text-align:right}"
+    ".status{padding:.05em .45em;border-radius:3px;font-size:.9em;font-weight:600}"
+    ".status.fresh{background:#E3F4EA;color:#11612F}.status.reused{background:#EEF1F4;color:#37474F}"
+    ".status.failed{background:#FDECEA;color:#B00020}.status.stale,.status.missing"
+    "{background:#FFF4E5;color:#7A4100}.err{color:#B00020}"
+    ".banner{border:2px solid #D55E00;background:#FFF4E5;color:#3D2000;padding:.6em 1em;"
+    "font-weight:bold;margin:.6em 0}figure{display:inline-block;margin:.5em;vertical-align:top}"
+    "figure img{max-width:560px;width:100%}figcaption{font-size:.85em;color:#555}"
+    "summary{cursor:pointer;font-weight:600;margin:.5em 0}section{margin-top:1.5em}"
+)
