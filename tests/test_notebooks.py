@@ -19,8 +19,10 @@ def sample_processed(tmp_path_factory) -> Path:
     """A small synthetic sample (80 firms) built into processed data, as `make data` does."""
     root = tmp_path_factory.mktemp("sample")
     simulate.write_sample(root / "raw", firms=80, ledger_rows=20_000, seed=7)
-    processing.build_processed(root / "raw" / "survey.parquet",
-                               budgets=root / "raw" / "budgets.parquet", out_dir=root / "processed")
+    raw = root / "raw"
+    processing.build_processed(raw / "survey.parquet", budgets=raw / "budgets.parquet",
+                               ledger=raw / "ledger.parquet", fx=raw / "fx_rates.parquet",
+                               vendors=raw / "vendors.csv", out_dir=root / "processed")
     return root
 
 

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gc
 import glob
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
 import selectors
@@ -470,6 +472,7 @@ def _worker_main(planned: Planned, fd: int, options: Options, parent: int) -> No
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(out, 1)  # library and kernel output that bypasses the notebook's capture
         os.dup2(out, 2)
+        logging.getLogger("papermill").setLevel(logging.ERROR)  # parameter-parsing chatter
 
         def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
             _send(fd, {"cell": cell_index, "source": cell.source})
@@ -693,6 +696,25 @@ def _prepare(todo: Sequence[Planned], options: Options) -> None:
         reporting.warm_up()
 
 
+def longest_first(todo: Sequence[Planned]) -> list[Planned]:
+    """Order jobs by their last duration, longest first, so that no long report starts last.
+
+    Jobs never rendered get the mean duration of their notebook's other reports (else 0).
+    """
+    known: dict[str, list[float]] = {}
+    for p in todo:
+        if (p.previous or {}).get("seconds") is not None:
+            known.setdefault(p.job.stem, []).append(float(p.previous["seconds"]))
+
+    def expected(p: Planned) -> float:
+        if (p.previous or {}).get("seconds") is not None:
+            return float(p.previous["seconds"])
+        same = known.get(p.job.stem)
+        return sum(same) / len(same) if same else 0.0
+
+    return sorted(todo, key=expected, reverse=True)
+
+
 def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), force: bool = False,
         progress_stream: TextIO | None = None, index: bool = True) -> list[Outcome]:
     """Render what is out of date among the jobs ``only`` selects and write the index.
@@ -704,7 +726,7 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
         remove_stale_temporaries(options.reports_dir, options.executed_dir)
         chosen = {job.key for job in select(jobs, only)}
         planned = plan(jobs, options.reports_dir, force)
-        todo = [p for p in planned if p.job.key in chosen and not p.up_to_date]
+        todo = longest_first([p for p in planned if p.job.key in chosen and not p.up_to_date])
         print(f"{len(planned)} reports planned: {len(chosen) - len(todo)} up to date, "
               f"{len(todo)} to render with {min(options.workers, len(todo))} "
               f"{options.engine} worker(s)", file=stream, flush=True)
@@ -715,6 +737,7 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
             rendered = {o.job.key: o for o in runner(todo, options, progress)}
         finally:
             progress.close()
+            gc.unfreeze()  # preload froze the heap for the workers' sake
         outcomes = [rendered.get(p.job.key) or
                     (Outcome(p.job, "reused") if p.job.key in chosen else _unselected(p))
                     for p in planned]

@@ -268,6 +268,16 @@ class ProcessedData:
     def synthetic(self) -> bool:
         return bool(self.manifest.get("synthetic"))
 
+    def require(self, *names: str) -> None:
+        """Fail clearly when a report needs processed data that was not built (e.g. ``spend``)."""
+        how = {"budgets": "BUDGETS=path", "spend": "LEDGER=path FX=path [VENDORS=path]"}
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            raise DataError(
+                f"this report needs {', '.join(missing)} data, which was not built",
+                file=str(paths.PROCESSED), rule="not-built",
+                hint="run `make data " + " ".join(how.get(n, n) for n in missing) + "`")
+
     def summary(self, survey: pd.DataFrame | None = None) -> dict[str, Any]:
         """Provenance for a results file: data fingerprint, synthetic flag and n of the segment."""
         df = self.survey if survey is None else survey
