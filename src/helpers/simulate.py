@@ -1030,13 +1030,12 @@ COST_CENTERS = ("IT", "Marketing", "Sales", "Finance", "HR", "Operations")
 CATEGORIES = ("software", "cloud_infrastructure", "hardware", "it_services", "advertising_media",
               "agency", "travel", "office", "other")
 TECH_CATEGORIES = ("software", "cloud_infrastructure", "hardware", "it_services")
-SHADOW_CATEGORIES = ("software", "cloud_infrastructure")
-SHADOW_PAYMENTS = ("corporate_card", "expense_claim")
 PAYMENTS = ("corporate_card", "purchase_order", "invoice", "expense_claim")
 LEDGER_CURRENCIES = ("EUR", "DKK", "CHF", "GBP", "SEK", "NOK", "USD", "XXX")
 SHADOW_IT_RULE = ("vendor_category in (software, cloud_infrastructure) and cost_center != IT and "
-                  "payment_method in (corporate_card, expense_claim): technology bought by a "
-                  "business unit outside IT purchasing. Technology spend = vendor_category in "
+                  "payment_method not in (purchase_order, invoice), i.e. corporate_card or "
+                  "expense_claim: technology bought by a business unit outside IT purchasing "
+                  "(helpers.spend.DEFAULT_RULE). Technology spend = vendor_category in "
                   "(software, cloud_infrastructure, hardware, it_services).")
 
 # Row classes: who buys what, how, for how much (EUR median, lognormal sigma). Class 0 is shadow
@@ -1304,10 +1303,13 @@ def write_ledger(path: str | Path, config: SimulationConfig, *,
 
 
 def shadow_it_mask(ledger: pd.DataFrame) -> pd.Series:
-    """True for rows that are shadow IT under :data:`SHADOW_IT_RULE`."""
-    return (ledger["vendor_category"].isin(SHADOW_CATEGORIES)
-            & (ledger["cost_center"] != "IT")
-            & ledger["payment_method"].isin(SHADOW_PAYMENTS))
+    """True for rows that are shadow IT under the analysis rule (``helpers.spend.DEFAULT_RULE``),
+    so the simulated truth and the measured feature use one definition."""
+    from helpers.spend import DEFAULT_RULE
+
+    return (ledger["vendor_category"].isin(DEFAULT_RULE.categories)
+            & ~ledger["cost_center"].isin(DEFAULT_RULE.it_cost_centers)
+            & ~ledger["payment_method"].isin(DEFAULT_RULE.sanctioned_payment_methods))
 
 
 # --------------------------------------------------------------------------- documentation

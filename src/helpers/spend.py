@@ -1,10 +1,12 @@
 """Spend features: firm-year technology spend from transaction ledgers, and budget shares.
 
 Ledgers are large (tens of millions of lines), so :func:`firm_year_features` streams them inside
-DuckDB: the files are read with ``read_parquet``/``read_csv`` and only the small firm-year result
-comes back to pandas. The transformation itself is one portable SQL file,
-``helpers/sql/ledger_features.sql``, that Spark SQL can run unchanged later. Budgets are small, so
-:func:`budget_shares` and :func:`share_trend` work in pandas.
+DuckDB (all cores, memory capped at :data:`MEMORY_LIMIT`): the files are read once with
+``read_parquet``/``read_csv`` and only small summary tables come back to pandas. The
+transformation itself is one portable SQL file, ``helpers/sql/ledger_features.sql``, that Spark
+SQL can run unchanged later. Parquet is the fast path; CSV ledgers are parsed as text on every
+run, so convert very large ones to Parquet once. Budgets are small, so :func:`budget_shares` and
+:func:`share_trend` work in pandas.
 
 Technology categories: software, cloud_infrastructure, hardware, it_services.
 
@@ -16,7 +18,7 @@ Features (one row per ``firm_id`` and ``year``; amounts net of refunds, in EUR o
 - ``other_tech_spend``: technology booked by any other cost centre (blank or unknown ones too);
 - ``tech_spend_total`` = it_spend + martech_spend + other_tech_spend;
 - ``shadow_it_spend`` (rule below) and ``shadow_it_share`` = shadow_it_spend / tech_spend_total;
-- ``card_share``: share of technology spend paid by corporate_card or expense_claim;
+- ``card_share``: share of (net) technology spend paid by corporate_card or expense_claim;
 - ``n_vendors_it``/``n_vendors_marketing``/``n_vendors_other``: distinct technology vendors per
   function (vendor names compared case-insensitively);
 - ``n_lines``: usable lines; ``refunds``: the refunded amount (positive number);
@@ -26,9 +28,10 @@ Shares are NaN when the firm-year's technology total is zero (below half a cent)
 
 SHADOW-IT RULE (default :data:`DEFAULT_RULE`): a ledger line is shadow IT when its category is
 software or cloud_infrastructure, it is booked by a cost centre other than IT, and it is paid
-outside IT purchasing, i.e. on corporate_card, expense_claim or a direct invoice — anything but a
-purchase_order, which runs through central procurement with IT approval (a blank payment method
-counts as outside IT purchasing). Hardware and IT services are technology but never shadow IT
+outside IT purchasing, i.e. on corporate_card or expense_claim — anything but a purchase_order or
+an invoice, which run through procurement and accounts payable with approval (a blank payment
+method counts as outside IT purchasing). The synthetic sample (``helpers.simulate``) generates its
+shadow IT with this same rule. Hardware and IT services are technology but never shadow IT
 under the default rule. Change the categories, the IT cost centres or the sanctioned payment
 methods with :class:`ShadowRule`.
 
@@ -39,7 +42,8 @@ as a positive amount, in ``refunds``. Net values are kept even when a class turn
 refund booked in the year after the purchase); such firm-years are listed in the bad-row report
 under rule ``net-negative`` but not excluded.
 
-CATEGORIES: the vendor map (``vendors``) overrides the ledger's ``vendor_category``; a blank
+CATEGORIES: the vendor map (``vendors``; names matched ignoring case and surrounding spaces; rows
+with a blank vendor or category are ignored) overrides the ledger's ``vendor_category``; a blank
 ledger category is filled from the map. Lines that neither categorises count as "uncategorised"
 (not technology, but still in marketing_spend, n_lines and uncategorised_spend). Vendors the map
 does not know are listed, never dropped, in ``df.attrs["unmapped_vendors"]`` (vendor, n_lines,
@@ -47,9 +51,9 @@ amount_eur, n_uncategorised): their lines count under the ledger's category when
 uncategorised otherwise. Without a vendor map, the list holds the vendors of uncategorised lines.
 
 FX: amounts are converted with the rate of the booking month (``rate_to_eur``: EUR per unit of
-the currency; EUR is 1 unless given); when that month is missing from the FX table, the most
-recent earlier month's rate is used (also after the table's last month). Another ``currency``
-divides by that currency's rate of the same month.
+the currency; EUR is 1 and need not be listed); when that month is missing from the FX table, the
+most recent earlier month's rate is used (also after the table's last month). Reporting in another
+``currency`` divides by that currency's rate of the same month (same as-of rule).
 
 BAD ROWS: lines with a missing firm id (``missing-firm-id``), a missing or unparseable booking date
 (``bad-date``), a missing or non-numeric amount (``bad-amount``), a currency absent from the FX
@@ -102,7 +106,6 @@ MARKETING_COST_CENTER = "Marketing"
 LEDGER_COLUMNS = ("firm_id", "booking_date", "cost_center", "vendor", "vendor_category",
                   "payment_method", "currency", "amount")
 OPTIONAL_LEDGER_COLUMNS = ("vendor_category",)
-SUPPORTED_ENGINES = ("duckdb",)
 SQL_FILE = "ledger_features.sql"
 
 # DuckDB resources: one thread per available core and a memory cap far below the size of a pandas
@@ -112,6 +115,10 @@ MEMORY_LIMIT = "512MB"
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _CSV_SUFFIXES = (".csv", ".csv.gz")
+FEATURE_COLUMNS = ["firm_id", "year", "it_spend", "marketing_spend", "martech_spend",
+                   "other_tech_spend", "tech_spend_total", "shadow_it_spend", "shadow_it_share",
+                   "card_share", "n_vendors_it", "n_vendors_marketing", "n_vendors_other",
+                   "n_lines", "refunds", "uncategorised_spend"]
 _SPEND_CLASSES = ("it_spend", "marketing_spend", "martech_spend", "other_tech_spend",
                   "tech_spend_total", "shadow_it_spend")
 
@@ -144,7 +151,7 @@ class ShadowRule:
 
     categories: tuple[str, ...] = ("software", "cloud_infrastructure")
     it_cost_centers: tuple[str, ...] = ("IT",)
-    sanctioned_payment_methods: tuple[str, ...] = ("purchase_order",)
+    sanctioned_payment_methods: tuple[str, ...] = ("purchase_order", "invoice")
 
     def __post_init__(self) -> None:
         for name in ("categories", "it_cost_centers", "sanctioned_payment_methods"):
@@ -189,66 +196,41 @@ def firm_year_features(
     source = _ledger_source(ledger)
     fx_table = _prepare_fx(fx, target)
     vendor_table = _prepare_vendors(vendors)
-    sections = load_sql(_sql_params(rules, target))
-    with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
-        _register_inputs(con, source, fx_table, vendor_table)
-        try:
-            for section in sections:
-                kind = "TABLE" if section.materialize else "VIEW"
-                con.execute(f"CREATE TEMP {kind} {section.name} AS {section.sql}")
-            bad = _bad_lines(con, source)
-            if strict and not bad.empty:
-                raise DataError(issues=_issues(bad))
-            features = con.sql("SELECT * FROM firm_year_features").df()
-            unmapped = con.sql("SELECT * FROM unmapped_vendors").df()
-        except duckdb.Error as exc:
-            raise _engine_error(exc, source) from exc
-    return _finish(features, bad, unmapped, target)
-
-
-def _bad_lines(con: duckdb.DuckDBPyConnection, source: _LedgerSource) -> pd.DataFrame:
-    """The bad-line report; the second pass for examples runs only when there are bad lines."""
-    if con.sql("SELECT * FROM bad_line_counts").df().empty:
-        return pd.DataFrame(columns=_REPORT_COLUMNS)
-    return _bad_line_report(con.sql("SELECT * FROM ledger_bad_lines").df(), source)
+    summary, bad_lines = _ENGINES[engine](source, fx_table, vendor_table,
+                                          load_sql(_sql_params(rules, target)))
+    counts = _bad_line_counts(summary)
+    bad = (_bad_line_report(bad_lines, counts, source) if counts
+           else pd.DataFrame(columns=_REPORT_COLUMNS))
+    if strict and not bad.empty:
+        raise DataError(issues=_issues(bad))
+    unmapped = _unmapped(summary, has_map=not vendor_table.empty)
+    return _finish(_features(summary), bad, unmapped, target)
 
 
 def describe_bad_rows(df: pd.DataFrame) -> str:
     """A readable summary of a feature table's bad-row report and unmapped vendors."""
     bad = df.attrs.get("bad_rows", df if "rule" in df.columns else pd.DataFrame())
-    lines = []
-    if bad.empty:
-        lines.append("No bad rows.")
+    lines = [] if not bad.empty else ["No bad rows."]
     for rec in bad.itertuples(index=False):
-        what = "excluded" if rec.excluded else "kept, flagged"
-        lines.append(f"[{rec.rule}] {rec.count} {'lines' if rec.excluded else 'firm-years'} "
-                     f"({what}), column {rec.column}: {rec.message}")
+        unit, what = ("lines", "excluded") if rec.excluded else ("firm-years", "kept, flagged")
+        lines.append(f"[{rec.rule}] {rec.count} {unit} ({what}), column {rec.column}: "
+                     f"{rec.message}")
         lines.extend(f"    e.g. {example}" for example in rec.examples)
     unmapped = df.attrs.get("unmapped_vendors")
     if unmapped is not None and not unmapped.empty:
-        lines.append(f"{len(unmapped)} uncategorised vendor(s): "
-                     + ", ".join(str(v) for v in unmapped["vendor"].head(10))
-                     + (" ..." if len(unmapped) > 10 else ""))
+        names = ", ".join(str(v) for v in unmapped["vendor"].head(10))
+        more = " ..." if len(unmapped) > 10 else ""
+        lines.append(f"{len(unmapped)} vendor(s) missing from the vendor map: {names}{more}")
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class SqlSection:
-    """One named view of ``ledger_features.sql``; ``materialize`` asks the engine to store it."""
-
-    name: str
-    sql: str
-    materialize: bool = False
-
-
-def load_sql(params: dict[str, str]) -> list[SqlSection]:
-    """The named view definitions of ``ledger_features.sql`` with ``{{name}}`` parameters filled."""
+def load_sql(params: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, SQL) of the views in ``ledger_features.sql``, with ``{{name}}`` parameters filled."""
     text = resources.files("helpers").joinpath("sql", SQL_FILE).read_text(encoding="utf-8")
     sections = []
     for chunk in text.split("\n-- name: ")[1:]:
-        header, _, body = chunk.partition("\n")
-        name, *flags = header.split()
-        sections.append(SqlSection(name, _fill(body, params).strip(), "[materialize]" in flags))
+        name, _, body = chunk.partition("\n")
+        sections.append((name.strip(), _fill(body, params).strip()))
     return sections
 
 
@@ -439,12 +421,35 @@ def _threads() -> int:
 
 def _connect(temp_dir: str) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB with capped memory, all cores and spilling to ``temp_dir``."""
-    return duckdb.connect(":memory:", config={
+    con = duckdb.connect(":memory:", config={
         "threads": _threads(),
         "memory_limit": MEMORY_LIMIT,
         "temp_directory": temp_dir,
         "preserve_insertion_order": False,
     })
+    con.execute("SET enable_progress_bar = false")  # no progress bars in notebooks and batch logs
+    return con
+
+
+def _run_duckdb(source: _LedgerSource, fx: pd.DataFrame, vendors: pd.DataFrame,
+                sections: list[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run the SQL views in DuckDB: the ledger summary, and the bad-line examples if needed.
+
+    The ledger files are streamed by DuckDB (one pass; a second one only when some lines are
+    bad); only the small summary tables come back to pandas.
+    """
+    with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
+        _register_inputs(con, source, fx, vendors)
+        try:
+            for name, sql in sections:
+                con.execute(f"CREATE TEMP VIEW {name} AS {sql}")
+            summary = con.sql("SELECT * FROM ledger_summary").df()
+            bad_lines = None
+            if _bad_line_counts(summary):
+                bad_lines = con.sql("SELECT * FROM ledger_bad_lines").df()
+        except duckdb.Error as exc:
+            raise _engine_error(exc, source) from exc
+    return summary, bad_lines
 
 
 def _reader_sql(source: _LedgerSource) -> str:
@@ -484,6 +489,10 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
         "vendor_category": pa.array(vendors["vendor_category"].tolist(), pa.string())}))
 
 
+_ENGINES = {"duckdb": _run_duckdb}
+SUPPORTED_ENGINES = tuple(_ENGINES)
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -512,18 +521,49 @@ def _example(rec: Any, source: _LedgerSource) -> str:
             f"amount={_show(rec.raw_amount)}")
 
 
-def _bad_line_report(lines: pd.DataFrame, source: _LedgerSource) -> pd.DataFrame:
-    """Turn the SQL's example and per-file rows into one report row per broken rule."""
+def _features(summary: pd.DataFrame) -> pd.DataFrame:
+    """The firm-year rows of usable lines, in feature order."""
+    rows = summary[(summary["row_kind"] == "firm_year") & summary["problem"].isna()]
+    return rows[FEATURE_COLUMNS].sort_values(["firm_id", "year"]).reset_index(drop=True)
+
+
+def _bad_line_counts(summary: pd.DataFrame) -> dict[str, int]:
+    """Excluded lines per broken rule (from the firm-year rows of bad lines)."""
+    rows = summary[(summary["row_kind"] == "firm_year") & summary["problem"].notna()]
+    return {str(k): int(v) for k, v in rows.groupby("problem")["n_lines"].sum().items()}
+
+
+def _unmapped(summary: pd.DataFrame, has_map: bool) -> pd.DataFrame:
+    """Vendors missing from the vendor map (without a map: vendors of uncategorised lines).
+
+    Spellings that differ only in case or spaces are one vendor (the map matches them alike),
+    shown under the alphabetically first spelling; a missing vendor name is shown as missing.
+    """
+    rows = summary[(summary["row_kind"] == "vendor") & summary["problem"].isna()
+                   & summary["unmapped_vendor"].notna()]
+    names = rows["unmapped_vendor"].astype("str")
+    grouped = rows.assign(vendor=names.where(names != ""), key=names.str.lower()).groupby(
+        "key", dropna=False).agg(vendor=("vendor", "min"), n_lines=("n_lines", "sum"),
+                                 amount=("amount", "sum"),
+                                 n_uncategorised=("n_uncategorised", "sum"))
+    if not has_map:
+        grouped = grouped[grouped["n_uncategorised"] > 0]
+    grouped = grouped.reset_index().sort_values(["amount", "key"], ascending=[False, True])
+    return grouped[["vendor", "n_lines", "amount", "n_uncategorised"]].reset_index(drop=True)
+
+
+def _bad_line_report(lines: pd.DataFrame | None, counts: dict[str, int],
+                     source: _LedgerSource) -> pd.DataFrame:
+    """One report row per broken rule: count, the files concerned and the first examples."""
     records = []
     for rule, (column, message, _hint) in LINE_RULES.items():
-        sub = lines[lines["problem"] == rule]
-        if sub.empty:
+        if not counts.get(rule) or lines is None:
             continue
-        per_file = sub[sub["rank_in_file"] == 1].sort_values("source_file")
+        sub = lines[lines["problem"] == rule]
+        files = sub.loc[sub["rank_in_file"] == 1, "source_file"].sort_values()
         examples = sub[sub["rank_in_rule"] <= 5].sort_values("rank_in_rule")
-        records.append({"rule": rule, "column": column, "count": int(per_file["n_in_file"].sum()),
-                        "excluded": True, "message": message,
-                        "files": per_file["source_file"].tolist(),
+        records.append({"rule": rule, "column": column, "count": counts[rule],
+                        "excluded": True, "message": message, "files": files.tolist(),
                         "examples": [_example(r, source) for r in examples.itertuples()]})
     return pd.DataFrame(records, columns=_REPORT_COLUMNS)
 
@@ -581,7 +621,8 @@ def _finish(features: pd.DataFrame, bad: pd.DataFrame, unmapped: pd.DataFrame,
 BUDGET_AMOUNTS = ("revenue", "it_budget", "marketing_budget", "martech_budget")
 
 
-def budget_shares(budgets: pd.DataFrame, fx: pd.DataFrame | None = None) -> pd.DataFrame:
+def budget_shares(budgets: pd.DataFrame,
+                  fx: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """Budget ratios per firm and year, plus EUR amounts when an FX table is given.
 
     ``*_pct_*`` columns are percentages (0-100): marketing_budget_pct_revenue,
@@ -629,7 +670,7 @@ def _typed_budgets(budgets: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _annual_rates(budgets: pd.DataFrame, fx: pd.DataFrame) -> pd.Series:
+def _annual_rates(budgets: pd.DataFrame, fx: str | Path | pd.DataFrame) -> pd.Series:
     """EUR per unit: the mean of the monthly rates of the budget's currency and year."""
     monthly = _prepare_fx(fx, "EUR")
     monthly = monthly.assign(year=monthly["month_index"] // 12)

@@ -6,14 +6,13 @@
 --
 -- The file is a chain of named views. Each "-- name: <view>" line starts one definition; the engine
 -- layer creates them in order (DuckDB: CREATE TEMP VIEW <view> AS ...; Spark: createOrReplaceTempView)
--- and stores those marked [materialize] (DuckDB: CREATE TEMP TABLE; Spark: CACHE TABLE). It then
--- reads firm_year_features, unmapped_vendors and bad_line_counts, and ledger_bad_lines only when
--- there are bad lines. The ledger is read once, by vendor_year (twice when there are bad lines).
+-- and reads ledger_summary, a small table that holds everything but the bad-line examples: the
+-- ledger is read once, and a second time (ledger_bad_lines) only when some lines are bad.
 --
 -- Input views registered by the engine layer:
 --   ledger(firm_id, booking_date, cost_center, vendor, vendor_category, payment_method, currency,
 --          amount, source_file, source_row)   raw ledger columns of any type (all text for CSV);
---                                             source_row is the 1-based line in its file, or NULL
+--                                             source_row: 1-based data row in its file, or NULL
 --   fx(currency, month_index, rate_to_eur)    one row per currency and month that has a rate;
 --                                             month_index = year * 12 + month - 1; EUR = 1
 --   fx_calendar(month_index)                  every month from the first to the last FX month
@@ -51,7 +50,7 @@ JOIN fx_monthly t ON t.month_index = l.month_index
 WHERE t.currency = {{currency}}
 
 -- name: fx_rates_latest
--- Bookings after the last FX month use each currency's latest rate.
+-- One row per currency of the FX table: bookings after the last FX month use its latest rate.
 WITH ranked AS (
     SELECT currency, rate_to_eur,
            ROW_NUMBER() OVER (PARTITION BY currency ORDER BY month_index DESC) AS recency
@@ -95,22 +94,18 @@ keyed AS (
            LOWER(t.vendor) AS vendor_key
     FROM typed t
 ),
-known_currencies AS (
-    SELECT DISTINCT currency FROM fx
-),
 priced AS (
     SELECT k.*,
            CASE WHEN k.currency = {{currency}} THEN 1.0
                 WHEN r.rate IS NOT NULL THEN r.rate
                 WHEN k.month_index > l.last_month THEN l.rate
            END AS rate,
-           c.currency AS known_currency,
+           l.currency AS known_currency,
            COALESCE(v.vendor_category, k.ledger_category) AS category,
            CASE WHEN v.vendor_category IS NULL THEN 0 ELSE 1 END AS is_mapped
     FROM keyed k
     LEFT JOIN fx_rates r ON r.currency = k.currency AND r.month_index = k.month_index
-    LEFT JOIN fx_rates_latest l ON l.currency = k.currency
-    LEFT JOIN known_currencies c ON c.currency = k.currency
+    LEFT JOIN fx_rates_latest l ON l.currency = k.currency  -- one row per currency in fx
     LEFT JOIN vendors v ON v.vendor_key = k.vendor_key
 )
 SELECT firm_id,
@@ -151,104 +146,118 @@ SELECT firm_id,
        source_row
 FROM priced
 
--- name: vendor_year [materialize]
--- The one pass over the ledger: one row per problem, firm, year, function and vendor with the sums
--- every output needs. The engine stores it (DuckDB: a temp table; Spark: a cached view), so that
--- the features, the vendor counts, the unmapped vendors and the bad-line counts all come from this
--- small table instead of a new pass over the ledger each. Sums of sums are exact, and counting the
--- vendor rows replaces COUNT(DISTINCT vendor).
-SELECT problem,
-       firm_id,
-       booking_year,
-       fn_class,
-       vendor_key,
-       MIN(vendor) AS vendor,
-       MAX(is_mapped) AS is_mapped,
-       COUNT(*) AS n_lines,
-       SUM(is_tech) AS n_tech_lines,
-       SUM(is_uncategorised) AS n_uncategorised,
-       SUM(amount_conv) AS amount,
-       SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_amount,
-       SUM(CASE WHEN is_tech = 1 THEN amount_conv ELSE 0.0 END) AS tech_amount,
-       SUM(CASE WHEN is_shadow = 1 THEN amount_conv ELSE 0.0 END) AS shadow_amount,
-       SUM(CASE WHEN is_tech = 1 AND is_card = 1 THEN amount_conv ELSE 0.0 END) AS card_tech_amount,
-       SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END) AS uncategorised_amount,
-       SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds
-FROM ledger_lines
-GROUP BY problem, firm_id, booking_year, fn_class, vendor_key
-
--- name: firm_year_features
--- Net sums per firm and year over usable lines (refunds are negative amounts and net out here).
-WITH sums AS (
+-- name: ledger_summary
+-- The one pass over the ledger (DuckDB streams the shared CTE `lines` to all its consumers). The
+-- engine layer splits this small table by row_kind:
+--   'firm_year' rows: net sums per problem, firm and year. Those with problem IS NULL are the
+--                     features; the others count the excluded lines per broken rule.
+--   'vendor' rows:    per problem and vendor name that the vendor map does not know
+--                     (unmapped_vendor; '' for a missing name): n_lines, amount, n_uncategorised.
+-- Refunds are negative amounts and net out in every sum. The distinct technology vendors per
+-- function come from one DISTINCT over the usable lines (cheaper than three COUNT(DISTINCT ...)).
+WITH lines AS (
+    SELECT * FROM ledger_lines
+),
+sums AS (
+    SELECT problem,
+           firm_id,
+           booking_year,
+           SUM(CASE WHEN fn_class = 'it' AND is_tech = 1 THEN amount_conv ELSE 0.0 END) AS it_spend,
+           SUM(CASE WHEN is_marketing = 1 THEN amount_conv ELSE 0.0 END) AS marketing_spend,
+           SUM(CASE WHEN fn_class = 'marketing' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
+               AS martech_spend,
+           SUM(CASE WHEN fn_class = 'other' AND is_tech = 1 THEN amount_conv ELSE 0.0 END)
+               AS other_tech_spend,
+           SUM(CASE WHEN is_tech = 1 THEN amount_conv ELSE 0.0 END) AS tech_spend_total,
+           SUM(CASE WHEN is_shadow = 1 THEN amount_conv ELSE 0.0 END) AS shadow_it_spend,
+           SUM(CASE WHEN is_tech = 1 AND is_card = 1 THEN amount_conv ELSE 0.0 END)
+               AS card_tech_spend,
+           SUM(CASE WHEN is_uncategorised = 1 THEN amount_conv ELSE 0.0 END)
+               AS uncategorised_spend,
+           SUM(CASE WHEN amount_conv < 0 THEN -amount_conv ELSE 0.0 END) AS refunds,
+           COUNT(*) AS n_lines
+    FROM lines
+    GROUP BY problem, firm_id, booking_year
+),
+tech_vendors AS (
+    SELECT DISTINCT firm_id, booking_year, fn_class, vendor_key
+    FROM lines
+    WHERE problem IS NULL AND is_tech = 1 AND vendor_key IS NOT NULL
+),
+vendor_counts AS (
     SELECT firm_id,
            booking_year,
-           SUM(CASE WHEN fn_class = 'it' THEN tech_amount ELSE 0.0 END) AS it_spend,
-           SUM(marketing_amount) AS marketing_spend,
-           SUM(CASE WHEN fn_class = 'marketing' THEN tech_amount ELSE 0.0 END) AS martech_spend,
-           SUM(CASE WHEN fn_class = 'other' THEN tech_amount ELSE 0.0 END) AS other_tech_spend,
-           SUM(tech_amount) AS tech_spend_total,
-           SUM(shadow_amount) AS shadow_it_spend,
-           SUM(card_tech_amount) AS card_tech_spend,
-           SUM(CASE WHEN fn_class = 'it' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
-                    THEN 1 ELSE 0 END) AS n_vendors_it,
-           SUM(CASE WHEN fn_class = 'marketing' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
-                    THEN 1 ELSE 0 END) AS n_vendors_marketing,
-           SUM(CASE WHEN fn_class = 'other' AND n_tech_lines > 0 AND vendor_key IS NOT NULL
-                    THEN 1 ELSE 0 END) AS n_vendors_other,
-           SUM(n_lines) AS n_lines,
-           SUM(refunds) AS refunds,
-           SUM(uncategorised_amount) AS uncategorised_spend
-    FROM vendor_year
-    WHERE problem IS NULL
+           CAST(SUM(CASE WHEN fn_class = 'it' THEN 1 ELSE 0 END) AS BIGINT) AS n_vendors_it,
+           CAST(SUM(CASE WHEN fn_class = 'marketing' THEN 1 ELSE 0 END) AS BIGINT)
+               AS n_vendors_marketing,
+           CAST(SUM(CASE WHEN fn_class = 'other' THEN 1 ELSE 0 END) AS BIGINT) AS n_vendors_other
+    FROM tech_vendors
     GROUP BY firm_id, booking_year
+),
+unmapped AS (
+    SELECT problem,
+           COALESCE(vendor, '') AS unmapped_vendor,
+           COUNT(*) AS n_lines,
+           SUM(amount_conv) AS amount,
+           CAST(SUM(is_uncategorised) AS BIGINT) AS n_uncategorised
+    FROM lines
+    WHERE is_mapped = 0
+    GROUP BY problem, COALESCE(vendor, '')
 )
-SELECT firm_id,
-       CAST(booking_year AS INT) AS year,
-       it_spend,
-       marketing_spend,
-       martech_spend,
-       other_tech_spend,
-       tech_spend_total,
-       shadow_it_spend,
+SELECT 'firm_year' AS row_kind,
+       s.problem,
+       s.firm_id,
+       CAST(s.booking_year AS INT) AS year,
+       s.it_spend,
+       s.marketing_spend,
+       s.martech_spend,
+       s.other_tech_spend,
+       s.tech_spend_total,
+       s.shadow_it_spend,
        -- a technology total under half a cent counts as zero: no share
-       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN shadow_it_spend / tech_spend_total END
+       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.shadow_it_spend / s.tech_spend_total END
            AS shadow_it_share,
-       CASE WHEN ABS(tech_spend_total) >= 0.005 THEN card_tech_spend / tech_spend_total END
+       CASE WHEN ABS(s.tech_spend_total) >= 0.005 THEN s.card_tech_spend / s.tech_spend_total END
            AS card_share,
-       n_vendors_it,
-       n_vendors_marketing,
-       n_vendors_other,
-       n_lines,
-       refunds,
-       uncategorised_spend
-FROM sums
-ORDER BY firm_id, year
-
--- name: unmapped_vendors
--- Vendors of usable lines that the vendor map does not know; without a vendor map, the vendors of
--- lines that the ledger leaves uncategorised as well. n_uncategorised counts their lines without
--- any category.
-SELECT MIN(y.vendor) AS vendor,
-       SUM(y.n_lines) AS n_lines,
-       SUM(y.amount) AS amount,
-       SUM(y.n_uncategorised) AS n_uncategorised
-FROM vendor_year y
-CROSS JOIN (SELECT COUNT(*) AS n_mapped FROM vendors) m
-WHERE y.problem IS NULL AND y.is_mapped = 0
-GROUP BY y.vendor_key
-HAVING MAX(m.n_mapped) > 0 OR SUM(y.n_uncategorised) > 0
-ORDER BY amount DESC, vendor
-
--- name: bad_line_counts
--- Excluded lines per broken rule.
-SELECT problem, SUM(n_lines) AS n_lines
-FROM vendor_year
-WHERE problem IS NOT NULL
-GROUP BY problem
+       COALESCE(v.n_vendors_it, 0) AS n_vendors_it,
+       COALESCE(v.n_vendors_marketing, 0) AS n_vendors_marketing,
+       COALESCE(v.n_vendors_other, 0) AS n_vendors_other,
+       s.n_lines,
+       s.refunds,
+       s.uncategorised_spend,
+       CAST(NULL AS STRING) AS unmapped_vendor,
+       CAST(NULL AS DOUBLE) AS amount,
+       CAST(NULL AS BIGINT) AS n_uncategorised
+FROM sums s
+LEFT JOIN vendor_counts v
+       ON s.problem IS NULL AND v.firm_id = s.firm_id AND v.booking_year = s.booking_year
+UNION ALL
+SELECT 'vendor' AS row_kind,
+       u.problem,
+       CAST(NULL AS STRING) AS firm_id,
+       CAST(NULL AS INT) AS year,
+       CAST(NULL AS DOUBLE) AS it_spend,
+       CAST(NULL AS DOUBLE) AS marketing_spend,
+       CAST(NULL AS DOUBLE) AS martech_spend,
+       CAST(NULL AS DOUBLE) AS other_tech_spend,
+       CAST(NULL AS DOUBLE) AS tech_spend_total,
+       CAST(NULL AS DOUBLE) AS shadow_it_spend,
+       CAST(NULL AS DOUBLE) AS shadow_it_share,
+       CAST(NULL AS DOUBLE) AS card_share,
+       CAST(NULL AS BIGINT) AS n_vendors_it,
+       CAST(NULL AS BIGINT) AS n_vendors_marketing,
+       CAST(NULL AS BIGINT) AS n_vendors_other,
+       u.n_lines,
+       CAST(NULL AS DOUBLE) AS refunds,
+       CAST(NULL AS DOUBLE) AS uncategorised_spend,
+       u.unmapped_vendor,
+       u.amount,
+       u.n_uncategorised
+FROM unmapped u
 
 -- name: ledger_bad_lines
--- Only read when bad_line_counts is not empty (a second pass over the ledger): per rule the first
--- five examples, plus one row per file with the file's count.
+-- Read only when ledger_summary counts bad lines (a second pass over the ledger): per rule the
+-- first five examples, plus one row per file with the file's count.
 WITH bad AS (
     SELECT problem,
            source_file,
