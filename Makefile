@@ -36,7 +36,7 @@ setup: $(STAMP) ## Create .venv with pinned packages and register the Jupyter ke
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev,spark]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Disconnect Lab (.venv)" >/dev/null
 	@touch $@
 
@@ -68,7 +68,7 @@ lint: $(STAMP) ## Check style with ruff
 lock: ## Re-resolve and pin dependencies into requirements/constraints.txt (after editing pyproject.toml)
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/pip install --quiet --upgrade pip
-	build/lock-venv/bin/pip install --quiet -e '.[dev]'
+	build/lock-venv/bin/pip install --quiet -e '.[dev,spark]'
 	build/lock-venv/bin/pip freeze --exclude-editable | grep -v '^disconnect-lab' > requirements/constraints.txt
 	rm -rf build/lock-venv
 

@@ -63,13 +63,13 @@ def test_environment_yml_installs_the_project_with_the_same_pins() -> None:
     requires = SpecifierSet(_pyproject()["project"]["requires-python"])
     assert Version(python.split("=")[1] + ".0") in requires
     assert "-c requirements/constraints.txt" in pip
-    assert "-e .[dev]" in pip
+    assert "-e .[dev,spark]" in pip
     assert len(pip) == 2, "environment.yml must not list packages of its own"
 
 
 def test_makefile_installs_from_the_same_constraints() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "-c requirements/constraints.txt -e '.[dev]'" in makefile
+    assert "-c requirements/constraints.txt -e '.[dev,spark]'" in makefile
 
 
 def test_ci_runs_the_readme_test_command() -> None:

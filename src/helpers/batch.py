@@ -131,8 +131,11 @@ def _notebooks(pattern: str, explicit: set[Path], batch_file: Path) -> list[Path
 
 
 def _grid_axes(grid: dict[str, Any], params: dict[str, Any],
-               values_of: _SegmentValues) -> list[list[tuple[str, dict[str, Any]]]]:
-    """One axis per grid key: (name part, parameter update) options."""
+               values_of: _SegmentValues | None) -> list[list[tuple[str, dict[str, Any]]]]:
+    """One axis per grid key: (name part, parameter update) options.
+
+    Without ``values_of``, segment columns (which need the data) are left out.
+    """
     axes = []
     for key, raw in grid.items():
         options = raw if isinstance(raw, list) else [raw]
@@ -145,7 +148,7 @@ def _grid_axes(grid: dict[str, Any], params: dict[str, Any],
                 axis.append(("all", {"segment": {}}))
             elif isinstance(option, dict):
                 axis.append((segment_name(option), {"segment": option}))
-            else:
+            elif values_of is not None:
                 axis += [(f"{option}-{slug(v)}", {"segment": {str(option): v}})
                          for v in values_of(params.get("data_dir"), str(option))]
         axes.append(axis)
@@ -153,7 +156,7 @@ def _grid_axes(grid: dict[str, Any], params: dict[str, Any],
 
 
 def _entry_jobs(entry: dict[str, Any], defaults: dict[str, Any], explicit: set[Path],
-                batch_file: Path, values_of: _SegmentValues) -> list[Job]:
+                batch_file: Path, values_of: _SegmentValues | None) -> list[Job]:
     """Expand one batch entry into jobs (notebooks x grid combinations)."""
     unknown = set(entry) - ENTRY_KEYS
     if unknown or "notebook" not in entry:
@@ -174,15 +177,19 @@ def _entry_jobs(entry: dict[str, Any], defaults: dict[str, Any], explicit: set[P
     return jobs
 
 
-def load_batch(path: str | Path | None = None) -> list[Job]:
-    """Read a batch file (default ``reports.yaml``) and expand it into jobs; see its header."""
+def load_batch(path: str | Path | None = None, *, segments: bool = True) -> list[Job]:
+    """Read a batch file (default ``reports.yaml``) and expand it into jobs; see its header.
+
+    ``segments=False`` skips the grid's segment columns, which need the processed data (for
+    callers that only want the notebooks and fixed parameter sets).
+    """
     batch_file = Path(path) if path else BATCH_FILE
     spec = yaml.safe_load(batch_file.read_text(encoding="utf-8")) or {}
     defaults = spec.get("defaults") or {}
     entries = spec.get("jobs") or []
     explicit = {_resolve(e["notebook"]) for e in entries
                 if isinstance(e, dict) and "notebook" in e and not glob.has_magic(e["notebook"])}
-    values_of = _SegmentValues(batch_file)
+    values_of = _SegmentValues(batch_file) if segments else None
     jobs = [job for entry in entries
             for job in _entry_jobs(entry, defaults, explicit, batch_file, values_of)]
     keys = [job.key for job in jobs]
@@ -537,7 +544,7 @@ def _finish(worker: _Worker, status: int, options: Options) -> Outcome:
                        result.get("seconds", seconds), result.get("error"), worker.planned.reasons)
     _remove_partial(job, options)
     cell = worker.cell or {}
-    where = f" while running cell {cell['cell']}" if cell else ""
+    where = f" while running cell {cell['cell'] + 1} of the executed notebook" if cell else ""
     if worker.timed_out:
         message = (f"Timed out: the report ran longer than {options.timeout:g} s{where} and was "
                    "stopped (raise the limit with --timeout).")
@@ -725,7 +732,10 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
     with exclusive(options.reports_dir, stream):
         remove_stale_temporaries(options.reports_dir, options.executed_dir)
         chosen = {job.key for job in select(jobs, only)}
-        planned = plan(jobs, options.reports_dir, force)
+        planned = plan(jobs, options.reports_dir)
+        for p in planned:
+            if force and p.job.key in chosen:
+                p.reasons = p.reasons or ["forced"]
         todo = longest_first([p for p in planned if p.job.key in chosen and not p.up_to_date])
         print(f"{len(planned)} reports planned: {len(chosen) - len(todo)} up to date, "
               f"{len(todo)} to render with {min(options.workers, len(todo))} "
@@ -744,5 +754,6 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
         if index:
             from helpers import index as index_page
 
-            index_page.write_index(outcomes, options.reports_dir, options.executed_dir)
+            index_page.write_index(outcomes, options.reports_dir, options.executed_dir,
+                                   options.workers)
     return outcomes

@@ -80,7 +80,8 @@ def _reports(args: argparse.Namespace) -> int:
         return 130
     if args.json:
         print(json.dumps(batch.outcomes_json(outcomes, options.reports_dir), indent=2))
-    print(batch.summary(outcomes, options.reports_dir, time.monotonic() - start))
+    print(batch.summary(outcomes, options.reports_dir, time.monotonic() - start),
+          file=sys.stderr if args.json else sys.stdout)
     return 1 if any(o.selected and o.status == "failed" for o in outcomes) else 0
 
 

@@ -24,6 +24,7 @@ import json
 import os
 import pkgutil
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 BASE_MODULES = (
     "numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api", "seaborn",
     "matplotlib.pyplot", "matplotlib_inline.backend_inline", "IPython.core.interactiveshell",
-    "IPython.display", "nbformat", "papermill", "nbconvert.exporters.html",
+    "IPython.display", "ipykernel.compiler", "nbformat", "papermill", "nbconvert.exporters.html",
 )
 # The driver's own modules, not imported by notebooks.
 NOT_PRELOADED = {"helpers.__main__", "helpers.cli", "helpers.batch", "helpers.index"}
@@ -47,6 +48,7 @@ LANGUAGE_INFO = {
 }
 
 CellHook = Callable[..., Any]
+IMPORT_WARNINGS: list[str] = []  # "file:line: Category: message" raised while preloading
 
 
 # --------------------------------------------------------------------------- capture
@@ -127,6 +129,7 @@ def _shell_classes() -> type:
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
+    from ipykernel.compiler import XCachingCompiler
 
     class Publisher(DisplayPublisher):
         """Rich displays (``display()``, figures) become display_data outputs."""
@@ -155,6 +158,7 @@ def _shell_classes() -> type:
 
         displayhook_class = Hook
         display_pub_class = Publisher
+        compiler_class = XCachingCompiler  # cells named as in ipykernel (warnings show the name)
         outputs = CellOutputs()
 
         def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
@@ -272,7 +276,10 @@ def preload(notebooks: Iterable[Path] = ()) -> list[str]:
     Imports the common scientific stack, every helpers module and whatever the notebooks import,
     warms the HTML exporter, then freezes the heap so forked children share it copy-on-write.
     Nothing here touches state a notebook can observe (no figures, no options, no random draws).
-    Returns the modules that failed to import (a notebook will then report the error itself).
+    Warnings that libraries raise while being imported are kept in :data:`IMPORT_WARNINGS`
+    instead of being printed: a fresh kernel would show them under the notebook's first import
+    cell, a forked worker does not (the results file lists them). Returns the modules that
+    failed to import (a notebook will then report the error itself).
     """
     # jsonschema imports this optional IRI checker (~3 s) at import; nbformat never uses it
     if "jsonschema" not in sys.modules:
@@ -281,12 +288,16 @@ def preload(notebooks: Iterable[Path] = ()) -> list[str]:
     for nb in notebooks:
         wanted |= notebook_imports(Path(nb))
     failed = []
-    for name in sorted(wanted):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 -- a notebook reports its own failing import
-            if name.rpartition(".")[0] not in wanted:  # `from x import f` also lists x.f
-                failed.append(name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in sorted(wanted):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 -- a notebook reports its own failing import
+                if name.rpartition(".")[0] not in wanted:  # `from x import f` also lists x.f
+                    failed.append(name)
+    IMPORT_WARNINGS[:] = sorted({f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
+                                 for w in caught})
     from helpers import reporting
 
     reporting.warm_up()

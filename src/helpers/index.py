@@ -4,9 +4,9 @@ The page is built from the results files beside the reports (``<report>.json``):
 notebook (segment, status — fresh, reused, failed, stale or missing —, link, n, key estimates) and,
 for every term a notebook records under ``"key_estimates"`` (columns term, estimate, ci_low,
 ci_high, …), a forest plot of that term across segments, drawn with :func:`helpers.plots.interval_plot`
-and embedded as a PNG. Plots are cached by content (``build/index-cache``), so a rebuild with
-nothing changed draws none and imports no plotting library. The page is self-contained: inline
-styles, no scripts.
+and embedded as a PNG. Plots are cached by content (``build/index-cache``) and missing ones drawn
+in parallel, so a rebuild with nothing changed draws none and imports no plotting library. The
+page is self-contained: inline styles, no scripts.
 """
 
 from __future__ import annotations
@@ -15,9 +15,14 @@ import base64
 import contextlib
 import hashlib
 import html
+import itertools
 import json
 import math
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,77 +58,96 @@ def _estimates_cell(rows: list[dict[str, Any]]) -> str:
 
 
 # --------------------------------------------------------------------------- forest plots
-def _forest_table(jobs: Sequence[tuple[Job, dict[str, Any]]], term: str) -> list[dict[str, Any]]:
-    """One row per segment with a complete estimate and interval for ``term``."""
-    table = []
-    for job, doc in jobs:
-        for row in _rows(doc):
-            values = [row.get(k) for k in ("estimate", "ci_low", "ci_high")]
-            if str(row["term"]) == term and all(isinstance(v, int | float) for v in values):
-                table.append({"segment": job.name, "estimate": values[0], "ci_low": values[1],
-                              "ci_high": values[2]})
-    return table
+@dataclass(frozen=True)
+class ForestPlot:
+    """One term of one notebook across segments: rows of segment, estimate, ci_low, ci_high."""
+
+    stem: str
+    term: str
+    rows: tuple[tuple[str, float, float, float], ...]
+
+    @property
+    def title(self) -> str:
+        return f"{self.stem}: {self.term} across segments"
+
+    def cache_path(self, cache_dir: Path) -> Path:
+        key = json.dumps([PLOT_VERSION, self.title, self.rows])
+        return cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.png"
 
 
-def _draw(table: list[dict[str, Any]], title: str) -> bytes:
-    """A forest plot PNG (the project theme, restored afterwards: the driver forks workers)."""
-    import io
+def _interval(row: dict[str, Any]) -> tuple[float, float, float] | None:
+    """Estimate, lower and upper bound of a key-estimate row, when they are ordered numbers."""
+    est, low, high = row.get("estimate"), row.get("ci_low"), row.get("ci_high")
+    if all(isinstance(v, int | float) and math.isfinite(v) for v in (est, low, high)):
+        return (est, low, high) if low <= est <= high else None
+    return None
 
+
+def forest_plots(stem: str, jobs: Sequence[tuple[Job, dict[str, Any]]]) -> list[ForestPlot]:
+    """A plot per recorded term, with a row per segment that has a complete estimate and interval."""
+    terms = list(dict.fromkeys(str(r["term"]) for _, doc in jobs for r in _rows(doc)))
+    found = []
+    for term in terms:
+        rows = tuple((job.name, *interval) for job, doc in jobs for row in _rows(doc)
+                     if str(row["term"]) == term and (interval := _interval(row)))
+        if rows:
+            found.append(ForestPlot(stem, term, rows))
+    return found
+
+
+def _draw(plot: ForestPlot, cache_dir: Path) -> None:
+    """Draw a forest plot into the cache (the project theme, restored afterwards).
+
+    A plot that cannot be drawn is left out of the index rather than failing it.
+    """
     import matplotlib
     import matplotlib.pyplot as plt
     import pandas as pd
 
     from helpers import plots
 
-    frame = pd.DataFrame(table)
+    frame = pd.DataFrame(list(plot.rows), columns=["segment", "estimate", "ci_low", "ci_high"])
     spans_zero = frame["ci_low"].min() <= 0 <= frame["ci_high"].max()
-    with matplotlib.rc_context():
+    with matplotlib.rc_context(), contextlib.suppress(Exception):
         plots.set_theme()
-        fig = plots.interval_plot(frame, label="segment", title=title,
+        fig = plots.interval_plot(frame, label="segment", title=plot.title,
                                   xlabel="Estimate with confidence interval",
                                   reference=0.0 if spans_zero else None)
         fig.axes[0].set_ylabel("Segment")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-    return buffer.getvalue()
+        with atomic.atomic_open(plot.cache_path(cache_dir), "wb") as fh:
+            fig.savefig(fh, format="png", dpi=80)
+    plt.close("all")
 
 
-def _forest_png(table: list[dict[str, Any]], title: str, cache_dir: Path,
-                used: set[str]) -> bytes:
-    """The plot from the cache, or drawn and cached (keyed by its data and title)."""
-    key = hashlib.sha256(json.dumps([PLOT_VERSION, title, table]).encode()).hexdigest()[:24]
-    cached = cache_dir / f"{key}.png"
-    used.add(cached.name)
-    if cached.exists():
-        return cached.read_bytes()
-    png = _draw(table, title)
-    with atomic.atomic_open(cached, "wb") as fh:
-        fh.write(png)
-    return png
+def draw_missing(forests: Sequence[ForestPlot], cache_dir: Path, workers: int = 1) -> int:
+    """Draw the plots not in the cache yet, in parallel (forked processes) where possible."""
+    missing = [p for p in forests if not p.cache_path(cache_dir).exists()]
+    if missing:
+        import helpers.plots  # noqa: F401 -- imported once here, not in every forked process
+    if len(missing) > 1 and workers > 1 and hasattr(os, "fork"):
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=context) as pool:
+            list(pool.map(_draw, missing, itertools.repeat(cache_dir)))
+    else:
+        for plot in missing:
+            _draw(plot, cache_dir)
+    return len(missing)
 
 
-def _forest_section(stem: str, jobs: Sequence[tuple[Job, dict[str, Any]]],
-                    cache_dir: Path, used: set[str]) -> str:
-    terms = list(dict.fromkeys(str(r["term"]) for _, doc in jobs for r in _rows(doc)))
-    figures = []
-    for term in terms:
-        table = _forest_table(jobs, term)
-        if not table:
-            continue
-        png = _forest_png(table, f"{stem}: {term} across segments", cache_dir, used)
-        figures.append(
-            f'<figure><img alt="Forest plot of {html.escape(term)} across segments of '
-            f'{html.escape(stem)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-            f"<figcaption>{html.escape(term)}</figcaption></figure>")
-    if not figures:
-        return ""
-    return ('<details class="forest" open><summary>Key estimates across segments '
-            f"({len(figures)} terms)</summary>{''.join(figures)}</details>")
+def _figures(forests: Sequence[ForestPlot], cache_dir: Path) -> str:
+    forests = [p for p in forests if p.cache_path(cache_dir).exists()]
+    figures = "".join(
+        f'<figure><img alt="Forest plot of {html.escape(p.term)} across segments of '
+        f'{html.escape(p.stem)}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.cache_path(cache_dir).read_bytes()).decode()}">'
+        f"<figcaption>{html.escape(p.term)}</figcaption></figure>" for p in forests)
+    return figures and ('<details class="forest" open><summary>Key estimates across segments '
+                        f"({len(forests)} terms)</summary>{figures}</details>")
 
 
-def _prune(cache_dir: Path, used: set[str]) -> None:
+def _prune(cache_dir: Path, forests: Sequence[ForestPlot]) -> None:
     """Drop cached plots this index no longer shows."""
+    used = {p.cache_path(cache_dir).name for p in forests}
     for png in cache_dir.glob("*.png"):
         if png.name not in used:
             with contextlib.suppress(OSError):
@@ -151,25 +175,30 @@ def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) ->
 
 
 def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | None]],
-                      reports_dir: Path, cache_dir: Path, used: set[str]) -> str:
+                      reports_dir: Path, figures: str) -> str:
     rows = "".join(_job_row(o, d, reports_dir) for o, d in items)
-    ok = [(o.job, d) for o, d in items if d and d.get("status") == "ok"]
     return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>'
             "<table><thead><tr><th>Report</th><th>Segment</th><th>Status</th><th>n</th>"
             "<th>Key estimates [CI]</th><th>Rendered</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{_forest_section(stem, ok, cache_dir, used)}</section>")
+            f"<tbody>{rows}</tbody></table>{figures}</section>")
 
 
-def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path) -> str:
+def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path,
+                 workers: int = 1) -> str:
     """The index page for a run's outcomes (results files read from ``reports_dir``)."""
     docs = {o.job.key: _read(o.job.json_path(reports_dir)) for o in outcomes}
     by_notebook: dict[str, list[tuple[Outcome, dict[str, Any] | None]]] = {}
     for o in outcomes:
         by_notebook.setdefault(o.job.stem, []).append((o, docs[o.job.key]))
-    used: set[str] = set()
-    sections = "".join(_notebook_section(stem, items, reports_dir, cache_dir, used)
+    forests = {stem: forest_plots(stem, [(o.job, d) for o, d in items
+                                         if d and d.get("status") == "ok"])
+               for stem, items in by_notebook.items()}
+    every_plot = [p for plots in forests.values() for p in plots]
+    draw_missing(every_plot, cache_dir, workers)
+    sections = "".join(_notebook_section(stem, items, reports_dir,
+                                         _figures(forests[stem], cache_dir))
                        for stem, items in by_notebook.items())
-    _prune(cache_dir, used)
+    _prune(cache_dir, every_plot)
     counts = {s: sum(o.status == s for o in outcomes)
               for s in ("fresh", "reused", "failed", "stale", "missing")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -194,11 +223,14 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def write_index(outcomes: Sequence[Outcome], reports_dir: Path,
-                executed_dir: Path = reporting.EXECUTED_DIR) -> Path:
-    """Write ``<reports_dir>/index.html`` atomically; plots are cached beside the executed notebooks."""
+                executed_dir: Path = reporting.EXECUTED_DIR, workers: int = 1) -> Path:
+    """Write ``<reports_dir>/index.html`` atomically.
+
+    Plots are cached in ``index-cache`` beside the executed-notebooks folder (``build/``).
+    """
     target = reports_dir / "index.html"
     cache_dir = executed_dir.parent / "index-cache"
-    atomic.write_text(target, render_index(outcomes, reports_dir, cache_dir))
+    atomic.write_text(target, render_index(outcomes, reports_dir, cache_dir, workers))
     return target
 
 

@@ -103,10 +103,14 @@ class Failure(Exception):
 
 
 def load_batch(path: str | Path | None = None) -> list[Job]:
-    """The jobs of a batch file (kept for older callers; see :func:`helpers.batch.load_batch`)."""
+    """The batch file's jobs without segment expansion, so no processed data is needed.
+
+    Kept for older callers that want the notebooks of the batch; the runner uses
+    :func:`helpers.batch.load_batch`.
+    """
     from helpers.batch import load_batch as load
 
-    return load(path)
+    return load(path, segments=False)
 
 
 def segment_label(segment: dict[str, Any]) -> str:
@@ -203,9 +207,10 @@ def failure_from(exc: BaseException) -> Failure:
     if isinstance(exc, Failure):
         return exc
     if isinstance(exc, PapermillExecutionError):
-        trace = _ANSI.sub("", "\n".join(exc.traceback or []))
-        return Failure(f"{trace}\n\n{exc.ename}: {exc.evalue}".lstrip(), exc.cell_index,
-                       exc.exec_count, exc.source)
+        trace = _ANSI.sub("", "\n".join(exc.traceback or [])).strip()
+        last = f"{exc.ename}: {exc.evalue}"
+        message = trace if trace.endswith(last) else f"{trace}\n\n{last}".strip()
+        return Failure(message, exc.cell_index, exc.exec_count, exc.source)
     return Failure("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip())
 
 
@@ -311,11 +316,21 @@ def _with_toc(body: str) -> str:
     return body.replace("<!-- dl:toc -->", nav, 1)
 
 
+def _has_banner(nb: Any) -> bool:
+    """Whether the notebook shows the synthetic-data banner itself (``tables.synthetic_banner``)."""
+    return any("synthetic-banner" in str(out.get("data", {}).get("text/html", ""))
+               for cell in nb.cells for out in cell.get("outputs", []))
+
+
 def to_html(nb: Any, job: Job, doc: dict[str, Any], executed: Path | None = None) -> str:
-    """Export an executed notebook (results already lifted out) to the offline report HTML."""
+    """Export an executed notebook (results already lifted out) to the offline report HTML.
+
+    The template adds the synthetic-data banner unless the notebook already shows it.
+    """
     nb.metadata["title"] = _title(nb, job)
-    body, _ = _exporter().from_notebook_node(
-        nb, resources={"report": report_context(job, doc, executed)})
+    context = report_context(job, doc, executed)
+    context["synthetic"] = context["synthetic"] and not _has_banner(nb)
+    body, _ = _exporter().from_notebook_node(nb, resources={"report": context})
     return _with_toc(body)
 
 
@@ -327,8 +342,9 @@ def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
     parts = [(f'<div class="dl-failed" role="alert">Report failed: {esc(job.key)} '
               f"({esc(ctx['segment'])})</div>")]
     if failure.source is not None:
-        number = f"In [{failure.execution_count}]" if failure.execution_count else "the cell"
-        parts.append(f"<h2>Failing cell {failure.cell_index} ({number})</h2>"
+        count = f"In [{failure.execution_count}], " if failure.execution_count else ""
+        parts.append(f"<h2>Failing cell: {count}cell {failure.cell_index + 1} of the executed "
+                     "notebook</h2>"
                      f'<pre class="dl-source">{esc(failure.source)}</pre>')
     parts.append(f'<h2>Message</h2><pre class="dl-message">{esc(failure.message)}</pre>')
     parts.append("<h2>Parameters</h2><table>" + "".join(
@@ -384,6 +400,10 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
                      on_cell_start=on_cell_start)
         recorded = results.collect(nb)
         doc = _results_document(job, recorded, time.perf_counter() - start, fingerprint, engine)
+        if engine == "inprocess":
+            from helpers import executor
+
+            doc["import_warnings"] = executor.IMPORT_WARNINGS
         atomic.write_text(target, to_html(nb, job, doc, job.executed_path(executed_dir)))
         atomic.write_text(job.json_path(reports_dir), _dumps(doc))
         return JobResult(job, "ok", target, time.perf_counter() - start)

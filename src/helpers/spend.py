@@ -170,7 +170,7 @@ DEFAULT_RULE = ShadowRule()
 # =========================================================================== public API: ledgers
 def firm_year_features(
     ledger: str | Path,
-    engine: str = "duckdb",
+    engine: str | None = None,
     *,
     fx: str | Path | pd.DataFrame,
     vendors: str | Path | pd.DataFrame | None = None,
@@ -186,7 +186,12 @@ def firm_year_features(
     never enters pandas: it is streamed by the engine and only the firm-year table returns.
     Excluded lines and vendors missing from the map are in ``attrs["bad_rows"]`` and
     ``attrs["unmapped_vendors"]``; ``strict=True`` raises :class:`DataError` on excluded lines.
+
+    ``engine`` is ``"duckdb"`` (embedded, the default) or ``"spark"`` (the same SQL on a Spark
+    session: the active one, e.g. on a cluster, or a local one); without it the configuration
+    value ``DISCONNECT_LAB_SPEND_ENGINE`` decides.
     """
+    engine = engine or default_engine()
     if engine not in SUPPORTED_ENGINES:
         raise ValueError(f"unknown engine {engine!r}; supported engines: "
                          f"{', '.join(SUPPORTED_ENGINES)}")
@@ -489,8 +494,23 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
         "vendor_category": pa.array(vendors["vendor_category"].tolist(), pa.string())}))
 
 
-_ENGINES = {"duckdb": _run_duckdb}
+def _run_spark(source: _LedgerSource, fx: pd.DataFrame, vendors: pd.DataFrame,
+               sections: list[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Run the same SQL views on Spark (see :mod:`helpers.spend_spark`)."""
+    from helpers import spend_spark
+
+    return spend_spark.run(source, fx, vendors, sections, LEDGER_COLUMNS,
+                           OPTIONAL_LEDGER_COLUMNS, _bad_line_counts)
+
+
+_ENGINES = {"duckdb": _run_duckdb, "spark": _run_spark}
 SUPPORTED_ENGINES = tuple(_ENGINES)
+ENGINE_ENV = "DISCONNECT_LAB_SPEND_ENGINE"
+
+
+def default_engine() -> str:
+    """The engine from ``DISCONNECT_LAB_SPEND_ENGINE`` (a configuration value), else DuckDB."""
+    return os.environ.get(ENGINE_ENV, "duckdb").strip().lower() or "duckdb"
 
 
 def _ident(name: str) -> str:
