@@ -42,7 +42,7 @@ def test_build_writes_typed_survey_without_personal_fields(raw_csv: Path, tmp_pa
     assert set(result.manifest["dropped_personal_fields"]) == {"name", "email", "comment"}
     assert isinstance(survey["role"].dtype, pd.CategoricalDtype)
     assert list(survey["size_band"].cat.categories) == list(cb.fields["size_band"].values)
-    assert survey["duration_seconds"].iloc[0] == pytest.approx(600.5)  # decimal comma read
+    assert survey["duration_seconds"].min() == pytest.approx(600.5)  # decimal comma read
     assert survey["imp_1"].dtype == "float64"
     assert _sha(raw_csv) == before, "raw data must never be modified"
     assert result.manifest["synthetic"] is False
@@ -115,3 +115,20 @@ def test_select_segment(survey_factory) -> None:
     assert len(processing.select_segment(df, {"wave": [1, 2], "role": "CMO"})) == 5
     with pytest.raises(KeyError, match="segment column"):
         processing.select_segment(df, {"planet": "Mars"})
+
+
+def test_ids_are_pseudonymised_consistently(raw_csv: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(raw_csv, sep=";", decimal=",", encoding="cp1252")
+    out = tmp_path / "processed"
+    processing.build_processed(raw_csv, out_dir=out)
+    survey = pd.read_parquet(out / "survey.parquet")
+    assert not set(raw["respondent_id"]) & set(survey["respondent_id"])
+    assert not set(raw["firm_id"]) & set(survey["firm_id"])
+    assert survey["respondent_id"].str.fullmatch(r"R-[0-9a-f]{12}").all()
+    # one pseudonym per firm: the CMO and the CIO of a firm still share it
+    assert survey.groupby("firm_id")["role"].nunique().eq(2).all()
+    assert survey["firm_id"].nunique() == raw["firm_id"].nunique()
+    # stable across builds with the same key
+    again = processing.build_processed(raw_csv, out_dir=tmp_path / "again")
+    assert not again.skipped
+    pd.testing.assert_frame_equal(survey, pd.read_parquet(tmp_path / "again" / "survey.parquet"))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers import atomic, paths
+from helpers import atomic, paths, privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError
 from helpers.io import read_raw
@@ -34,7 +34,8 @@ VALIDATION_FILE = "survey_validation.parquet"
 MANIFEST_FILE = "manifest.json"
 BUDGET_COLUMNS = ("firm_id", "year", "currency", "revenue", "it_budget", "marketing_budget",
                   "martech_budget")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+PSEUDONYMS = {"respondent_id": "R", "firm_id": "F"}
 
 
 def fingerprint(path: str | Path | None) -> str | None:
@@ -88,6 +89,9 @@ def load_survey(survey: str | Path, mapping: str | Path | None = None,
 def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
     """Keep codebook fields and items (never personal fields), with analysis-ready dtypes.
 
+    Respondent and firm ids are replaced by keyed pseudonyms (:func:`helpers.privacy.pseudonymise`)
+    so that no id from the raw export reaches processed data, reports or results files.
+
     Categorical fields become pandas categoricals in codebook order (size bands ordered), ``wave`` a
     nullable integer, items floats (missing answers as NaN), rows sorted by wave, firm and role.
     """
@@ -107,6 +111,9 @@ def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFr
             out[f.name] = pd.to_numeric(col, errors="raise").astype("float64")
         else:
             out[f.name] = col.astype("string").str.strip()
+    for name, prefix in PSEUDONYMS.items():
+        if name in out.columns:
+            out[name] = privacy.pseudonymise(out[name], prefix)
     for item in item_cols:
         out[item] = pd.to_numeric(df[item], errors="raise").astype("float64")
     sort = [c for c in ("wave", "firm_id", "role") if c in out.columns]
@@ -133,7 +140,7 @@ def load_budgets(path: str | Path) -> pd.DataFrame:
                             hint="use plain numbers in the file's currency (no currency signs)")
         out[col] = values.astype("float64")
     out["year"] = pd.to_numeric(out["year"], errors="raise").astype("int64")
-    out["firm_id"] = out["firm_id"].astype("string")
+    out["firm_id"] = privacy.pseudonymise(out["firm_id"].astype("string"), PSEUDONYMS["firm_id"])
     return out.sort_values(["firm_id", "year"]).reset_index(drop=True)
 
 
@@ -193,6 +200,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         raise DataError("a ledger needs an FX table to convert amounts", file=str(ledger),
                         rule="fx-missing", hint="pass --fx PATH (date, currency, rate_to_eur)")
     inputs = _inputs(sources)
+    inputs["pseudonym_key"] = privacy.key_fingerprint()  # a new key means new pseudonyms
     if not force and _is_current(read_manifest(out), inputs, out):
         return BuildResult(read_manifest(out), None, skipped=True)
 
@@ -234,8 +242,14 @@ def _spend_features(ledger: Path, fx: Path, vendors: Path | None
     from helpers.spend import firm_year_features
 
     features = firm_year_features(ledger, fx=fx, vendors=vendors)
+    features["firm_id"] = privacy.pseudonymise(features["firm_id"], PSEUDONYMS["firm_id"])
     bad = features.attrs.get("bad_rows", pd.DataFrame())
     unmapped = features.attrs.get("unmapped_vendors", pd.DataFrame())
+    if not bad.empty:  # examples quote raw ids and values: they go to the console, not reports
+        from helpers.spend import describe_bad_rows
+
+        print(describe_bad_rows(features))
+    bad = bad.drop(columns=[c for c in ("examples", "files") if c in bad.columns])
     issues = pd.concat([
         bad.assign(kind="bad_rows").astype({c: str for c in bad.columns}),
         unmapped.assign(kind="unmapped_vendor").astype({c: str for c in unmapped.columns}),
