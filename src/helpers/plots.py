@@ -134,10 +134,11 @@ def residual_plot(fitted: pd.Series, residuals: pd.Series, *, title: str,
     return fig
 
 
-def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, zlabel: str,
-                     points: pd.DataFrame | None = None) -> plt.Figure:
+def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, zlabel: str
+                     ) -> plt.Figure:
     """A response surface as a 3-D plot and a contour plot side by side, with the lines of
-    agreement (X = Y, solid) and disagreement (X = −Y, dashed) drawn in the contour panel."""
+    agreement (X = Y, solid) and disagreement (X = −Y, dashed) drawn in the contour panel.
+    Observed pairs are not plotted: each is one firm's two executives."""
     xs = sorted(grid["x"].unique())
     ys = sorted(grid["y"].unique())
     z = grid.pivot(index="y", columns="x", values="z").loc[ys, xs].to_numpy()
@@ -159,9 +160,6 @@ def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str
     span = min(max(xs) - min(xs), max(ys) - min(ys)) / 2
     ax2.plot([mid_x - span, mid_x + span], [mid_y + span, mid_y - span], color="white",
              linestyle="--", linewidth=1.5, label="disagreement (X = −Y)")
-    if points is not None and not points.empty:
-        ax2.scatter(points["x"], points["y"], s=8, color=OKABE_ITO[0], alpha=0.6,
-                    label="observed pairs")
     ax2.set_xlabel(xlabel)
     ax2.set_ylabel(ylabel)
     ax2.set_title("Contour")
@@ -194,29 +192,50 @@ def trend_with_benchmark(sample: pd.DataFrame, published: pd.DataFrame | None, *
     return fig
 
 
-def scatter_fit(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: str,
-                ax: plt.Axes | None = None) -> plt.Figure:
-    """Scatter with a least-squares line and its 95 % band."""
-    fig, ax = _axes(ax, (7, 4.5))
-    sns.regplot(x=x, y=y, ax=ax, scatter_kws={"s": 12, "alpha": 0.5, "color": OKABE_ITO[1]},
-                line_kws={"color": OKABE_ITO[5]})
+def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel: str,
+                      min_cell: int = 5, bins: int = 16, ax: plt.Axes | None = None) -> plt.Figure:
+    """Histograms (share of each role's respondents) of a score for CMOs and CIOs; bins holding
+    fewer than ``min_cell`` respondents of a role are not drawn, and the figure says so."""
+    fig, ax = _axes(ax, (7, 4))
+    v = pd.to_numeric(values, errors="coerce")
+    edges = np.linspace(v.min(), v.max(), bins + 1) if v.notna().any() else np.arange(2)
+    hidden = 0
+    for role, colour in ROLE_COLOURS.items():
+        x = v[roles.astype(str).to_numpy() == role].dropna()
+        counts, _ = np.histogram(x, bins=edges)
+        small = (counts > 0) & (counts < min_cell)
+        hidden += int(small.sum())
+        shares = np.where(small, 0, counts) / max(len(x), 1)
+        ax.stairs(shares, edges, color=colour, linewidth=2, label=f"{role} (n = {len(x)})")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel("Share of respondents")
+    ax.legend()
+    if hidden:
+        ax.text(0.01, 0.98, f"{hidden} bin(s) with fewer than {min_cell} respondents not drawn",
+                transform=ax.transAxes, va="top", fontsize=8, color=NEUTRAL)
     fig.tight_layout()
     return fig
 
 
-def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel: str,
-                      ax: plt.Axes | None = None) -> plt.Figure:
-    """Overlaid histograms (density) of a score for CMOs and CIOs in the role colours."""
-    fig, ax = _axes(ax, (7, 4))
-    frame = pd.DataFrame({"value": values.to_numpy(), "role": roles.astype(str).to_numpy()})
-    sns.histplot(frame.dropna(), x="value", hue="role", hue_order=list(ROLE_COLOURS),
-                 palette=ROLE_COLOURS, stat="density", common_norm=False, element="step",
-                 bins=20, ax=ax)
+def binned_means(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: str,
+                 min_cell: int = 5, bins: int = 8, ax: plt.Axes | None = None) -> plt.Figure:
+    """Mean of y (95 % CI) within quantile bins of x, each bin holding at least ``min_cell``
+    units: the relationship without plotting any single firm or person."""
+    fig, ax = _axes(ax, (7, 4.5))
+    frame = pd.DataFrame({"x": pd.to_numeric(x, errors="coerce").to_numpy(),
+                          "y": pd.to_numeric(y, errors="coerce").to_numpy()}).dropna()
+    k = max(1, min(bins, len(frame) // max(min_cell, 1)))
+    frame["bin"] = pd.qcut(frame["x"], q=k, duplicates="drop") if k > 1 else 0
+    g = frame.groupby("bin", observed=True).agg(x=("x", "mean"), y=("y", "mean"),
+                                                 sd=("y", "std"), n=("y", "size"))
+    g = g[g["n"] >= min_cell]
+    half = 1.96 * g["sd"] / np.sqrt(g["n"])
+    ax.errorbar(g["x"], g["y"], yerr=half, fmt="o-", color=OKABE_ITO[1], capsize=3,
+                label=f"bin means (each ≥ {min_cell} units)")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("Density")
+    ax.set_ylabel(ylabel)
+    ax.legend()
     fig.tight_layout()
     return fig

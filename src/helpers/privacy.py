@@ -37,12 +37,19 @@ def suppress_counts(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
     return out, suppressed
 
 
-def suppression_note(n: int, min_cell: int = DEFAULT_MIN_CELL) -> str:
-    """The note printed under a table in which ``n`` cells were suppressed ('' when none)."""
+def mask_small(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """Numeric counts with cells in ``1..min_cell-1`` set to NaN (for plots: no bar is drawn)."""
+    return table.mask((table > 0) & (table < min_cell))
+
+
+def suppression_note(n: int, min_cell: int = DEFAULT_MIN_CELL, rows: bool = False) -> str:
+    """The note printed under a table in which ``n`` cells (or rows) were suppressed."""
     if n == 0:
         return ""
-    return (f"{n} cell{'s' if n != 1 else ''} with fewer than {min_cell} respondents "
-            f"{'are' if n != 1 else 'is'} suppressed (shown as <{min_cell}).")
+    what = "row" if rows else "cell"
+    return (f"{n} {what}{'s' if n != 1 else ''} with fewer than {min_cell} respondents "
+            f"{'are' if n != 1 else 'is'} suppressed (counts shown as <{min_cell}, "
+            "values left blank).")
 
 
 # --------------------------------------------------------------------------- pseudonyms
@@ -150,3 +157,10 @@ def check_segment(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
             f"too few responses to report this segment: fewer than {min_cell} "
             + " and ".join(f"{g}s" if g != "respondents" else g for g in small)
             + " (minimum cell size).")
+
+
+def check_count(n: int, minimum: int, what: str) -> None:
+    """Stop a report (``TooFewResponses``) when an analysis unit count is below ``minimum``."""
+    if n < minimum:
+        raise TooFewResponses(f"too few {what} to report this segment: {'none' if n == 0 else 'fewer than ' + str(minimum)} "
+                              f"(at least {minimum} needed).")

@@ -82,9 +82,13 @@ def item_missingness(df: pd.DataFrame, codebook: Codebook | None = None,
 
 
 def warning_summary(validation: pd.DataFrame) -> pd.DataFrame:
-    """Validation findings (non-blocking warnings) as one row per rule and column."""
+    """Validation findings (non-blocking warnings) as one row per rule and column.
+
+    The messages are left out: they may quote raw values from the export; the rule, the column,
+    how many rows and the hint say what a reader of a shared report needs.
+    """
     if validation.empty:
-        return pd.DataFrame(columns=["rule", "column", "n_rows", "message"])
-    cols = [c for c in ("severity", "rule", "column", "n_rows", "message", "hint")
+        return pd.DataFrame(columns=["severity", "rule", "column", "n_rows", "hint"])
+    cols = [c for c in ("severity", "rule", "column", "n_rows", "hint")
             if c in validation.columns]
     return validation[cols].reset_index(drop=True)

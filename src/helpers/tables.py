@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown
 
@@ -27,26 +28,43 @@ def relabel(df: pd.DataFrame, codebook: Codebook | None = None, language: str = 
     return out
 
 
+def _formatter(decimals: int, suffix: str = ""):
+    """Format floats to ``decimals`` (with ``suffix``), blank for missing, anything else as is."""
+    def fmt(v: object) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.{decimals}f}{suffix}"
+        return str(v)
+    return fmt
+
+
 def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, ...] = (),
          decimals: int = 1, index: bool = True) -> HTML:
-    """Render a table with a caption and an optional note, percentages and rounding applied."""
-    fmt = {c: (lambda v, d=decimals: "" if pd.isna(v) else f"{v:.{d}f} %") for c in percent}
-    for c in df.columns:
-        if c not in fmt and pd.api.types.is_float_dtype(df[c]):
-            fmt[c] = lambda v, d=decimals: "" if pd.isna(v) else f"{v:.{d}f}"
+    """Render a table with a caption and an optional note, percentages and rounding applied.
+
+    A table that went through :func:`helpers.privacy.suppress_small_groups` gets the suppression
+    note automatically.
+    """
+    fmt = {c: _formatter(decimals, " %" if c in percent else "") for c in df.columns}
     styler = df.style.format(fmt, na_rep="").set_caption(html.escape(caption))
     if not index:
         styler = styler.hide(axis="index")
     body = styler.to_html()
-    if note:
-        body += f'<p class="table-note"><em>{html.escape(note)}</em></p>'
+    suppressed = df.attrs.get("suppressed", 0)
+    notes = [t for t in (note, suppression_note(suppressed, df.attrs.get("min_cell", DEFAULT_MIN_CELL),
+                                                rows=True)) if t]
+    for text in notes:
+        body += f'<p class="table-note"><em>{html.escape(text)}</em></p>'
     return HTML(body)
 
 
 def show_counts(df: pd.DataFrame, caption: str, *, min_cell: int = DEFAULT_MIN_CELL,
-                note: str = "") -> HTML:
-    """A table of respondent counts with cells below ``min_cell`` suppressed and a note saying so."""
-    table, n = suppress_counts(df, min_cell)
+                note: str = "", columns: list[str] | None = None) -> HTML:
+    """A table of respondent counts with cells below ``min_cell`` suppressed and a note saying so.
+
+    ``columns`` names the count columns (default: every numeric column)."""
+    table, n = suppress_counts(df, min_cell, columns)
     notes = " ".join(t for t in (note, suppression_note(n, min_cell)) if t)
     return show(table, caption, note=notes)
 
