@@ -101,9 +101,12 @@ def interval_plot(table: pd.DataFrame, *, label: str, estimate: str = "estimate"
         ax.errorbar(rows[estimate], y, xerr=[rows[estimate] - rows[low], rows[high] - rows[estimate]],
                     fmt="o", color=colours[g], ecolor=colours[g], capsize=2, label=g)
     if markers is not None and not markers.empty:
-        mg = markers[group].astype(str) if group and group in markers else pd.Series([None] * len(markers))
-        y = [ypos[str(v)] + offsets.get(g, 0.0) for v, g in zip(markers[label], mg) if str(v) in ypos]
-        x = [v for v, lab in zip(markers["value"], markers[label]) if str(lab) in ypos]
+        groups_of = (markers[group].astype(str).tolist() if group and group in markers
+                     else [None] * len(markers))
+        keep = [str(v) in ypos for v in markers[label]]
+        y = [ypos[str(v)] + offsets.get(g, 0.0)
+             for v, g, k in zip(markers[label], groups_of, keep, strict=True) if k]
+        x = [v for v, k in zip(markers["value"], keep, strict=True) if k]
         ax.scatter(x, y, marker="D", facecolors="none", edgecolors="black", s=40, zorder=3,
                    label=marker_label)
     if reference is not None:

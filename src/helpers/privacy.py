@@ -162,5 +162,6 @@ def check_segment(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
 def check_count(n: int, minimum: int, what: str) -> None:
     """Stop a report (``TooFewResponses``) when an analysis unit count is below ``minimum``."""
     if n < minimum:
-        raise TooFewResponses(f"too few {what} to report this segment: {'none' if n == 0 else 'fewer than ' + str(minimum)} "
+        found = "none" if n == 0 else f"fewer than {minimum}"
+        raise TooFewResponses(f"too few {what} to report this segment: {found} "
                               f"(at least {minimum} needed).")
