@@ -109,12 +109,12 @@ def suppress_small_groups(table: pd.DataFrame, n_columns: list[str], value_colum
     small = pd.Series(False, index=out.index)
     for col in n_columns:
         n = pd.to_numeric(out[col], errors="coerce")
-        small |= n.notna() & (n < min_cell)
+        small |= n.notna() & (n > 0) & (n < min_cell)  # an empty group reveals nobody
     for col in value_columns:
         out[col] = out[col].astype(object).where(~small, np.nan)
     for col in n_columns:
         n = pd.to_numeric(out[col], errors="coerce")
-        out[col] = out[col].astype(object).where(~(n.notna() & (n < min_cell) & (n > 0)),
+        out[col] = out[col].astype(object).where(~(n.notna() & (n > 0) & (n < min_cell)),
                                                  f"<{min_cell}")
     out.attrs["suppressed"] = int(small.sum())
     out.attrs["min_cell"] = min_cell

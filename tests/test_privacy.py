@@ -1,0 +1,69 @@
+"""Privacy: keyed pseudonyms, small-group suppression, rare-category pooling, segment guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import privacy
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, monkeypatch) -> Path:
+    path = tmp_path / "secrets" / "pseudonym.key"
+    monkeypatch.setenv(privacy.KEY_ENV, str(path))
+    return path
+
+
+def test_key_is_generated_once_with_owner_only_permissions(key_file: Path) -> None:
+    assert not key_file.exists()
+    first = privacy.pseudonym_key()
+    assert key_file.exists() and len(first) == 32
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert privacy.pseudonym_key() == first
+
+
+def test_pseudonyms_are_stable_keyed_and_unlinkable(key_file: Path) -> None:
+    ids = pd.Series(["F0001", "F0002", "F0001", None], dtype="object")
+    a = privacy.pseudonymise(ids, "F")
+    assert a[0] == a[2] and a[0] != a[1] and pd.isna(a[3])
+    assert all(str(v).startswith("F-") and len(str(v)) == 14 for v in a[:3])
+    assert "0001" not in "".join(map(str, a[:3]))
+    key_file.write_bytes(b"x" * 32)  # another key: other pseudonyms
+    b = privacy.pseudonymise(ids, "F")
+    assert (a[:3] != b[:3]).all()
+
+
+def test_suppress_small_groups_blanks_values_and_counts() -> None:
+    t = pd.DataFrame({"item": ["a", "b", "c"], "n": [3, 12, 0], "share": [0.9, 0.4, np.nan]})
+    out = privacy.suppress_small_groups(t, ["n"], ["share"], min_cell=5)
+    assert out.loc[0, "n"] == "<5" and pd.isna(out.loc[0, "share"])
+    assert out.loc[1, "share"] == 0.4 and out.loc[1, "n"] == 12
+    assert out.attrs["suppressed"] == 1
+    assert t.loc[0, "share"] == 0.9  # input untouched
+
+
+def test_pool_rare_merges_small_categories() -> None:
+    df = pd.DataFrame({"country": ["DE"] * 6 + ["NO"] * 2 + ["LU"]})
+    out = privacy.pool_rare(df, ["country"], min_cell=5)
+    assert out["country"].value_counts().to_dict() == {"DE": 6, "Other": 3}
+
+
+def test_segment_guard(survey_factory) -> None:
+    privacy.check_segment(survey_factory(5), min_cell=5)
+    with pytest.raises(privacy.TooFewResponses, match="fewer than 5 CMOs and CIOs"):
+        privacy.check_segment(survey_factory(4), min_cell=5)
+    df = survey_factory(6)
+    with pytest.raises(privacy.TooFewResponses, match="CIO"):
+        privacy.check_segment(df[(df["role"] == "CMO") | (df.index < 4)], min_cell=5)
+    with pytest.raises(privacy.TooFewResponses, match="pairs"):
+        privacy.check_count(3, 20, "CMO–CIO pairs")
+
+
+def test_mask_small_for_plots() -> None:
+    t = pd.DataFrame({"CMO": [12, 3, 0]}, index=["DE", "NL", "DK"])
+    out = privacy.mask_small(t, 5)
+    assert out.loc["DE", "CMO"] == 12 and pd.isna(out.loc["NL", "CMO"]) and out.loc["DK", "CMO"] == 0
