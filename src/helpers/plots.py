@@ -6,6 +6,8 @@ colour-vision deficiency. Every plotting helper sets a title and labels both axe
 
 from __future__ import annotations
 
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -15,6 +17,36 @@ OKABE_ITO = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
              "#000000"]
 ROLE_COLOURS = {"CMO": OKABE_ITO[0], "CIO": OKABE_ITO[1]}
 NEUTRAL = "#7F7F7F"
+
+
+def _title_of(fig: plt.Figure) -> str:
+    """The figure's title (suptitle, else the first axes' title) — its alternative text."""
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text():
+        return sup.get_text()
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    return titles[0] if titles else "Figure"
+
+
+def publish(fig: plt.Figure) -> plt.Figure:
+    """Show a figure in a notebook as a PNG whose alternative text is its title (screen readers
+    and the HTML report's ``alt`` attribute), then close it so it is not shown twice.
+
+    Outside a notebook kernel the figure is returned untouched."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return fig
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return fig
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    display(Image(data=buffer.getvalue(), format="png", metadata={"alt": _title_of(fig)}))
+    plt.close(fig)
+    return fig
 
 
 def set_theme() -> None:
@@ -53,7 +85,7 @@ def grouped_bars(table: pd.DataFrame, *, title: str, xlabel: str, ylabel: str,
     ax.set_ylabel(ylabel)
     ax.legend(title=None)
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def horizontal_bars(values: pd.Series, *, title: str, xlabel: str, ylabel: str = "",
@@ -68,7 +100,7 @@ def horizontal_bars(values: pd.Series, *, title: str, xlabel: str, ylabel: str =
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def _axes(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> tuple[plt.Figure, plt.Axes]:
@@ -118,7 +150,7 @@ def interval_plot(table: pd.DataFrame, *, label: str, estimate: str = "estimate"
     if group or markers is not None:
         ax.legend(loc="best")
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def residual_plot(fitted: pd.Series, residuals: pd.Series, *, title: str,
@@ -134,7 +166,7 @@ def residual_plot(fitted: pd.Series, residuals: pd.Series, *, title: str,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, zlabel: str
@@ -169,7 +201,7 @@ def response_surface(grid: pd.DataFrame, *, title: str, xlabel: str, ylabel: str
     ax2.legend(loc="lower right", fontsize=8, frameon=True)
     fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def trend_with_benchmark(sample: pd.DataFrame, published: pd.DataFrame | None, *, title: str,
@@ -192,7 +224,7 @@ def trend_with_benchmark(sample: pd.DataFrame, published: pd.DataFrame | None, *
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel: str,
@@ -218,7 +250,7 @@ def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel
         ax.text(0.01, 0.98, f"{hidden} bin(s) with fewer than {min_cell} respondents not drawn",
                 transform=ax.transAxes, va="top", fontsize=8, color=NEUTRAL)
     fig.tight_layout()
-    return fig
+    return publish(fig)
 
 
 def binned_means(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: str,
@@ -241,4 +273,4 @@ def binned_means(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel:
     ax.set_ylabel(ylabel)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return publish(fig)
