@@ -14,8 +14,10 @@ each timed on the wall clock from the command's start to its end. Figures and ra
     .venv/bin/python benchmarks/bench_reports.py            # ~10 minutes on 2 cores
     .venv/bin/python benchmarks/bench_reports.py --baseline-jobs 12 -j 2 --json-out bench.json
 
-The machine's load average is printed before and after: other work on the machine slows both
-sides, but not necessarily equally.
+Both sides run on a frozen copy of the project (source, notebooks, batch file, processed data),
+made when the script starts: edits to the working tree during the benchmark do not leak into it.
+The machine's load average is printed before and after: other work slows both sides, not
+necessarily equally.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,46 +37,126 @@ from typing import Any
 import yaml
 
 from helpers import batch, paths
-from helpers.reporting import KERNEL_NAME, Job
+from helpers.reporting import KERNEL_NAME
 
 BIN = Path(sys.executable).parent
+SNAPSHOT = ("src", "notebooks", "reports.yaml", "requirements", "pyproject.toml",
+            "data/processed", "data/codebook.yaml", "data/reference")
 
 
-def spread(jobs: list[Job], k: int) -> list[Job]:
-    """``k`` jobs evenly spaced through the plan (mid-points, so not only whole-sample runs)."""
-    k = min(k, len(jobs))
-    return [jobs[int((i + 0.5) * len(jobs) / k)] for i in range(k)]
+def snapshot(target: Path, batch_file: Path | None) -> dict[str, str]:
+    """Copy what reports depend on into ``target``; the environment that makes it the project."""
+    for name in SNAPSHOT:
+        source = paths.ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    if batch_file:
+        shutil.copy2(batch_file, target / "reports.yaml")
+    return {**os.environ, "DISCONNECT_LAB_ROOT": str(target),
+            "PYTHONPATH": os.pathsep.join([str(target / "src"), os.environ.get("PYTHONPATH", "")])}
 
 
-def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess]:
+def timed(command: list[str], env: dict[str, str],
+          cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall-clock seconds of a command, and what it did."""
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=paths.ROOT)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env, cwd=cwd)
     return time.perf_counter() - start, done
 
 
-def baseline_job(job: Job, workdir: Path) -> dict[str, Any]:
-    """papermill CLI, then jupyter nbconvert --to html CLI, for one job."""
-    params = workdir / f"{job.stem}-{job.name}.yaml"
-    params.write_text(yaml.safe_dump(job.parameters))
-    executed = workdir / f"{job.stem}-{job.name}.ipynb"
-    pm_seconds, pm = timed([str(BIN / "papermill"), str(job.notebook), str(executed),
-                            "-f", str(params), "-k", KERNEL_NAME, "--cwd", str(paths.ROOT),
-                            "--no-progress-bar"])
-    nbc_seconds, nbc = timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(executed),
-                              "--output-dir", str(workdir)])
-    return {"job": job.key, "papermill_s": round(pm_seconds, 2),
-            "nbconvert_s": round(nbc_seconds, 2), "seconds": round(pm_seconds + nbc_seconds, 2),
-            "ok": pm.returncode == 0 and nbc.returncode == 0}
+def spread(jobs: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """``k`` jobs spread through the plan: evenly spaced, shifted by one more job each time so
+    that, with one notebook per stretch of the plan, each pick is a different segment."""
+    k = min(k, len(jobs))
+    return [jobs[min(int((i + 0.5) * len(jobs) / k) + i, len(jobs) - 1)] for i in range(k)]
 
 
-def runner(args: argparse.Namespace, out: Path, *extra: str) -> tuple[float, str]:
+def baseline_job(job: dict[str, Any], root: Path, workdir: Path,
+                 env: dict[str, str]) -> dict[str, Any]:
+    """papermill CLI, then jupyter nbconvert --to html CLI, for one planned job."""
+    stem = Path(job["notebook"]).stem
+    params = workdir / f"{stem}-{job['name']}.yaml"
+    params.write_text(yaml.safe_dump(job["parameters"]))
+    executed = workdir / f"{stem}-{job['name']}.ipynb"
+    pm_s, pm = timed([str(BIN / "papermill"), str(root / job["notebook"]), str(executed),
+                          "-f", str(params), "-k", KERNEL_NAME, "--cwd", str(root),
+                          "--no-progress-bar"], env, root)
+    nbc_s, nbc = timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", str(executed),
+                        "--output-dir", str(workdir)], env, root)
+    ok = pm.returncode == 0 and nbc.returncode == 0
+    return {"job": f"{stem}/{job['name']}", "papermill_s": round(pm_s, 2),
+            "nbconvert_s": round(nbc_s, 2), "seconds": round(pm_s + nbc_s, 2), "ok": ok}
+
+
+def runner(root: Path, env: dict[str, str], workers: int, *extra: str) -> tuple[float, str]:
     """Wall-clock time of one ``python -m helpers reports`` command and its summary line."""
-    command = [sys.executable, "-m", "helpers", "reports", "-j", str(args.jobs),
-               "--reports-dir", str(out / "reports"), "--executed-dir", str(out / "executed"),
-               *(["--batch", str(args.batch)] if args.batch else []), *extra]
-    seconds, done = timed(command)
+    seconds, done = timed([sys.executable, "-m", "helpers", "reports", "-j", str(workers),
+                           *extra], env, root)
     summary = [line for line in done.stdout.splitlines() if " reports: " in line]
-    return seconds, summary[-1] if summary else done.stdout[-500:] + done.stderr[-500:]
+    return seconds, summary[-1] if summary else (done.stdout + done.stderr)[-800:]
+
+
+def measure(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Plan, time the baseline on a spread of jobs, then the runner: cold, no change, one."""
+    _, planned = timed([sys.executable, "-m", "helpers", "reports", "--dry-run", "--json"],
+                       env, root)
+    jobs = json.loads(planned.stdout)
+    result: dict[str, Any] = {"planned_jobs": len(jobs), "cores": batch.default_workers(),
+                              "workers": args.jobs, "load_before": os.getloadavg()}
+    print(f"{len(jobs)} planned jobs, {result['cores']} cores, {args.jobs} workers, load average "
+          f"{result['load_before'][0]:.2f}; project frozen in {root}", flush=True)
+    if not args.skip_baseline:
+        chosen = jobs if args.full else spread(jobs, args.baseline_jobs)
+        print(f"baseline: papermill CLI, then jupyter nbconvert --to html CLI, on {len(chosen)} "
+              f"of {len(jobs)} jobs, one after another", flush=True)
+        workdir = root / "build" / "baseline"
+        workdir.mkdir(parents=True)
+        runs = []
+        for job in chosen:
+            runs.append(baseline_job(job, root, workdir, env))
+            print(f"  {runs[-1]['seconds']:6.1f} s  {runs[-1]['job']}"
+                  f"{'' if runs[-1]['ok'] else '  (FAILED)'}", flush=True)
+        per_job = statistics.mean(r["seconds"] for r in runs)
+        result["baseline"] = {"runs": runs, "mean_per_job_s": round(per_job, 2),
+                              "total_s": round(per_job * len(jobs), 1),
+                              "extrapolated": not args.full}
+    print(f"runner: python -m helpers reports -j {args.jobs}", flush=True)
+    cold, cold_summary = runner(root, env, args.jobs, "--force")
+    print(f"  cold (--force, empty reports/): {cold:7.1f} s   {cold_summary}", flush=True)
+    again, again_summary = runner(root, env, args.jobs)
+    print(f"  no change:                      {again:7.2f} s   {again_summary}", flush=True)
+    first = f"{Path(jobs[0]['notebook']).stem}/{jobs[0]['name']}"
+    one, _ = runner(root, env, args.jobs, "--only", first, "--force")
+    print(f"  one report ({first}, --force):  {one:7.1f} s", flush=True)
+    result["runner"] = {"cold_s": round(cold, 1), "no_change_s": round(again, 2),
+                        "one_report_s": round(one, 1), "cold_summary": cold_summary,
+                        "no_change_summary": again_summary}
+    result["load_after"] = os.getloadavg()
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    """Print the figures and ratios."""
+    run, n = result["runner"], result["planned_jobs"]
+    print()
+    if "baseline" in result:
+        base = result["baseline"]
+        how = (f"extrapolated: mean of {len(base['runs'])} jobs x {n} planned jobs"
+               if base["extrapolated"] else f"measured on all {n} jobs")
+        result["speedup"] = round(base["total_s"] / run["cold_s"], 1)
+        print(f"baseline (papermill CLI + nbconvert CLI): {base['mean_per_job_s']:.1f} s per job; "
+              f"{base['total_s']:.0f} s for the batch ({how})")
+        print(f"make reports, cold:                     {run['cold_s'] / n:.2f} s per job; "
+              f"{run['cold_s']:.0f} s for the batch")
+        print(f"speed-up (baseline / cold run):         {result['speedup']}x")
+    print(f"no-change rebuild:                      {run['no_change_s']:.2f} s")
+    print(f"one report re-rendered:                 {run['one_report_s']:.1f} s")
+    print(f"load average before / after:            {result['load_before'][0]:.2f} / "
+          f"{result['load_after'][0]:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,50 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-baseline", action="store_true", help="time only the runner")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
-
-    jobs = batch.load_batch(args.batch)
-    result: dict[str, Any] = {"planned_jobs": len(jobs), "cores": batch.default_workers(),
-                              "workers": args.jobs, "load_before": os.getloadavg()}
-    print(f"{len(jobs)} planned jobs, {result['cores']} cores, load average "
-          f"{result['load_before'][0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
-        workdir = Path(tmp)
-        if not args.skip_baseline:
-            chosen = jobs if args.full else spread(jobs, args.baseline_jobs)
-            print(f"baseline: papermill CLI, then jupyter nbconvert --to html CLI, on "
-                  f"{len(chosen)} of {len(jobs)} jobs, one after another")
-            runs = []
-            for job in chosen:
-                runs.append(baseline_job(job, workdir))
-                print(f"  {runs[-1]['seconds']:6.1f} s  {job.key}"
-                      f"{'' if runs[-1]['ok'] else '  (failed)'}", flush=True)
-            per_job = statistics.mean(r["seconds"] for r in runs)
-            result["baseline"] = {"runs": runs, "mean_per_job_s": round(per_job, 2),
-                                  "extrapolated_total_s": round(per_job * len(jobs), 1),
-                                  "extrapolated": not args.full}
-        print(f"runner: python -m helpers reports -j {args.jobs}", flush=True)
-        cold, cold_summary = runner(args, workdir / "out", "--force")
-        print(f"  cold:      {cold:7.1f} s   {cold_summary}", flush=True)
-        again, again_summary = runner(args, workdir / "out")
-        print(f"  no change: {again:7.2f} s   {again_summary}", flush=True)
-        one, one_summary = runner(args, workdir / "out", "--only", jobs[0].key, "--force")
-        print(f"  one report ({jobs[0].key}): {one:.1f} s", flush=True)
-        result["runner"] = {"cold_s": round(cold, 1), "no_change_s": round(again, 2),
-                            "one_report_s": round(one, 1), "cold_summary": cold_summary,
-                            "no_change_summary": again_summary}
-    result["load_after"] = os.getloadavg()
-    if "baseline" in result:
-        base = result["baseline"]
-        label = "extrapolated" if base["extrapolated"] else "measured"
-        result["speedup"] = round(base["extrapolated_total_s"] / cold, 1)
-        print(f"\nbaseline: {base['mean_per_job_s']:.1f} s per job (mean of "
-              f"{len(base['runs'])}) x {len(jobs)} jobs = {base['extrapolated_total_s']:.0f} s "
-              f"({label})")
-        print(f"cold make reports: {cold:.0f} s  ->  {result['speedup']}x faster "
-              f"({base['mean_per_job_s'] / (cold / len(jobs)):.1f} s vs "
-              f"{cold / len(jobs):.2f} s per job)")
-    print(f"no-change rebuild: {again:.2f} s;  one report re-rendered: {one:.1f} s")
-    print(f"load average after: {result['load_after'][0]:.2f}")
+        root = Path(tmp)
+        result = measure(args, root, snapshot(root, args.batch))
+    report(result)
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2) + "\n")
     return 0

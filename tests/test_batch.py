@@ -395,7 +395,7 @@ def test_report_is_self_contained_with_toc_parameters_and_provenance(tmp_path: P
     assert not EXTERNAL.search(page), EXTERNAL.search(page)
     assert "<script" not in page
     assert page.count("SYNTHETIC DATA") == 1  # the notebook's own banner, not a second one
-    assert re.search(r'<nav class="dl-toc".*href="#Counts".*href="#Figure".*href="#Scores-by-wave"',
+    assert re.search(r'<nav class="dl-box dl-toc".*href="#Counts".*href="#Figure".*href="#Scores-by-wave"',
                      page, re.DOTALL)
     box = re.search(r'<section[^>]*class="dl-box dl-parameters".*?</section>', page, re.DOTALL)
     assert box and "wave 2" not in box.group(0) and "wave 1" in box.group(0)

@@ -223,9 +223,9 @@ def tree_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def notebook_fingerprint(notebook: Path) -> str:
+def notebook_fingerprint(text: str) -> str:
     """Hash of what a notebook runs and shows: cell types, sources and tags (not outputs or ids)."""
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    cells = json.loads(text).get("cells", [])
     return _sha(json.dumps([(c.get("cell_type"), "".join(c.get("source", "")),
                              c.get("metadata", {}).get("tags", [])) for c in cells]))
 
@@ -250,12 +250,14 @@ def environment_fingerprint() -> str:
 
 
 class Fingerprints:
-    """Computes job fingerprints, each shared part once per run."""
+    """Computes job fingerprints, each shared part once per run, and keeps the notebooks' text
+    as read for them (the text the workers then run)."""
 
     def __init__(self) -> None:
         self.helpers = tree_fingerprint(HELPERS_DIR)
         self.environment = environment_fingerprint()
         self._data: dict[str, str] = {}
+        self.sources: dict[Path, str] = {}
         self._notebooks: dict[Path, str] = {}
 
     def __call__(self, job: Job) -> dict[str, str]:
@@ -263,7 +265,8 @@ class Fingerprints:
         if data_dir not in self._data:
             self._data[data_dir] = data_fingerprint(data_dir)
         if job.notebook not in self._notebooks:
-            self._notebooks[job.notebook] = notebook_fingerprint(job.notebook)
+            self.sources[job.notebook] = job.notebook.read_text(encoding="utf-8")
+            self._notebooks[job.notebook] = notebook_fingerprint(self.sources[job.notebook])
         return {"notebook": self._notebooks[job.notebook],
                 "parameters": parameters_fingerprint(job.parameters),
                 "data": self._data[data_dir], "helpers": self.helpers,
@@ -273,12 +276,14 @@ class Fingerprints:
 # --------------------------------------------------------------------------- plan
 @dataclass
 class Planned:
-    """A job, its fingerprint, its previous results file and why it must run (empty: reuse)."""
+    """A job, its fingerprint, its previous results file, why it must run (empty: reuse) and
+    the notebook's text the fingerprint was taken of."""
 
     job: Job
     fingerprint: dict[str, str]
     previous: dict[str, Any] | None
     reasons: list[str]
+    source: str | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -313,7 +318,8 @@ def plan(jobs: Sequence[Job], reports_dir: Path = paths.REPORTS,
     planned = []
     for job in jobs:
         fp, previous = fingerprints(job), read_document(job, reports_dir)
-        planned.append(Planned(job, fp, previous, _reasons(job, fp, previous, reports_dir, force)))
+        planned.append(Planned(job, fp, previous, _reasons(job, fp, previous, reports_dir, force),
+                               fingerprints.sources[job.notebook]))
     return planned
 
 
@@ -390,7 +396,7 @@ class Progress:
             tqdm.monitor_interval = 0  # no monitor thread: the driver forks workers
             self.bar = tqdm(total=total, file=self.stream, unit="report", dynamic_ncols=True,
                             desc="reports", postfix="0 failed",
-                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
 
     def elapsed(self) -> str:
         seconds = int(time.monotonic() - self.start)
@@ -488,7 +494,7 @@ def _worker_main(planned: Planned, fd: int, options: Options, parent: int) -> No
             planned.job, timeout=int(options.timeout), reports_dir=options.reports_dir,
             executed_dir=options.executed_dir, fingerprint=planned.fingerprint,
             engine="inprocess" if options.engine == "fork" else "kernel",
-            on_cell_start=on_cell_start)
+            on_cell_start=on_cell_start, source=planned.source)
         _send(fd, {"status": result.status, "seconds": result.seconds, "error": result.error})
         code = 0
     except BaseException:  # noqa: BLE001 -- reported to the driver, which writes the error page
@@ -636,7 +642,7 @@ def run_inline(todo: Sequence[Planned], options: Options, progress: Progress) ->
         result = reporting.render(p.job, timeout=int(options.timeout),
                                   reports_dir=options.reports_dir,
                                   executed_dir=options.executed_dir, engine="kernel",
-                                  fingerprint=p.fingerprint)
+                                  fingerprint=p.fingerprint, source=p.source)
         outcomes.append(Outcome(p.job, "fresh" if result.status == "ok" else "failed",
                                 result.seconds, result.error, p.reasons))
         progress.finished(outcomes[-1])
@@ -737,9 +743,10 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
             if force and p.job.key in chosen:
                 p.reasons = p.reasons or ["forced"]
         todo = longest_first([p for p in planned if p.job.key in chosen and not p.up_to_date])
-        print(f"{len(planned)} reports planned: {len(chosen) - len(todo)} up to date, "
-              f"{len(todo)} to render with {min(options.workers, len(todo))} "
-              f"{options.engine} worker(s)", file=stream, flush=True)
+        workers = f" with {min(options.workers, len(todo))} {options.engine} worker(s)"
+        print(f"{len(planned)} reports planned, {len(chosen)} selected: "
+              f"{len(chosen) - len(todo)} up to date, {len(todo)} to render"
+              f"{workers if todo else ''}", file=stream, flush=True)
         _prepare(todo, options)
         progress = Progress(len(todo), stream)
         try:

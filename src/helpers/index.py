@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 KEY = "key_estimates"
 PLOT_VERSION = "1"  # bump to redraw cached plots after changing how they are drawn
-SHOWN_TERMS = 4
+SHOWN_TERMS = 3
 
 
 def _rows(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -50,11 +50,12 @@ def _number(value: Any) -> str:
 
 
 def _estimates_cell(rows: list[dict[str, Any]]) -> str:
-    shown = [f"{html.escape(str(r['term']))} {_number(r.get('estimate'))} "
-             f"[{_number(r.get('ci_low'))}, {_number(r.get('ci_high'))}]"
-             for r in rows[:SHOWN_TERMS]]
-    more = f"<br>+{len(rows) - SHOWN_TERMS} more" if len(rows) > SHOWN_TERMS else ""
-    return "<br>".join(shown) + more
+    """The first few key estimates; all of them in the cell's tooltip."""
+    every = [f"{r['term']} {_number(r.get('estimate'))} "
+             f"[{_number(r.get('ci_low'))}, {_number(r.get('ci_high'))}]" for r in rows]
+    more = f" +{len(rows) - SHOWN_TERMS} more" if len(rows) > SHOWN_TERMS else ""
+    return (f'<span class="est" title="{html.escape(chr(10).join(every))}">'
+            + "<br>".join(html.escape(e) for e in every[:SHOWN_TERMS]) + more + "</span>")
 
 
 # --------------------------------------------------------------------------- forest plots
@@ -86,9 +87,13 @@ def _interval(row: dict[str, Any]) -> tuple[float, float, float] | None:
 def forest_plots(stem: str, jobs: Sequence[tuple[Job, dict[str, Any]]]) -> list[ForestPlot]:
     """A plot per recorded term, with a row per segment that has a complete estimate and interval."""
     terms = list(dict.fromkeys(str(r["term"]) for _, doc in jobs for r in _rows(doc)))
+    labels = [reporting.segment_label(job.segment) for job, _ in jobs]
+    if len(set(labels)) < len(labels):  # other grid parameters too: the names tell them apart
+        labels = [job.name for job, _ in jobs]
     found = []
     for term in terms:
-        rows = tuple((job.name, *interval) for job, doc in jobs for row in _rows(doc)
+        rows = tuple((label, *interval) for label, (_, doc) in zip(labels, jobs, strict=True)
+                     for row in _rows(doc)
                      if str(row["term"]) == term and (interval := _interval(row)))
         if rows:
             found.append(ForestPlot(stem, term, rows))
@@ -177,10 +182,10 @@ def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) ->
 def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | None]],
                       reports_dir: Path, figures: str) -> str:
     rows = "".join(_job_row(o, d, reports_dir) for o, d in items)
-    return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>'
+    return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>{figures}'
             "<table><thead><tr><th>Report</th><th>Segment</th><th>Status</th><th>n</th>"
             "<th>Key estimates [CI]</th><th>Rendered</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{figures}</section>")
+            f"<tbody>{rows}</tbody></table></section>")
 
 
 def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path,
@@ -240,12 +245,13 @@ _CSS = (
     "table{border-collapse:collapse;width:100%;font-size:.88em;margin:.5em 0}"
     "th,td{border-bottom:1px solid #E2E6EA;padding:.3em .5em;text-align:left;vertical-align:top}"
     "th{background:#F5F8FA}td.num{text-align:right}"
+    ".est{font-size:.9em;color:#333}"
     ".status{padding:.05em .45em;border-radius:3px;font-size:.9em;font-weight:600}"
     ".status.fresh{background:#E3F4EA;color:#11612F}.status.reused{background:#EEF1F4;color:#37474F}"
     ".status.failed{background:#FDECEA;color:#B00020}.status.stale,.status.missing"
     "{background:#FFF4E5;color:#7A4100}.err{color:#B00020}"
     ".banner{border:2px solid #D55E00;background:#FFF4E5;color:#3D2000;padding:.6em 1em;"
     "font-weight:bold;margin:.6em 0}figure{display:inline-block;margin:.5em;vertical-align:top}"
-    "figure img{max-width:560px;width:100%}figcaption{font-size:.85em;color:#555}"
+    "figure img{max-width:390px;width:100%}figcaption{font-size:.85em;color:#555}"
     "summary{cursor:pointer;font-weight:600;margin:.5em 0}section{margin-top:1.5em}"
 )

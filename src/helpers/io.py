@@ -22,6 +22,8 @@ numeric item is left for validation to report instead of being silently coerced.
 
 Decimal commas are only recognised when the delimiter is not a comma (or ``decimal=","`` is
 given): in a comma-separated file a quoted "1,3" is usually a Qualtrics multi-select answer.
+Thousands separators: "." with decimal commas ("1.234,5"), and no-break, narrow no-break or thin
+spaces in either convention ("1\u00a0234,5", as Excel writes them in French/Nordic locales).
 Every problem is raised as :class:`helpers.errors.DataError`; the file is never written to.
 """
 
@@ -80,7 +82,10 @@ IMPORT_ID = re.compile(r"""\{\s*['"]ImportId['"]\s*:\s*['"]([^'"]*)['"]""")
 LEGACY_NAME = re.compile(r"V\d+")
 DOT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 LEADING_ZERO = re.compile(r"[+-]?0\d")
+LONG_INTEGER = re.compile(r"[+-]?\d{19,}")  # beyond int64: an identifier, kept as text
 COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")  # 3,5  1.234,56  12
+GROUP_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin space
+SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?")  # 1 234,5
 EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
 MAX_CONTROL_SHARE = 0.05  # more control characters than this means binary, not text
 
@@ -268,7 +273,9 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
         raise DataError(f"malformed delimited text: {str(exc).strip()}", file=str(file),
                         rule="malformed-csv",
                         hint="check for title lines above the header or unbalanced quotes") from exc
-    return grid.astype(object).where(grid.notna(), None)
+    cells = grid.to_numpy(dtype=object, copy=True)
+    cells[pd.isna(cells)] = None
+    return pd.DataFrame(cells, dtype=object)
 
 
 # --- grids shared by text and Excel files ---------------------------------------------------
@@ -284,7 +291,9 @@ def _frame_from_grid(grid: pd.DataFrame, file: Path, options: _ReadOptions, *,
     body = grid.iloc[header.skip:]
     names = _column_names(header.names, body, file)
     data = _drop_repeated_headers(body.set_axis(names, axis=1), [names, *header.upper_rows])
-    data = data.map(lambda v: _missing_to_nan(v, options.na_values))
+    missing = np.frompyfunc(lambda v: _missing_to_nan(v, options.na_values), 1, 1)
+    data = pd.DataFrame(missing(data.to_numpy(dtype=object)), index=data.index,
+                        columns=data.columns, dtype=object)
     data = data.loc[data.notna().any(axis=1), [n for n in names if not n.startswith(EMPTY)]]
     header.names = list(data.columns)
     return _typed(data.reset_index(drop=True), comma_decimal, options.decimal), header
@@ -376,7 +385,8 @@ def _plain_header(grid: pd.DataFrame, count: int) -> _Header:
 
 def _drop_repeated_headers(data: pd.DataFrame, headers: Sequence[list[str]]) -> pd.DataFrame:
     """Drop data rows that repeat a header row (concatenated exports, pasted sheets)."""
-    texts = data.map(_cell_text).to_numpy(dtype=object).reshape(len(data), len(data.columns))
+    cells = data.to_numpy(dtype=object)
+    texts = np.frompyfunc(_cell_text, 1, 1)(cells) if cells.size else cells
     filled = texts != ""
     repeated = np.zeros(len(data), dtype=bool)
     for header in headers:
@@ -398,35 +408,55 @@ def _missing_to_nan(value: object, na_values: tuple[str, ...]) -> object:
 
 def _typed(data: pd.DataFrame, comma_decimal: bool, decimal: str | None) -> pd.DataFrame:
     """Make every column whose values all parse as numbers numeric; leave the rest as text."""
+    cells = data.to_numpy(dtype=object)
     columns = {}
-    for name in data.columns:
-        column = data[name].astype(object)
-        columns[name] = _numeric(column, comma_decimal, decimal)
-        if columns[name] is None:
-            columns[name] = column
+    for position, name in enumerate(data.columns):
+        column = cells[:, position]
+        numbers = _numeric(column, comma_decimal, decimal)
+        columns[name] = pd.Series(column if numbers is None else numbers, index=data.index,
+                                  dtype=object if numbers is None else None)
     return pd.DataFrame(columns, index=data.index)
 
 
-def _numeric(column: pd.Series, comma_decimal: bool, decimal: str | None) -> pd.Series | None:
-    """The column as numbers, or None when any value is not a number."""
-    present = column.dropna()
-    if present.empty:
-        return column.astype(float)
-    is_text = present.map(lambda v: isinstance(v, str))
-    texts = present[is_text].astype(object).map(str.strip)
-    others = present[~is_text]
-    if not others.map(_is_real).all():
-        return None
+def _numeric(values: np.ndarray, comma_decimal: bool, decimal: str | None) -> np.ndarray | None:
+    """The cells of one column as numbers, or None when any value is not a number.
+
+    Works on plain Python values (not one pandas call per column and step): wide exports have
+    thousands of columns.
+    """
+    present = ~pd.isna(values)
+    if not present.any():
+        return np.full(len(values), np.nan)
+    texts: list[str] = []
+    for value in values[present]:
+        if isinstance(value, str):
+            texts.append(_ungroup(value.strip()))
+        elif not _is_real(value):
+            return None
     if decimal is None:
-        decimal = "," if comma_decimal and texts.str.contains(",", regex=False).any() else "."
+        decimal = "," if comma_decimal and any("," in t for t in texts) else "."
     pattern = COMMA_NUMBER if decimal == "," else DOT_NUMBER
-    if not texts.map(lambda t: bool(pattern.fullmatch(t))).all():
+    if not all(pattern.fullmatch(t) for t in texts):
         return None
-    if texts.map(lambda t: bool(LEADING_ZERO.match(t))).any():
-        return None  # "007", "01234": identifiers or postcodes, not quantities
-    if decimal == ",":
-        texts = texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(pd.concat([texts, others]).astype(object)).reindex(column.index)
+    if any(LEADING_ZERO.match(t) or LONG_INTEGER.fullmatch(t) for t in texts):
+        return None  # "007", "01234", 20-digit numbers: identifiers or postcodes, not quantities
+    converted = iter(texts)
+    cells: list[Any] = [np.nan] * len(values)
+    for position in np.flatnonzero(present):
+        value = values[position]
+        if isinstance(value, str):
+            value = next(converted)
+            if decimal == ",":
+                value = value.replace(".", "").replace(",", ".")
+        cells[position] = value
+    return pd.to_numeric(np.array(cells, dtype=object))
+
+
+def _ungroup(text: str) -> str:
+    """Remove no-break/thin spaces used as thousands separators ("1\u00a0234,5" -> "1234,5")."""
+    if SPACE_GROUPED.fullmatch(text):
+        return re.sub(f"[{GROUP_SPACES}]", "", text)
+    return text
 
 
 def _is_real(value: object) -> bool:
@@ -467,6 +497,11 @@ def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, 
         workbook = openpyxl.load_workbook(file, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise _unreadable(file, exc, "an Excel workbook") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt part surfaces as whatever openpyxl's
+        # zip, XML and cell parsers raise (zlib.error, ParseError, ExpatError, TypeError, ...)
+        raise _unreadable(file, exc, "an Excel workbook") from exc
     sheet = sheet if sheet is not None else 0
     names = workbook.sheetnames
     if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
@@ -480,7 +515,7 @@ def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, 
         value = worksheet.cell(merged.min_row, merged.min_col).value
         merged_top |= merged.min_row == 1 and merged.max_col > merged.min_col
         for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
-            for c in range(merged.min_col - 1, merged.max_col):
+            for c in range(merged.min_col - 1, min(merged.max_col, len(rows[r]))):
                 rows[r][c] = value
     return pd.DataFrame(rows, dtype=object), worksheet.title, merged_top
 

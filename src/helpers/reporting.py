@@ -167,16 +167,19 @@ CellHook = Callable[..., Any]
 
 def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
             executed_dir: Path = EXECUTED_DIR, engine: str = "kernel",
-            on_cell_start: CellHook | None = None) -> Any:
+            on_cell_start: CellHook | None = None, source: str | None = None) -> Any:
     """Run the notebook with papermill; the executed copy is kept under ``build/executed``.
 
     ``engine="kernel"`` starts a fresh kernel (``timeout`` is then papermill's per-cell limit);
     ``"inprocess"`` runs the cells in this process (the batch runner enforces its timeout by
-    killing the worker). The notebook is saved once, at the end — also when a cell failed, which
-    analysts want to inspect — under a temporary name renamed into place.
+    killing the worker). ``source`` is the notebook's text as planned (the batch runner reads it
+    with the fingerprint, so an edit during a run cannot make the two disagree); default: the
+    file. The notebook is saved once, at the end — also when a cell failed, which analysts want to
+    inspect — under a temporary name renamed into place.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    import nbformat
     import papermill as pm
 
     options: dict[str, Any] = {"on_cell_start": on_cell_start} if on_cell_start else {}
@@ -187,17 +190,29 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
         kernel_name = kernel_name or "python3"
     else:
         options["execution_timeout"] = timeout
+    notebook = nbformat.reads(source, as_version=4) if source is not None else str(job.notebook)
     out = job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
     try:
         return pm.execute_notebook(
-            str(job.notebook), str(tmp), parameters=job.parameters,
+            notebook, str(tmp), parameters=job.parameters,
             kernel_name=kernel_name or _kernel_name(), cwd=str(paths.ROOT),
             progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options)
     finally:
         if tmp.exists():
+            if source is not None:
+                _record_input_path(tmp, job.notebook)
             os.replace(tmp, out)
+
+
+def _record_input_path(executed: Path, notebook: Path) -> None:
+    """Papermill records an in-memory input notebook itself as the input path; record the file."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.papermill["input_path"] = str(notebook)
+    nbformat.write(nb, executed)
 
 
 def failure_from(exc: BaseException) -> Failure:
@@ -302,18 +317,22 @@ _HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)<a class="anchor-link"'
 
 
 def _with_toc(body: str) -> str:
-    """Fill the template's table-of-contents placeholder from the markdown headings."""
+    """Fill the table of contents from the markdown headings: after the parameters box, or at the
+    top of the page when the notebook has no injected parameters."""
     headings = [(int(level), anchor, re.sub(r"<[^>]+>", "", text).strip())
                 for level, anchor, text in _HEADING.findall(body)]
     top = min((level for level, _, _ in headings), default=1)
     entries = [(level, anchor, text) for level, anchor, text in headings
                if level > top or sum(lv == top for lv, _, _ in headings) > 1]
-    if not entries:
-        return body.replace("<!-- dl:toc -->", "")
-    items = "".join(f'<li class="dl-toc-{level - top}"><a href="#{anchor}">{text}</a></li>'
-                    for level, anchor, text in entries)
-    nav = f'<nav class="dl-toc" aria-label="Contents"><h2>Contents</h2><ul>{items}</ul></nav>'
-    return body.replace("<!-- dl:toc -->", nav, 1)
+    nav = ""
+    if entries:
+        items = "".join(f'<li class="dl-toc-{level - top}"><a href="#{anchor}">{text}</a></li>'
+                        for level, anchor, text in entries)
+        nav = (f'<nav class="dl-box dl-toc" aria-label="Contents"><h2>Contents</h2><ul>{items}</ul>'
+               "</nav>")
+    spot = "<!-- dl:toc -->" if "<!-- dl:toc -->" in body else "<!-- dl:toc-top -->"
+    body = body.replace(spot, nav, 1)
+    return body.replace("<!-- dl:toc -->", "").replace("<!-- dl:toc-top -->", "")
 
 
 def _has_banner(nb: Any) -> bool:
@@ -386,10 +405,11 @@ def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
 def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
            executed_dir: Path = EXECUTED_DIR, *, engine: str = "kernel",
            fingerprint: dict[str, str] | None = None,
-           on_cell_start: CellHook | None = None) -> JobResult:
+           on_cell_start: CellHook | None = None, source: str | None = None) -> JobResult:
     """Execute one job and write its HTML report and results file (or its error page).
 
     The HTML is written before the results file, whose fingerprint marks the pair complete.
+    ``source``: the notebook text to run (default: read the file), see :func:`execute`.
     """
     from helpers import results
 
@@ -397,7 +417,7 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
     target = job.html_path(reports_dir)
     try:
         nb = execute(job, timeout=timeout, executed_dir=executed_dir, engine=engine,
-                     on_cell_start=on_cell_start)
+                     on_cell_start=on_cell_start, source=source)
         recorded = results.collect(nb)
         doc = _results_document(job, recorded, time.perf_counter() - start, fingerprint, engine)
         if engine == "inprocess":

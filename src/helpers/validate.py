@@ -20,11 +20,13 @@ case-sensitive (the mapping step normalises labels before validation).
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -159,8 +161,8 @@ def _range_check(lo: float | None, hi: float | None, *, whole: bool,
     """An ``out-of-range`` check: lo <= value <= hi, and a whole number if ``whole``."""
 
     def within(values: pd.Series) -> pd.Series:  # not "in_range": pandera would dispatch that
-        numbers = pd.to_numeric(values, errors="coerce")
-        good = numbers.notna()
+        numbers = _floats(values)
+        good = pd.Series(np.isfinite(numbers.to_numpy()), index=values.index)  # NaN, +-inf fail
         if lo is not None:
             good &= numbers >= lo
         if hi is not None:
@@ -237,20 +239,21 @@ def _unique_columns(df: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Iss
 
 
 def _prepare(df: pd.DataFrame, cb: Codebook, file: str) -> tuple[pd.DataFrame, list[Issue]]:
-    """A new frame with a 0..n-1 index: numeric columns as float, text fields stripped."""
+    """A new frame with a 0..n-1 index holding the codebook's columns: numeric columns as float,
+    text fields stripped (other columns are only reported as unknown, so they are left out)."""
     columns: dict[Any, pd.Series] = {}
     issues: list[Issue] = []
     for name in df.columns:
+        if name not in cb.fields and name not in cb.items:
+            continue
         values = df[name].reset_index(drop=True)
         if _is_numeric_column(name, cb):
             numbers, bad = _to_numbers(values)
             if bad.any():
                 issues.append(_not_numeric_issue(name, values, bad, cb, file))
             columns[name] = numbers
-        elif name in cb.fields:
-            columns[name] = _clean_text(values)
         else:
-            columns[name] = values
+            columns[name] = _clean_text(values)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(df))), issues
 
 
@@ -289,8 +292,32 @@ def _to_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64"), pd.Series(False, index=values.index)
     cleaned = values.astype(object).map(_blank_to_none).astype(object)
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    numbers = _floats(cleaned)
     return numbers, cleaned.notna() & numbers.isna()
+
+
+def _floats(values: pd.Series) -> pd.Series:
+    """Values as float64, NaN where a value is not a number. Integers beyond the float range
+    become +-inf (pandas raises OverflowError for them), which the range check rejects."""
+    try:
+        numbers = pd.to_numeric(values, errors="coerce")
+    except OverflowError:
+        numbers = values.map(_float_or_nan)
+    if numbers.dtype == object:  # Python ints beyond int64
+        numbers = numbers.map(_float_or_nan)
+    return numbers.astype("float64")
+
+
+def _float_or_nan(value: Any) -> float:
+    """One value as a float (see :func:`_floats`)."""
+    if isinstance(value, str):
+        value = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    if isinstance(value, int | float | np.integer | np.floating):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return math.nan
 
 
 def _not_numeric_issue(name: Any, values: pd.Series, bad: pd.Series, cb: Codebook,
@@ -319,11 +346,13 @@ def _schema_issues(prep: pd.DataFrame, cb: Codebook, file: str, skip: set[tuple[
 
 def _translate_failures(cases: pd.DataFrame, schema: pa.DataFrameSchema, cb: Codebook, file: str,
                         skip: set[tuple[str, int]], present: list[Any]) -> list[Issue]:
+    missing = cases["check"] == "column_in_dataframe"
     issues = [
         _missing_column_issue(str(name), cb, file, present)
-        for name in cases.loc[cases["check"] == "column_in_dataframe", "failure_case"]
+        for name in cases.loc[missing, "failure_case"]
     ]
-    cases = cases[cases["column"].notna()]
+    # pandera puts the schema's name in "column" of a missing-column case: translated above
+    cases = cases[~missing & cases["column"].notna()]
     issues += [_column_failure_issue(row, schema, file)
                for row in cases[cases["index"].isna()].itertuples(index=False)]
     cases = cases[cases["index"].notna()]
