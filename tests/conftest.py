@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from helpers import paths, processing, simulate
 from helpers.codebook import Codebook, load_codebook
 
 
@@ -38,3 +43,38 @@ def build_valid_survey(cb: Codebook, n_firms: int = 3, wave: int = 1) -> pd.Data
 def survey_factory(cb: Codebook) -> Callable[..., pd.DataFrame]:
     """Call with ``n_firms=`` and ``wave=`` to get a valid survey frame."""
     return lambda n_firms=3, wave=1: build_valid_survey(cb, n_firms, wave)
+
+
+@pytest.fixture(scope="session")
+def sample_processed(tmp_path_factory) -> Path:
+    """A small synthetic sample (80 firms) built into processed data, as `make data` does."""
+    root = tmp_path_factory.mktemp("sample")
+    raw = root / "raw"
+    simulate.write_sample(raw, firms=80, ledger_rows=20_000, seed=7)
+    processing.build_processed(raw / "survey.parquet", budgets=raw / "budgets.parquet",
+                               ledger=raw / "ledger.parquet", fx=raw / "fx_rates.parquet",
+                               vendors=raw / "vendors.csv", out_dir=root / "processed")
+    return root
+
+
+@pytest.fixture(scope="session")
+def rendered_batch(sample_processed: Path) -> Path:
+    """The project's default batch (reports.yaml) rendered on the small sample, with its index.
+
+    Returns the reports folder. Segments too small for the minimum cell size render as
+    "too few responses" pages, which is part of what the tests check.
+    """
+    spec = yaml.safe_load((paths.ROOT / "reports.yaml").read_text(encoding="utf-8"))
+    spec.setdefault("defaults", {})["data_dir"] = str(sample_processed / "processed")
+    for entry in spec.get("jobs", []):
+        nb = Path(entry["notebook"])
+        entry["notebook"] = str(nb if nb.is_absolute() else paths.ROOT / nb)
+    batch_file = sample_processed / "reports.yaml"
+    batch_file.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    reports = sample_processed / "reports"
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers", "reports", "--batch", str(batch_file),
+         "--reports-dir", str(reports), "--executed-dir", str(sample_processed / "executed")],
+        capture_output=True, text=True, timeout=1800, cwd=paths.ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return reports

@@ -9,21 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import paths, processing, reporting, simulate
+from helpers import paths, reporting
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
-@pytest.fixture(scope="session")
-def sample_processed(tmp_path_factory) -> Path:
-    """A small synthetic sample (80 firms) built into processed data, as `make data` does."""
-    root = tmp_path_factory.mktemp("sample")
-    simulate.write_sample(root / "raw", firms=80, ledger_rows=20_000, seed=7)
-    raw = root / "raw"
-    processing.build_processed(raw / "survey.parquet", budgets=raw / "budgets.parquet",
-                               ledger=raw / "ledger.parquet", fx=raw / "fx_rates.parquet",
-                               vendors=raw / "vendors.csv", out_dir=root / "processed")
-    return root
 
 
 def test_notebooks_are_committed_without_outputs() -> None:

@@ -67,3 +67,44 @@ def test_mask_small_for_plots() -> None:
     t = pd.DataFrame({"CMO": [12, 3, 0]}, index=["DE", "NL", "DK"])
     out = privacy.mask_small(t, 5)
     assert out.loc["DE", "CMO"] == 12 and pd.isna(out.loc["NL", "CMO"]) and out.loc["DK", "CMO"] == 0
+
+
+# --------------------------------------------------------------------------- rendered batch
+def _forms(value: str) -> set[str]:
+    """A value as it could appear in HTML or JSON text: raw, HTML-escaped, JSON-escaped."""
+    import html
+    import json
+
+    return {value, html.escape(value), json.dumps(value)[1:-1]}
+
+
+@pytest.mark.slow
+def test_no_personal_value_reaches_any_report_or_results_file(rendered_batch: Path,
+                                                              sample_processed: Path) -> None:
+    import re
+
+    raw = pd.read_parquet(sample_processed / "raw" / "survey.parquet")
+    personal = set()
+    for column in ("name", "email", "ip_address", "comment", "respondent_id", "firm_id"):
+        personal |= {str(v) for v in raw[column].dropna().unique() if len(str(v)) >= 4}
+    assert len(personal) > 100  # the sample really carries personal fields to look for
+    files = sorted(rendered_batch.rglob("*.html")) + sorted(rendered_batch.rglob("*.json"))
+    assert any(f.name == "index.html" for f in files) and len(files) > 20
+    hits = []
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        text = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", text)  # embedded images
+        for value in personal:
+            if any(form in text for form in _forms(value)):
+                hits.append(f"{path.relative_to(rendered_batch)}: {value!r}")
+    assert not hits, "personal values found in outputs:\n" + "\n".join(hits[:20])
+
+
+@pytest.mark.slow
+def test_small_segments_render_too_few_pages(rendered_batch: Path) -> None:
+    pages = [p for p in rendered_batch.rglob("*.html") if p.name != "index.html"]
+    too_few = [p for p in pages if "too few" in p.read_text(encoding="utf-8").lower()]
+    assert too_few, "the 80-firm sample has segments below the minimum cell size"
+    for page in too_few:
+        text = page.read_text(encoding="utf-8")
+        assert "<table" not in text and "data:image/png" not in text, page.name
