@@ -167,6 +167,8 @@ def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) ->
     name = (f'<a href="{html.escape(link)}">{html.escape(job.name)}</a>' if exists
             else html.escape(job.name))
     detail = _estimates_cell(_rows(doc))
+    if (doc or {}).get("too_few"):
+        detail = '<span class="too-few">too few responses to report (suppressed)</span>'
     if outcome.status == "failed":
         error = (outcome.error or (doc or {}).get("error") or "").strip().splitlines()
         detail = f'<span class="err">{html.escape(error[-1] if error else "failed")}</span>'

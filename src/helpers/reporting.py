@@ -402,6 +402,36 @@ def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
     return JobResult(job, "failed", target, seconds, failure.message)
 
 
+_TOO_FEW = re.compile(r"TooFewResponses: (.+)")
+
+
+def too_few_reason(failure: Failure) -> str | None:
+    """The reason when a report stopped itself with ``helpers.privacy.TooFewResponses``."""
+    found = _TOO_FEW.findall(failure.message or "")
+    return found[-1].strip() if found else None
+
+
+def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
+                  seconds: float = 0.0, fingerprint: dict[str, str] | None = None,
+                  engine: str = "kernel") -> JobResult:
+    """A short "too few responses" page and a results file without numbers (atomically)."""
+    doc = _base_document(job, "ok", seconds, fingerprint, engine)
+    doc.update({"too_few": reason, "results": {}, "n": None})
+    min_cell = job.parameters.get("min_cell", 5)
+    esc = html.escape
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>Too few responses: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head>"
+            f'<body><main><h1>Too few responses: {esc(job.key)}</h1>'
+            f'<p role="note">{esc(reason[:1].upper() + reason[1:])}</p>'
+            f"<p>To protect respondents, this report shows no numbers for segments in which a "
+            f"group has fewer than {esc(str(min_cell))} respondents (the minimum cell size). "
+            "Widen the segment or combine waves to report it.</p></main></body></html>\n")
+    target = job.html_path(reports_dir)
+    atomic.write_text(target, page)
+    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+    return JobResult(job, "ok", target, seconds)
+
+
 def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
            executed_dir: Path = EXECUTED_DIR, *, engine: str = "kernel",
            fingerprint: dict[str, str] | None = None,
@@ -428,7 +458,12 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
         atomic.write_text(job.json_path(reports_dir), _dumps(doc))
         return JobResult(job, "ok", target, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 -- one failing report must not stop the batch
-        return write_failure(job, failure_from(exc), reports_dir, executed_dir,
+        failure = failure_from(exc)
+        reason = too_few_reason(failure)
+        if reason:  # a segment too small to report: a short page, not a failure
+            return write_too_few(job, reason, reports_dir, seconds=time.perf_counter() - start,
+                                 fingerprint=fingerprint, engine=engine)
+        return write_failure(job, failure, reports_dir, executed_dir,
                              seconds=time.perf_counter() - start, fingerprint=fingerprint,
                              engine=engine)
 
