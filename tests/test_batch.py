@@ -69,6 +69,19 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "processed"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def frozen_sources(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Fingerprint the helpers source and the constraints from copies taken once, so that edits
+    to the real files while the tests run (colleagues at work) do not turn reports stale."""
+    root = tmp_path_factory.mktemp("frozen")
+    shutil.copytree(batch.HELPERS_DIR, root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "constraints.txt").write_bytes(batch.CONSTRAINTS.read_bytes())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batch, "HELPERS_DIR", root / "helpers")
+        patch.setattr(batch, "CONSTRAINTS", root / "constraints.txt")
+        yield root
+
+
 def write_batch(path: Path, jobs: list[dict[str, Any]], data_dir: Path) -> Path:
     path.write_text(yaml.safe_dump({"defaults": {"data_dir": str(data_dir), "language": "EN",
                                                  "min_cell": 5}, "jobs": jobs}))
@@ -165,8 +178,8 @@ def test_default_batch_covers_every_notebook_for_the_sample_and_its_segments() -
 def workspace(tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """Two copies of the tiny notebook on two data folders, rendered once.
 
-    The helpers source and the constraints are fingerprinted from copies, which tests may edit
-    (and which colleagues' edits of the real files do not disturb).
+    The helpers source and the constraints are fingerprinted from copies of their own, which
+    tests may edit.
     """
     helpers_copy = tmp_path / "helpers-src"
     shutil.copytree(batch.HELPERS_DIR, helpers_copy, ignore=shutil.ignore_patterns("__pycache__"))

@@ -50,7 +50,7 @@ import yaml
 
 from helpers import paths, reporting
 from helpers.errors import DataError
-from helpers.reporting import EXECUTED_DIR, Failure, Job
+from helpers.reporting import EXECUTED_DIR, Failure, Job, display_path
 
 BATCH_FILE = paths.ROOT / "reports.yaml"
 HELPERS_DIR = Path(reporting.__file__).parent
@@ -290,14 +290,6 @@ class Planned:
         return not self.reasons
 
 
-def read_document(job: Job, reports_dir: Path) -> dict[str, Any] | None:
-    """The results file beside a report, or None when missing or unreadable."""
-    try:
-        return json.loads(job.json_path(reports_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _reasons(job: Job, fingerprint: dict[str, str], previous: dict[str, Any] | None,
              reports_dir: Path, force: bool) -> list[str]:
     if force:
@@ -317,7 +309,7 @@ def plan(jobs: Sequence[Job], reports_dir: Path = paths.REPORTS,
     fingerprints = Fingerprints()
     planned = []
     for job in jobs:
-        fp, previous = fingerprints(job), read_document(job, reports_dir)
+        fp, previous = fingerprints(job), reporting.read_results(job, reports_dir)
         planned.append(Planned(job, fp, previous, _reasons(job, fp, previous, reports_dir, force),
                                fingerprints.sources[job.notebook]))
     return planned
@@ -325,14 +317,10 @@ def plan(jobs: Sequence[Job], reports_dir: Path = paths.REPORTS,
 
 def plan_json(planned: Sequence[Planned], reports_dir: Path) -> list[dict[str, Any]]:
     """The plan as ``--dry-run --json`` prints it."""
-    return [{"notebook": _display_path(p.job.notebook), "name": p.job.name,
-             "parameters": p.job.parameters, "html": _display_path(p.job.html_path(reports_dir)),
-             "json": _display_path(p.job.json_path(reports_dir)), "up_to_date": p.up_to_date,
+    return [{"notebook": display_path(p.job.notebook), "name": p.job.name,
+             "parameters": p.job.parameters, "html": display_path(p.job.html_path(reports_dir)),
+             "json": display_path(p.job.json_path(reports_dir)), "up_to_date": p.up_to_date,
              "reasons": p.reasons, "fingerprint": p.fingerprint} for p in planned]
-
-
-def _display_path(path: Path) -> str:
-    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -362,8 +350,8 @@ def _unselected(p: Planned) -> Outcome:
 
 def outcomes_json(outcomes: Sequence[Outcome], reports_dir: Path) -> list[dict[str, Any]]:
     """A run's outcomes as ``--json`` prints them."""
-    return [{"notebook": _display_path(o.job.notebook), "name": o.job.name,
-             "parameters": o.job.parameters, "html": _display_path(o.job.html_path(reports_dir)),
+    return [{"notebook": display_path(o.job.notebook), "name": o.job.name,
+             "parameters": o.job.parameters, "html": display_path(o.job.html_path(reports_dir)),
              "status": o.status, "seconds": round(o.seconds, 2), "error": o.error,
              "reasons": o.reasons, "selected": o.selected} for o in outcomes]
 
@@ -373,9 +361,9 @@ def summary(outcomes: Sequence[Outcome], reports_dir: Path, seconds: float) -> s
     counts = {s: sum(o.status == s for o in outcomes)
               for s in ("fresh", "reused", "failed", "stale", "missing")}
     lines = [f"{len(outcomes)} reports: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-             + f" in {seconds:.1f} s; index: {_display_path(reports_dir / 'index.html')}"]
+             + f" in {seconds:.1f} s; index: {display_path(reports_dir / 'index.html')}"]
     lines += [f"FAILED {o.job.key}: {_last_line(o.error)}  "
-              f"(see {_display_path(o.job.html_path(reports_dir))})"
+              f"(see {display_path(o.job.html_path(reports_dir))})"
               for o in outcomes if o.status == "failed"]
     return "\n".join(lines)
 
@@ -695,6 +683,20 @@ def default_workers() -> int:
     with contextlib.suppress(AttributeError):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_native_threads(workers: int) -> None:
+    """Share the cores among the workers: BLAS/OpenMP threads per worker = cores // workers.
+
+    Two workers that each spin up a BLAS thread per core oversubscribe the machine (about a third
+    slower on 2 cores). Takes effect in libraries loaded afterwards, so the command line calls it
+    before anything imports numpy; variables the user set are left alone.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(max(1, default_workers() // max(1, workers))))
 
 
 def _prepare(todo: Sequence[Planned], options: Options) -> None:

@@ -55,20 +55,22 @@ def _reports(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from helpers import batch
+    from helpers import batch, paths
 
-    jobs = batch.load_batch(args.batch)
-    options = batch.Options(engine=args.engine or batch.default_engine(), timeout=args.timeout,
+    options = batch.Options(reports_dir=args.reports_dir or paths.REPORTS,
+                            executed_dir=args.executed_dir or batch.EXECUTED_DIR,
+                            engine=args.engine or batch.default_engine(), timeout=args.timeout,
                             workers=args.jobs or batch.default_workers())
-    options.reports_dir = args.reports_dir or options.reports_dir
-    options.executed_dir = args.executed_dir or options.executed_dir
+    batch.limit_native_threads(options.workers)  # before numpy is imported
+    jobs = batch.load_batch(args.batch)
     if args.dry_run:
         planned = batch.plan(batch.select(jobs, args.only), options.reports_dir, args.force)
         if args.json:
             print(json.dumps(batch.plan_json(planned, options.reports_dir), indent=2))
-        for p in [] if args.json else planned:
-            print(f"{'up to date' if p.up_to_date else 'render':10s}  {p.job.key}  "
-                  f"{', '.join(p.reasons)}")
+        else:
+            for p in planned:
+                print(f"{'up to date' if p.up_to_date else 'render':10s}  {p.job.key}  "
+                      f"{', '.join(p.reasons)}")
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop workers, as on Ctrl-C
     start = time.monotonic()
@@ -124,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="parallel workers (default: the number of cores)")
     p.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
-                   help="limit per report; a report over it is stopped and marked failed")
+                   help="limit per report (default 900); a report over it is stopped and marked failed")
     p.add_argument("--engine", choices=["fork", "kernel"], default=None,
                    help="fork: run each report in a forked copy of a driver that has imported "
                         "the heavy modules (default); kernel: a fresh Jupyter kernel per report")

@@ -124,7 +124,7 @@ class _Stream(io.TextIOBase):
         return len(text)
 
 
-def _shell_classes() -> type:
+def _shell_class() -> type:
     """The shell class (built lazily: IPython is imported by the driver, not at module import)."""
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
@@ -160,6 +160,9 @@ def _shell_classes() -> type:
         display_pub_class = Publisher
         compiler_class = XCachingCompiler  # cells named as in ipykernel (warnings show the name)
         outputs = CellOutputs()
+        # Code that asks whether it runs in a notebook kernel checks for this attribute (as
+        # helpers.plots.publish does); there is no kernel object (no comms, so no widgets).
+        kernel = None
 
         def _showtraceback(self, etype: type, evalue: BaseException, stb: list[str]) -> None:
             self.outputs.error(etype.__name__, str(evalue), stb)
@@ -178,7 +181,7 @@ def new_shell() -> Any:
 
     config = Config()
     config.HistoryManager.enabled = False
-    shell = _shell_classes().instance(config=config)
+    shell = _shell_class().instance(config=config)
     os.environ["MPLBACKEND"] = INLINE_BACKEND
     activate_matplotlib(INLINE_BACKEND)
     configure_inline_support(shell, INLINE_BACKEND)

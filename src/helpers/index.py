@@ -193,7 +193,7 @@ def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | Non
 def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path,
                  workers: int = 1) -> str:
     """The index page for a run's outcomes (results files read from ``reports_dir``)."""
-    docs = {o.job.key: _read(o.job.json_path(reports_dir)) for o in outcomes}
+    docs = {o.job.key: reporting.read_results(o.job, reports_dir) for o in outcomes}
     by_notebook: dict[str, list[tuple[Outcome, dict[str, Any] | None]]] = {}
     for o in outcomes:
         by_notebook.setdefault(o.job.stem, []).append((o, docs[o.job.key]))
@@ -220,13 +220,6 @@ def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path
             f"<h1>Disconnect Lab reports</h1>{banner}"
             f"<p>{len(outcomes)} reports: {summary}. Index written {now}.</p>"
             f"<nav>{nav}</nav>{sections}</body></html>\n")
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def write_index(outcomes: Sequence[Outcome], reports_dir: Path,

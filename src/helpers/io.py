@@ -24,6 +24,14 @@ Decimal commas are only recognised when the delimiter is not a comma (or ``decim
 given): in a comma-separated file a quoted "1,3" is usually a Qualtrics multi-select answer.
 Thousands separators: "." with decimal commas ("1.234,5"), and no-break, narrow no-break or thin
 spaces in either convention ("1\u00a0234,5", as Excel writes them in French/Nordic locales).
+Integers with more than 18 digits keep their column as text (identifiers, like "007"), so no
+column silently turns into Python ints or rounded floats.
+
+SPSS and Stata files are read by pyreadstat in a child process (:data:`READSTAT_IN_SUBPROCESS`):
+the ReadStat C library can crash on a corrupt file, and the crash then becomes a ``DataError``
+instead of killing the notebook kernel or batch worker.  Excel, Parquet and text readers run
+in-process; whatever their libraries raise on a corrupt file is re-raised as ``DataError``.
+
 Every problem is raised as :class:`helpers.errors.DataError`; the file is never written to.
 """
 
@@ -31,13 +39,20 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
+import pickle
 import re
+import subprocess
+import sys
+import tempfile
 import unicodedata
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -169,12 +184,26 @@ def _finish(df: pd.DataFrame, file: Path, attrs: dict[str, Any]) -> pd.DataFrame
     if df.empty:
         raise DataError("the file has a header but no data rows", file=str(file),
                         rule="no-data-rows")
+    df.columns = _plain_names(df.columns, file)
     for column in df.columns:
         if isinstance(df[column].dtype, pd.StringDtype):
             df[column] = df[column].astype(object).where(df[column].notna(), np.nan)
     df.attrs = {"source": str(file), "format": attrs["format"], "question_text": {},
                 "value_labels": {}, "missing_codes": {}, **attrs}
     return df
+
+
+def _plain_names(columns: pd.Index, file: Path) -> list[str]:
+    """Column names as unique strings; a missing name (a damaged SPSS/Stata/Parquet header)
+    becomes ``unnamed_<position>`` as in text files."""
+    names = [f"unnamed_{position}" if _cell_text(name) == "" else str(name)
+             for position, name in enumerate(columns, start=1)]
+    repeated = [name for name, n in Counter(names).items() if n > 1]
+    if repeated:
+        raise DataError("the column name occurs more than once in the file", file=str(file),
+                        column=repeated[0], rule="duplicate-column",
+                        hint="give every column a unique name")
+    return names
 
 
 def _unreadable(file: Path, exc: BaseException, what: str) -> DataError:
@@ -270,12 +299,34 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
         grid = pd.read_csv(StringIO(text), sep=sep, header=None, dtype=object, na_filter=False,
                            skip_blank_lines=True, engine="python" if len(sep) > 1 else "c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
-        raise DataError(f"malformed delimited text: {str(exc).strip()}", file=str(file),
-                        rule="malformed-csv",
-                        hint="check for title lines above the header or unbalanced quotes") from exc
+        raise _malformed(exc, file, sep) from exc
     cells = grid.to_numpy(dtype=object, copy=True)
     cells[pd.isna(cells)] = None
     return pd.DataFrame(cells, dtype=object)
+
+
+def _malformed(exc: BaseException, file: Path, sep: str) -> DataError:
+    """DataError for text the CSV parser rejected, naming the line in words a user can act on.
+
+    Lines are counted as the parser counts records: from 1, blank lines included, a quoted value
+    spanning several lines counted once.
+    """
+    text = " ".join(str(exc).split())
+    shown = {"\t": "tab", " ": "space"}.get(sep, repr(sep))
+    if found := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text):
+        expected, line, saw = found.groups()
+        return DataError(f"malformed delimited text: line {line} has {saw} fields but the lines "
+                         f"above have {expected} (delimiter {shown})", file=str(file),
+                         rule="malformed-csv",
+                         hint="remove title or note lines above the header, or quote values "
+                              "that contain the delimiter")
+    if found := re.search(r"EOF inside string starting at row (\d+)", text):
+        line = int(found.group(1)) + 1
+        return DataError(f"malformed delimited text: the quoted value starting on line {line} "
+                         "is never closed", file=str(file), rule="malformed-csv",
+                         hint="close the quote or remove the stray quote character")
+    return DataError(f"malformed delimited text: {text}", file=str(file), rule="malformed-csv",
+                     hint="check for title lines above the header or unbalanced quotes")
 
 
 # --- grids shared by text and Excel files ---------------------------------------------------
@@ -499,7 +550,7 @@ def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, 
         raise _unreadable(file, exc, "an Excel workbook") from exc
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a corrupt part surfaces as whatever openpyxl's
+    except Exception as exc:  # a corrupt part surfaces as whatever openpyxl's
         # zip, XML and cell parsers raise (zlib.error, ParseError, ExpatError, TypeError, ...)
         raise _unreadable(file, exc, "an Excel workbook") from exc
     sheet = sheet if sheet is not None else 0
@@ -538,22 +589,18 @@ def _xls_grid(file: Path, sheet: str | int | None) -> pd.DataFrame:
 
 def _read_spss(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
     """SPSS .sav/.zsav: codes as values, labels and user-missing codes into attrs."""
-    return _read_stat(file, pyreadstat.read_sav, "spss", options.encoding)
+    return _read_stat(file, "read_sav", "spss", options.encoding)
 
 
 def _read_stata(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Stata .dta: codes as values, labels into attrs, extended missing .a-.z into NaN."""
-    return _read_stat(file, pyreadstat.read_dta, "stata", options.encoding)
+    return _read_stat(file, "read_dta", "stata", options.encoding)
 
 
-def _read_stat(file: Path, reader: Callable[..., Any], fmt: str, encoding: str | None
+def _read_stat(file: Path, reader: str, fmt: str, encoding: str | None
                ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read with pyreadstat keeping user-missing values, then turn them into NaN."""
-    try:
-        df, meta = reader(str(file), user_missing=True, encoding=encoding)
-    except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError,
-            UnicodeDecodeError) as exc:
-        raise _unreadable(file, exc, fmt.upper()) from exc
+    df, meta = _run_readstat(file, reader, fmt, encoding)
     missing_codes: dict[str, list[Any]] = {}
     for column in df.columns:
         mask, codes = _user_missing(df[column], column, meta)
@@ -567,6 +614,71 @@ def _read_stat(file: Path, reader: Callable[..., Any], fmt: str, encoding: str |
                          for c, labels in meta.variable_value_labels.items()},
         "missing_codes": missing_codes,
     }
+
+
+# pyreadstat (the ReadStat C library) can crash the whole interpreter on a corrupt file (a
+# mangled variable record is enough for a segmentation fault, found by tests/test_fuzz.py), which
+# would kill a notebook kernel or a batch worker without a message.  So it runs in a child
+# process that pickles its result into a temporary file; a crash or a hang becomes a DataError.
+READSTAT_IN_SUBPROCESS = True
+READSTAT_TIMEOUT_SECONDS = 600
+META_FIELDS = ("column_names_to_labels", "variable_value_labels", "missing_ranges",
+               "readstat_variable_types")
+_READSTAT_CHILD = """
+import pickle, sys
+path, reader, encoding, out = sys.argv[1], sys.argv[2], sys.argv[3] or None, sys.argv[4]
+try:
+    import pyreadstat
+    df, meta = getattr(pyreadstat, reader)(path, user_missing=True, encoding=encoding)
+    result = ("ok", df, {name: getattr(meta, name) for name in sys.argv[5:]})
+except Exception as exc:
+    result = ("error", type(exc).__name__, str(exc))
+with open(out, "wb") as fh:
+    pickle.dump(result, fh)
+"""
+
+
+def _run_readstat(file: Path, reader: str, fmt: str, encoding: str | None
+                  ) -> tuple[pd.DataFrame, SimpleNamespace]:
+    """``pyreadstat.<reader>(file)`` -- in a child process unless disabled -- as (df, meta)."""
+    if not READSTAT_IN_SUBPROCESS:
+        try:
+            df, meta = getattr(pyreadstat, reader)(str(file), user_missing=True,
+                                                   encoding=encoding)
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, OSError, ValueError,
+                UnicodeDecodeError) as exc:
+            raise _unreadable(file, exc, fmt.upper()) from exc
+        return df, SimpleNamespace(**{name: getattr(meta, name) for name in META_FIELDS})
+    with tempfile.TemporaryDirectory(prefix="helpers-readstat-") as tmp:
+        out = Path(tmp) / "result.pickle"
+        command = [sys.executable, "-c", _READSTAT_CHILD, str(file), reader, encoding or "",
+                   str(out), *META_FIELDS]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=READSTAT_TIMEOUT_SECONDS,
+                                  env=env, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise DataError(f"reading the file as {fmt.upper()} did not finish within "
+                            f"{READSTAT_TIMEOUT_SECONDS} s", file=str(file),
+                            rule="unreadable-file",
+                            hint="the file may be corrupt; re-export it from SPSS/Stata") from exc
+        if done.returncode != 0 or not out.exists():
+            how = (f"signal {-done.returncode}" if done.returncode < 0
+                   else f"exit status {done.returncode}")
+            last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+            raise DataError(f"the {fmt.upper()} reader crashed on this file ({how}"
+                            f"{': ' + last if last else ''})", file=str(file),
+                            rule="unreadable-file",
+                            hint="the file is corrupt or truncated; re-export it from "
+                                 "SPSS/Stata (or save it as CSV)")
+        status, *payload = pickle.loads(out.read_bytes())  # our own child's output
+    if status != "ok":
+        name, message = payload
+        raise DataError(f"cannot read the file as {fmt.upper()}: {message} ({name})",
+                        file=str(file), rule="unreadable-file",
+                        hint="the file may be truncated, corrupt or in a different format")
+    df, meta = payload
+    return df, SimpleNamespace(**meta)
 
 
 def _user_missing(column: pd.Series, name: str, meta: Any) -> tuple[pd.Series, list[Any]]:

@@ -349,7 +349,10 @@ def _recode(series: pd.Series, lookup: dict[Any, Any],
             unmatched.add(value.item() if isinstance(value, np.generic) else value)
     result = pd.Series(values, index=series.index, name=series.name, dtype=object)
     if result.dropna().map(_is_number).all():
-        result = pd.to_numeric(result)
+        try:
+            result = pd.to_numeric(result)
+        except OverflowError:  # an integer beyond the float range: keep the values as they are
+            pass
     return result, sorted(unmatched, key=_sort_key)
 
 
@@ -382,7 +385,7 @@ def _is_number(value: Any) -> bool:
 def _key(value: Any) -> tuple[str, Any]:
     """Comparison key: numbers (also numeric text) by value, text by casefolded words."""
     if _is_number(value):
-        return ("number", float(value))
+        return ("number", _float(value))
     text = " ".join(str(value).split())
     try:
         return ("number", float(text))
@@ -392,7 +395,15 @@ def _key(value: Any) -> tuple[str, Any]:
 
 def _sort_key(value: Any) -> tuple[int, float, str]:
     """Numbers first (numerically), then text."""
-    return (0, float(value), "") if _is_number(value) else (1, 0.0, str(value))
+    return (0, _float(value), "") if _is_number(value) else (1, 0.0, str(value))
+
+
+def _float(value: Any) -> Any:
+    """A number as float; an integer beyond the float range stays an int (it equals no float)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return value
 
 
 # --- roles ------------------------------------------------------------------------------------

@@ -121,6 +121,14 @@ def segment_label(segment: dict[str, Any]) -> str:
                      for k, v in segment.items())
 
 
+def read_results(job: Job, reports_dir: Path = paths.REPORTS) -> dict[str, Any] | None:
+    """The results file beside a report, or None when missing or unreadable."""
+    try:
+        return json.loads(job.json_path(reports_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def data_manifest(data_dir: str | Path | None) -> dict[str, Any] | None:
     """``manifest.json`` of a processed-data folder (relative to the project root), if built."""
     folder = Path(data_dir) if data_dir else paths.PROCESSED
@@ -305,11 +313,12 @@ def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) 
         "rendered_at": doc.get("rendered_at"),
         "seconds": doc.get("seconds"),
         "engine": doc.get("engine"),
-        "executed": _relative(executed) if executed else None,
+        "executed": display_path(executed) if executed else None,
     }
 
 
-def _relative(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the project root when inside it."""
     return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
 
 
@@ -397,9 +406,16 @@ def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
                                "execution_count": failure.execution_count}
     target = job.html_path(reports_dir)
     executed = job.executed_path(executed_dir)
-    atomic.write_text(target, error_page(job, failure, doc, executed if executed.exists() else None))
-    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
-    return JobResult(job, "failed", target, seconds, failure.message)
+    try:
+        atomic.write_text(target, error_page(job, failure, doc,
+                                             executed if executed.exists() else None))
+    except OSError as exc:  # e.g. the disk is full: keep the previous page, say why in the results
+        doc["error"] += f"\n(the error page could not be written either: {exc})"
+    try:
+        atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+    except OSError:
+        pass  # nothing more can be written; the batch summary still reports the failure
+    return JobResult(job, "failed", target, seconds, doc["error"])
 
 
 _TOO_FEW = re.compile(r"TooFewResponses: (.+)")

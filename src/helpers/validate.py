@@ -11,7 +11,8 @@ Text in numeric columns: item and numeric-field columns may arrive as text (``st
 e.g. a CSV read without type inference). Values that parse as numbers after stripping whitespace
 (``"4"``, ``" 5 "``, ``"2.0"``) are accepted as numbers; blank strings count as missing; anything else
 (``"Agree"``, ``"3,5"``) breaks the ``not-numeric`` rule. Decimal commas are not parsed here: reading
-them is the job of :mod:`helpers.io`.
+them is the job of :mod:`helpers.io`. Non-finite numbers (``inf``, ``1e400``, integers beyond the
+float range) break the ``out-of-range`` rule, also in fields without a maximum.
 
 Text fields are compared after stripping surrounding whitespace; role and category labels are
 case-sensitive (the mapping step normalises labels before validation).
@@ -326,7 +327,7 @@ def _not_numeric_issue(name: Any, values: pd.Series, bad: pd.Series, cb: Codeboo
     if name in cb.pii_fields:
         found = "values not shown (personal data)"
     else:
-        found = f"found {_show_values(values[bad].astype(str).str.strip())}"
+        found = f"found {_show_values(str(v).strip() for v in values[bad])}"
     return Issue(rule="not-numeric", file=file, column=str(name), rows=rows, severity=ERROR,
                  message=f"{_plural(len(rows), 'value')} that are not numbers; {found}",
                  hint=HINTS["not-numeric"])

@@ -317,6 +317,19 @@ def binary_cases() -> dict[str, bytes]:
         pyreadstat.write_sav, spss, ".sav", variable_value_labels=labels,
         missing_ranges={"imp_1": [99], "imp_2": [{"lo": -9, "hi": -1}]},
         column_labels={"imp_1": "It is important that marketing and IT work closely together."})
+    # found by tests/test_fuzz.py: one byte of a variable record's type (the width of the
+    # continuation record of the long string "name") turned 0xffffffff into 0x3effffff --
+    # pyreadstat dies with a segmentation fault on it, even with metadataonly=True
+    crash = bytearray(files["spss_user_missing.sav"])
+    assert crash[496:504] == b"\x02\x00\x00\x00\xff\xff\xff\xff", "record layout changed"
+    crash[503] = 0x3E
+    files["spss_crashes_reader.sav"] = bytes(crash)
+    # also found by the fuzzer: a NUL over the first letter of the short name "RESPONDE" -- the
+    # column comes back without a name (NaN), which the reader now calls "unnamed_1"
+    nameless = bytearray(files["spss_user_missing.sav"])
+    assert nameless[200:208] == b"RESPONDE", "record layout changed"
+    nameless[200] = 0
+    files["spss_damaged_variable_name.sav"] = bytes(nameless)
     files["spss_undeclared_missing.sav"] = stat_bytes(
         pyreadstat.write_sav, spss, ".sav", variable_value_labels=labels)
     coded = frame()
