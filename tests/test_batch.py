@@ -138,9 +138,12 @@ def test_grid_expands_to_segments_present_in_the_data(tmp_path: Path, data: Path
 
 
 def test_glob_skips_notebooks_listed_by_path(tmp_path: Path, data: Path) -> None:
+    for notebook in (TINY, FAILS, SLOW):
+        copy_notebook(notebook, tmp_path / "nb" / notebook.name)
     f = write_batch(tmp_path / "b.yaml", [
-        {"notebook": str(FIXTURES / "*.ipynb")},
-        {"notebook": str(SLOW), "parameters": {"seconds": 0.1}, "grid": {"segment": ["wave"]}},
+        {"notebook": str(tmp_path / "nb" / "*.ipynb")},
+        {"notebook": str(tmp_path / "nb" / "slow.ipynb"), "parameters": {"seconds": 0.1},
+         "grid": {"segment": ["wave"]}},
     ], data)
     assert sorted(j.key for j in batch.load_batch(f)) == [
         "fails/all", "slow/wave-1", "slow/wave-2", "tiny/all"]

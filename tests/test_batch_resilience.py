@@ -12,7 +12,7 @@ from test_batch import FIXTURES, TINY, data, run, write_batch  # noqa: F401 (fix
 
 from helpers import atomic
 
-KILLED = FIXTURES / "killed.ipynb"
+KILLED = FIXTURES.parent / "resilience" / "killed.ipynb"
 
 
 def _leftovers(root: Path) -> list[Path]:
