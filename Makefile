@@ -22,7 +22,7 @@ FX ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/fx_rates.parquet,)
 VENDORS ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/vendors.csv,)
 JOBS ?=
 
-.PHONY: help setup sample data validate reports test lab lint lock clean distclean
+.PHONY: help setup sample data validate reports test lab lint lock clean distclean bench-reports
 
 help: ## Show this help (the default goal)
 	@echo "Disconnect Lab — research notebooks on the CMO–CIO disconnect"
@@ -59,6 +59,9 @@ reports: data ## Render every report in reports.yaml to reports/*.html (code hid
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest
 
+bench-reports: data ## Time make reports against the papermill + nbconvert command line (~10 min)
+	$(PY) benchmarks/bench_reports.py
+
 lab: $(STAMP) ## Start JupyterLab on notebooks/ with the project kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
@@ -73,7 +76,7 @@ lock: ## Re-resolve and pin dependencies into requirements/constraints.txt (afte
 	rm -rf build/lock-venv
 
 clean: ## Remove processed data, reports and executed notebooks (raw data is kept)
-	rm -rf data/processed/*.parquet data/processed/*.json build/executed reports/*
+	rm -rf data/processed/*.parquet data/processed/*.json build/executed build/index-cache reports/*
 	@touch reports/.gitkeep
 
 distclean: clean ## Also remove .venv and the synthetic sample
