@@ -228,6 +228,8 @@ CASES = [
     Case("junk.xlsx", "fails", rule="unreadable-file", reader=True, says=("Excel",)),
     Case("junk.sav", "fails", rule="unreadable-file", reader=True, says=("SPSS",)),
     Case("truncated.parquet", "fails", rule="unreadable-file", reader=True, says=("Parquet",)),
+    Case("parquet_damaged_metadata.parquet", "fails", rule="unreadable-file", reader=True,
+         says=("pandas metadata is damaged", "KeyError")),
     Case("spss_crashes_reader.sav", "fails", rule="unreadable-file", reader=True,
          says=("SPSS reader crashed",)),
     Case("unbalanced_quote.csv", "fails", rule="malformed-csv", reader=True,

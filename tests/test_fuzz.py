@@ -304,6 +304,9 @@ def labelled_frame(draw: st.DrawFn) -> pd.DataFrame:
     labels = draw(st.dictionaries(st.sampled_from(columns),
                                   st.dictionaries(codes, st.text(max_size=8) | cell_values,
                                                   max_size=4), max_size=3))
+    if draw(st.integers(min_value=0, max_value=9)) == 0:  # attrs set by hand, any shape
+        labels = draw(st.one_of(yaml_values, st.dictionaries(st.sampled_from(columns),
+                                                             yaml_values, max_size=2)))
     df.attrs = {"source": "fuzz.sav", "format": "spss", "question_text": {},
                 "value_labels": labels, "missing_codes": {}}
     return df

@@ -353,8 +353,8 @@ def test_shadow_rule_is_frozen() -> None:
 
 # ------------------------------------------------------------------------------ bad input
 def test_unknown_engine(parquet_ledger: Path) -> None:
-    with pytest.raises(ValueError, match="supported engines: duckdb"):
-        features(parquet_ledger, engine="spark")
+    with pytest.raises(ValueError, match="supported engines: duckdb, spark"):
+        features(parquet_ledger, engine="hadoop")
 
 
 def test_missing_ledger_and_missing_column(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")  # 3,5  
 GROUP_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin space
 SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?")  # 1 234,5
 EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
+PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "import_ids")
 MAX_CONTROL_SHARE = 0.05  # more control characters than this means binary, not text
 
 
@@ -208,7 +209,8 @@ def _plain_names(columns: pd.Index, file: Path) -> list[str]:
 
 def _unreadable(file: Path, exc: BaseException, what: str) -> DataError:
     """DataError for a file the underlying library could not parse."""
-    return DataError(f"cannot read the file as {what}: {exc}", file=str(file),
+    detail = str(exc) if isinstance(exc, OSError | ValueError) else f"{type(exc).__name__}: {exc}"
+    return DataError(f"cannot read the file as {what}: {detail}", file=str(file),
                      rule="unreadable-file",
                      hint="the file may be truncated, corrupt or in a different format")
 
@@ -716,10 +718,18 @@ def _read_parquet(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict
         df = pd.read_parquet(file)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _unreadable(file, exc, "Parquet") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # damaged pandas metadata in the file: KeyError, TypeError, ...
+        raise _unreadable(file, exc, "Parquet (its pandas metadata is damaged)") from exc
     stored = {k: v for k, v in df.attrs.items() if k not in ("source", "format")}
-    if isinstance(stored.get("value_labels"), dict):  # JSON turned the codes into strings
+    for key in PER_COLUMN_ATTRS:  # written by someone else's code: keep only the expected shape
+        if key in stored and not isinstance(stored[key], dict):
+            del stored[key]
+    if "value_labels" in stored:  # JSON turned the codes into strings
         stored["value_labels"] = {c: {_code(k): v for k, v in labels.items()}
-                                  for c, labels in stored["value_labels"].items()}
+                                  for c, labels in stored["value_labels"].items()
+                                  if isinstance(labels, dict)}
     return df, {**stored, "format": "parquet"}
 
 

@@ -55,9 +55,9 @@ import pandas as pd
 import yaml
 
 from helpers.errors import DataError, Issue
+from helpers.io import PER_COLUMN_ATTRS
 
 TOP_LEVEL_KEYS = ("source", "columns", "recode", "value_labels", "drop")
-PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "import_ids")
 ROLE_COLUMN = "role"
 
 ROLE_LABELS = {
@@ -305,14 +305,16 @@ def _renamed_attrs(attrs: dict[str, Any], renames: dict[str, str],
     for key in PER_COLUMN_ATTRS:
         if isinstance(out.get(key), dict):
             out[key] = {renames.get(c, c): v for c, v in out[key].items() if c not in dropped}
-    out.setdefault("value_labels", {})
+    if not isinstance(out.get("value_labels"), dict):  # absent, or set by hand to something else
+        out["value_labels"] = {}
     return out
 
 
 def _recode_column(series: pd.Series, column: str, mapping: Mapping,
                    value_labels: dict[str, dict[Any, str]]) -> tuple[pd.Series, list[Any]] | None:
     """Recode one column, or None when no rule applies to it."""
-    labels = value_labels.get(column) or {}
+    labels = value_labels.get(column)
+    labels = labels if isinstance(labels, dict) else {}
     explicit = mapping.recode.get(column)
     if column == ROLE_COLUMN:
         return _recode(series, _lookup(explicit or {}), _role_fallback(labels))

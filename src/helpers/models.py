@@ -718,6 +718,9 @@ def build_formula(outcome: str, predictors: Sequence[str], controls: Sequence[st
                   data: pd.DataFrame | None = None) -> str:
     """``outcome ~ predictors + C(control) ...``; with ``data``, constant controls are left out."""
     used = usable_controls(data, controls) if data is not None else list(controls)
+    if data is not None:  # a predictor constant in a segment cannot be estimated there
+        predictors = [p for p in predictors if pd.to_numeric(data[p], errors="coerce")
+                      .dropna().nunique() > 1]
     terms = list(predictors) + [f"C({c})" for c in used]
     return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
 
@@ -730,6 +733,15 @@ def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         sd = x.std()
         out[c] = (x - x.mean()) / sd if sd and sd > 0 else x * np.nan
     return out
+
+
+def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | str:
+    """:func:`fit`, or the reason it could not be estimated (for robustness models in small
+    segments: a singular design or perfect separation should not take a whole report down)."""
+    try:
+        return fit(formula, data, **kwargs)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[str],

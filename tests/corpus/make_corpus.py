@@ -29,6 +29,8 @@ from typing import Any
 
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pyreadstat
 
 HERE = Path(__file__).resolve().parent
@@ -346,6 +348,13 @@ def binary_cases() -> dict[str, bytes]:
     buffer = io.BytesIO()
     frame().to_parquet(buffer, index=False)
     files["truncated.parquet"] = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    # found by the fuzzer: intact data, damaged pandas metadata -> pandas raises KeyError
+    table = pa.Table.from_pandas(frame(), preserve_index=False)
+    meta = dict(table.schema.metadata)
+    meta[b"pandas"] = meta[b"pandas"].replace(b'"index_columns"', b'"index_colunms"')
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buffer)
+    files["parquet_damaged_metadata.parquet"] = buffer.getvalue()
 
     rng = random.Random(20240301)
     files["binary_junk.csv"] = rng.randbytes(2048)
