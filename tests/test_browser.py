@@ -58,7 +58,10 @@ CONTRAST_JS = """() => {
 
 
 def _check_page(page, url: str) -> dict[str, list]:
-    """Open one page; collect console errors, non-file requests, broken images and links."""
+    """Open one page; collect console errors, non-file requests, broken images and links.
+
+    A fragment resolves, as in the HTML spec, to the id equal to it or to its percent-decoding
+    (nbconvert keeps non-ASCII heading ids percent-encoded)."""
     errors, requests = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -74,7 +77,8 @@ def _check_page(page, url: str) -> dict[str, list]:
     images = page.evaluate("() => [...document.images].map(i => [i.naturalWidth, i.alt])")
     links = page.evaluate("""() => [...document.querySelectorAll('a[href^="#"]')]
         .map(a => a.getAttribute('href'))
-        .filter(h => h.length > 1 && !document.getElementById(decodeURIComponent(h.slice(1))))""")
+        .filter(h => h.length > 1 && !document.getElementById(h.slice(1))
+                     && !document.getElementById(decodeURIComponent(h.slice(1))))""")
     tables = page.evaluate("""() => [...document.querySelectorAll('table')]
         .filter(t => !t.querySelector('th')).length""")
     page.unroute("**/*")
