@@ -500,6 +500,16 @@ def test_huge_integer_labels_in_a_mapping(tmp_path: Path) -> None:
     assert out.attrs["unmapped_labels"] == {"imp_1": [3, 10**401]}  # neither label nor target
 
 
+def test_value_labels_of_any_shape(tmp_path: Path) -> None:
+    """A list as a value label (hand-made attrs, e.g. from Parquet) was used as a dict key."""
+    path = tmp_path / "mapping.yaml"
+    path.write_text("value_labels: true\n", encoding="utf-8")
+    df = pd.DataFrame({"Q1": ["Agree", "x"], "Q2": ["a", "b"]})
+    df.attrs["value_labels"] = {"Q1": {1: ["Disagree"], 4: "Agree"}, "Q2": "not a dict"}
+    out = apply_mapping(df, load_mapping(path))
+    assert out["Q1"].tolist() == [4, "x"] and out["Q2"].tolist() == ["a", "b"]
+
+
 def test_bytes_in_a_numeric_column() -> None:
     """Showing the offending values decoded bytes as UTF-8 (UnicodeDecodeError escaped)."""
     df = pd.DataFrame({"imp_1": pd.Series([b"\x00\xff", 3], dtype=object)})
@@ -525,6 +535,15 @@ def test_long_integers_stay_text(tmp_path: Path) -> None:
     df = read_raw(path)
     assert df["id"].tolist() == ["99999999999999999999999", "12"]
     assert df["n"].tolist() == [1, 2]
+
+
+def test_non_ascii_digits_stay_text(tmp_path: Path) -> None:
+    """re's \\d matched "٠" (Arabic-Indic zero), then pandas.to_numeric raised ValueError."""
+    path = tmp_path / "digits.csv"
+    path.write_bytes("id,n,m\n1,\u0660,\uff15\n2,3,4\n".encode())
+    df = read_raw(path)
+    assert df["n"].tolist() == ["\u0660", "3"] and df["m"].tolist() == ["\uff15", "4"]
+    assert df["id"].tolist() == [1, 2]
 
 
 def test_non_finite_numbers_are_not_accepted() -> None:

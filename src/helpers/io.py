@@ -95,12 +95,14 @@ QUALTRICS_METADATA = {
 }
 IMPORT_ID = re.compile(r"""\{\s*['"]ImportId['"]\s*:\s*['"]([^'"]*)['"]""")
 LEGACY_NAME = re.compile(r"V\d+")
-DOT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-LEADING_ZERO = re.compile(r"[+-]?0\d")
-LONG_INTEGER = re.compile(r"[+-]?\d{19,}")  # beyond int64: an identifier, kept as text
-COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")  # 3,5  1.234,56  12
+# numbers use ASCII digits only: re's \d also matches "٠" or "５", which pandas cannot parse
+DOT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+LEADING_ZERO = re.compile(r"[+-]?0\d", re.ASCII)
+LONG_INTEGER = re.compile(r"[+-]?\d{19,}", re.ASCII)  # beyond int64: an identifier, kept as text
+COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?", re.ASCII)  # 3,5  1.234,56  12
 GROUP_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin space
-SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?")  # 1 234,5
+SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?",
+                           re.ASCII)  # 1 234,5
 EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
 PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "import_ids")
 MAX_CONTROL_SHARE = 0.05  # more control characters than this means binary, not text
@@ -547,7 +549,8 @@ def _read_excel(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[s
 def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, bool]:
     """Cell values of an .xlsx sheet with merged ranges filled; also whether row 1 is merged."""
     try:
-        workbook = openpyxl.load_workbook(file, data_only=True)
+        with open(file, "rb") as handle:  # closed even when openpyxl fails half-way
+            workbook = openpyxl.load_workbook(handle, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise _unreadable(file, exc, "an Excel workbook") from exc
     except MemoryError:

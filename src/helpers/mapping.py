@@ -320,7 +320,8 @@ def _recode_column(series: pd.Series, column: str, mapping: Mapping,
         return _recode(series, _lookup(explicit or {}), _role_fallback(labels))
     lookup: dict[Any, Any] = {}
     if mapping.value_labels and labels:
-        lookup = _lookup({label: code for code, label in labels.items()})
+        lookup = _lookup({label: code for code, label in labels.items()
+                          if isinstance(label, Hashable)})
     if explicit is None and not lookup:
         return None
     lookup.update(_lookup(explicit or {}))
