@@ -230,6 +230,8 @@ CASES = [
     Case("truncated.parquet", "fails", rule="unreadable-file", reader=True, says=("Parquet",)),
     Case("parquet_damaged_metadata.parquet", "fails", rule="unreadable-file", reader=True,
          says=("pandas metadata is damaged", "KeyError")),
+    Case("parquet_invalid_utf8.parquet", "fails", rule="unreadable-file", column="name",
+         reader=True, says=("cannot be decoded",)),
     Case("spss_crashes_reader.sav", "fails", rule="unreadable-file", reader=True,
          says=("SPSS reader crashed",)),
     Case("unbalanced_quote.csv", "fails", rule="malformed-csv", reader=True,

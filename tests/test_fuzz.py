@@ -417,7 +417,7 @@ def test_validate_always_returns_a_report(df: pd.DataFrame) -> None:
     assert_unchanged(df, original)
 
 
-@fuzz(100)
+@fuzz(80)
 @given(df=survey_frames(), sep=st.sampled_from([",", ";"]))
 def test_load_survey_raises_only_data_error(fuzz_dir: Path, df: pd.DataFrame, sep: str) -> None:
     path = fuzz_dir / "survey.csv"
@@ -544,6 +544,14 @@ def test_non_ascii_digits_stay_text(tmp_path: Path) -> None:
     df = read_raw(path)
     assert df["n"].tolist() == ["\u0660", "3"] and df["m"].tolist() == ["\uff15", "4"]
     assert df["id"].tolist() == [1, 2]
+
+
+def test_complex_numbers_are_not_answers() -> None:
+    """A complex column was cast to float, silently dropping the imaginary part (4+0j is 4)."""
+    df = pd.DataFrame({"imp_1": [3 + 2j, 4 + 0j], "imp_2": pd.Series([3 + 2j, 4], dtype=object)})
+    report = validate_survey(df, CB, file="complex.parquet")
+    rows = {i.column: list(i.rows) for i in report.errors if i.rule == "not-numeric"}
+    assert rows == {"imp_1": [1], "imp_2": [1]}
 
 
 def test_non_finite_numbers_are_not_accepted() -> None:

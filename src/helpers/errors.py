@@ -87,3 +87,14 @@ class DataError(ValueError):
                 f"  - {issue}" for issue in self.issues
             )
         super().__init__(text)
+
+
+class NotApplicable(Exception):
+    """Raised by a report (or a section's helper) whose inputs were not collected.
+
+    The message says what is needed, starting with "needs": ``NotApplicable("needs a ledger:
+    run `make data LEDGER=… FX=…`")``. The batch renders a short "not applicable" page for a
+    report that stops with it and the index marks the report *not applicable*, not *failed*: a
+    survey that did not ask about something is not a bug. Sections inside a report that still
+    applies show :func:`helpers.tables.not_applicable` instead.
+    """

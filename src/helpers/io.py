@@ -190,7 +190,12 @@ def _finish(df: pd.DataFrame, file: Path, attrs: dict[str, Any]) -> pd.DataFrame
     df.columns = _plain_names(df.columns, file)
     for column in df.columns:
         if isinstance(df[column].dtype, pd.StringDtype):
-            df[column] = df[column].astype(object).where(df[column].notna(), np.nan)
+            try:
+                df[column] = df[column].astype(object).where(df[column].notna(), np.nan)
+            except (pa.ArrowException, UnicodeDecodeError) as exc:  # a damaged Parquet file
+                raise DataError(f"the column holds text that cannot be decoded: {exc}",
+                                file=str(file), column=column, rule="unreadable-file",
+                                hint="the file is corrupt; export it again") from exc
     df.attrs = {"source": str(file), "format": attrs["format"], "question_text": {},
                 "value_labels": {}, "missing_codes": {}, **attrs}
     return df

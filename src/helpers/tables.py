@@ -82,6 +82,17 @@ def synthetic_banner(synthetic: bool) -> HTML:
     )
 
 
+def not_applicable(what: str, needs: str) -> HTML:
+    """A section that cannot be shown with this data: "Not applicable: <what> needs <needs>."
+
+    Used where a report applies but one of its sections needs data that was not collected (a
+    ledger, a construct the survey did not ask); the whole report stops with
+    :class:`helpers.errors.NotApplicable` instead.
+    """
+    return HTML('<p class="not-applicable" role="note"><strong>Not applicable:</strong> '
+                f"{html.escape(what)} needs {html.escape(needs)}.</p>")
+
+
 def say(text: str) -> Markdown:
     """Show generated reading text (built from the numbers) as a paragraph, not as code output."""
     return Markdown(text)

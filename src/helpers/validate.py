@@ -290,7 +290,7 @@ def _clean_text(values: pd.Series) -> pd.Series:
 
 def _to_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Values as float64 plus a mask of cells holding text that is not a number."""
-    if pd.api.types.is_numeric_dtype(values):
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values):
         return values.astype("float64"), pd.Series(False, index=values.index)
     cleaned = values.astype(object).map(_blank_to_none).astype(object)
     numbers = _floats(cleaned)
@@ -298,14 +298,15 @@ def _to_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _floats(values: pd.Series) -> pd.Series:
-    """Values as float64, NaN where a value is not a number. Integers beyond the float range
-    become +-inf (pandas raises OverflowError for them), which the range check rejects."""
+    """Values as float64, NaN where a value is not a number (a complex one with an imaginary part).
+    Integers beyond the float range become +-inf (pandas raises OverflowError for them), which
+    the range check rejects."""
     try:
         numbers = pd.to_numeric(values, errors="coerce")
     except OverflowError:
         numbers = values.map(_float_or_nan)
-    if numbers.dtype == object:  # Python ints beyond int64
-        numbers = numbers.map(_float_or_nan)
+    if numbers.dtype == object or pd.api.types.is_complex_dtype(numbers):
+        numbers = values.map(_float_or_nan)  # Python ints beyond int64; complex is no answer
     return numbers.astype("float64")
 
 
@@ -313,6 +314,8 @@ def _float_or_nan(value: Any) -> float:
     """One value as a float (see :func:`_floats`)."""
     if isinstance(value, str):
         value = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    if isinstance(value, complex | np.complexfloating):  # pandas may turn 4 into 4+0j
+        value = value.real if value.imag == 0 else math.nan
     if isinstance(value, int | float | np.integer | np.floating):
         try:
             return float(value)

@@ -355,6 +355,12 @@ def binary_cases() -> dict[str, bytes]:
     buffer = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(meta), buffer)
     files["parquet_damaged_metadata.parquet"] = buffer.getvalue()
+    # found by the fuzzer: a string column whose bytes are not UTF-8 (Parquet does not check)
+    offsets = pa.py_buffer(b"".join(n.to_bytes(4, "little") for n in (0, 4, 9)))
+    names = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"Anna\xffJens")])
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"respondent_id": ["R001", "R002"], "name": names}), buffer)
+    files["parquet_invalid_utf8.parquet"] = buffer.getvalue()
 
     rng = random.Random(20240301)
     files["binary_junk.csv"] = rng.randbytes(2048)
