@@ -8,6 +8,7 @@ import pytest
 
 from helpers import privacy, quality
 from helpers.codebook import load_codebook
+from helpers.errors import DataError
 
 
 @pytest.fixture
@@ -51,3 +52,51 @@ def test_small_cells_are_suppressed_and_counted() -> None:
     assert out.loc["DK", "CMO"] == 0 and out.loc["DK", "CIO"] == 5
     assert "2 cells" in privacy.suppression_note(n, 5)
     assert privacy.suppression_note(0) == ""
+
+
+# --------------------------------------------------------------------------- exclude_flagged
+@pytest.fixture
+def flagged(survey: pd.DataFrame) -> pd.DataFrame:
+    df = survey.copy()
+    df["flag_speeder"] = [True, False, False, True, False, False]
+    df["flag_straight_lining"] = [True, False, True, False, False, False]
+    return df
+
+
+def test_exclude_nothing_keeps_every_row(flagged: pd.DataFrame) -> None:
+    out = quality.exclude_flagged(flagged, [])
+    assert len(out) == len(flagged) and out.attrs["n_excluded"] == 0
+    assert out.attrs["excluded"] == {}
+
+
+@pytest.mark.parametrize("exclude, kept, counts", [
+    (["speeder"], ["R1", "R2", "R4", "R5"], {"speeder": 2}),
+    (["straight_lining"], ["R1", "R3", "R4", "R5"], {"straight_lining": 2}),
+    (["speeder", "straight_lining"], ["R1", "R4", "R5"], {"speeder": 2, "straight_lining": 2}),
+    ("speeder", ["R1", "R2", "R4", "R5"], {"speeder": 2}),
+])
+def test_exclude_flagged_drops_and_counts_by_reason(flagged: pd.DataFrame, exclude, kept,
+                                                   counts) -> None:
+    out = quality.exclude_flagged(flagged, exclude)
+    assert out["respondent_id"].tolist() == kept
+    assert out.attrs["excluded"] == counts
+    assert out.attrs["n_excluded"] == len(flagged) - len(kept)
+    assert len(flagged) == 6  # input untouched
+
+
+def test_exclude_flagged_treats_missing_flags_as_not_flagged(flagged: pd.DataFrame) -> None:
+    flagged["flag_speeder"] = pd.array([True, None, False, None, False, False], dtype="boolean")
+    out = quality.exclude_flagged(flagged, ["speeder"])
+    assert out.attrs["excluded"] == {"speeder": 1} and len(out) == 5
+
+
+def test_exclude_flagged_unknown_name_lists_allowed(flagged: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="'speeders'.*'speeder', 'straight_lining'"):
+        quality.exclude_flagged(flagged, ["speeders"])
+
+
+def test_exclude_flagged_without_flag_columns(survey: pd.DataFrame) -> None:
+    assert len(quality.exclude_flagged(survey, [])) == len(survey)  # nothing asked: fine
+    with pytest.raises(DataError, match="carries no speeder/straight-lining flags") as err:
+        quality.exclude_flagged(survey, ["straight_lining"])
+    assert "make data" in str(err.value)

@@ -6,9 +6,55 @@ plain DataFrames; the notebook only displays them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from helpers.codebook import Codebook, load_codebook
+from helpers.errors import DataError
+
+#: report parameter ``exclude`` value -> the per-respondent flag column ``make data`` writes
+FLAGS = {"speeder": "flag_speeder", "straight_lining": "flag_straight_lining"}
+
+
+def exclude_flagged(survey: pd.DataFrame, exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Drop respondents flagged by validation as ``"speeder"`` and/or ``"straight_lining"``.
+
+    Validation only warns about careless answering; a report parameter ``exclude`` lets the
+    researcher leave those respondents out (and the data-quality report shows how much that
+    moves the headline numbers). The returned frame's ``attrs["excluded"]`` maps each reason to
+    the respondents it flagged (a respondent flagged twice counts under both reasons) and
+    ``attrs["n_excluded"]`` holds how many rows were dropped in all.
+    """
+    if isinstance(exclude, str):  # exclude="speeder" would otherwise be read letter by letter
+        exclude = [exclude]
+    names = list(dict.fromkeys(exclude))
+    unknown = [n for n in names if n not in FLAGS]
+    if unknown:
+        raise ValueError(f"unknown exclusion {', '.join(map(repr, unknown))}: the parameter "
+                         f"`exclude` takes a list of {', '.join(map(repr, FLAGS))}")
+    out = survey.copy()
+    out.attrs = dict(survey.attrs)
+    if not names:
+        out.attrs.update(excluded={}, n_excluded=0)
+        return out
+    absent = [FLAGS[n] for n in names if FLAGS[n] not in survey.columns]
+    if absent:
+        raise DataError(
+            "the processed data carries no speeder/straight-lining flags, so respondents cannot "
+            f"be excluded by {', '.join(names)}", file="data/processed/survey.parquet",
+            column=absent[0], rule="flags-missing",
+            hint="rebuild the processed data with `make data` (this version of the project writes "
+                 "the flags), or set `exclude = []`")
+    drop = pd.Series(False, index=survey.index)
+    counts = {}
+    for name in names:
+        flagged = survey[FLAGS[name]].fillna(False).astype(bool)
+        counts[name] = int(flagged.sum())
+        drop |= flagged
+    out = out.loc[~drop]
+    out.attrs = {**survey.attrs, "excluded": counts, "n_excluded": int(drop.sum())}
+    return out
 
 
 def sample_overview(df: pd.DataFrame, segment: dict | None = None) -> pd.DataFrame:
