@@ -12,15 +12,21 @@ SAMPLE_DIR := data/raw/sample
 SAMPLE_FIRMS ?= 300
 SAMPLE_LEDGER_ROWS ?= 200000
 SEED ?= 20261122
-# Your own data: make data SURVEY=data/raw/export.csv MAPPING=data/raw/mapping.yaml
-SURVEY ?= $(SAMPLE_DIR)/survey.parquet
+# Your own data: make data SURVEY=data/raw/export.csv MAPPING=data/raw/mapping.yaml [BUDGETS=…]
+# records these inputs in data/inputs.json; plain `make data` and `make reports` reuse them.
+# With nothing recorded, the synthetic sample is used (and generated into data/raw/sample/).
+SURVEY ?=
 MAPPING ?=
-IS_SAMPLE := $(filter $(SAMPLE_DIR)/%,$(SURVEY))
-BUDGETS ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/budgets.parquet,)
-LEDGER ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/ledger.parquet,)
-FX ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/fx_rates.parquet,)
-VENDORS ?= $(if $(IS_SAMPLE),$(SAMPLE_DIR)/vendors.csv,)
+BUDGETS ?=
+LEDGER ?=
+FX ?=
+VENDORS ?=
 JOBS ?=
+PORT ?=
+SAMPLE_ARGS = --sample-firms $(SAMPLE_FIRMS) --sample-ledger-rows $(SAMPLE_LEDGER_ROWS) --sample-seed $(SEED)
+INPUT_ARGS = $(if $(SURVEY),--survey $(SURVEY),) $(if $(MAPPING),--mapping $(MAPPING),) \
+  $(if $(BUDGETS),--budgets $(BUDGETS),) $(if $(LEDGER),--ledger $(LEDGER),) $(if $(FX),--fx $(FX),) \
+  $(if $(VENDORS),--vendors $(VENDORS),)
 
 .PHONY: help setup sample data validate reports test lab lint lock clean distclean bench-reports
 
@@ -29,7 +35,8 @@ help: ## Show this help (the default goal)
 	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: SURVEY= MAPPING= BUDGETS= LEDGER= FX= VENDORS= (paths; default: the synthetic sample), JOBS=N"
+	@echo "Variables: SURVEY= MAPPING= BUDGETS= LEDGER= FX= VENDORS= (paths, remembered after a build;"
+	@echo "           with none ever given: the synthetic sample), JOBS=N (reports), PORT=N (lab)"
 
 setup: $(STAMP) ## Create .venv with pinned packages and register the Jupyter kernel (no-op if unchanged)
 
@@ -38,20 +45,17 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[dev,spark]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Disconnect Lab (.venv)" >/dev/null
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install --attributes .gitattributes; fi
 	@touch $@
 
-sample: $(SAMPLE_DIR)/survey.parquet ## Generate the synthetic sample data (survey, budgets, ledger) into data/raw/sample
+sample: $(STAMP) ## Use the synthetic sample (generated into data/raw/sample if missing) for data and reports
+	$(PY) -m helpers build-data --sample $(SAMPLE_ARGS)
 
-$(SAMPLE_DIR)/survey.parquet: | $(STAMP)
-	$(PY) -m helpers simulate --out $(SAMPLE_DIR) --firms $(SAMPLE_FIRMS) --ledger-rows $(SAMPLE_LEDGER_ROWS) --seed $(SEED)
+data: $(STAMP) ## Validate raw inputs and write data/processed (SURVEY= MAPPING= … once; then remembered)
+	$(PY) -m helpers build-data $(INPUT_ARGS) $(SAMPLE_ARGS)
 
-data: $(STAMP) $(if $(IS_SAMPLE),sample,) ## Validate raw inputs and write data/processed/*.parquet (atomic; raw data untouched)
-	$(PY) -m helpers build-data --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),) \
-	  $(if $(BUDGETS),--budgets $(BUDGETS),) $(if $(LEDGER),--ledger $(LEDGER) --fx $(FX),) \
-	  $(if $(VENDORS),--vendors $(VENDORS),)
-
-validate: $(STAMP) $(if $(IS_SAMPLE),sample,) ## Check a survey file against the codebook (exit 2 with messages when invalid)
-	$(PY) -m helpers validate --survey $(SURVEY) $(if $(MAPPING),--mapping $(MAPPING),)
+validate: $(STAMP) ## Check a survey against the codebook (exit 2 with messages when invalid)
+	$(PY) -m helpers validate $(if $(SURVEY),--survey $(SURVEY),) $(if $(MAPPING),--mapping $(MAPPING),) $(SAMPLE_ARGS)
 
 reports: data ## Render every report in reports.yaml to reports/*.html (code hidden)
 	$(PY) -m helpers reports $(if $(JOBS),-j $(JOBS),)
@@ -62,8 +66,8 @@ test: $(STAMP) ## Run the test suite
 bench-reports: data ## Time make reports against the papermill + nbconvert command line (~10 min)
 	$(PY) benchmarks/bench_reports.py
 
-lab: $(STAMP) ## Start JupyterLab on notebooks/ with the project kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## Start JupyterLab on notebooks/ with the project kernel (PORT=8888 to choose the port)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(PORT),--port=$(PORT),)
 
 lint: $(STAMP) ## Check style with ruff
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -79,5 +83,5 @@ clean: ## Remove processed data, reports and executed notebooks (raw data is kep
 	rm -rf data/processed/*.parquet data/processed/*.json build/executed build/index-cache reports/*
 	@touch reports/.gitkeep
 
-distclean: clean ## Also remove .venv and the synthetic sample
-	rm -rf $(VENV) $(SAMPLE_DIR)
+distclean: clean ## Also remove .venv, the synthetic sample and the record of your inputs
+	rm -rf $(VENV) $(SAMPLE_DIR) data/inputs.json

@@ -77,3 +77,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make test" in ci
     assert "make reports" in readme and "make reports" in ci
+
+
+def test_notebooks_stay_clean_in_git_however_they_are_run(tmp_path: Path) -> None:
+    """`make setup` installs nbstripout as the git filter for notebooks: a notebook saved with
+    outputs (as JupyterLab does after running it) is committed, and compared, without them."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
+    assert "nbstripout --install" in (ROOT / "Makefile").read_text()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "1 + 1", execution_count=3, outputs=[nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "2"}, execution_count=3)])])
+    path = tmp_path / "ran.ipynb"
+    nbformat.write(nb, path)
+    subprocess.run([sys.executable, "-m", "nbstripout", str(path)], check=True, timeout=60)
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.outputs == [] and cell.execution_count is None and cell.source == "1 + 1"

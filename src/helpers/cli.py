@@ -24,20 +24,52 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Path | None]:
+    """Input paths given on the command line, resolved against the current directory."""
+    return {name: None if getattr(args, name, None) in (None, Path("")) else
+            Path(getattr(args, name)).resolve() for name in names}
+
+
+def _chosen_inputs(args: argparse.Namespace, names: tuple[str, ...]) -> tuple[dict[str, Path], bool]:
+    """The inputs to use (given, recorded or the sample; see helpers.inputs), the sample
+    generated when it is needed and missing."""
+    from helpers import inputs
+
+    chosen, sample = inputs.choose(_given(args, names), use_sample=getattr(args, "sample", False))
+    if sample and not chosen["survey"].exists():
+        _write_sample(chosen["survey"].parent, args)
+    return chosen, sample
+
+
+def _write_sample(folder: Path, args: argparse.Namespace) -> None:
+    from helpers import simulate
+
+    print(f"no data of your own recorded: generating the synthetic sample in {folder}")
+    simulate.write_sample(folder, firms=args.sample_firms, ledger_rows=args.sample_ledger_rows,
+                          seed=args.sample_seed)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from helpers.processing import load_survey
 
-    _, report = load_survey(args.survey, args.mapping)
+    chosen, _ = _chosen_inputs(args, ("survey", "mapping"))
+    _, report = load_survey(chosen["survey"], chosen.get("mapping"))
     print(report)
     return 0 if report.ok else 2
 
 
 def _build_data(args: argparse.Namespace) -> int:
+    from helpers import inputs
     from helpers.processing import build_processed
 
-    result = build_processed(args.survey, mapping=args.mapping, budgets=args.budgets,
-                             ledger=args.ledger, fx=args.fx, vendors=args.vendors,
+    chosen, sample = _chosen_inputs(args, inputs.NAMES)
+    print(inputs.describe(chosen, sample))
+    result = build_processed(chosen["survey"], mapping=chosen.get("mapping"),
+                             budgets=chosen.get("budgets"), ledger=chosen.get("ledger"),
+                             fx=chosen.get("fx"), vendors=chosen.get("vendors"),
                              out_dir=args.out, force=args.force)
+    if args.out is None:  # only the project's own processed data follows the recorded inputs
+        inputs.record(chosen, sample)
     m = result.manifest
     if result.skipped:
         print(f"processed data up to date ({', '.join(m['outputs'])}); use --force to rebuild")
@@ -87,6 +119,13 @@ def _reports(args: argparse.Namespace) -> int:
     return 1 if any(o.selected and o.status == "failed" for o in outcomes) else 0
 
 
+def _sample_arguments(p: argparse.ArgumentParser) -> None:
+    """Size and seed of the synthetic sample, for when it has to be generated."""
+    p.add_argument("--sample-firms", type=int, default=300)
+    p.add_argument("--sample-ledger-rows", type=int, default=200_000)
+    p.add_argument("--sample-seed", type=int, default=20261122)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,13 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20261122)
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("validate", help="check a survey file against the codebook")
-    p.add_argument("--survey", type=Path, required=True)
+    inputs_note = ("Without --survey: the inputs of the last build (data/inputs.json), or the "
+                   "synthetic sample when none were recorded.")
+    p = sub.add_parser("validate", help="check a survey file against the codebook",
+                       description=inputs_note)
+    p.add_argument("--survey", type=Path, default=None)
     p.add_argument("--mapping", type=Path, default=None, help="YAML mapping file")
+    _sample_arguments(p)
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("build-data", help="validate raw inputs and write data/processed")
-    p.add_argument("--survey", type=Path, required=True)
+    p = sub.add_parser("build-data", help="validate raw inputs and write data/processed",
+                       description="Validate the raw inputs and write data/processed. Inputs given "
+                       "are recorded in data/inputs.json; " + inputs_note[0].lower()
+                       + inputs_note[1:])
+    p.add_argument("--survey", type=Path, default=None)
     p.add_argument("--mapping", type=Path, default=None)
     p.add_argument("--budgets", type=Path, default=None)
     p.add_argument("--ledger", type=Path, default=None, help="ledger file or folder (CSV/Parquet)")
@@ -113,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vendors", type=Path, default=None, help="vendor -> category mapping table")
     p.add_argument("--out", type=Path, default=None, help="default data/processed")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--sample", action="store_true",
+                   help="build from the synthetic sample (generated if missing) and record that")
+    _sample_arguments(p)
     p.set_defaults(func=_build_data)
 
     p = sub.add_parser("reports", help="render the reports in reports.yaml (incremental, parallel)",
