@@ -121,3 +121,30 @@ def test_malformed_codebook_names_file_and_rule(tmp_path: Path, edit, rule: str)
         load_codebook(path)
     assert err.value.rule == rule
     assert str(path.resolve()) in str(err.value)
+
+
+def test_constructs_and_items_present_follow_the_data(cb) -> None:
+    """What a survey asked: a column with at least one answer; reports build on these lists."""
+    df = pd.DataFrame({"role": ["CMO", "CIO"], "trust_1": [4.0, 2.0], "trust_2": [None, 3.0],
+                       "ready_1": [1.0, 2.0], "ready_2": [None, None],  # column, no answer
+                       "cofund_1": [1.0, 0.0], "improved_1": [4.0, 5.0]})
+    assert cb.items_present(df, "mutual_trust") == ["trust_1", "trust_2"]
+    assert cb.items_absent(df, "mutual_trust") == ["trust_3"]
+    assert cb.items_present(df, "data_readiness") == ["ready_1"]
+    assert cb.items_present(df, among=["fail_1", "improved_1"]) == ["improved_1"]
+    assert cb.constructs_present(df, kind="driver") == ["cofunded_projects", "data_readiness"]
+    assert "sales_involvement" in cb.constructs_absent(df, kind="driver")
+    assert cb.constructs_present(df, kind="indicator") == ["mutual_trust"]
+    assert cb.constructs_present(df) == ["mutual_trust", "cofunded_projects", "data_readiness",
+                                         "relationship_improved"]
+    # a parameter list is filtered to what was asked, kept in codebook order
+    assert cb.constructs_present(df, kind="driver", among=["data_readiness", "sales_involvement",
+                                                           "cofunded_projects"]) == [
+        "cofunded_projects", "data_readiness"]
+    assert cb.constructs_absent(df, among=["sales_involvement", "mutual_trust"]) == [
+        "sales_involvement"]
+    with pytest.raises(KeyError, match="sales_involvment"):
+        cb.constructs_present(df, among=["sales_involvment"])
+    with pytest.raises(ValueError, match="kind"):
+        cb.constructs_present(df, kind="drivers")
+    assert cb.is_binary("cofunded_projects") and not cb.is_binary("data_readiness")

@@ -14,6 +14,7 @@ from helpers.indicators import (
     COMPARE_COLUMNS,
     compare_roles,
     disconnect_index,
+    respondent_frame,
     dyad_gap,
     dyads,
     top_box_shares,
@@ -263,10 +264,17 @@ def test_disconnect_index_hand_computed(cb) -> None:
     assert list(got.index) == [10, 11, 12, 13]
     assert got.iloc[:3].tolist() == pytest.approx([1.0, 5.0, 3.0])
     assert math.isnan(got.iloc[3])
-    # a construct missing from the scores counts as not scored
-    dropped = disconnect_index(pd.DataFrame(index=scores.index), cb,
-                               scores=scores.drop(columns="speed_friction"))
-    assert math.isnan(dropped.loc[12]) and dropped.loc[10] == pytest.approx(1.0)
+    assert got.attrs["indicators"] == cb.constructs_of_kind("indicator")
+    # an indicator missing from the scores (or never scored) was not asked: the index is built
+    # from the 8 asked, so r3 (4 of 8 scored) now has one and r4 (3 of 8) still has none
+    for asked in (scores.drop(columns="speed_friction"), scores.assign(speed_friction=nan)):
+        dropped = disconnect_index(pd.DataFrame(index=scores.index), cb, scores=asked)
+        assert "speed_friction" not in dropped.attrs["indicators"]
+        assert dropped.loc[12] == pytest.approx((2 + 3 + 4 + 2) / 4)
+        assert math.isnan(dropped.loc[13]) and dropped.loc[10] == pytest.approx(1.0)
+    # no indicator asked at all: no index
+    none = disconnect_index(pd.DataFrame(index=scores.index), cb, scores=scores[[]])
+    assert none.isna().all() and none.attrs["indicators"] == []
 
 
 def test_with_helpers_scales_on_a_valid_survey(cb, survey_factory) -> None:
@@ -282,3 +290,49 @@ def test_with_helpers_scales_on_a_valid_survey(cb, survey_factory) -> None:
     out = compare_roles(df.join(scores), indicators, adjust="fdr_bh")
     assert len(out) == 2 * len(indicators)
     assert (out.loc[out["method"] == "paired", "n_pairs"] == 6).all()
+
+
+def test_respondent_frame_scores_a_survey_that_asked_part_of_the_codebook(cb,
+                                                                          survey_factory) -> None:
+    """Half the indicators asked, one scale shortened: scores, index and attrs follow the data."""
+    df = survey_factory(n_firms=6)
+    dropped = [i for c in ("mutual_trust", "speed_friction", "data_autonomy", "sales_involvement")
+               for i in cb.constructs[c].items] + ["ready_3"]
+    short = df.drop(columns=dropped)
+    frame = respondent_frame(short, cb)
+    assert "mutual_trust" not in frame.columns and "data_readiness" in frame.columns
+    assert frame.attrs["missing_items"] == {"data_readiness": ["ready_3"]}
+    assert set(frame.attrs["not_asked"]) == {"mutual_trust", "speed_friction", "data_autonomy",
+                                             "sales_involvement"}
+    assert len(frame.attrs["indicators"]) == 6
+    expected = disconnect_index(short, cb)
+    pd.testing.assert_series_equal(frame["disconnect_index"], expected)
+    assert frame["disconnect_index"].notna().all()
+    ready = ((6 - short["ready_1"]) + short["ready_2"]) / 2  # ready_1 is reverse-keyed
+    pd.testing.assert_series_equal(frame["data_readiness"], ready, check_names=False)
+
+
+def test_choose_construct_default_rule_and_not_applicable(cb, survey_factory) -> None:
+    from helpers.errors import NotApplicable
+    from helpers.indicators import choose_construct
+
+    df = survey_factory(n_firms=6)
+    pick = dict(kind="indicator", prefer="shared_understanding_own", both_roles=True)
+    assert choose_construct(df, cb, None, **pick) == "shared_understanding_own"
+    no_su = df.drop(columns=["su_1", "su_2", "su_3"])
+    first = [c for c in cb.constructs_of_kind("indicator") if c != "shared_understanding_own"][0]
+    assert choose_construct(no_su, cb, None, **pick) == first
+    # asked of CMOs only: not a dyadic predictor
+    cmo_only = df.copy()
+    cmo_only.loc[cmo_only["role"] == "CIO", ["su_1", "su_2", "su_3"]] = np.nan
+    assert choose_construct(cmo_only, cb, None, **pick) == first
+    with pytest.raises(NotApplicable, match=r"^needs .*shared_understanding_own.*both the CMO"):
+        choose_construct(cmo_only, cb, "shared_understanding_own", **pick)
+    outcome = dict(kind="outcome", prefer="joint_project_success", continuous=True)
+    no_success = df.drop(columns=["success_1", "success_2"])
+    assert choose_construct(no_success, cb, None, **outcome) == "customer_insight"
+    bare = no_success.drop(columns=["insight_1", "insight_2", "improved_1"])
+    with pytest.raises(NotApplicable, match="needs an outcome construct"):
+        choose_construct(bare, cb, None, **outcome)  # fail_1 is yes/no: not a rating
+    with pytest.raises(KeyError):
+        choose_construct(df, cb, "no_such", **outcome)

@@ -10,9 +10,11 @@ from scipy import stats
 from helpers.codebook import load_codebook
 from helpers.scales import (
     alpha_table,
+    coverage,
     cronbach_alpha,
     feldt_ci,
     fit_one_factor,
+    item_table,
     omega_total,
     score,
 )
@@ -303,15 +305,75 @@ def test_score_defaults_to_constructs_in_data_and_checks_input(codebook) -> None
     assert list(scores.columns) == ["mutual_trust", "requirements_friction", "cofunded_projects"]
     with pytest.raises(ValueError, match="min_items"):
         score(survey(), codebook, min_items=0)
-    with pytest.raises(ValueError, match="trust_3"):
-        score(survey().drop(columns="trust_3"), codebook, ["mutual_trust"])
+    with pytest.raises(KeyError, match="no_such_construct"):
+        score(survey(), codebook, ["no_such_construct"])
+    assert "sales_involvement" in scores.attrs["not_asked"]
+    assert scores.attrs["missing_items"] == {}
+
+
+def test_score_uses_the_items_present(codebook) -> None:
+    """A shortened scale is scored from the items asked; the outputs say which were missing."""
+    full = survey()
+    short = full.drop(columns="trust_3")
+    scores = score(short, codebook, ["mutual_trust", "sales_involvement"])
+    assert list(scores.columns) == ["mutual_trust"]  # sales_involvement: no item asked
+    expected = short[["trust_1", "trust_2"]].mean(axis=1)
+    pd.testing.assert_series_equal(scores["mutual_trust"], expected, check_names=False)
+    assert scores.attrs["missing_items"] == {"mutual_trust": ["trust_3"]}
+    assert scores.attrs["not_asked"] == ["sales_involvement"]
+    # a column that exists but holds no answer counts as not asked, both for scoring ...
+    blank = full.assign(trust_3=np.nan)
+    pd.testing.assert_frame_equal(score(blank, codebook, ["mutual_trust"]),
+                                  score(short, codebook, ["mutual_trust"]))
+    # ... and for min_items: two asked items, one answered, is half of them
+    one = short.assign(trust_2=np.nan).iloc[:5]
+    assert score(one, codebook, ["mutual_trust"]).attrs["missing_items"] == {
+        "mutual_trust": ["trust_2", "trust_3"]}
+    partial = short.iloc[:3].copy()
+    partial.loc[partial.index[0], "trust_2"] = np.nan
+    got = score(partial, codebook, ["mutual_trust"], min_items=0.5)["mutual_trust"]
+    assert got.iloc[0] == pytest.approx(partial["trust_1"].iloc[0])
+    assert np.isnan(score(partial, codebook, ["mutual_trust"], min_items=0.6).iloc[0, 0])
+
+
+def test_coverage_names_items_not_asked(codebook) -> None:
+    df = survey().drop(columns=["trust_3"])
+    table = coverage(df, codebook, ["mutual_trust", "requirements_friction",
+                                    "sales_involvement"]).set_index("construct")
+    assert table.loc["mutual_trust", "status"] == "partial"
+    assert table.loc["mutual_trust", "items"] == "trust_1, trust_2"
+    assert table.loc["mutual_trust", "note"] == ("Mutual trust: scored from trust_1, trust_2 "
+                                                 "(trust_3 not asked)")
+    assert table.loc["requirements_friction", "status"] == "complete"
+    assert table.loc["sales_involvement", "status"] == "not asked"
+    assert table.loc["sales_involvement", "not_asked"] == "sales_1, sales_2"
+    assert list(coverage(df, codebook)["construct"]) == list(codebook.constructs)
+
+
+def test_alpha_on_the_items_present_and_one_item_says_so(codebook) -> None:
+    data = survey().drop(columns="trust_3")
+    table = alpha_table(data, codebook).set_index("construct")
+    direct = cronbach_alpha(data[["trust_1", "trust_2"]])
+    assert table.loc["mutual_trust", "alpha"] == pytest.approx(direct.alpha)
+    assert table.loc["mutual_trust", "k"] == 2
+    assert table.loc["mutual_trust", "not_asked"] == "trust_3"
+    assert table.attrs["missing_items"]["mutual_trust"] == ["trust_3"]
+    assert "sales_involvement" not in table.index  # not asked: no row
+    one = alpha_table(data.drop(columns="trust_2"), codebook).set_index("construct")
+    row = one.loc["mutual_trust"]
+    assert np.isnan(row["alpha"]) and row["k"] == 1 and row["n"] == 400
+    assert row["note"] == ("one item (trust_1): alpha needs at least 2 items "
+                           "(trust_2, trust_3 not asked)")
+    items = item_table(data.drop(columns="trust_2"), codebook)
+    assert "mutual_trust" not in set(items["construct"])  # one item: no item-total statistics
+    assert set(item_table(data, codebook)["item"]) >= {"trust_1", "trust_2"}
 
 
 def test_alpha_table_pooled_and_by_role(codebook) -> None:
     data = survey()
     pooled = alpha_table(data, codebook)
     assert list(pooled.columns) == ["construct", "label", "group", "k", "n", "alpha", "ci_low",
-                                    "ci_high", "omega", "note"]
+                                    "ci_high", "omega", "note", "items", "not_asked"]
     assert list(pooled["construct"]) == ["mutual_trust", "requirements_friction"]  # >= 2 items
     trust = pooled.set_index("construct").loc["mutual_trust"]
     direct = cronbach_alpha(data[["trust_1", "trust_2", "trust_3"]], reverse=["trust_3"])

@@ -6,6 +6,7 @@ tables and plots in EN/DE/NL/DA — is derived from the objects here, so an item
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -110,6 +111,67 @@ class Codebook:
     def constructs_of_kind(self, kind: str) -> list[str]:
         """Construct ids of one kind (``indicator``, ``driver`` or ``outcome``)."""
         return [c.id for c in self.constructs.values() if c.kind == kind]
+
+    # ----------------------------------------------------------------- what a survey asked
+    # A survey rarely asks every construct, and shortened scales leave items out. An item counts
+    # as *asked* in a frame when the frame has its column and at least one answer in it (a column
+    # that is entirely empty — e.g. a construct added in a later wave, seen in an earlier wave's
+    # segment — was not asked there). Reports take their constructs from these methods rather
+    # than from hard-coded lists.
+    def _known(self, names: Iterable[str], what: str) -> list[str]:
+        names = [names] if isinstance(names, str) else list(names)
+        pool = self.constructs if what == "construct" else self.items
+        unknown = [n for n in names if n not in pool]
+        if unknown:
+            raise KeyError(f"not {what}s of {self.path.name}: {', '.join(map(str, unknown))} "
+                           f"(known {what}s: {', '.join(pool)})")
+        return names
+
+    def items_present(self, df: Any, construct: str | None = None,
+                      among: Iterable[str] | None = None) -> list[str]:
+        """Items asked in ``df`` (a column with at least one answer), in codebook order: of one
+        ``construct``, or among the item ids ``among``, or all."""
+        if construct is not None:
+            candidates = list(self.constructs[self._known([construct], "construct")[0]].items)
+        elif among is not None:
+            candidates = self._known(among, "item")
+        else:
+            candidates = list(self.items)
+        columns = set(getattr(df, "columns", ()))
+        return [i for i in candidates if i in columns and bool(df[i].notna().any())]
+
+    def items_absent(self, df: Any, construct: str) -> list[str]:
+        """Items of ``construct`` not asked in ``df`` (no column, or no answer in it)."""
+        present = set(self.items_present(df, construct))
+        return [i for i in self.constructs[construct].items if i not in present]
+
+    def _candidates(self, kind: str | None, among: Iterable[str] | None) -> list[str]:
+        """Construct ids in codebook order: those named in ``among``, else those of ``kind``."""
+        if kind is not None and kind not in CONSTRUCT_KINDS:
+            raise ValueError(f"kind must be one of {sorted(CONSTRUCT_KINDS)}, got {kind!r}")
+        if among is not None:
+            wanted = set(self._known(among, "construct"))
+            return [c for c in self.constructs if c in wanted]
+        return [c for c, con in self.constructs.items() if kind is None or con.kind == kind]
+
+    def constructs_present(self, df: Any, kind: str | None = None,
+                           among: Iterable[str] | None = None) -> list[str]:
+        """Constructs with at least one item asked in ``df``, in codebook order.
+
+        ``kind`` limits them to ``indicator``, ``driver`` or ``outcome``; ``among`` (a report
+        parameter such as ``drivers``; ``None`` means every construct of ``kind``) names the
+        constructs to consider instead.
+        """
+        return [c for c in self._candidates(kind, among) if self.items_present(df, c)]
+
+    def constructs_absent(self, df: Any, kind: str | None = None,
+                          among: Iterable[str] | None = None) -> list[str]:
+        """The constructs :meth:`constructs_present` leaves out: none of their items asked."""
+        return [c for c in self._candidates(kind, among) if not self.items_present(df, c)]
+
+    def is_binary(self, construct: str) -> bool:
+        """Whether every item of a construct is answered yes/no (a share, not a scale score)."""
+        return all(self.items[i].scale.type == "binary" for i in self.constructs[construct].items)
 
     @property
     def required_fields(self) -> list[str]:

@@ -319,16 +319,20 @@ def disconnect_index(df: pd.DataFrame, codebook: Codebook | None = None,
                      scores: pd.DataFrame | None = None) -> pd.Series:
     """Respondent-level disconnect index: higher = more disconnect, on the 1–5 scale.
 
-    For each indicator construct c of the codebook (``kind: indicator``), with score s_c (the mean
-    of its reverse-keyed items, from :func:`helpers.scales.score` unless ``scores`` is given):
+    For each indicator construct c of the codebook (``kind: indicator``) that the survey asked,
+    with score s_c (the mean of its reverse-keyed items, from :func:`helpers.scales.score` unless
+    ``scores`` is given):
 
     - ``disconnect: higher_is_worse`` enters as s_c;
     - ``disconnect: higher_is_better`` enters as min + max − s_c (reflected on its scale, 6 − s_c
       for 1–5).
 
     The index is the unweighted mean of these signed scores over the constructs the respondent has
-    a score for, and NaN when fewer than half of all indicator constructs are scored (a construct
-    missing from ``scores`` counts as not scored). Same index as ``df``.
+    a score for, and NaN when fewer than half of the indicators asked are scored. An indicator
+    counts as asked when it has a score for at least one respondent (a construct missing from
+    ``scores``, or without any score, was not asked: a survey that skips indicators still gets an
+    index from those it asked). ``attrs["indicators"]`` lists the indicators used. Same index as
+    ``df``.
     """
     cb = codebook or load_codebook()
     indicators = cb.constructs_of_kind("indicator")
@@ -336,15 +340,19 @@ def disconnect_index(df: pd.DataFrame, codebook: Codebook | None = None,
         from helpers.scales import score  # imported here: scales is written alongside this module
 
         scores = score(df, cb, constructs=indicators)
-    signed = pd.DataFrame(index=scores.index, columns=indicators, dtype=float)
+    signed = pd.DataFrame(index=scores.index, dtype=float)
     for cid in indicators:
         if cid not in scores.columns:
             continue
         s = pd.to_numeric(scores[cid], errors="coerce").astype(float)
+        if not s.notna().any():
+            continue
         lo, hi = _indicator_bounds(cb, cid)
         signed[cid] = s if cb.constructs[cid].disconnect == "higher_is_worse" else lo + hi - s
-    enough = signed.notna().sum(axis=1) * 2 >= len(indicators)
-    return signed.mean(axis=1).where(enough).rename(DISCONNECT_INDEX)
+    enough = (signed.notna().sum(axis=1) * 2 >= signed.shape[1]) & (signed.shape[1] > 0)
+    index = signed.mean(axis=1).where(enough).astype(float).rename(DISCONNECT_INDEX)
+    index.attrs["indicators"] = list(signed.columns)
+    return index
 
 
 # --------------------------------------------------------------------------- report helpers
@@ -355,14 +363,64 @@ def respondent_frame(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
     """Ids and segments, every construct score and the disconnect index, one row per respondent.
 
     The frame the profile, driver and dyadic reports start from, so that scoring is done one way.
+    Constructs are scored from the items the survey asked; ``attrs`` carry ``missing_items``
+    and ``not_asked`` (see :func:`helpers.scales.score`) and ``indicators``, the indicators the
+    disconnect index is built from.
     """
     from helpers.scales import score
 
     cb = codebook or load_codebook()
     scores = score(df, cb)
     out = df[[c for c in ID_COLUMNS if c in df.columns]].join(scores)
-    out["disconnect_index"] = disconnect_index(df, cb, scores=scores)
+    index = disconnect_index(df, cb, scores=scores)
+    out["disconnect_index"] = index
+    out.attrs = {"missing_items": dict(scores.attrs["missing_items"]),
+                 "not_asked": list(scores.attrs["not_asked"]),
+                 "indicators": list(index.attrs["indicators"])}
     return out
+
+
+def choose_construct(df: pd.DataFrame, codebook: Codebook, requested: str | None, *,
+                     kind: str, prefer: str, both_roles: bool = False,
+                     continuous: bool = False) -> str:
+    """The construct a report analyses: ``requested`` when given, else a documented default.
+
+    - ``requested`` (a report parameter) must be a construct the survey asked; if it was not,
+      the report does not apply (:class:`helpers.errors.NotApplicable`), it is never swapped.
+    - ``requested=None``: ``prefer`` if it qualifies, else the first construct of ``kind`` in
+      codebook order that qualifies.
+
+    A construct qualifies when the survey asked it (:meth:`Codebook.constructs_present`), with
+    ``both_roles`` when CMOs *and* CIOs answered at least one of its items (a dyadic predictor),
+    and with ``continuous`` when it is a scale score rather than a yes/no share.
+    """
+    from helpers.errors import NotApplicable
+
+    def ok(cid: str) -> bool:
+        if cid not in codebook.constructs_present(df, among=[cid]):
+            return False
+        if continuous and codebook.is_binary(cid):
+            return False
+        if both_roles:
+            role = df["role"].astype(str) if "role" in df.columns else pd.Series(dtype=str)
+            items = codebook.items_present(df, cid)
+            return all(bool(df.loc[role == r, items].notna().any().any()) for r in ROLES)
+        return True
+
+    needs = (("asked of both the CMO and the CIO" if both_roles else "asked")
+             + (", on a rating scale" if continuous else ""))
+    if requested is not None:
+        if requested not in codebook.constructs:
+            raise KeyError(f"{requested!r} is not a construct of {codebook.path}")
+        if not ok(requested):
+            raise NotApplicable(f"needs {codebook.label(requested)} ({requested}) {needs}; "
+                                "the survey did not ask it so")
+        return requested
+    for cid in [prefer, *codebook.constructs_of_kind(kind)]:
+        if ok(cid):
+            return cid
+    raise NotApplicable(f"needs a{'n' if kind[0] in 'aeiou' else ''} {kind} construct {needs} "
+                        f"(e.g. {codebook.label(prefer)}); the survey asked none")
 
 
 def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "paired",

@@ -245,24 +245,63 @@ def _omega_total(corr: np.ndarray) -> tuple[float, str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- codebook
-def _construct_items(df: pd.DataFrame, codebook: Codebook, cid: str) -> list[str]:
-    """Item columns of a construct, all of which must be in ``df``."""
-    if cid not in codebook.constructs:
-        raise KeyError(f"{cid!r} is not a construct of {codebook.path}")
-    items = list(codebook.constructs[cid].items)
-    absent = [i for i in items if i not in df.columns]
-    if absent:
-        raise DataError(f"construct {cid} needs item column(s) {', '.join(absent)}",
-                        column=absent[0], rule="score-missing-items")
-    return items
-
-
+# Surveys shorten scales and skip constructs. A construct is scored from the items the survey
+# asked (``Codebook.items_present``: a column with at least one answer); a construct none of
+# whose items were asked is left out. The outputs say which items were missing, in
+# ``attrs["missing_items"]`` ({construct: [items not asked]}, only constructs scored from a
+# subset) and ``attrs["not_asked"]`` (constructs requested or in the codebook but not asked).
 def _constructs_in(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None
                    ) -> list[str]:
-    """The requested constructs, or every construct with an item column in ``df``."""
-    if constructs is not None:
-        return list(constructs)
-    return [cid for cid, c in codebook.constructs.items() if any(i in df.columns for i in c.items)]
+    """The requested constructs (checked against the codebook), or every codebook construct."""
+    if constructs is None:
+        return list(codebook.constructs)
+    ids = [constructs] if isinstance(constructs, str) else list(constructs)
+    unknown = [c for c in ids if c not in codebook.constructs]
+    if unknown:
+        raise KeyError(f"{', '.join(map(repr, unknown))} not constructs of {codebook.path}")
+    return ids
+
+
+def _coverage_attrs(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str]
+                    ) -> dict[str, Any]:
+    """``missing_items`` and ``not_asked`` for the outputs' attrs (see the section comment)."""
+    missing, not_asked = {}, []
+    for cid in constructs:
+        present = codebook.items_present(df, cid)
+        if not present:
+            not_asked.append(cid)
+        elif len(present) < len(codebook.constructs[cid].items):
+            missing[cid] = codebook.items_absent(df, cid)
+    return {"missing_items": missing, "not_asked": not_asked}
+
+
+def coverage(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None = None,
+             language: str = "EN") -> pd.DataFrame:
+    """Which items of each construct the survey asked: one row per construct.
+
+    Columns: ``construct``, ``label``, ``kind``, ``items`` (asked, comma-separated),
+    ``not_asked`` (items of the codebook that were not), ``status`` (``complete``, ``partial``
+    or ``not asked``) and ``note``, e.g. "Data readiness: scored from ready_1, ready_2 (ready_3
+    not asked)".
+    """
+    rows = []
+    for cid in _constructs_in(df, codebook, constructs):
+        present = codebook.items_present(df, cid)
+        absent = codebook.items_absent(df, cid)
+        label = codebook.label(cid, language)
+        if not present:
+            status, note = "not asked", f"{label}: not asked in this survey"
+        elif absent:
+            status = "partial"
+            note = (f"{label}: scored from {', '.join(present)} "
+                    f"({', '.join(absent)} not asked)")
+        else:
+            status, note = "complete", f"{label}: scored from {', '.join(present)}"
+        rows.append({"construct": cid, "label": label, "kind": codebook.constructs[cid].kind,
+                     "items": ", ".join(present), "not_asked": ", ".join(absent),
+                     "status": status, "note": note})
+    return pd.DataFrame(rows, columns=["construct", "label", "kind", "items", "not_asked",
+                                       "status", "note"])
 
 
 def _asked(df: pd.DataFrame, codebook: Codebook, items: list[str]) -> pd.DataFrame:
@@ -279,18 +318,23 @@ def score(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None
           min_items: float = 0.5) -> pd.DataFrame:
     """Construct scores: the mean of a construct's reverse-keyed items, one column per construct.
 
-    Reverse-keyed items are scored as scale min + max - value (``Item.score``).  A respondent
-    gets a score when they answered at least ``min_items`` (a share, 0 < min_items <= 1) of the
-    construct's items *they were asked*: with a ``role`` column, items not asked of that role are
-    ignored (rows with an unknown role are treated as asked everything).  Respondents asked none
-    of a construct's items get NaN.  Without ``constructs``, every construct with an item column
-    in ``df`` is scored.
+    Reverse-keyed items are scored as scale min + max - value (``Item.score``).  Only the items
+    the survey asked count (a column in ``df`` with at least one answer): a shortened scale is
+    scored from what is there, and a construct with none of its items asked gets no column.
+    A respondent gets a score when they answered at least ``min_items`` (a share, 0 < min_items
+    <= 1) of those items *they were asked*: with a ``role`` column, items not asked of that role
+    are ignored (rows with an unknown role are treated as asked everything).  Respondents asked
+    none of a construct's items get NaN.  Without ``constructs``, every codebook construct asked
+    is scored.  ``attrs["missing_items"]`` and ``attrs["not_asked"]`` say what was left out.
     """
     if not 0 < min_items <= 1:
         raise ValueError(f"min_items is a share of the items asked, in (0, 1]; got {min_items}")
+    wanted = _constructs_in(df, codebook, constructs)
     out = {}
-    for cid in _constructs_in(df, codebook, constructs):
-        items = _construct_items(df, codebook, cid)
+    for cid in wanted:
+        items = codebook.items_present(df, cid)
+        if not items:
+            continue
         asked = _asked(df, codebook, items)
         keyed = pd.DataFrame({i: codebook.items[i].score(pd.to_numeric(df[i])) for i in items},
                              index=df.index).where(asked)
@@ -298,34 +342,43 @@ def score(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None
         n_answered = keyed.notna().sum(axis=1)
         enough = (n_asked > 0) & (n_answered >= 1) & (n_answered >= min_items * n_asked - 1e-9)
         out[cid] = keyed.mean(axis=1).where(enough)
-    return pd.DataFrame(out, index=df.index)
+    scores = pd.DataFrame(out, index=df.index, dtype=float)
+    scores.attrs.update(_coverage_attrs(df, codebook, wanted))
+    return scores
 
 
 TABLE_COLUMNS = ["construct", "label", "group", "k", "n", "alpha", "ci_low", "ci_high", "omega",
-                 "note"]
+                 "note", "items", "not_asked"]
 
 
 def alpha_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None, language: str = "EN",
                 missing: str = "pairwise", ci: float = 0.95) -> pd.DataFrame:
     """Alpha (Feldt CI), omega, k and n per multi-item construct, optionally per group of ``by``.
 
-    One row per construct (x group); ``group`` is ``"all"`` without ``by``.  Items with no
-    answers in a group (e.g. items not asked of that role) are left out and ``k`` counts the
-    items used.  When alpha cannot be computed (fewer than 2 usable items, a constant item,
-    role-specific items never answered together) the numbers are NaN and ``note`` says why.
+    One row per construct the survey asked (x group); ``group`` is ``"all"`` without ``by``.
+    Reliability is computed on the items asked (``items``; ``not_asked`` lists the codebook's
+    other items).  Items with no answers in a group (e.g. items not asked of that role) are left
+    out and ``k`` counts the items used.  When alpha cannot be computed (a single item asked,
+    a constant item, role-specific items never answered together) the numbers are NaN and
+    ``note`` says why.  ``attrs`` carry ``missing_items`` and ``not_asked`` as :func:`score`'s.
     """
     groups = _groups(df, by)
     rows = []
-    for cid, construct in codebook.constructs.items():
-        present = [i for i in construct.items if i in df.columns]
-        if len(construct.items) < 2 or not present:
+    multi = [cid for cid, c in codebook.constructs.items() if len(c.items) >= 2]
+    for cid in multi:
+        present = codebook.items_present(df, cid)
+        if not present:
             continue
+        absent = codebook.items_absent(df, cid)
         label = codebook.label(cid, language)
         reverse = [i for i in present if codebook.items[i].reverse]
         for group, part in groups:
             rows.append({"construct": cid, "label": label, "group": group,
-                         **_alpha_row(part[present], reverse, missing, ci)})
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+                         **_alpha_row(part[present], reverse, missing, ci, absent),
+                         "items": ", ".join(present), "not_asked": ", ".join(absent)})
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table.attrs.update(_coverage_attrs(df, codebook, multi))
+    return table
 
 
 def _groups(df: pd.DataFrame, by: str | None) -> list[tuple[Any, pd.DataFrame]]:
@@ -343,10 +396,13 @@ ITEM_COLUMNS = ["construct", "item", "group", "n", "mean", "sd", "r_drop", "alph
 def item_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None,
                missing: str = "pairwise") -> pd.DataFrame:
     """Item statistics per multi-item construct (x group): n, mean, sd, corrected item-total
-    correlation and alpha if the item were dropped — how CMOs and CIOs read each item."""
+    correlation and alpha if the item were dropped — how CMOs and CIOs read each item.
+
+    Only the items the survey asked enter (a construct needs two of them answered in a group);
+    ``attrs`` carry ``missing_items`` and ``not_asked`` as :func:`score`'s."""
     rows = []
-    for cid, construct in codebook.constructs.items():
-        present = [i for i in construct.items if i in df.columns]
+    for cid in codebook.constructs:
+        present = codebook.items_present(df, cid)
         reverse = [i for i in present if codebook.items[i].reverse]
         for group, part in _groups(df, by):
             used = [c for c in present if part[c].notna().any()]
@@ -361,18 +417,29 @@ def item_table(df: pd.DataFrame, codebook: Codebook, by: str | None = None,
             stats.insert(0, "construct", cid)
             stats.insert(2, "group", group)
             rows.append(stats[ITEM_COLUMNS])
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=ITEM_COLUMNS)
+    table = (pd.concat(rows, ignore_index=True) if rows
+             else pd.DataFrame(columns=ITEM_COLUMNS))
+    table.attrs.update(_coverage_attrs(df, codebook, codebook.constructs))
+    return table
 
 
-def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float) -> dict:
+def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float,
+               absent: Sequence[str] = ()) -> dict:
     """Numbers for one alpha-table row, NaN with a note when alpha is not computable."""
     used = [c for c in items.columns if items[c].notna().any()]
+    empty = {"k": len(used), "n": int(items[used].notna().any(axis=1).sum()), "alpha": np.nan,
+             "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan}
+    if len(used) < 2:
+        unused = [c for c in items.columns if c not in used]
+        why = (f"{', '.join(unused)} not answered in this group" if unused else "")
+        why = "; ".join(t for t in (why, f"{', '.join(absent)} not asked" if absent else "") if t)
+        head = (f"one item ({used[0]}): alpha needs at least 2 items" if used
+                else "no answers in this group")
+        return {**empty, "note": head + (f" ({why})" if why else "")}
     try:
         res = cronbach_alpha(items[used].apply(pd.to_numeric),
                              reverse=[r for r in reverse if r in used], missing=missing, ci=ci)
     except ValueError as exc:
-        return {"k": len(used), "n": int(items[used].notna().any(axis=1).sum()),
-                "alpha": np.nan, "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan,
-                "note": str(exc)}
+        return {**empty, "note": str(exc)}
     return {"k": res.k, "n": res.n, "alpha": res.alpha, "ci_low": res.ci_low,
             "ci_high": res.ci_high, "omega": res.omega, "note": res.omega_note}
