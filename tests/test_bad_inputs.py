@@ -14,6 +14,9 @@ Decisions documented here (and in ``tests/corpus/README.md``):
 * Line breaks inside quoted values are normalised to ``\\n`` (a CRLF file stays readable).
 * SPSS/Stata user-missing codes become NaN and are listed in ``attrs["missing_codes"]``; an
   undeclared 99 is not guessed to be missing -- it fails the range check.
+* Messages name the file's own lines (a text file's physical line, header rows, blank lines and
+  multi-line quoted values counted; an Excel sheet row; an SPSS/Stata record) and the response
+  ids; ``rows`` stay 1-based data rows.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import pytest
 
 from helpers.codebook import load_codebook
 from helpers.errors import DataError
-from helpers.io import read_raw
+from helpers.io import read_raw, source_lines
 from helpers.processing import load_survey, tidy_survey
-from helpers.validate import ValidationReport
+from helpers.validate import ValidationReport, harmonise_firm_attributes
 
 CORPUS = Path(__file__).parent / "corpus"
 NAN = math.nan
@@ -80,10 +83,13 @@ class Case:
     # loads: column -> expected values (NaN-aware), plus an optional check of frame and report
     expect: dict[str, list[Any]] = field(default_factory=dict)
     check: Callable[[pd.DataFrame, ValidationReport], None] | None = None
-    # fails: the rule, the column and the 1-based data rows it must name; text in the message
+    # fails: the rule, the column, the 1-based data rows and the file's own lines (line, sheet
+    # row or record) of the issue; ``where``: how the message names them (lines and ids)
     rule: str | None = None
     column: str | None = None
     rows: tuple[int, ...] = ()
+    lines: tuple[int, ...] = ()
+    where: str = ""
     says: tuple[str, ...] = ()
     reader: bool = False  # the reader itself refuses the file (checked with read_raw too)
     generated: bool = False  # built at test time (too large to commit)
@@ -146,6 +152,34 @@ def attrs_at(key: str, column: str, value: Any) -> Callable[[pd.DataFrame, Valid
     return check
 
 
+def lines_are(*lines: int) -> Callable[[pd.DataFrame, ValidationReport], None]:
+    """The file's own line of every row read."""
+
+    def check(df: pd.DataFrame, report: ValidationReport) -> None:
+        found = source_lines(df)
+        assert found is not None and list(found) == list(lines), found
+
+    return check
+
+
+def firm_attributes_harmonised(df: pd.DataFrame, report: ValidationReport) -> None:
+    """firm_attribute_conflict.csv: one warning per attribute naming the lines and both answers;
+    after harmonising, both rows of each firm-wave carry the documented executive's answer."""
+    found = {w.column: w for w in report.warnings if w.rule == "firm-attribute-conflict"}
+    assert set(found) == {"size_band", "industry", "country"}, str(report)
+    size = found["size_band"]
+    assert list(size.lines) == [2, 3] and list(size.ids) == ["R001", "R002"]
+    assert "lines 2, 3: CMO '250-999', CIO '1000-4999'" in size.message
+    assert "lines 4, 5 (responses R003, R004)" in str(found["country"])
+    assert "CMO 'DK', CIO 'SE'" in found["country"].message
+    same = harmonise_firm_attributes(df, load_codebook())
+    assert list(same["size_band"]) == ["1000-4999", "1000-4999", "<250", "<250"]  # the CIO's
+    assert list(same["industry"]) == ["Retail"] * 4  # F02: the CMO's
+    assert list(same["country"]) == ["DE", "DE", "DK", "DK"]  # F02: the CMO's
+    assert same.attrs["harmonised_firm_attributes"] == {"size_band": 1, "industry": 1,
+                                                        "country": 1}
+
+
 def shape(rows: int, columns: int) -> Callable[[pd.DataFrame, ValidationReport], None]:
     def check(df: pd.DataFrame, report: ValidationReport) -> None:
         assert df.shape == (rows, columns)
@@ -158,7 +192,8 @@ COMMA_DURATIONS = [612.5, 1234.5, 530.0, 688.25]
 
 CASES = [
     # --- loads: delimiters, line endings, encodings --------------------------------------------
-    Case("semicolon_delimiter.csv", "loads", expect=BASE, check=attrs(sep=";")),
+    Case("semicolon_delimiter.csv", "loads", expect=BASE,
+         check=both(attrs(sep=";"), lines_are(2, 3, 4, 5))),
     Case("pipe_delimiter.csv", "loads", expect=BASE, check=attrs(sep="|")),
     Case("tab_separated.tsv", "loads", expect=BASE, check=attrs(sep="\t")),
     Case("crlf_line_endings.csv", "loads", expect=BASE),
@@ -185,11 +220,18 @@ CASES = [
          check=warns("unknown-column", "interview_date")),
     Case("quoted_multiline_comment.csv", "loads",
          expect=base(comment=['Good, but "slow"\nsecond line', NAN, "Gut; danke",
-                              "Line1\nLine2"])),
+                              "Line1\nLine2"]),
+         check=lines_are(2, 4, 5, 6)),
+    Case("firm_attribute_conflict.csv", "loads",
+         expect=base(size_band=["250-999", "1000-4999", "<250", "<250"],
+                     industry=["Retail", "Retail", "Retail", "Health"],
+                     country=["DE", "DE", "DK", "SE"]),
+         check=firm_attributes_harmonised),
     # --- loads: Excel layouts ------------------------------------------------------------------
     Case("excel_merged_header.xlsx", "loads", expect=BASE,
-         check=attrs_at("question_text", "imp_1", "Importance of alignment")),
-    Case("excel_repeated_header.xlsx", "loads", expect=BASE),
+         check=both(attrs_at("question_text", "imp_1", "Importance of alignment"),
+                    lines_are(3, 4, 5, 6))),
+    Case("excel_repeated_header.xlsx", "loads", expect=BASE, check=lines_are(2, 3, 5, 6)),
     # --- loads: Qualtrics ----------------------------------------------------------------------
     Case("qualtrics_no_importid.csv", "loads", mapping="qualtrics_mapping.yaml",
          expect={"respondent_id": ["R_001abc", "R_002abc", "R_003abc", "R_004abc"],
@@ -197,7 +239,7 @@ CASES = [
                  "imp_2": [5, 3, 5, 4], "trust_1": [3, 4, 2, NAN],
                  "duration_seconds": [612, 745, 530, 688]},
          check=both(attrs(format="qualtrics", import_ids={}, unmapped_labels={}),
-                    lacks("StartDate", "Status", "Finished"))),
+                    lacks("StartDate", "Status", "Finished"), lines_are(3, 4, 5, 6))),
     Case("qualtrics_legacy.csv", "loads", mapping="qualtrics_legacy_mapping.yaml",
          expect={"respondent_id": ["R_001", "R_002", "R_003", "R_004"],
                  "role": ["CMO", "CIO", "CMO", "CIO"], "imp_1": [4, 2, 5, 3]},
@@ -206,8 +248,8 @@ CASES = [
     # --- loads: SPSS and Stata -----------------------------------------------------------------
     Case("spss_user_missing.sav", "loads",
          expect=base(imp_1=[4, NAN, 5, 3], imp_2=[5, 3, NAN, 4]),
-         check=attrs(format="spss", missing_codes={"imp_1": [99], "imp_2": [-9]},
-                     question_text={"imp_1": QUESTION})),
+         check=both(attrs(format="spss", missing_codes={"imp_1": [99], "imp_2": [-9]},
+                          question_text={"imp_1": QUESTION}), lines_are(1, 2, 3, 4))),
     Case("spss_role_coded.sav", "loads", mapping="spss_mapping.yaml", expect=BASE,
          check=attrs_at("value_labels", "role", {1: "Marketingleiter", 2: "IT-Leiter"})),
     Case("stata_extended_missing.dta", "loads",
@@ -246,21 +288,33 @@ CASES = [
     Case("spss_damaged_variable_name.sav", "fails", rule="missing-column",
          column="respondent_id"),
     Case("missing_required_value.csv", "fails", rule="missing-value", column="firm_id",
-         rows=(3,)),
+         rows=(3,), lines=(4,), where="line 4 (response R003)"),
     Case("likert_out_of_range.csv", "fails", rule="out-of-range", column="imp_1", rows=(2, 4),
+         lines=(3, 5), where="lines 3, 5 (responses R002, R004)",
          says=("'6', '0'", "from 1 to 5")),
     Case("decimal_comma_in_likert.csv", "fails", rule="out-of-range", column="imp_1",
-         rows=(1,), says=("'3.5'", "whole number")),
+         rows=(1,), lines=(2,), where="line 2 (response R001)",
+         says=("'3.5'", "whole number")),
     Case("spss_undeclared_missing.sav", "fails", rule="out-of-range", column="imp_1", rows=(2,),
-         says=("'99'", "'-9'", "column 'imp_2', rows 3")),
+         lines=(2,), where="record 2 (response R002)",
+         says=("'99'", "'-9'", "column 'imp_2', record 3 (response R003)")),
     Case("text_in_numeric.csv", "fails", rule="not-numeric", column="imp_2", rows=(3, 4),
-         says=("'Agree', 'n.a.'",)),
+         lines=(4, 5), where="lines 4, 5 (responses R003, R004)", says=("'Agree', 'n.a.'",)),
     Case("duplicate_respondents.csv", "fails", rule="duplicate-respondent",
-         column="respondent_id", rows=(2, 4), says=("'R002'",)),
+         column="respondent_id", rows=(2, 4), lines=(3, 5), where="lines 3, 5 (response R002)",
+         says=("'R002'",)),
     Case("two_cmos_one_wave.csv", "fails", rule="dyad-role-conflict", column="role", rows=(1, 2),
-         says=("F01: 2 CMO, wave 1",)),
+         lines=(2, 3), where="lines 2, 3 (responses R001, R002)", says=("F01: 2 CMO, wave 1",)),
     Case("unknown_role.csv", "fails", rule="unknown-role", column="role", rows=(2,),
-         says=("'CTO'",)),
+         lines=(3,), where="line 3 (response R002)", says=("'CTO'",)),
+    # --- fails: the file's own lines -------------------------------------------------------------
+    Case("qualtrics_multiline_lines.csv", "fails", mapping="qualtrics_mapping.yaml",
+         rule="not-numeric", column="imp_2", rows=(2, 4), lines=(6, 9),
+         where="lines 6, 9 (responses R_002abc, R_004abc)", says=("'Very much', 'Somewhat'",)),
+    Case("blank_lines_between_rows.csv", "fails", rule="unknown-role", column="role", rows=(2,),
+         lines=(6,), where="line 6 (response R002)"),
+    Case("excel_line_numbers.xlsx", "fails", rule="out-of-range", column="imp_1", rows=(2, 4),
+         lines=(4, 8), where="sheet rows 4, 8 (responses R002, R004)"),
 ]
 
 
@@ -334,8 +388,10 @@ def check_fails(case: Case, path: Path, mapping: Path | None) -> None:
     if case.column:
         assert f"column '{case.column}'" in text
     assert list(issue.rows) == list(case.rows), text
-    if case.rows:
-        assert "rows " + ", ".join(map(str, case.rows)) in text
+    assert list(issue.lines) == list(case.lines), text
+    assert bool(case.rows) == bool(case.where), "a case with rows says how they are named"
+    if case.where:
+        assert f"column '{case.column}', {case.where}: " in text, text
     for words in case.says:
         assert words in text, text
     if case.reader:  # the same error straight from the reader

@@ -317,12 +317,15 @@ def test_to_frame_and_str(valid: pd.DataFrame, cb: Codebook) -> None:
     df.loc[:, "imp_1"] = 9.0
     report = check(df, cb)
     frame = report.to_frame()
-    assert list(frame.columns) == ["severity", "rule", "column", "n_rows", "rows", "message",
-                                   "hint"]
+    assert list(frame.columns) == ["severity", "rule", "column", "n_rows", "rows", "lines",
+                                   "message", "hint"]
     assert list(frame["severity"]) == ["error", "warning"]
     first = frame.iloc[0]
     assert first["rule"] == "out-of-range" and first["n_rows"] == 6
     assert first["rows"] == "1, 2, 3, 4, 5, ..."
+    assert first["lines"] == ""  # a frame built in code has no file lines
+    ids = set(valid["respondent_id"])
+    assert not any(i in str(v) for i in ids for v in frame.to_numpy().ravel())  # no ids stored
     text = str(report)
     assert FILE in text and "1 error" in text and "1 warning" in text
     assert "ERROR" in text and "WARNING" in text

@@ -4,6 +4,17 @@ Every problem with a researcher's data surfaces as a :class:`DataError` whose me
 file, the column, the offending rows (the first few and how many) and the rule that was broken,
 plus a hint how to fix it.  Code that catches exceptions from pandas, pyreadstat or pyarrow
 re-raises them as ``DataError`` so that users never have to read a library traceback.
+
+Where the rows are: ``rows`` are 1-based positions in the checked frame (kept for code that
+counts them); ``lines`` are the same rows' own line numbers in the file (a text file's physical
+line, an Excel sheet row, an SPSS/Stata/Parquet record: ``line_unit``), and ``ids`` their
+response ids. Messages name the lines when they are known, else the rows, and then the ids::
+
+    [speeder] file export.csv, column 'duration_seconds', lines 7, 9 (responses R_3kX, R_9aB): ...
+
+The ids are in the text of an issue (``str``), never in its ``message``: messages can end up in
+processed data and reports, the full text only on the console (``validate``/``build-data``).
+:func:`helpers.io.row_locations` fills rows, lines, unit and ids from a frame and a mask.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 MAX_ROWS_SHOWN = 5
+_PLURAL_UNITS = {"line": "lines", "sheet row": "sheet rows", "record": "records", "row": "rows"}
 
 
 def format_rows(rows: Iterable[int], limit: int = MAX_ROWS_SHOWN) -> str:
@@ -25,9 +37,36 @@ def format_rows(rows: Iterable[int], limit: int = MAX_ROWS_SHOWN) -> str:
     return f"{shown} ({len(rows)} row{'s' if len(rows) != 1 else ''})"
 
 
+def format_lines(lines: Iterable[int], unit: str = "line", limit: int = MAX_ROWS_SHOWN) -> str:
+    """Render the file's line numbers: ``"line 7"``, ``"lines 7, 9"``,
+    ``"lines 7, 9, 12, 15, 20 and 3 more (8 rows)"`` (``unit`` may be ``"sheet row"`` or
+    ``"record"``)."""
+    lines = sorted(set(lines))
+    word = unit if len(lines) == 1 else _PLURAL_UNITS.get(unit, f"{unit}s")
+    shown = ", ".join(str(n) for n in lines[:limit])
+    if len(lines) > limit:
+        return f"{word} {shown} and {len(lines) - limit} more ({len(lines)} rows)"
+    return f"{word} {shown}"
+
+
+def format_ids(ids: Iterable[str], limit: int = MAX_ROWS_SHOWN) -> str:
+    """Render response ids: ``"response R_3kX"``, ``"responses R_1, R_2 and 3 more"``."""
+    ids = list(dict.fromkeys(str(i) for i in ids))
+    if not ids:
+        return ""
+    shown = ", ".join(ids[:limit])
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return f"response{'s' if len(ids) != 1 else ''} {shown}{more}"
+
+
 @dataclass
 class Issue:
-    """One broken rule in one column of one file (a validation finding)."""
+    """One broken rule in one column of one file (a validation finding).
+
+    ``rows`` are 1-based positions in the checked frame; ``lines`` the same rows' line numbers
+    in the file (in ``line_unit``s) when known; ``ids`` their response ids (shown by ``str``,
+    never part of ``message``).
+    """
 
     rule: str
     message: str
@@ -36,6 +75,23 @@ class Issue:
     rows: Sequence[int] = field(default_factory=list)
     hint: str | None = None
     severity: str = "error"  # "error" blocks processing; "warning" is reported only
+    lines: Sequence[int] = field(default_factory=list)
+    line_unit: str = "line"
+    ids: Sequence[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        """The rows as a message names them: lines if known, else rows; then the ids."""
+        if self.lines:
+            place = format_lines(self.lines, self.line_unit)
+        elif self.rows:
+            place = f"rows {format_rows(self.rows)}"
+        else:
+            place = ""
+        who = format_ids(self.ids)
+        if place and who:
+            return f"{place[:-1]}; {who})" if place.endswith(")") else f"{place} ({who})"
+        return place or who
 
     def __str__(self) -> str:
         parts = [f"[{self.rule}]"]
@@ -43,8 +99,8 @@ class Issue:
             parts.append(f"file {self.file}")
         if self.column:
             parts.append(f"column '{self.column}'")
-        if self.rows:
-            parts.append(f"rows {format_rows(self.rows)}")
+        if where := self.where:
+            parts.append(where)
         head = ", ".join(parts[1:])
         text = f"{parts[0]} {head}: {self.message}" if head else f"{parts[0]} {self.message}"
         if self.hint:
@@ -56,7 +112,9 @@ class DataError(ValueError):
     """Bad input data: names the file, the column, the rows and the rule.
 
     ``issues`` holds every individual finding when several rules failed at once.
-    Row numbers are 1-based data rows (the first row after the header is row 1).
+    ``rows`` are 1-based data rows (the first row after the header is row 1); ``lines`` the
+    same rows' own line numbers in the file (``line_unit``: line, sheet row or record) and
+    ``ids`` their response ids, when known (see :func:`helpers.io.row_locations`).
     """
 
     def __init__(
@@ -69,15 +127,21 @@ class DataError(ValueError):
         rule: str = "data",
         hint: str | None = None,
         issues: Sequence[Issue] | None = None,
+        lines: Sequence[int] = (),
+        line_unit: str = "line",
+        ids: Sequence[str] = (),
     ) -> None:
         if issues is None:
             issues = [Issue(rule=rule, message=message or "invalid data", file=file,
-                            column=column, rows=list(rows), hint=hint)]
+                            column=column, rows=list(rows), hint=hint, lines=list(lines),
+                            line_unit=line_unit, ids=list(ids))]
         self.issues = list(issues)
         first = self.issues[0] if self.issues else Issue(rule=rule, message=message or "")
         self.file = first.file
         self.column = first.column
         self.rows = list(first.rows)
+        self.lines = list(first.lines)
+        self.ids = list(first.ids)
         self.rule = first.rule
         self.hint = first.hint
         if len(self.issues) == 1:

@@ -13,6 +13,22 @@ JSON-able Python values:
 ``missing_codes``  column -> user-missing codes that were turned into NaN (SPSS/Stata)
 ``import_ids``     column -> Qualtrics ImportId (Qualtrics only; empty when the row is absent)
 ``encoding``/``sep`` for text files, ``sheet`` for Excel: how the file was decoded.
+``source_lines``   where each row sits in the file, so messages can point at it: read it with
+                   :func:`source_lines` (an index-aligned Series) or :func:`row_locations`.
+
+Where a row came from: messages name the file's *own* line number, not a position in the frame.
+``attrs["source_lines"]`` is ``{"unit": ..., "n": rows read, "runs": [[label, line], ...]}``,
+keyed by the row's **index label** (``read_raw`` returns labels 0..n-1): the row labelled ``L``
+sits on ``line + (L - label)`` of the last run starting at or before ``L``. Units: ``line`` --
+the physical line of a text file on which the record starts (header rows, Qualtrics' three
+header rows, blank lines and quoted values spanning several lines all counted, as an editor
+shows them); ``sheet row`` -- the Excel row number; ``record`` -- the case/record number of an
+SPSS, Stata or Parquet file. Because it is keyed by label, it follows rows through
+``df.loc[mask]``, ``df.drop(index=...)``, sorting and column changes (pandas copies attrs);
+it is lost meaning after ``reset_index`` (labels are renumbered), so filter with masks and
+reset the index only after validation. Runs keep attrs small (pandas deep-copies them on every
+operation). When the lines cannot be told for certain (a text file the ``csv`` module splits
+differently from the parser), the entry is left out and messages fall back to data rows.
 
 Why so much sniffing: the surveys are fielded in four languages and come back as European Excel
 exports (semicolons, decimal commas, cp1252 umlauts), Qualtrics downloads with two or three
@@ -105,6 +121,11 @@ SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\
                            re.ASCII)  # 1 234,5
 EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
 PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "import_ids")
+SOURCE_LINES = "source_lines"  # attrs key: where each row sits in the file (see the docstring)
+LINE_UNITS = ("line", "sheet row", "record")
+ID_COLUMNS = ("respondent_id", "ResponseId", "ResponseID")  # codebook name, then Qualtrics'
+_LINES = "_lines"  # reader -> _finish: file line of each data row, in row order
+_UNIT = "_unit"
 MAX_CONTROL_SHARE = 0.05  # more control characters than this means binary, not text
 
 
@@ -196,9 +217,97 @@ def _finish(df: pd.DataFrame, file: Path, attrs: dict[str, Any]) -> pd.DataFrame
                 raise DataError(f"the column holds text that cannot be decoded: {exc}",
                                 file=str(file), column=column, rule="unreadable-file",
                                 hint="the file is corrupt; export it again") from exc
+    lines = attrs.pop(_LINES, None)
+    unit = attrs.pop(_UNIT, "record")
+    attrs.pop(SOURCE_LINES, None)  # stored in a Parquet file: it described another file
     df.attrs = {"source": str(file), "format": attrs["format"], "question_text": {},
                 "value_labels": {}, "missing_codes": {}, **attrs}
+    if lines is None and unit == "record":
+        lines = range(1, len(df) + 1)
+    default_index = isinstance(df.index, pd.RangeIndex) and df.index.start == 0 \
+        and df.index.step == 1
+    if lines is not None and default_index and len(lines) == len(df):
+        df.attrs[SOURCE_LINES] = _line_runs(lines, unit)
     return df
+
+
+def _line_runs(lines: Iterable[int], unit: str) -> dict[str, Any]:
+    """The ``source_lines`` entry for rows labelled 0..n-1 lying on ``lines``."""
+    runs: list[list[int]] = []
+    n = 0
+    for label, line in enumerate(lines):
+        n += 1
+        if not runs or line - runs[-1][1] != label - runs[-1][0]:
+            runs.append([label, int(line)])
+    return {"unit": unit, "n": n, "runs": runs}
+
+
+def source_lines(df: pd.DataFrame) -> pd.Series | None:
+    """The file's own line number of every row of ``df`` (index-aligned, int64), or None.
+
+    None when the frame does not come from :func:`read_raw` (or its lines could not be told),
+    or when its index no longer holds the labels ``read_raw`` gave (e.g. text labels). The unit
+    (``line``, ``sheet row`` or ``record``) is :func:`line_unit`.
+    """
+    info = df.attrs.get(SOURCE_LINES)
+    if not isinstance(info, dict) or not isinstance(info.get("runs"), list) or not info["runs"]:
+        return None
+    if not pd.api.types.is_integer_dtype(df.index.dtype):
+        return None
+    try:
+        runs = np.array(info["runs"], dtype=np.int64).reshape(-1, 2)
+        n = int(info["n"])
+    except (TypeError, ValueError, KeyError):
+        return None
+    labels = df.index.to_numpy(dtype=np.int64)
+    if len(labels) and (labels.min() < 0 or labels.max() >= n):
+        return None
+    at = np.searchsorted(runs[:, 0], labels, side="right") - 1
+    if (at < 0).any():
+        return None
+    return pd.Series(runs[at, 1] + labels - runs[at, 0], index=df.index, dtype="int64")
+
+
+def line_unit(df: pd.DataFrame) -> str:
+    """What :func:`source_lines` counts: ``line``, ``sheet row`` or ``record``."""
+    info = df.attrs.get(SOURCE_LINES)
+    unit = info.get("unit") if isinstance(info, dict) else None
+    return unit if unit in LINE_UNITS else "line"
+
+
+def row_locations(df: pd.DataFrame, rows: pd.Series | Sequence[Any],
+                  id_column: str | None = None) -> dict[str, Any]:
+    """Where some rows of ``df`` are, as keyword arguments of :class:`~helpers.errors.DataError`
+    and :class:`~helpers.errors.Issue`: ``rows`` (1-based positions in ``df``), ``lines`` (the
+    file's own lines, when known), ``line_unit`` and ``ids`` (response ids, when ``df`` has an id
+    column: ``id_column``, else the first of :data:`ID_COLUMNS` present).
+
+    ``rows`` is a boolean mask aligned with ``df`` or a list of index labels. The ids are for
+    console messages only; never put them in a report.
+    """
+    if isinstance(rows, pd.Series) and pd.api.types.is_bool_dtype(rows):
+        selected = rows.reindex(df.index, fill_value=False).to_numpy(dtype=bool)
+    else:
+        selected = df.index.isin(list(rows))
+    positions = np.flatnonzero(selected)
+    lines = source_lines(df)
+    column = id_column or next((c for c in ID_COLUMNS if c in df.columns), None)
+    ids: list[str] = []
+    if column is not None and column in df.columns:
+        ids = [str(v).strip() for v in df[column].iloc[positions] if not _is_missing(v)]
+    return {"rows": [int(p) + 1 for p in positions],
+            "lines": [] if lines is None else [int(v) for v in lines.iloc[positions]],
+            "line_unit": line_unit(df), "ids": ids}
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None/NaN/NA and blank text (a missing id is not shown)."""
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _plain_names(columns: pd.Index, file: Path) -> list[str]:
@@ -237,8 +346,11 @@ def _read_text(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[st
         raise DataError("the file is empty", file=str(file), rule="empty-file")
     sep = options.sep or _sniff_sep(text)
     grid = _parse_grid(text, sep, file)
-    df, header = _frame_from_grid(grid, file, options, comma_decimal=sep != ",")
-    return df, {"format": header.fmt, **_header_attrs(header), "encoding": encoding, "sep": sep}
+    df, header, positions = _frame_from_grid(grid, file, options, comma_decimal=sep != ",")
+    starts = _record_lines(text, sep, len(grid))
+    lines = None if starts is None else [starts[p] for p in positions]
+    return df, {"format": header.fmt, **_header_attrs(header), "encoding": encoding, "sep": sep,
+                _LINES: lines, _UNIT: "line"}
 
 
 def _decode(raw: bytes, file: Path, encoding: str | None) -> tuple[str, str]:
@@ -314,6 +426,34 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
     return pd.DataFrame(cells, dtype=object)
 
 
+def _record_lines(text: str, sep: str, n_records: int) -> list[int] | None:
+    """The physical line (1-based) on which each record of the parsed grid starts.
+
+    The grid comes from pandas, which skips blank lines (also whitespace-only ones) and counts a
+    quoted value spanning lines once; the ``csv`` module splits the same text and says how many
+    lines each record consumed. When the two disagree on the number of records (a case the
+    ``csv`` module reads differently), None: no line number is better than a wrong one.
+    """
+    if len(sep) != 1:
+        return None
+    starts: list[tuple[int, bool]] = []  # (first line, is it blank apart from whitespace)
+    reader = csv.reader(StringIO(text), delimiter=sep)
+    consumed = 0
+    try:
+        for record in reader:
+            if record:
+                blank = len(record) == 1 and not record[0].strip()
+                starts.append((consumed + 1, blank))
+            consumed = reader.line_num
+    except csv.Error:  # NUL bytes, a field beyond csv's size limit, a bare carriage return
+        return None
+    for skip_whitespace in (False, True):
+        lines = [line for line, blank in starts if not (skip_whitespace and blank)]
+        if len(lines) == n_records:
+            return lines
+    return None
+
+
 def _malformed(exc: BaseException, file: Path, sep: str) -> DataError:
     """DataError for text the CSV parser rejected, naming the line in words a user can act on.
 
@@ -343,8 +483,12 @@ def _malformed(exc: BaseException, file: Path, sep: str) -> DataError:
 
 def _frame_from_grid(grid: pd.DataFrame, file: Path, options: _ReadOptions, *,
                      comma_decimal: bool, merged_top: bool = False
-                     ) -> tuple[pd.DataFrame, _Header]:
-    """Turn a header-less grid into a typed frame: header rows, missing values, numbers."""
+                     ) -> tuple[pd.DataFrame, _Header, list[int]]:
+    """Turn a header-less grid into a typed frame: header rows, missing values, numbers.
+
+    Also returns the grid position (0-based record or sheet row) of every data row kept, so
+    that the reader can tell each row's line in the file.
+    """
     header = None if options.header_rows else _qualtrics_header(grid)
     if header is None:
         header = _plain_header(grid, options.header_rows or (2 if merged_top else 1))
@@ -356,7 +500,8 @@ def _frame_from_grid(grid: pd.DataFrame, file: Path, options: _ReadOptions, *,
                         columns=data.columns, dtype=object)
     data = data.loc[data.notna().any(axis=1), [n for n in names if not n.startswith(EMPTY)]]
     header.names = list(data.columns)
-    return _typed(data.reset_index(drop=True), comma_decimal, options.decimal), header
+    positions = [int(p) for p in data.index]
+    return _typed(data.reset_index(drop=True), comma_decimal, options.decimal), header, positions
 
 
 def _column_names(raw: list[str], body: pd.DataFrame, file: Path) -> list[str]:
@@ -545,10 +690,12 @@ def _read_excel(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[s
     if grid.empty or grid.map(_cell_text).eq("").all().all():
         raise DataError(f"sheet {sheet!r} is empty", file=str(file), rule="empty-file",
                         hint="pick the sheet with the data via sheet=...")
-    df, header = _frame_from_grid(grid, file, options, comma_decimal=True,
-                                  merged_top=merged_top)
+    df, header, positions = _frame_from_grid(grid, file, options, comma_decimal=True,
+                                             merged_top=merged_top)
     fmt = header.fmt if header.fmt.startswith("qualtrics") else "excel"
-    return df, {"format": fmt, **_header_attrs(header), "sheet": sheet}
+    # the grid starts at the sheet's row 1 (openpyxl and pandas keep leading empty rows)
+    return df, {"format": fmt, **_header_attrs(header), "sheet": sheet,
+                _LINES: [p + 1 for p in positions], _UNIT: "sheet row"}
 
 
 def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, bool]:

@@ -16,6 +16,17 @@ float range) break the ``out-of-range`` rule, also in fields without a maximum.
 
 Text fields are compared after stripping surrounding whitespace; role and category labels are
 case-sensitive (the mapping step normalises labels before validation).
+
+Where the rows are: every issue carries ``rows`` (1-based positions in the frame) and, when the
+frame comes from :func:`helpers.io.read_raw` (through the mapping step, rows dropped by mask),
+``lines`` -- the file's own line numbers -- and the response ids of those rows. The console
+text of an issue names both; ``message`` and :meth:`ValidationReport.to_frame` (which end up in
+processed data) never carry ids.
+
+Beyond issues, two functions share the rules with the warnings, so that what is reported is
+what is flagged: :func:`respondent_flags` (``flag_speeder``, ``flag_straight_lining`` per
+respondent) and :func:`harmonise_firm_attributes` (one size band, industry and country per
+firm-wave when the CMO and the CIO answered differently).
 """
 
 from __future__ import annotations
@@ -23,23 +34,42 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from helpers.codebook import Codebook, Field, Item, load_codebook
-from helpers.errors import MAX_ROWS_SHOWN, DataError, Issue
+from helpers.errors import MAX_ROWS_SHOWN, DataError, Issue, format_lines, format_rows
+from helpers.io import line_unit, source_lines
+
+with warnings.catch_warnings():
+    # pandera sets up pyspark's pandas API whenever pyspark is installed (the `spark` extra) by
+    # importing `pyspark.pandas`, which warns (FutureWarning) that it does not support this
+    # pandas -- three times: under pandas 3 the import fails, and pandera tries again at import
+    # and once more when its check backends load on the first validation. It concerns an API this
+    # project never uses, so exactly that warning is silenced, here where it is raised (the
+    # backends are loaded now for that reason): the console, reports and results files keep
+    # only warnings about the user's data.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\.|$)")
+    import pandera.backends.pandas.builtin_checks  # noqa: F401
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
 
 ERROR = "error"
 WARNING = "warning"
 NUMERIC_FIELD_TYPES = {"integer", "number"}
 WHOLE_SCALE_TYPES = {"likert", "binary"}
-REPORT_COLUMNS = ["severity", "rule", "column", "n_rows", "rows", "message", "hint"]
+REPORT_COLUMNS = ["severity", "rule", "column", "n_rows", "rows", "lines", "message", "hint"]
+SPEEDER_FRACTION = 1 / 3  # faster than this share of the median completion time: a speeder
+STRAIGHTLINE_MIN_ITEMS = 10  # same answer to at least this many items of one likert scale
+FLAG_COLUMNS = ("flag_speeder", "flag_straight_lining")
+#: Which executive's answer a firm-wave gets when its CMO and CIO report different firm
+#: attributes (see :func:`harmonise_firm_attributes` for the reasons).
+FIRM_ATTRIBUTE_SOURCE = {"size_band": "CIO", "industry": "CMO", "country": "CMO"}
 
 HINTS = {
     "missing-value": "fill in the value in the raw file, or drop the respondent in the mapping step",
@@ -71,6 +101,10 @@ HINTS = {
                       "names, or add them to data/codebook.yaml",
     "items-not-present": "nothing to fix if the survey used a subset of the items; otherwise map the "
                          "missing columns in the mapping file",
+    "firm-attribute-conflict": "one firm-wave has one value: harmonise_firm_attributes gives both "
+                               "rows the CIO's size band and the CMO's industry and country "
+                               "(data/README.md); correct the raw answer or recode it in the "
+                               "mapping file if you know the right value",
 }
 
 
@@ -95,7 +129,11 @@ class ValidationReport:
             raise DataError(issues=self.errors)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per issue (errors first), for display in a notebook or a results file."""
+        """One row per issue (errors first), for display in a notebook or a results file.
+
+        ``rows`` are positions in the checked frame, ``lines`` the file's own lines (empty when
+        unknown); response ids are left out (this frame is stored with the processed data).
+        """
         records = [
             {
                 "severity": issue.severity,
@@ -103,6 +141,7 @@ class ValidationReport:
                 "column": issue.column,
                 "n_rows": len(issue.rows),
                 "rows": _first_rows(issue.rows),
+                "lines": _first_rows(sorted(issue.lines)),
                 "message": issue.message,
                 "hint": issue.hint,
             }
@@ -194,14 +233,15 @@ def validate_survey(
     codebook: Codebook | None = None,
     *,
     file: str = "<data>",
-    speeder_fraction: float = 1 / 3,
-    straightline_min_items: int = 10,
+    speeder_fraction: float = SPEEDER_FRACTION,
+    straightline_min_items: int = STRAIGHTLINE_MIN_ITEMS,
 ) -> ValidationReport:
     """Check a mapped survey frame (codebook column names) against the codebook.
 
     Returns a report of blocking errors and non-blocking warnings; call
     :meth:`ValidationReport.raise_for_errors` to stop on errors. Rows are reported as 1-based
-    positions in ``df`` whatever its index; ``df`` itself is never modified.
+    positions in ``df`` whatever its index, plus the file's own lines and the response ids where
+    known (see the module docstring); ``df`` itself is never modified.
     """
     cb = codebook or load_codebook()
     errors: list[Issue] = []
@@ -209,6 +249,7 @@ def validate_survey(
     errors += dup_issue
     prep, not_numeric = _prepare(frame, cb, file)
     errors += not_numeric
+    where = _Locator.of(df, frame)
     skip = {(issue.column, row) for issue in not_numeric for row in issue.rows}
     errors += _schema_issues(prep, cb, file, skip, list(frame.columns))
     response_issues, repeat_rows = _duplicate_responses(prep, cb, file)
@@ -221,8 +262,46 @@ def validate_survey(
         *_straight_lining(prep, cb, file, straightline_min_items),
         *_speeders(prep, file, speeder_fraction),
         *_incomplete_dyads(prep, cb, file),
+        *_firm_attribute_conflicts(prep, cb, file, where),
     ]
+    for issue in [*errors, *warnings]:
+        where.locate(issue)
     return ValidationReport(file=file, n_rows=len(df), errors=errors, warnings=warnings)
+
+
+@dataclass(frozen=True)
+class _Locator:
+    """The file line and the response id of every row position of the checked frame."""
+
+    lines: np.ndarray | None
+    unit: str
+    ids: list[str | None]
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, frame: pd.DataFrame) -> _Locator:
+        """From the checked frame ``df`` and its copy with unique column names ``frame``."""
+        lines = source_lines(df)
+        ids: list[str | None] = [None] * len(df)
+        if "respondent_id" in frame.columns:
+            ids = [None if (v := _blank_to_none(value)) is None else _fmt(v).strip()
+                   for value in frame["respondent_id"]]
+        return cls(None if lines is None else lines.to_numpy(), line_unit(df), ids)
+
+    def locate(self, issue: Issue) -> None:
+        """Fill ``issue.lines`` and ``issue.ids`` from its rows (ordered by line)."""
+        positions = [r - 1 for r in issue.rows]
+        if self.lines is not None:
+            positions.sort(key=lambda p: self.lines[p])
+            issue.lines = [int(self.lines[p]) for p in positions]
+            issue.line_unit = self.unit
+        issue.ids = [str(self.ids[p]) for p in positions if self.ids[p] is not None]
+
+    def describe(self, positions: Sequence[int]) -> str:
+        """``lines 3, 4`` (or ``rows 3, 4`` when the lines are unknown) for 0-based positions."""
+        if self.lines is not None:
+            return format_lines([int(self.lines[p]) for p in positions], self.unit)
+        rows = sorted(p + 1 for p in positions)
+        return f"row {rows[0]}" if len(rows) == 1 else f"rows {format_rows(rows)}"
 
 
 # --------------------------------------------------------------------------- preparation
@@ -549,9 +628,10 @@ def _wrong_role_items(prep: pd.DataFrame, cb: Codebook, file: str) -> list[Issue
     return issues
 
 
-def _straight_lining(prep: pd.DataFrame, cb: Codebook, file: str, min_items: int) -> list[Issue]:
-    """Respondents with one and the same answer to every item of a likert scale they answered."""
-    issues = []
+def _straight_liners(prep: pd.DataFrame, cb: Codebook, min_items: int) -> dict[str, pd.Series]:
+    """Per likert scale with at least ``min_items`` items present: the mask of respondents who
+    answered at least ``min_items`` of them, all with one and the same value."""
+    masks = {}
     for scale in cb.scales.values():
         if scale.type != "likert":
             continue
@@ -559,28 +639,44 @@ def _straight_lining(prep: pd.DataFrame, cb: Codebook, file: str, min_items: int
         if len(items) < min_items:
             continue
         answers = prep[items]
-        flat = (answers.notna().sum(axis=1) >= min_items) & (answers.nunique(axis=1) == 1)
+        masks[scale.id] = (answers.notna().sum(axis=1) >= min_items) & (
+            answers.nunique(axis=1) == 1)
+    return masks
+
+
+def _straight_lining(prep: pd.DataFrame, cb: Codebook, file: str, min_items: int) -> list[Issue]:
+    """Respondents with one and the same answer to every item of a likert scale they answered."""
+    issues = []
+    for scale_id, flat in _straight_liners(prep, cb, min_items).items():
         if flat.any():
             issues.append(Issue(
-                rule="straight-lining", file=file, column=f"{scale.id} items", rows=_rows(flat),
+                rule="straight-lining", file=file, column=f"{scale_id} items", rows=_rows(flat),
                 severity=WARNING, hint=HINTS["straight-lining"],
                 message=f"{_plural(int(flat.sum()), 'respondent')} gave the same answer to every "
-                        f"{scale.id} item they answered (at least {min_items} items)"))
+                        f"{scale_id} item they answered (at least {min_items} items)"))
     return issues
+
+
+def _speeder_mask(prep: pd.DataFrame, fraction: float
+                  ) -> tuple[pd.Series, float, float] | None:
+    """Completion times below ``fraction`` of the median: the mask, the threshold and the
+    median; None without usable completion times."""
+    if "duration_seconds" not in prep.columns:
+        return None
+    duration = prep["duration_seconds"]
+    median = duration.median()
+    if pd.isna(median) or median <= 0:
+        return None
+    threshold = fraction * median
+    return duration < threshold, float(threshold), float(median)
 
 
 def _speeders(prep: pd.DataFrame, file: str, fraction: float) -> list[Issue]:
     """Completion times below ``fraction`` of the median."""
-    if "duration_seconds" not in prep.columns:
+    found = _speeder_mask(prep, fraction)
+    if found is None or not found[0].any():
         return []
-    duration = prep["duration_seconds"]
-    median = duration.median()
-    if pd.isna(median) or median <= 0:
-        return []
-    threshold = fraction * median
-    fast = duration < threshold
-    if not fast.any():
-        return []
+    fast, threshold, median = found
     return [Issue(rule="speeder", file=file, column="duration_seconds", rows=_rows(fast),
                   severity=WARNING, hint=HINTS["speeder"],
                   message=f"{_plural(int(fast.sum()), 'respondent')} took less than "
@@ -605,6 +701,125 @@ def _incomplete_dyads(prep: pd.DataFrame, cb: Codebook, file: str) -> list[Issue
                           f"{', '.join(missing)}")]
 
 
+def _firm_wave_groups(prep: pd.DataFrame, cb: Codebook, attribute: str) -> pd.Series:
+    """Firm-wave group number of every row whose firm-wave's respondents gave different values
+    of ``attribute`` (index-aligned with ``prep``; NaN for rows without such a conflict).
+
+    Only rows with a firm id and a codebook role count; missing values are no answer, not a
+    different one (a required attribute left empty is a ``missing-value`` error).
+    """
+    none = pd.Series(np.nan, index=prep.index)
+    if not _has(prep, "firm_id", "role", attribute):
+        return none
+    keys = _dyad_keys(prep)
+    sub = _valid_role_rows(prep, cb)[[*keys, attribute]]
+    if sub.empty:
+        return none
+    group = sub.groupby(keys, dropna=False, sort=False).ngroup()
+    differ = sub.groupby(group)[attribute].transform("nunique") > 1
+    return group[differ].reindex(prep.index).astype("float64")
+
+
+def _firm_attribute_conflicts(prep: pd.DataFrame, cb: Codebook, file: str,
+                              where: _Locator) -> list[Issue]:
+    """Firm-waves whose CMO and CIO report a different size band, industry or country."""
+    issues = []
+    for attribute, source in FIRM_ATTRIBUTE_SOURCE.items():
+        groups = _firm_wave_groups(prep, cb, attribute)
+        if groups.notna().sum() == 0:
+            continue
+        parts = []
+        for _, rows in groups.dropna().groupby(groups.dropna(), sort=False):
+            answers = ", ".join(f"{prep.at[p, 'role']} {_answer(prep.at[p, attribute])}"
+                                for p in rows.index)
+            parts.append(f"{where.describe(list(rows.index))}: {answers}")
+        issues.append(Issue(
+            rule="firm-attribute-conflict", file=file, column=attribute, rows=_rows(groups.notna()),
+            severity=WARNING, hint=HINTS["firm-attribute-conflict"],
+            message=f"{_plural(len(parts), 'firm-wave')} whose executives report a different "
+                    f"{attribute.replace('_', ' ')}: {_limit(parts)}; the firm-wave is given "
+                    f"the {source}'s answer"))
+    return issues
+
+
+# --------------------------------------------------------------------------- per-row results
+def respondent_flags(
+    df: pd.DataFrame,
+    codebook: Codebook | None = None,
+    *,
+    speeder_fraction: float = SPEEDER_FRACTION,
+    straightline_min_items: int = STRAIGHTLINE_MIN_ITEMS,
+) -> pd.DataFrame:
+    """Per respondent: ``flag_speeder`` and ``flag_straight_lining`` (bool, aligned with
+    ``df.index``), by exactly the rules of the ``speeder`` and ``straight-lining`` warnings.
+
+    Call it on the rows that were validated (the speeder threshold is a share of their median
+    completion time), with the same parameters. A respondent straight-lines if they do so on any
+    likert scale. Without completion times (or items) the flags are all False.
+    """
+    cb = codebook or load_codebook()
+    frame, _ = _unique_columns(df, "<data>")
+    prep, _ = _prepare(frame, cb, "<data>")
+    fast = _speeder_mask(prep, speeder_fraction)
+    flat = pd.Series(False, index=prep.index)
+    for mask in _straight_liners(prep, cb, straightline_min_items).values():
+        flat |= mask
+    speeder = fast[0] if fast is not None else pd.Series(False, index=prep.index)
+    return pd.DataFrame({"flag_speeder": speeder.to_numpy(dtype=bool),
+                         "flag_straight_lining": flat.to_numpy(dtype=bool)}, index=df.index)
+
+
+def harmonise_firm_attributes(df: pd.DataFrame, codebook: Codebook | None = None
+                              ) -> pd.DataFrame:
+    """A copy of ``df`` in which every firm-wave carries one size band, industry and country.
+
+    When the CMO and the CIO of one firm-wave answer a firm attribute differently (the
+    ``firm-attribute-conflict`` warning), every row of that firm-wave gets the answer of the
+    executive named in :data:`FIRM_ATTRIBUTE_SOURCE`:
+
+    * **size band: the CIO's.** Headcount is what IT provisions accounts, devices and licences
+      for, so the CIO counts employees from an inventory; a CMO tends to answer for the
+      marketing organisation or the brand's market presence.
+    * **industry: the CMO's.** The industry is defined by the markets and customers the firm
+      serves, the CMO's own domain; IT often sits in a group function serving several.
+    * **country: the CMO's.** Marketing is organised by market, and the CMO answers for the
+      market the firm serves; a group CIO often sits at a foreign headquarters.
+
+    If the named executive left the attribute empty (or the firm-wave has no such
+    respondent), the other executive's answer is kept; with several respondents of the named
+    role (itself a ``dyad-role-conflict`` error) the first row wins. Firm-waves without a
+    conflict, rows without a firm id or a codebook role, and values are otherwise unchanged
+    (the original value of the chosen row is copied, so dtypes stay as they are).
+    ``attrs["harmonised_firm_attributes"]`` counts the firm-waves changed per attribute.
+    Without this, such firms fall out of every segment report split by the attribute (neither
+    segment holds both executives). Works on the mapped frame and on the processed one.
+    """
+    cb = codebook or load_codebook()
+    out = df.copy()
+    out.attrs = dict(df.attrs)
+    frame, _ = _unique_columns(df, "<data>")
+    prep, _ = _prepare(frame, cb, "<data>")
+    changed: dict[str, int] = {}
+    for attribute, source in FIRM_ATTRIBUTE_SOURCE.items():
+        groups = _firm_wave_groups(prep, cb, attribute)
+        conflicts = groups.dropna()
+        if conflicts.empty:
+            continue
+        column = out.columns.get_loc(attribute)
+        if not isinstance(column, int):  # repeated column name: validation reports it
+            continue
+        for _, rows in conflicts.groupby(conflicts, sort=False):
+            positions = list(rows.index)
+            answered = [p for p in positions if prep.at[p, attribute] is not None]
+            chosen = next((p for p in answered if prep.at[p, "role"] == source), answered[0])
+            value = df.iat[chosen, column]
+            for p in positions:
+                out.iat[p, column] = value
+        changed[attribute] = int(conflicts.nunique())
+    out.attrs["harmonised_firm_attributes"] = changed
+    return out
+
+
 # --------------------------------------------------------------------------- formatting helpers
 def _rows(positions: pd.Series | pd.Index | Iterable[int]) -> list[int]:
     """1-based row numbers from a boolean mask or from 0-based positions."""
@@ -616,6 +831,11 @@ def _rows(positions: pd.Series | pd.Index | Iterable[int]) -> list[int]:
 def _first_rows(rows: Sequence[int], limit: int = MAX_ROWS_SHOWN) -> str:
     shown = ", ".join(str(r) for r in list(rows)[:limit])
     return shown + (", ..." if len(rows) > limit else "")
+
+
+def _answer(value: Any) -> str:
+    """A text answer quoted, or ``no answer``."""
+    return "no answer" if value is None else repr(_fmt(value))
 
 
 def _fmt(value: Any) -> str:

@@ -206,6 +206,13 @@ def text_cases() -> dict[str, bytes]:
     files["qualtrics_legacy.csv"] = qualtrics_legacy_csv().encode()
     files["qualtrics_legacy_mapping.yaml"] = LEGACY_MAPPING.encode()
     files["spss_mapping.yaml"] = SPSS_MAPPING.encode()
+    # where the rows are: the file's own line numbers
+    files["qualtrics_multiline_lines.csv"] = qualtrics_multiline_csv().encode()
+    lines = delimited(rows_with({(1, "role"): "CTO"})).splitlines(keepends=True)
+    files["blank_lines_between_rows.csv"] = "".join(
+        [lines[0], "\n", lines[1], "\n", "\n", *lines[2:]]).encode()
+    files["firm_attribute_conflict.csv"] = delimited(rows_with({
+        (1, "size_band"): "1000-4999", (2, "industry"): "Retail", (3, "country"): "SE"})).encode()
     return files
 
 
@@ -259,6 +266,22 @@ def qualtrics_csv() -> str:
     return delimited([QUALTRICS_TEXTS, *data], header=QUALTRICS_NAMES, newline="\r\n")
 
 
+def qualtrics_multiline_csv() -> str:
+    """A three-row Qualtrics export (ImportId row) whose question text and one answer span two
+    lines, with labels the mapping does not know in the 2nd and 4th response: the data starts on
+    line 5, the 2nd response takes lines 6-7, so the 4th sits on line 9."""
+    names = [*QUALTRICS_NAMES, "Q20"]
+    texts = [*QUALTRICS_TEXTS[:-1], "Trust - I trust the other function\nto keep its promises.",
+             "Anything else?"]
+    import_ids = [f'{{"ImportId":"{n if n.startswith("Q") else "_recordId"}"}}' for n in names]
+    data = [row.split(",") for row in qualtrics_csv().splitlines()[2:]]
+    data[1][15] = "Very much"
+    data[3][15] = "Somewhat"
+    comments = ["", "Two lines:\nfirst, then second", "", ""]
+    data = [[*row, comment] for row, comment in zip(data, comments, strict=True)]
+    return delimited([texts, import_ids, *data], header=names)
+
+
 LEGACY_MAPPING = """\
 # Mapping for qualtrics_legacy.csv (legacy Qualtrics export: V1..V10 then question ids)
 columns:
@@ -306,6 +329,10 @@ def binary_cases() -> dict[str, bytes]:
         [group, COLUMNS, *ROWS], merges=("A1:J1", "K1:L1", "M1:N1"))
     files["excel_repeated_header.xlsx"] = workbook_bytes(
         [COLUMNS, *ROWS[:2], COLUMNS, *ROWS[2:], [None] * len(COLUMNS)])
+    out_of_range = rows_with({(1, "imp_1"): 6, (3, "imp_1"): 0})
+    files["excel_line_numbers.xlsx"] = workbook_bytes(  # data rows on sheet rows 3, 4, 6, 8
+        [group, COLUMNS, *out_of_range[:2], COLUMNS, out_of_range[2], [None] * len(COLUMNS),
+         out_of_range[3]], merges=("A1:J1", "K1:L1", "M1:N1"))
     files["excel_na.xlsx"] = workbook_bytes([COLUMNS, *rows_with({(1, "imp_2"): "#N/A",
                                                                  (2, "trust_3"): "#N/A"})])
     files["excel_saved_as_csv.csv"] = files["excel_repeated_header.xlsx"]
