@@ -1,0 +1,201 @@
+"""What the spend report can show with the data at hand, and the survey-to-spend link.
+
+A survey comes with budgets, a ledger, both or neither, and with or without the fiscal year of
+each wave. The spend report (``05_spend_shadow_it``) asks this module which sections apply and why
+not, takes the firm-year rows of its segment, suppresses yearly means over fewer than
+``min_cell`` firms, and links each firm-wave's disconnect index to the spend of the wave's fiscal
+year (from ``survey.parquet``'s ``year`` column, never from a notebook default), saying how many
+firm-waves found no spend data instead of dropping them silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import indicators, privacy, spend
+from helpers.errors import NotApplicable
+
+BUDGETS_HOW = "run `make data BUDGETS=…` with a firm-year budget file"
+LEDGER_HOW = "run `make data LEDGER=… FX=…` with a transaction ledger and its FX table"
+YEAR_NEEDS = ("the fiscal year of each survey wave: add `wave_years:` to the mapping (e.g. "
+              "`wave_years: {1: 2024, 2: 2025}`) and rebuild with `make data`")
+SEGMENT_KEYS_WITH_YEARS = ("wave", "year")
+
+
+def check_inputs(budgets: pd.DataFrame | None, features: pd.DataFrame | None) -> None:
+    """Stop the report (:class:`NotApplicable`) when neither budgets nor a ledger were built."""
+    if budgets is None and features is None:
+        raise NotApplicable(f"needs budgets or a ledger: {BUDGETS_HOW}, and/or {LEDGER_HOW}")
+
+
+def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,
+                 segment: dict[str, Any] | None) -> pd.DataFrame | None:
+    """The firm-year rows (budgets or spend features) that belong to the segment.
+
+    Rows of the segment's firms; for a segment by wave (or year) only the fiscal years of the
+    segment's survey rows, firm by firm, when the survey records them. Without ``year`` such a
+    segment keeps all years of its firms and ``attrs["note"]`` says so. None stays None.
+    """
+    if table is None:
+        return None
+    firms = set(survey["firm_id"].astype(str))
+    out = table[table["firm_id"].astype(str).isin(firms)].copy()
+    note = ""
+    if segment and any(k in segment for k in SEGMENT_KEYS_WITH_YEARS):
+        if _has_years(survey):
+            pairs = survey[["firm_id", "year"]].dropna().astype({"firm_id": str, "year": int})
+            keys = set(zip(pairs["firm_id"], pairs["year"], strict=True))
+            own = [(f, int(y)) in keys for f, y in zip(out["firm_id"].astype(str), out["year"],
+                                                       strict=True)]
+            out = out[np.asarray(own, dtype=bool)]
+        else:
+            note = ("The survey records no fiscal year per wave, so the tables cover every year "
+                    "of this segment's firms, not only the segment's wave.")
+    out = out.reset_index(drop=True)
+    out.attrs = {"note": note}
+    return out
+
+
+def missing_reason(whole: pd.DataFrame | None, segment: pd.DataFrame | None, what: str) -> str:
+    """Why a section on ``what`` ("budgets" or "ledger") cannot be shown (``""`` when it can):
+    the data was not built, or none of it belongs to this segment."""
+    how = BUDGETS_HOW if what == "budgets" else LEDGER_HOW
+    noun = "firm-year budgets" if what == "budgets" else "a transaction ledger"
+    if whole is None:
+        return f"{noun} ({how})"
+    if segment is None or segment.empty:
+        return (f"{noun} for this segment's firms and years; the processed {what} data has none "
+                "of them")
+    return ""
+
+
+TREND_VALUES = ["mean", "median", "ci_low", "ci_high"]
+
+
+def trend(table: pd.DataFrame, column: str, min_cell: int = privacy.DEFAULT_MIN_CELL,
+          scale: float = 1.0) -> pd.DataFrame:
+    """Yearly mean, median and 95 % CI of ``column`` across firms (:func:`helpers.spend.share_trend`)
+    times ``scale`` (100 for percent), with years of fewer than ``min_cell`` firms blanked: one
+    firm's budget ratio is its own confidential figure."""
+    t = spend.share_trend(table, column).drop(columns="std")
+    for c in TREND_VALUES:
+        t[c] = t[c] * scale
+    return privacy.suppress_small_groups(t, ["n"], TREND_VALUES, min_cell)
+
+
+def plottable(trend_table: pd.DataFrame) -> pd.DataFrame:
+    """The years of a :func:`trend` table that have an estimate, as ``plots.trend_with_benchmark``
+    takes them (year, estimate, ci_low, ci_high as floats)."""
+    out = trend_table.rename(columns={"mean": "estimate"})
+    out = out[pd.to_numeric(out["estimate"], errors="coerce").notna()]
+    return out[["year", "estimate", "ci_low", "ci_high"]].astype(float)
+
+
+# --------------------------------------------------------------------------- survey to spend
+@dataclass
+class Link:
+    """Firm-waves matched to the spend of their fiscal year, or why that is not possible.
+
+    ``linked``: one row per matched firm-wave (disconnect_index, shadow_it_pct, year, wave, firm
+    fields). ``needs``: why the linking section does not apply ("" when it does). ``note``: what
+    was matched and what was not. ``counts``: the same as numbers, for the results file.
+    """
+
+    linked: pd.DataFrame
+    needs: str = ""
+    note: str = ""
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_years(survey: pd.DataFrame) -> bool:
+    return "year" in survey.columns and bool(survey["year"].notna().any())
+
+
+def _years_text(years: list[int]) -> str:
+    if not years:
+        return "no year"
+    years = sorted(years)
+    if years == list(range(years[0], years[-1] + 1)) and len(years) > 2:
+        return f"{years[0]}–{years[-1]}"
+    return ", ".join(map(str, years))
+
+
+def _firm_waves(n: int) -> str:
+    """"1 firm-wave has" / "4 firm-waves have"."""
+    return f"{n} firm-wave has" if n == 1 else f"{n} firm-waves have"
+
+
+def firm_wave_years(survey: pd.DataFrame) -> pd.DataFrame:
+    """Fiscal year of each firm-wave (firm_id, wave, year; year NA when not recorded)."""
+    years = pd.to_numeric(survey["year"], errors="coerce") if "year" in survey.columns else \
+        pd.Series(np.nan, index=survey.index)
+    frame = survey[["firm_id", "wave"]].assign(year=years)
+    out = frame.groupby(["firm_id", "wave"], observed=True, sort=True)["year"].first()
+    return out.reset_index().astype({"year": "Int64"})
+
+
+def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataFrame | None,
+                   min_cell: int = privacy.DEFAULT_MIN_CELL,
+                   min_firm_waves: int | None = None) -> Link:
+    """Each firm-wave's mean disconnect index beside the shadow-IT share of its fiscal year.
+
+    ``frame`` is :func:`helpers.indicators.respondent_frame` of ``survey``; ``features`` the
+    firm-year spend features of the segment. The year of a firm-wave comes from the survey's
+    ``year`` column (the mapping's ``wave_years:`` or the export's own dates). Firm-waves whose
+    year has no spend data are counted in the note, naming any wave whose year the ledger does
+    not cover at all. The section needs at least ``min_firm_waves`` matched firm-waves with a
+    disconnect index (default ``max(10, 2 * min_cell)``).
+    """
+    minimum = min_firm_waves if min_firm_waves is not None else max(10, 2 * min_cell)
+    empty = pd.DataFrame(columns=["firm_id", "wave", "year", "disconnect_index", "shadow_it_pct"])
+    if features is None or features.empty:
+        return Link(empty, needs=f"a transaction ledger ({LEDGER_HOW})")
+    if not _has_years(survey):
+        return Link(empty, needs=YEAR_NEEDS)
+    firm_waves = indicators.firm_level(frame, "disconnect_index").merge(
+        firm_wave_years(survey), on=["firm_id", "wave"], how="left")
+    n_total = len(firm_waves)
+    no_year = firm_waves["year"].isna()
+    spend_years = sorted(int(y) for y in pd.unique(features["year"].dropna()))
+    dated = firm_waves[~no_year].astype({"year": "int64"})
+    linked = dated.merge(features.astype({"year": "int64"}), on=["firm_id", "year"], how="inner")
+    linked["shadow_it_pct"] = 100 * linked["shadow_it_share"]
+    no_spend = len(dated) - len(linked)
+    uncovered = (dated[~dated["year"].isin(spend_years)].groupby("wave", observed=True)["year"]
+                 .agg(lambda y: sorted(set(int(v) for v in y))))
+    no_share = int(linked["shadow_it_pct"].isna().sum())
+    no_index = int((linked["disconnect_index"].isna() & linked["shadow_it_pct"].notna()).sum())
+    usable = linked.dropna(subset=["disconnect_index", "shadow_it_pct"])
+    counts = {"firm_waves": n_total, "matched": len(usable), "no_year": int(no_year.sum()),
+              "no_spend_for_year": no_spend, "no_shadow_it_share": no_share,
+              "no_disconnect_index": no_index,
+              "waves_without_spend_year": [int(w) for w in uncovered.index]}
+    parts = [f"{len(usable)} of {n_total} firm-waves matched to the spend data of their fiscal "
+             "year."]
+    if no_spend:
+        parts.append(f"{_firm_waves(no_spend)} no spend data for their fiscal year.")
+    for wave, years in uncovered.items():
+        parts.append(f"Wave {int(wave)} (fiscal year {_years_text(years)}) has no spend data at "
+                     f"all: the spend data covers {_years_text(spend_years)}.")
+    if counts["no_year"]:
+        parts.append(f"{_firm_waves(counts['no_year'])} no fiscal year recorded.")
+    if no_share:
+        parts.append(f"{_firm_waves(no_share)} no shadow-IT share (no technology spend in the "
+                     "ledger that year).")
+    if no_index:
+        parts.append(f"{_firm_waves(no_index)} no disconnect index (too few indicator constructs "
+                     "answered).")
+    if len(usable) < n_total:
+        parts.append("Those firm-waves are left out of the models.")
+    note = " ".join(parts)
+    if not frame["disconnect_index"].notna().any():
+        return Link(usable, needs="the disconnect index, which needs answers to at least half of "
+                    "the indicator constructs", note=note, counts=counts)
+    if len(usable) < minimum:
+        return Link(usable, needs=f"at least {minimum} firm-waves with a disconnect index and spend "
+                    f"data for their fiscal year (found {len(usable)})", note=note, counts=counts)
+    return Link(usable.reset_index(drop=True), note=note, counts=counts)
