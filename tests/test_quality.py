@@ -100,3 +100,146 @@ def test_exclude_flagged_without_flag_columns(survey: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="carries no speeder/straight-lining flags") as err:
         quality.exclude_flagged(survey, ["straight_lining"])
     assert "make data" in str(err.value)
+
+
+# --------------------------------------------------------------------------- row selection
+EXCLUSIONS = pd.DataFrame({
+    "step": ["qualtrics", "qualtrics", "qualtrics", "mapping", "mapping"],
+    "reason": ["Qualtrics survey preview", "spam", "unfinished response", "neither CMO nor CIO",
+               "duplicate response id"],
+    "rule": ["Status == 1", "Status == 8", "Finished == 0", "role not in [CMO, CIO]",
+             "response_id in [R_1]"],
+    "n_rows": [3, 1, 7, 2, 0],
+})
+
+
+def _rows(table: pd.DataFrame) -> dict:
+    return dict(zip(table["reason"], table["rows"], strict=True))
+
+
+def test_row_selection_counts_and_suppression() -> None:
+    sel = {"unfinished": "exclude", "rows_read": 113, "rows_kept": 100}
+    t = quality.row_selection(EXCLUSIONS, sel, min_cell=5)
+    rows = _rows(t)
+    # previews and spam are not respondents: shown as counted, even when small
+    assert rows["Qualtrics survey preview"] == 3 and rows["spam"] == 1
+    assert rows["unfinished response"] == 7 and rows["duplicate response id"] == 0
+    assert rows["neither CMO nor CIO"] == "<5"  # could point at a person
+    assert rows[quality.KEPT] == 100
+    assert rows[quality.READ] == "not shown"  # 113 - 100 - 3 - 1 - 7 would give the 2 back
+    assert "1 count of excluded respondents below 5" in t.attrs["note"]
+    text = quality.row_selection_reading(t, sel)
+    assert "kept 100 rows" in text and "5 reasons" in text
+    assert "Unfinished responses were excluded (setting `unfinished: exclude` in the mapping)" in text
+
+
+def test_row_selection_shows_rows_read_when_nothing_small() -> None:
+    ex = EXCLUSIONS.assign(n_rows=[3, 1, 7, 6, 0])
+    sel = {"unfinished": "keep", "rows_read": 117, "rows_kept": 100}
+    t = quality.row_selection(ex, sel, min_cell=5)
+    assert _rows(t)[quality.READ] == 117 and t.attrs["note"] == ""
+    text = quality.row_selection_reading(t, sel)
+    assert "read 117 rows from the export and kept 100" in text
+    assert "Unfinished responses were kept (setting `unfinished: keep`" in text
+
+
+def test_row_selection_nothing_recorded() -> None:
+    t = quality.row_selection(None, None)
+    assert t.empty
+    assert quality.row_selection_reading(t, None).startswith("Nothing was recorded")
+    # a manifest with row_selection but no exclusions file: no reason, setting unknown
+    t = quality.row_selection(None, {"rows_read": 10, "rows_kept": 10})
+    text = quality.row_selection_reading(t, {"rows_read": 10, "rows_kept": 10})
+    assert "No row was excluded" in text and "No setting for unfinished responses" in text
+
+
+# --------------------------------------------------------------------------- skipped vs don't know
+def test_item_missingness_separates_dont_know(survey: pd.DataFrame) -> None:
+    # imp_1 is missing for R2; R2 said "don't know". req_2 is missing for CIOs R3 and R5 (and
+    # for every CMO, who is not asked): R3 said "don't know", R5 skipped; a "don't know" row
+    # for a CMO on a CIO-only item is not counted.
+    dk = pd.DataFrame({"respondent_id": ["R2", "R3", "R0"], "item": ["imp_1", "req_2", "req_2"]})
+    m = quality.item_missingness(survey, load_codebook(), dont_know=dk).set_index("item")
+    assert m.loc["imp_1", ["n_asked", "n_answered", "n_skipped", "n_dont_know"]].tolist() == \
+        [6, 5, 0, 1]
+    assert m.loc["req_2", ["n_asked", "n_answered", "n_skipped", "n_dont_know"]].tolist() == \
+        [3, 1, 1, 1]
+    assert m.loc["req_2", "pct_dont_know"] == pytest.approx(100 / 3)
+    assert m.loc["req_2", "pct_missing"] == pytest.approx(200 / 3)
+    assert m.attrs["dont_know_recorded"] is True
+
+
+def test_item_missingness_without_dont_know_record(survey: pd.DataFrame) -> None:
+    m = quality.item_missingness(survey, load_codebook()).set_index("item")
+    assert m.loc["req_2", "n_skipped"] == 2 and pd.isna(m.loc["req_2", "n_dont_know"])
+    shown = quality.missingness_table(survey, load_codebook(), min_cell=2)
+    assert "n_dont_know" not in shown.columns and "not recorded" in shown.attrs["note"]
+
+
+def test_missingness_reading_replaces_an_empty_chart(survey: pd.DataFrame) -> None:
+    cb = load_codebook()
+    assert quality.missingness_reading(quality.item_missingness(survey, cb)) == ""
+    full = survey.assign(imp_1=1.0, req_2=[np.nan, 4, np.nan, 3, np.nan, 2])
+    text = quality.missingness_reading(quality.item_missingness(full, cb))
+    assert text.startswith("Every respondent answered every one of the 2 items")
+    assert "None of the codebook's items" in quality.missingness_reading(
+        quality.item_missingness(survey.drop(columns=["imp_1", "req_2"]), cb))
+
+
+# --------------------------------------------------------------------------- sensitivity
+@pytest.fixture
+def dyads(survey_factory) -> pd.DataFrame:
+    """40 firms, each with a CMO and a CIO who answered every item they were asked."""
+    return survey_factory(n_firms=40)
+
+
+def test_sensitivity_known_answer_and_counts(dyads: pd.DataFrame, cb) -> None:
+    from helpers import indicators
+
+    df = dyads.copy()
+    roles = df["role"].astype(str)
+    df["flag_speeder"] = False
+    df["flag_straight_lining"] = False
+    df.loc[df.index[roles == "CMO"][:5], "flag_speeder"] = True
+    df.loc[df.index[roles == "CIO"][:5], "flag_speeder"] = True
+    df.loc[df.index[roles == "CMO"][10:16], "flag_straight_lining"] = True
+    df.loc[df.index[roles == "CIO"][10:16], "flag_straight_lining"] = True
+    t = quality.sensitivity(df, cb, min_cell=5).set_index("analysis")
+    assert t["excluded"].tolist() == [0, 10, 12, 22]
+    assert t["respondents"].tolist() == [80, 70, 68, 58]
+    assert t.loc["without speeders", ["CMOs", "CIOs"]].tolist() == [35, 35]
+    frame = indicators.respondent_frame(df, cb)
+    for label, keep in [("all respondents", slice(None)),
+                        ("without speeders", ~df["flag_speeder"])]:
+        expected = indicators.compare_roles(frame.loc[keep], ["disconnect_index"])
+        expected = expected[expected["method"] == "paired"].iloc[0]
+        assert t.loc[label, "difference"] == pytest.approx(expected["difference"])
+        assert t.loc[label, "pairs"] == expected["n_pairs"]
+    assert t.attrs["note"] == "" and t.attrs["index_available"]
+    assert "without speeders:" in quality.sensitivity_reading(t.reset_index())
+
+
+def test_sensitivity_blanks_rows_that_describe_few_people(dyads: pd.DataFrame, cb) -> None:
+    df = dyads.copy()
+    roles = df["role"].astype(str)
+    df["flag_speeder"] = False
+    df["flag_straight_lining"] = False
+    df.loc[df.index[roles == "CMO"][:2], "flag_speeder"] = True      # 2 speeders: too few
+    df.loc[df.index[roles == "CMO"][10:16], "flag_straight_lining"] = True
+    df.loc[df.index[roles == "CIO"][10:16], "flag_straight_lining"] = True
+    t = quality.sensitivity(df, cb, min_cell=5).set_index("analysis")
+    assert t.loc["without speeders", "excluded"] == "<5"
+    assert t.loc["without speeders", ["respondents", "difference"]].isna().all()
+    assert t.loc["without straight-liners", "excluded"] == 12
+    # "without both" differs from "without straight-liners" by the 2 speeders only
+    assert t.loc["without speeders and straight-liners", ["excluded", "difference"]].isna().all()
+    assert "2 rows left blank" in t.attrs["note"]
+
+
+def test_sensitivity_without_disconnect_index(dyads: pd.DataFrame, cb) -> None:
+    indicators = cb.constructs_of_kind("indicator")  # none asked: no index
+    items = [i for c in indicators for i in cb.constructs[c].items if i in dyads.columns]
+    df = dyads.drop(columns=items).assign(flag_speeder=False, flag_straight_lining=False)
+    t = quality.sensitivity(df, cb, min_cell=5)
+    assert not t.attrs["index_available"] and t["difference"].isna().all()
+    assert t.loc[0, "respondents"] == 80 and "not available" in t.attrs["note"]

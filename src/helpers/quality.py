@@ -408,7 +408,7 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
     people); counts below
     ``min_cell`` show as ``<min_cell`` and a difference on fewer than ``min_cell`` pairs is blank.
     ``attrs["note"]`` says what was hidden; ``attrs["index_available"]`` whether the disconnect
-    index could be computed (it needs at least half the indicator constructs).
+    index could be computed (it needs at least one indicator construct asked).
     """
     from helpers import indicators  # imported here: scoring is only needed for this table
 
@@ -459,8 +459,8 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
     if thin and index_available:
         notes.append(f"Differences on fewer than {min_cell} complete pairs are not shown.")
     if not index_available:
-        notes.append("The disconnect index is not available: it needs answers to at least half "
-                     "of the indicator constructs, so only the counts are shown.")
+        notes.append("The disconnect index is not available: the survey asked none of the "
+                     "indicator constructs, so only the counts are shown.")
     out.attrs["note"] = " ".join(notes)
     out.attrs["index_available"] = index_available
     return out

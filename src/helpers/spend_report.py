@@ -187,14 +187,14 @@ def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataF
         parts.append(f"{_firm_waves(no_share)} no shadow-IT share (no technology spend in the "
                      "ledger that year).")
     if no_index:
-        parts.append(f"{_firm_waves(no_index)} no disconnect index (too few indicator constructs "
+        parts.append(f"{_firm_waves(no_index)} no disconnect index (too few indicator items "
                      "answered).")
     if len(usable) < n_total:
         parts.append("Those firm-waves are left out of the models.")
     note = " ".join(parts)
     if not frame["disconnect_index"].notna().any():
-        return Link(usable, needs="the disconnect index, which needs answers to at least half of "
-                    "the indicator constructs", note=note, counts=counts)
+        return Link(usable, needs="the disconnect index, which needs at least one indicator "
+                    "construct asked in the survey", note=note, counts=counts)
     if len(usable) < minimum:
         return Link(usable, needs=f"at least {minimum} firm-waves with a disconnect index and spend "
                     f"data for their fiscal year (found {len(usable)})", note=note, counts=counts)
