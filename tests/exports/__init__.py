@@ -1,0 +1,1 @@
+"""Realistic exports of strangers' surveys for end-to-end tests (see README.md here)."""
