@@ -243,3 +243,11 @@ def test_sensitivity_without_disconnect_index(dyads: pd.DataFrame, cb) -> None:
     t = quality.sensitivity(df, cb, min_cell=5)
     assert not t.attrs["index_available"] and t["difference"].isna().all()
     assert t.loc[0, "respondents"] == 80 and "not available" in t.attrs["note"]
+
+
+def test_row_selection_kept_unfinished_count_in_words() -> None:
+    sel = {"unfinished": "keep", "rows_read": 104, "rows_kept": 100, "unfinished_rows": 9}
+    t = quality.row_selection(EXCLUSIONS.iloc[:2], sel, min_cell=5)
+    assert "(9 of them)" in quality.row_selection_reading(t, sel, min_cell=5)
+    sel["unfinished_rows"] = 2
+    assert "(fewer than 5 of them)" in quality.row_selection_reading(t, sel, min_cell=5)

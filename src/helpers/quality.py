@@ -304,10 +304,12 @@ def row_selection(exclusions: pd.DataFrame | None, selection: dict[str, Any] | N
     return out
 
 
-def row_selection_reading(table: pd.DataFrame, selection: dict[str, Any] | None) -> str:
+def row_selection_reading(table: pd.DataFrame, selection: dict[str, Any] | None,
+                          min_cell: int = DEFAULT_MIN_CELL) -> str:
     """The row selection in words: rows read and kept, and the unfinished-responses setting.
 
-    ``table`` is :func:`row_selection` (so suppressed counts stay suppressed in the text).
+    ``table`` is :func:`row_selection` (so suppressed counts stay suppressed in the text); the
+    number of unfinished responses kept is given as "fewer than ``min_cell``" when small.
     """
     selection = selection or {}
     if table.empty and not selection:
@@ -330,8 +332,10 @@ def row_selection_reading(table: pd.DataFrame, selection: dict[str, Any] | None)
         parts.append("Unfinished responses were excluded (setting `unfinished: exclude` in the "
                      "mapping).")
     elif setting == "keep":
+        kept = int(selection.get("unfinished_rows") or 0)
+        how_many = f" ({_count(kept, min_cell)} of them)" if kept else ""
         parts.append("Unfinished responses were kept (setting `unfinished: keep` in the mapping): "
-                     "respondents who stopped part-way count with the answers they gave.")
+                     f"respondents who stopped part-way count with the answers they gave{how_many}.")
     else:
         parts.append("No setting for unfinished responses was recorded (the export has no "
                      "`Finished` column, or the data was built before the setting existed).")
