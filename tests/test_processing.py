@@ -70,7 +70,7 @@ def test_invalid_survey_writes_nothing(raw_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError) as err:
         processing.build_processed(bad, out_dir=out)
     assert err.value.rule == "out-of-range" and "bad.csv" in str(err.value)
-    assert "imp_1" in str(err.value) and "3" in str(err.value)
+    assert "imp_1" in str(err.value) and "line 4" in str(err.value)  # data row 3, 1 header line
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -9,21 +9,33 @@ state or the new one, and an unchanged build is skipped.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import platform
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from helpers import atomic, paths, privacy
 from helpers.codebook import Codebook, load_codebook
-from helpers.errors import DataError
+from helpers.errors import DataError, Issue
 from helpers.io import read_raw
-from helpers.mapping import apply_mapping, load_mapping, normalise_role
+from helpers.mapping import (
+    YEAR_RANGE,
+    Mapping,
+    TableMapping,
+    apply_mapping,
+    load_mapping,
+    missing_columns_error,
+    similar_columns,
+)
+from helpers.selection import apply_selection, exclusions_frame, metadata_column, select_rows
 from helpers.validate import ValidationReport, validate_survey
 
 SURVEY_FILE = "survey.parquet"
@@ -31,10 +43,14 @@ BUDGETS_FILE = "budgets.parquet"
 SPEND_FILE = "spend_features.parquet"
 LEDGER_ISSUES_FILE = "ledger_issues.parquet"
 VALIDATION_FILE = "survey_validation.parquet"
+EXCLUSIONS_FILE = "exclusions.parquet"
+DONT_KNOW_FILE = "dont_know.parquet"
 MANIFEST_FILE = "manifest.json"
 BUDGET_COLUMNS = ("firm_id", "year", "currency", "revenue", "it_budget", "marketing_budget",
                   "martech_budget")
-MANIFEST_VERSION = 2
+BUDGET_AMOUNTS = ("revenue", "it_budget", "marketing_budget", "martech_budget")
+MANIFEST_VERSION = 3
+RECORDED_DATE_COLUMNS = ("RecordedDate", "EndDate")  # Qualtrics; the first one found is used
 PSEUDONYMS = {"respondent_id": "R", "firm_id": "F"}
 
 
@@ -68,22 +84,132 @@ def resolve(path: str | Path | None) -> Path | None:
 
 
 # --------------------------------------------------------------------------- survey
-def load_survey(survey: str | Path, mapping: str | Path | None = None,
+def load_survey(survey: str | Path, mapping: str | Path | Mapping | None = None,
                 codebook: Codebook | None = None) -> tuple[pd.DataFrame, ValidationReport]:
-    """Read a raw survey export, apply the mapping file (if any) and validate it.
+    """Read a raw survey export, apply the mapping file (if any), select rows and validate.
 
-    Returns the mapped frame (codebook column names) and the validation report; raises nothing for
-    invalid data, so callers decide (``report.raise_for_errors()``).
+    Steps: :func:`helpers.io.read_raw`; :func:`helpers.mapping.apply_mapping` (renames, recodes,
+    role normalisation; an empty mapping without a file); :func:`helpers.selection.select_rows`
+    (Qualtrics preview/spam/test and unfinished responses, the mapping's ``exclude`` rules), so
+    that excluded rows never reach validation; :func:`add_year`; validation.
+
+    Returns the kept rows (codebook column names; the index is the export's 0-based data row)
+    and the validation report; raises nothing for invalid data, so callers decide
+    (``report.raise_for_errors()``). ``df.attrs`` holds ``row_selection`` (unfinished setting,
+    rows read and kept), ``exclusions`` (counts by reason), ``dont_know`` (item -> row positions
+    of "don't know" answers) and ``year_source``.
     """
     cb = codebook or load_codebook()
     raw = read_raw(survey)
-    if mapping is not None:
-        df = apply_mapping(raw, load_mapping(mapping))
+    if mapping is None:
+        plan = Mapping()
+    elif isinstance(mapping, Mapping):
+        plan = mapping
     else:
-        df = raw.copy()
-        if "role" in df.columns:
-            df["role"] = normalise_role(df["role"])
+        plan = load_mapping(mapping)
+    mapped = apply_mapping(raw, plan, cb)
+    selection = select_rows(raw, mapped, plan)
+    df = apply_selection(mapped, selection)
+    df = add_year(df, raw.iloc[np.flatnonzero(selection.keep)], plan)
     return df, validate_survey(df, cb, file=str(survey))
+
+
+def describe_row_selection(df: pd.DataFrame) -> str:
+    """Rows read, kept and excluded (by reason) of a :func:`load_survey` frame, in words."""
+    from helpers.selection import describe
+
+    summary = df.attrs.get("row_selection") or {"rows_read": len(df), "rows_kept": len(df)}
+    return describe(summary, df.attrs.get("exclusions") or [])
+
+
+def add_year(df: pd.DataFrame, raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """Give every response the year its wave refers to (``year``), when it can be known.
+
+    In this order: the mapping's ``wave_years`` (a wave without an entry is an error, and so is a
+    survey ``year`` that contradicts it); else the survey's own ``year`` column, kept as it is;
+    else the calendar year of a recorded-date column of the raw export (Qualtrics
+    ``RecordedDate``, else ``EndDate``): the most common year among the wave's kept responses
+    (a tie goes to the earlier year) for every response of the wave. Otherwise there is no
+    ``year``. ``raw`` holds the same rows as ``df``. ``df.attrs["year_source"]`` says which.
+    """
+    out = df.copy()
+    waves = (pd.to_numeric(out["wave"], errors="coerce").to_numpy(dtype=float)
+             if "wave" in out.columns else None)
+    if mapping.wave_years:
+        out["year"] = _years_from_mapping(out, waves, mapping)
+        out.attrs["year_source"] = "wave_years in the mapping file"
+    elif "year" in out.columns:
+        out.attrs["year_source"] = "the survey's year column"
+    else:
+        column = next((c for name in RECORDED_DATE_COLUMNS
+                       if (c := metadata_column(raw, name)) is not None), None)
+        years = None if column is None or waves is None else _years_from_dates(raw[column],
+                                                                                waves)
+        if years is not None:
+            out["year"] = years
+            out.attrs["year_source"] = f"{column}: the most common year of each wave"
+        else:
+            out.attrs["year_source"] = None
+    return out
+
+
+def _years_from_mapping(df: pd.DataFrame, waves: np.ndarray | None,
+                        mapping: Mapping) -> pd.Series:
+    """``wave_years`` applied to the wave column (checked against a ``year`` column)."""
+    if waves is None:
+        raise DataError("'wave_years' needs a wave column, but the survey has none",
+                        file=mapping.path, column="wave", rule="wave-years-without-wave",
+                        hint="map the export's wave column to 'wave' in 'columns'")
+    whole = ~np.isnan(waves) & (np.mod(np.nan_to_num(waves), 1) == 0)
+    unknown = sorted({int(w) for w in waves[whole]} - set(mapping.wave_years))
+    if unknown:
+        rows = [i + 1 for i in np.flatnonzero(whole & np.isin(np.nan_to_num(waves), unknown))]
+        raise DataError(f"'wave_years' gives no year for wave(s) {', '.join(map(str, unknown))}",
+                        file=mapping.path, column="wave", rows=rows, rule="wave-years-missing",
+                        hint="add every wave of the survey to wave_years, e.g. "
+                             f"wave_years: {{{', '.join(f'{w}: YEAR' for w in unknown)}}}")
+    years = pd.Series([mapping.wave_years.get(int(w)) if ok else None
+                       for w, ok in zip(waves, whole, strict=True)], index=df.index,
+                      dtype="Int64")
+    if "year" in df.columns:
+        given = pd.to_numeric(df["year"], errors="coerce")
+        conflict = (given.notna() & years.notna() & (given != years.astype("float64"))).to_numpy()
+        if conflict.any():
+            raise DataError("the survey's year column contradicts 'wave_years' in the mapping "
+                            "file", file=mapping.path, column="year",
+                            rows=[int(i) + 1 for i in np.flatnonzero(conflict)],
+                            rule="year-conflict",
+                            hint="remove wave_years from the mapping (the survey's years are "
+                                 "used) or drop the survey's year column")
+    return years
+
+
+YEAR_IN_TEXT = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+
+
+def _calendar_year(value: Any) -> float:
+    """The year of a date cell (a datetime, or text with a four-digit year), else NaN."""
+    if isinstance(value, pd.Timestamp | dt.date | np.datetime64):
+        stamp = pd.Timestamp(value)
+        return np.nan if pd.isna(stamp) else float(stamp.year)
+    if isinstance(value, str):
+        for found in YEAR_IN_TEXT.findall(value):
+            if YEAR_RANGE[0] <= int(found) <= YEAR_RANGE[1]:
+                return float(found)
+    return np.nan
+
+
+def _years_from_dates(dates: pd.Series, waves: np.ndarray) -> Any:
+    """Per wave, the most common calendar year of the dates (earlier year on a tie)."""
+    years = np.array([_calendar_year(v) for v in dates.to_numpy(dtype=object)], dtype=float)
+    if np.isnan(years).all():
+        return None
+    table = pd.DataFrame({"wave": waves, "year": years}).dropna()
+    counts = table.groupby(["wave", "year"]).size().reset_index(name="n")
+    best = (counts.sort_values(["wave", "n", "year"], ascending=[True, False, True])
+            .drop_duplicates("wave").set_index("wave")["year"])
+    by_wave = {w: int(y) for w, y in best.items()}
+    return pd.array([by_wave.get(w) for w in waves], dtype="Int64")
 
 
 def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
@@ -121,27 +247,125 @@ def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------- budgets
-def load_budgets(path: str | Path) -> pd.DataFrame:
-    """Read firm-year budgets (revenue, IT, marketing and martech budgets in local currency)."""
-    df = read_raw(path)
-    missing = [c for c in BUDGET_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"missing required budget columns: {', '.join(missing)}", file=str(path),
-                        column=missing[0], rule="missing-column",
-                        hint=f"a budgets file needs the columns {', '.join(BUDGET_COLUMNS)}")
+def load_budgets(path: str | Path, mapping: str | Path | Mapping | None = None) -> pd.DataFrame:
+    """Read firm-year budgets (revenue, IT, marketing and martech budgets in local currency).
+
+    The mapping's ``budgets:`` section renames (``columns``) and drops (``drop``) columns first;
+    a column whose name equals a required one ignoring case, spaces and hyphens ("IT Budget")
+    needs no entry. Amounts may use decimal commas and thousands separators as German Excel
+    writes them ("1.234.567,50", "1 234 567", "1'234'567.50"). A missing required column is a
+    DataError listing the columns found and similar names.
+    """
+    plan = mapping if isinstance(mapping, Mapping) or mapping is None else load_mapping(mapping)
+    table = plan.budgets if plan is not None else TableMapping()
+    file = str(path)
+    df = _read_amounts_table(path)
+    df = rename_table(df, table, file, None if plan is None else plan.path,
+                      (*BUDGET_COLUMNS, "synthetic"), "budgets", BUDGET_COLUMNS)
     out = df[[c for c in df.columns if c in BUDGET_COLUMNS or c == "synthetic"]].copy()
-    for col in ("revenue", "it_budget", "marketing_budget", "martech_budget"):
-        values = pd.to_numeric(out[col], errors="coerce")
+    for col in BUDGET_AMOUNTS:
+        values = parse_amounts(out[col], comma_first=df.attrs.get("sep") != ",")
         bad = values.isna() & out[col].notna() | (values < 0)
         if bad.any():
             rows = [i + 1 for i in range(len(out)) if bad.iloc[i]]
-            raise DataError("amounts must be non-negative numbers", file=str(path), column=col,
-                            rows=rows, rule="invalid-amount",
-                            hint="use plain numbers in the file's currency (no currency signs)")
+            shown = ", ".join(repr(str(v)) for v in out[col][bad].head(3))
+            raise DataError(f"amounts must be non-negative numbers; found {shown}", file=file,
+                            column=col, rows=rows, rule="invalid-amount",
+                            hint="use plain numbers in the file's currency (no currency signs); "
+                                 "decimal commas and thousands separators are fine")
         out[col] = values.astype("float64")
-    out["year"] = pd.to_numeric(out["year"], errors="raise").astype("int64")
+    years = pd.to_numeric(out["year"], errors="coerce")
+    bad = years.isna() | (years % 1 != 0) | ~years.between(*YEAR_RANGE)
+    if bad.any():
+        rows = [i + 1 for i in range(len(out)) if bad.iloc[i]]
+        raise DataError(f"years must be whole numbers from {YEAR_RANGE[0]} to {YEAR_RANGE[1]}",
+                        file=file, column="year", rows=rows, rule="invalid-year",
+                        hint="one row per firm and (fiscal) year, e.g. 2024")
+    out["year"] = years.astype("int64")
     out["firm_id"] = privacy.pseudonymise(out["firm_id"].astype("string"), PSEUDONYMS["firm_id"])
     return out.sort_values(["firm_id", "year"]).reset_index(drop=True)
+
+
+def _read_amounts_table(path: str | Path) -> pd.DataFrame:
+    """A budgets table with European number formats read as numbers.
+
+    Semicolon/tab CSVs and Excel sheets come from European Excel: text cells are read with the
+    decimal comma, so that "250.000" is 250000, not 250 (dot-decimal text that does not fit is
+    left as text for :func:`parse_amounts`). Comma-separated files keep the reader's defaults.
+    """
+    df = read_raw(path)
+    if df.attrs.get("format") == "excel" or (df.attrs.get("format") == "csv"
+                                             and df.attrs.get("sep") != ","):
+        df = read_raw(path, decimal=",")
+    return df
+
+
+_GROUPING = str.maketrans("", "", " \u00a0\u202f\u2009'\u2019")
+_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?", re.ASCII)
+_DOT_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)
+
+
+def parse_amounts(values: pd.Series, comma_first: bool = True) -> pd.Series:
+    """Amounts as floats: numbers as they are; text in one convention for the whole column.
+
+    Text is read with the decimal comma ("1.234,5") or the decimal point ("1,234.5"), whichever
+    parses every text cell, trying ``comma_first`` first; spaces, no-break spaces and
+    apostrophes ("1'234") are thousands separators. Cells that parse in neither are NaN.
+    """
+    cells = values.astype(object)
+    texts = {i: v.translate(_GROUPING).strip() for i, v in cells.items() if isinstance(v, str)}
+    texts = {i: t for i, t in texts.items() if t}
+    order = [(_COMMA_DECIMAL, ","), (_DOT_DECIMAL, ".")]
+    if not comma_first:
+        order.reverse()
+    parsed: dict[Any, float] = {}
+    for pattern, decimal in order:
+        if texts and all(pattern.fullmatch(t) for t in texts.values()):
+            group = "." if decimal == "," else ","
+            parsed = {i: float(t.replace(group, "").replace(decimal, "."))
+                      for i, t in texts.items()}
+            break
+    numbers = pd.to_numeric(cells.where(~cells.map(lambda v: isinstance(v, str))),
+                            errors="coerce")
+    for i, number in parsed.items():
+        numbers.loc[i] = number
+    return numbers.astype("float64")
+
+
+def rename_table(df: pd.DataFrame, table: TableMapping, file: str, mapping_file: str | None,
+                 allowed: tuple[str, ...], what: str, required: tuple[str, ...]
+                 ) -> pd.DataFrame:
+    """Apply a mapping's ``budgets:``-style renaming to a table and check its columns.
+
+    Source columns named in ``columns`` must exist and targets must be among ``allowed``; then
+    a required column still missing is taken from a column equal to it ignoring case, spaces
+    and hyphens; a column still missing is a DataError listing the columns found.
+    """
+    issues = [Issue(rule="mapping-column-missing", file=mapping_file, column=source,
+                    message=f"'{what}: columns' names '{source}', which is not in {file}",
+                    hint=similar_columns(source, df.columns, f"the {what} file"))
+              for source in table.columns if source not in df.columns]
+    issues += [Issue(rule="mapping-structure", file=mapping_file, column=target,
+                     message=f"'{what}: columns' maps '{source}' to '{target}', which is not a "
+                             f"{what} column", hint=f"targets are {', '.join(allowed)}")
+               for source, target in table.columns.items() if target not in allowed]
+    if issues:
+        raise DataError(issues=issues)
+    out = df.drop(columns=[c for c in table.drop if c in df.columns]).rename(
+        columns=table.columns)
+    folded = {_fold_name(c): c for c in out.columns if c not in table.columns.values()}
+    auto = {folded[c]: c for c in required
+            if c not in out.columns and c in folded and folded[c] not in required}
+    out = out.rename(columns=auto)
+    missing = [c for c in required if c not in out.columns]
+    if missing:
+        raise missing_columns_error(missing, list(df.columns), file, what, required)
+    return out
+
+
+def _fold_name(name: Any) -> str:
+    """A column name compared ignoring case, surrounding spaces, inner spaces and hyphens."""
+    return re.sub(r"[\s\-]+", "_", str(name).strip().casefold())
 
 
 # --------------------------------------------------------------------------- build
@@ -204,14 +428,18 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
     if not force and _is_current(read_manifest(out), inputs, out):
         return BuildResult(read_manifest(out), None, skipped=True)
 
-    df, report = load_survey(sources["survey"], sources["mapping"], cb)
+    plan = load_mapping(sources["mapping"]) if sources["mapping"] is not None else Mapping()
+    df, report = load_survey(sources["survey"], plan, cb)
     report.raise_for_errors()
-    frames = {SURVEY_FILE: tidy_survey(df, cb), VALIDATION_FILE: _issues_frame(report)}
+    frames = {SURVEY_FILE: tidy_survey(df, cb), VALIDATION_FILE: _issues_frame(report),
+              EXCLUSIONS_FILE: exclusions_frame(df.attrs.get("exclusions") or []),
+              DONT_KNOW_FILE: dont_know_frame(df)}
     if sources["budgets"] is not None:
-        frames[BUDGETS_FILE] = load_budgets(sources["budgets"])
+        frames[BUDGETS_FILE] = load_budgets(sources["budgets"], plan)
     if sources["ledger"] is not None:
         frames[SPEND_FILE], frames[LEDGER_ISSUES_FILE] = _spend_features(
-            sources["ledger"], sources["fx"], sources["vendors"])
+            sources["ledger"], sources["fx"], sources["vendors"], plan.ledger.columns)
+    check_year_coverage(frames, sources, df.attrs.get("year_source"))
     outputs = {}
     # stage every file first: if any write fails, none of the previous outputs is replaced
     with contextlib.ExitStack() as stack:
@@ -219,8 +447,8 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
             tmp = stack.enter_context(atomic.atomic_path(out / name))
             atomic.write_parquet(frame, tmp)
             outputs[name] = {"rows": len(frame), "sha256": fingerprint(tmp)}
-    for stale in {SURVEY_FILE, BUDGETS_FILE, VALIDATION_FILE, SPEND_FILE,
-                  LEDGER_ISSUES_FILE} - set(frames):
+    for stale in {SURVEY_FILE, BUDGETS_FILE, VALIDATION_FILE, SPEND_FILE, LEDGER_ISSUES_FILE,
+                  EXCLUSIONS_FILE, DONT_KNOW_FILE} - set(frames):
         (out / stale).unlink(missing_ok=True)
     manifest = {
         "version": MANIFEST_VERSION,
@@ -230,18 +458,92 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         "outputs": outputs,
         "dropped_personal_fields": [c for c in cb.pii_fields if c in df.columns],
         "validation": {"errors": len(report.errors), "warnings": len(report.warnings)},
+        "row_selection": df.attrs.get("row_selection"),
+        "years": _years_summary(frames[SURVEY_FILE], df.attrs.get("year_source")),
         "python": platform.python_version(),
     }
     atomic.write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return BuildResult(manifest, report, skipped=False)
 
 
-def _spend_features(ledger: Path, fx: Path, vendors: Path | None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Firm-year features from the ledger (streamed in DuckDB) and its data-quality report."""
+def dont_know_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``dont_know.parquet``: one row per item answered "don't know" (respondent pseudonym as in
+    ``survey.parquet``, item id), from ``df.attrs["dont_know"]`` of a :func:`load_survey` frame."""
+    marked = df.attrs.get("dont_know") or {}
+    if "respondent_id" in df.columns:
+        ids = df["respondent_id"].astype("string").str.strip()  # as tidy_survey does
+    else:
+        ids = pd.Series(pd.NA, index=df.index, dtype="string")
+    parts = [pd.DataFrame({"respondent_id": ids.iloc[list(positions)].to_numpy(), "item": item})
+             for item, positions in marked.items() if positions]
+    frame = (pd.concat(parts, ignore_index=True) if parts
+             else pd.DataFrame({"respondent_id": [], "item": []}))
+    frame = frame.astype({"respondent_id": "string", "item": "string"})
+    frame["respondent_id"] = privacy.pseudonymise(frame["respondent_id"],
+                                                  PSEUDONYMS["respondent_id"])
+    return frame.reset_index(drop=True)
+
+
+def _years_summary(survey: pd.DataFrame, source: str | None) -> dict[str, Any]:
+    """``manifest.json["years"]``: where the years came from and the years of each wave."""
+    if "year" not in survey.columns or "wave" not in survey.columns:
+        return {"source": None, "by_wave": {}}
+    known = survey.dropna(subset=["wave", "year"])
+    by_wave = {str(int(w)): sorted(int(y) for y in group.unique())
+               for w, group in known.groupby("wave")["year"]}
+    return {"source": source if by_wave else None, "by_wave": by_wave}
+
+
+def _span(years: list[int]) -> str:
+    """2024–2025 for a run of years, else 2022, 2024."""
+    if not years:
+        return "no year"
+    if years == list(range(years[0], years[-1] + 1)) and len(years) > 1:
+        return f"{years[0]}\u2013{years[-1]}"
+    return ", ".join(map(str, years))
+
+
+def check_year_coverage(frames: dict[str, pd.DataFrame], sources: dict[str, Path | None],
+                        year_source: str | None) -> None:
+    """Every survey wave's year must occur in the budgets and in the spend features built.
+
+    A wave whose year is absent from them is a DataError ("wave 1 refers to 2023 but budgets
+    cover 2024–2025"): the spend report would silently drop it. Waves without a known year are
+    not checked (the spend report says that the link needs years).
+    """
+    survey = frames[SURVEY_FILE]
+    if "year" not in survey.columns or "wave" not in survey.columns:
+        return
+    waves = _years_summary(survey, year_source)["by_wave"]
+    issues = []
+    for name, what in ((BUDGETS_FILE, "budgets"), (SPEND_FILE, "ledger")):
+        if name not in frames:
+            continue
+        covered = sorted({int(y) for y in frames[name]["year"].dropna()})
+        input_file = str(sources["budgets" if what == "budgets" else "ledger"])
+        for wave, years in waves.items():
+            for year in years:
+                if year not in covered:
+                    verb = "cover" if what == "budgets" else "covers"
+                    issues.append(Issue(
+                        rule="year-mismatch", file=input_file, column="year",
+                        message=f"wave {wave} refers to {year} but {what} {verb} "
+                                f"{_span(covered)} (survey {sources['survey']}, years from "
+                                f"{year_source or 'the survey'})",
+                        hint=f"if wave {wave}'s answers refer to another year, set it in the "
+                             f"mapping file: wave_years: {{{wave}: YEAR}}; otherwise add "
+                             f"{year} to the {what} file"))
+    if issues:
+        raise DataError(issues=issues)
+
+
+def _spend_features(ledger: Path, fx: Path, vendors: Path | None,
+                    columns: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Firm-year features from the ledger (streamed in DuckDB) and its data-quality report;
+    ``columns`` renames ledger columns (the mapping's ``ledger: columns:``)."""
     from helpers.spend import firm_year_features
 
-    features = firm_year_features(ledger, fx=fx, vendors=vendors)
+    features = firm_year_features(ledger, fx=fx, vendors=vendors, columns=columns)
     features["firm_id"] = privacy.pseudonymise(features["firm_id"], PSEUDONYMS["firm_id"])
     bad = features.attrs.get("bad_rows", pd.DataFrame())
     unmapped = features.attrs.get("unmapped_vendors", pd.DataFrame())
@@ -277,6 +579,8 @@ class ProcessedData:
     spend: pd.DataFrame | None
     validation: pd.DataFrame
     manifest: dict[str, Any]
+    exclusions: pd.DataFrame | None = None  # absent in data built before row selection
+    dont_know: pd.DataFrame | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -315,12 +619,15 @@ def load_processed(data_dir: str | Path | None = None) -> ProcessedData:
         raise DataError("no processed data found; run `make data` first", file=str(d),
                         rule="not-built")
     budgets, spend = d / BUDGETS_FILE, d / SPEND_FILE
+    exclusions, dont_know = d / EXCLUSIONS_FILE, d / DONT_KNOW_FILE
     return ProcessedData(
         survey=pd.read_parquet(d / SURVEY_FILE),
         budgets=pd.read_parquet(budgets) if budgets.exists() else None,
         spend=pd.read_parquet(spend) if spend.exists() else None,
         validation=pd.read_parquet(d / VALIDATION_FILE),
         manifest=manifest,
+        exclusions=pd.read_parquet(exclusions) if exclusions.exists() else None,
+        dont_know=pd.read_parquet(dont_know) if dont_know.exists() else None,
     )
 
 

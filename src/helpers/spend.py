@@ -85,6 +85,7 @@ import pyarrow as pa
 
 from helpers.errors import DataError, Issue
 from helpers.io import read_raw
+from helpers.mapping import missing_columns_error, similar_columns
 
 __all__ = [
     "CARD_PAYMENT_METHODS",
@@ -177,6 +178,7 @@ def firm_year_features(
     rules: ShadowRule = DEFAULT_RULE,
     strict: bool = False,
     currency: str = "EUR",
+    columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per firm and year of technology and marketing spend from a transaction ledger.
 
@@ -190,6 +192,12 @@ def firm_year_features(
     ``engine`` is ``"duckdb"`` (embedded, the default) or ``"spark"`` (the same SQL on a Spark
     session: the active one, e.g. on a cluster, or a local one); without it the configuration
     value ``DISCONNECT_LAB_SPEND_ENGINE`` decides.
+
+    ``columns`` renames the ledger's own column names to :data:`LEDGER_COLUMNS` (the mapping
+    file's ``ledger: columns:``, e.g. ``{"Buchungsdatum": "booking_date"}``). The renaming
+    happens in the engine's read step (the ``ledger`` view), so the ledger is still streamed.
+    Names match ignoring case; a required column missing after renaming is a DataError listing
+    the columns found, with close matches.
     """
     engine = engine or default_engine()
     if engine not in SUPPORTED_ENGINES:
@@ -198,7 +206,7 @@ def firm_year_features(
     if not isinstance(rules, ShadowRule):
         raise TypeError("rules must be a ShadowRule")
     target = _currency_code(currency)
-    source = _ledger_source(ledger)
+    source = _ledger_source(ledger, columns)
     fx_table = _prepare_fx(fx, target)
     vendor_table = _prepare_vendors(vendors)
     summary, bad_lines = _ENGINES[engine](source, fx_table, vendor_table,
@@ -285,6 +293,7 @@ class _LedgerSource:
     root: Path
     format: str  # "parquet" or "csv"
     files: tuple[str, ...]
+    renames: tuple[tuple[str, str], ...] = ()  # (ledger column, LEDGER_COLUMNS name)
 
     def display(self, file: str) -> str:
         """A short name for a file in examples: relative to a ledger folder, else the name."""
@@ -305,16 +314,23 @@ def _format_of(path: Path) -> str | None:
     return None
 
 
-def _ledger_source(ledger: str | Path) -> _LedgerSource:
+def _ledger_source(ledger: str | Path, columns: dict[str, str] | None = None) -> _LedgerSource:
     """Find the ledger's files: one file, or every Parquet/CSV file below a folder."""
     root = Path(ledger)
+    renames = tuple((str(k), str(v)) for k, v in (columns or {}).items())
+    unknown = [target for _, target in renames if target not in LEDGER_COLUMNS]
+    if unknown:
+        raise DataError(f"ledger columns can be renamed to {', '.join(LEDGER_COLUMNS)}, not "
+                        f"{', '.join(repr(t) for t in unknown)}", file=str(root),
+                        column=unknown[0], rule="mapping-structure",
+                        hint="fix the targets of 'ledger: columns:' in the mapping file")
     if root.is_file():
         fmt = _format_of(root)
         if fmt is None:
             raise DataError(f"cannot tell the ledger format from the extension {root.suffix!r}",
                             file=str(root), rule="unknown-format",
                             hint="ledgers are .parquet or .csv files (or a folder of them)")
-        return _LedgerSource(root, fmt, (str(root),))
+        return _LedgerSource(root, fmt, (str(root),), renames)
     if not root.is_dir():
         raise DataError("ledger file or folder does not exist", file=str(root),
                         rule="file-not-found", hint="check the path and the working directory")
@@ -331,7 +347,7 @@ def _ledger_source(ledger: str | Path) -> _LedgerSource:
     if not found[fmt]:
         raise DataError("the ledger folder holds no .parquet or .csv files", file=str(root),
                         rule="no-ledger-files")
-    return _LedgerSource(root, fmt, tuple(found[fmt]))
+    return _LedgerSource(root, fmt, tuple(found[fmt]), renames)
 
 
 # --------------------------------------------------------------------------- FX and vendor map
@@ -474,12 +490,9 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
         described = con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     except duckdb.Error as exc:
         raise _engine_error(exc, source) from exc
-    present = {str(row[0]).lower(): str(row[0]) for row in described}
-    missing = [c for c in LEDGER_COLUMNS if c not in present and c not in OPTIONAL_LEDGER_COLUMNS]
-    if missing:
-        raise DataError(f"the ledger lacks required column(s) {', '.join(missing)}",
-                        file=str(source.root), column=missing[0], rule="missing-column",
-                        hint=f"a ledger needs the columns {', '.join(LEDGER_COLUMNS)}")
+    names = [str(row[0]) for row in described
+             if str(row[0]) not in ("source_file", "file_row_number")]
+    present = ledger_columns(names, source)
     columns = [f'{_ident(present[c])} AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
                for c in LEDGER_COLUMNS]
     row = "file_row_number + 1" if source.format == "parquet" else "CAST(NULL AS BIGINT)"
@@ -492,6 +505,32 @@ def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
     con.register("vendors", pa.table({
         "vendor_key": pa.array(vendors["vendor_key"].tolist(), pa.string()),
         "vendor_category": pa.array(vendors["vendor_category"].tolist(), pa.string())}))
+
+
+def ledger_columns(names: Sequence[str], source: _LedgerSource) -> dict[str, str]:
+    """Which of the ledger's columns (``names``) holds each of :data:`LEDGER_COLUMNS`.
+
+    The renames of ``source`` (the mapping's ``ledger: columns:``) come first; other columns
+    match a required name ignoring case. Both engines use it, so they read the same columns.
+    """
+    present = {name.lower(): name for name in names}
+    found: dict[str, str] = {}
+    for column, target in source.renames:
+        if column.lower() not in present:
+            raise DataError(f"the mapping's 'ledger: columns' names '{column}', which is not a "
+                            "column of the ledger", file=str(source.root), column=column,
+                            rule="mapping-column-missing",
+                            hint=similar_columns(column, names, "the ledger files"))
+        found[target] = present[column.lower()]
+    renamed = {name.lower() for name in found.values()}
+    for column in LEDGER_COLUMNS:
+        if column not in found and column in present and column not in renamed:
+            found[column] = present[column]
+    missing = [c for c in LEDGER_COLUMNS if c not in found and c not in OPTIONAL_LEDGER_COLUMNS]
+    if missing:
+        required = tuple(c for c in LEDGER_COLUMNS if c not in OPTIONAL_LEDGER_COLUMNS)
+        raise missing_columns_error(missing, list(names), str(source.root), "ledger", required)
+    return found
 
 
 def _run_spark(source: _LedgerSource, fx: pd.DataFrame, vendors: pd.DataFrame,

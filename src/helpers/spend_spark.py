@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.errors import DataError
 
 MASTER_ENV = "DISCONNECT_LAB_SPARK_MASTER"
 
@@ -65,12 +64,9 @@ def _read_ledger(spark: Any, source: Any, columns: tuple[str, ...], optional: tu
         reader = reader.option("basePath", str(source.root))  # hive partitions become columns
     frame = (reader.parquet(*source.files) if source.format == "parquet"
              else reader.option("header", "true").csv(list(source.files)))
-    present = {c.lower(): c for c in frame.columns}
-    missing = [c for c in columns if c not in present and c not in optional]
-    if missing:
-        raise DataError(f"the ledger lacks required column(s) {', '.join(missing)}",
-                        file=str(source.root), column=missing[0], rule="missing-column",
-                        hint=f"a ledger needs the columns {', '.join(columns)}")
+    from helpers.spend import ledger_columns  # the mapping's renames, as the DuckDB engine
+
+    present = ledger_columns(list(frame.columns), source)
     selected = [F.col(present[c]).alias(c) if c in present else F.lit(None).cast("string").alias(c)
                 for c in columns]
     return frame.select(*selected, F.col("_metadata.file_path").alias("source_file"),
