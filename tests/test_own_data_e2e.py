@@ -78,7 +78,23 @@ def _rendered(run: Run) -> None:
 
 def _applicable(doc: dict) -> bool:
     status = str(doc.get("status", "")).lower().replace("_", " ")
-    return not any(word in status for word in NOT_APPLICABLE) and not doc.get("too_few")
+    return (not any(word in status for word in NOT_APPLICABLE) and not doc.get("too_few")
+            and not doc.get("not_applicable"))
+
+
+def _pseudonyms(run: Run, raw: pd.Series, processed: pd.Series, prefix: str
+                ) -> tuple[pd.Series, str | None]:
+    """The pseudonyms of the export's ids with the copy's key; when none of them is in the
+    processed data but those of the ids' float text ("21.0" for 21) are, those, and a problem."""
+    exact = harness.pseudonyms(run.root, raw, prefix)
+    if set(exact) & set(processed.astype(str)) or not raw.str.fullmatch(r"\d+").all():
+        return exact, None
+    as_float = harness.pseudonyms(run.root, raw.map(lambda v: f"{float(v)}"), prefix)
+    if set(as_float) & set(processed.astype(str)):
+        return as_float, (f"{processed.name}: numeric ids were pseudonymised from their float "
+                          f"text ({raw.iloc[0]!r} as '{float(raw.iloc[0])}'), so they do not "
+                          "join with the same ids read as integers (e.g. from a CSV)")
+    return exact, None
 
 
 # --------------------------------------------------------------------------- the commands
@@ -150,11 +166,13 @@ def test_processed_survey_equals_the_export(run: Run) -> None:
     truth = run.export.truth
     survey = pd.read_parquet(run.processed / "survey.parquet")
     expected = truth.expected.copy()
-    expected["respondent_id"] = harness.pseudonyms(run.root, expected["respondent_id"], "R")
-    expected["firm_id"] = harness.pseudonyms(run.root, expected["firm_id"], "F")
+    problems = []
+    for column, prefix in (("respondent_id", "R"), ("firm_id", "F")):
+        expected[column], problem = _pseudonyms(run, expected[column], survey[column], prefix)
+        problems += [problem] if problem else []
     assert len(survey) == truth.n_valid, f"{len(survey)} processed rows, {truth.n_valid} valid"
     columns = [c for c in expected.columns if c != "respondent_id"]
-    problems = harness.compare_frames(survey, expected, "respondent_id", columns)
+    problems += harness.compare_frames(survey, expected, "respondent_id", columns)
     assert not problems, "processed survey differs from the export:\n" + "\n".join(problems)
     not_asked = [i for i in truth.absent_items
                  if i in survey.columns and survey[i].notna().any()]
@@ -168,8 +186,9 @@ def test_dont_know_is_counted_apart_from_skipped_items(run: Run) -> None:
     path = run.processed / "dont_know.parquet"
     assert path.exists(), "no dont_know.parquet: 'don't know' answers are not counted"
     got = pd.read_parquet(path)
-    want = truth.dont_know.assign(
-        respondent_id=lambda d: harness.pseudonyms(run.root, d["respondent_id"], "R"))
+    survey = pd.read_parquet(run.processed / "survey.parquet")
+    want = truth.dont_know.assign(respondent_id=lambda d: _pseudonyms(
+        run, d["respondent_id"], survey["respondent_id"], "R")[0])
     got_set = set(zip(got["respondent_id"].astype(str), got["item"].astype(str), strict=True))
     want_set = set(zip(want["respondent_id"].astype(str), want["item"], strict=True))
     assert len(got) == len(truth.dont_know), \

@@ -387,7 +387,11 @@ def _label(scale_labels: dict[str, dict[int, Any]], cb: Codebook) -> Callable[[s
 
 
 def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
-    """Two-wave Qualtrics three-row CSV, German labels, metadata, junk rows, budget sheet."""
+    """Two-wave Qualtrics three-row CSV, German labels, metadata, junk rows, budget sheet.
+
+    Also: a CMO and a CIO of one firm-wave give different size bands (the processed data must
+    give both the CIO's, the documented rule of ``helpers.validate.harmonise_firm_attributes``).
+    """
     cb = load_codebook()
     name = "qualtrics_de"
     folder = root / "data" / "raw" / name
@@ -436,6 +440,15 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
     dates = []
     for wave in s["wave"]:
         dates.append(field_dates(rng, wave_years[int(wave)], 1)[0])
+    # one CMO answers the size question for the marketing organisation, not the whole firm:
+    # the firm-wave's CMO and CIO disagree; the documented rule gives the firm the CIO's band
+    size_shown = s["size_band"].map(SIZE_DE)
+    w2 = s[(s["wave"] == 2) & ~s.index.isin(unfinished)]
+    both = w2.groupby("firm_id")["role"].nunique()
+    conflict = w2[(w2["firm_id"] == both[both == 2].index[-1]) & (w2["role"] == "CMO")].index[0]
+    bands = list(SIZE_DE)
+    other = bands[(bands.index(s.at[conflict, "size_band"]) + 1) % len(bands)]
+    size_shown.iat[conflict] = SIZE_DE[other]
     rows = []
     for pos, r in s.iterrows():
         finished = pos not in unfinished
@@ -446,7 +459,7 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
             response_id=r["ResponseId"], last=who.last[pos], first=who.first[pos],
             email=who.email[pos], language=r["language"], role=ROLE_DE[r["role"]],
             country=COUNTRY_DE[r["country"]], industry=INDUSTRY_DE[r["industry"]],
-            size=SIZE_DE[r["size_band"]], answers=ans.shown.iloc[pos], questions=questions,
+            size=size_shown.iat[pos], answers=ans.shown.iloc[pos], questions=questions,
             comment=who.comment[pos], wave=int(r["wave"]), firm=codes[r["firm_id"]], rng=rng))
 
     # rows a researcher has to exclude ---------------------------------------------------------
@@ -1006,6 +1019,9 @@ LEDGER_EN = {"firm_id": "Company", "booking_date": "Posting date", "cost_center"
              "vendor": "Supplier", "vendor_category": "Spend category",
              "payment_method": "Payment method", "currency": "Currency", "amount": "Amount"}
 TOO_FAST = 200  # seconds: the researcher's own rule against click-through responses
+#: A one-wave Qualtrics survey has no wave column; set True to give the export an embedded-data
+#: field "Wave" (= 1) mapped to wave, should the project decide that one is required.
+D_WAVE_COLUMN = False
 
 
 def qualtrics_en_one_wave(root: Path, *, firms: int = 80, seed: int = 9404,
@@ -1105,7 +1121,8 @@ def qualtrics_en_one_wave(root: Path, *, firms: int = 80, seed: int = 9404,
                     "HQ": "country", "SECTOR": "industry", "EMPLOYEES": "size_band",
                     "UserLanguage": "language", "Duration (in seconds)": "duration_seconds",
                     "RecipientEmail": "email", "IPAddress": "ip_address",
-                    "FEEDBACK": "comment", **{src: item for item, src in tag.items()}},
+                    "FEEDBACK": "comment", **{src: item for item, src in tag.items()},
+                    **({"Wave": "wave"} if D_WAVE_COLUMN else {})},
         "drop": ["RecipientFirstName", "RecipientLastName", "LocationLatitude",
                  "LocationLongitude"],
         "recode": {
@@ -1173,6 +1190,8 @@ def _qualtrics_en_row(*, recorded: datetime, duration: int, status: str, ip: str
         "DistributionChannel": "email" if email else "preview", "UserLanguage": "EN",
         "ROLE": role, "HQ": country, "SECTOR": industry, "EMPLOYEES": size, "COMPANY": firm,
     }
+    if D_WAVE_COLUMN:
+        row["Wave"] = 1
     for item, src in tags.items():
         row[src] = answers.get(item)
     row["FEEDBACK"] = comment or ""
