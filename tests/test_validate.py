@@ -13,7 +13,14 @@ import pytest
 
 from helpers.codebook import Codebook
 from helpers.errors import DataError, Issue
-from helpers.validate import ValidationReport, schema_for, validate_survey
+from helpers.validate import (
+    FIRM_ATTRIBUTE_SOURCE,
+    ValidationReport,
+    harmonise_firm_attributes,
+    respondent_flags,
+    schema_for,
+    validate_survey,
+)
 
 FILE = "raw/survey_wave1.csv"
 N_FIRMS = 3
@@ -341,3 +348,120 @@ def test_norway_is_a_known_country(valid: pd.DataFrame, cb: Codebook) -> None:
     df = valid.copy()
     df.loc[0, "country"] = "NO"
     assert check(df, cb).ok
+
+
+# --------------------------------------------------------------------------- firm attributes
+def test_firm_attribute_conflict(valid: pd.DataFrame, cb: Codebook) -> None:
+    df = valid.copy()
+    df.loc[3, "size_band"] = "1000-4999"  # F1's CIO; its CMO says 250-999
+    issue = warning(check(df, cb), "firm-attribute-conflict", "size_band", [3, 4])
+    assert "1 firm-wave" in issue.message
+    assert "rows 3, 4 (2 rows): CMO '250-999', CIO '1000-4999'" in issue.message
+    assert "CIO's answer" in issue.message and "harmonise_firm_attributes" in issue.hint
+    assert issue.ids == ["R1CMO1", "R1CIO1"]  # named on the console, not in the message
+    assert "R1CMO1" not in issue.message
+
+
+def test_firm_attributes_may_differ_between_waves_and_missing_is_no_answer(
+        valid: pd.DataFrame, cb: Codebook) -> None:
+    second = valid.assign(wave=2, size_band="1000-4999", country="AT",
+                          respondent_id=valid["respondent_id"] + "-w2")  # the firms grew, moved
+    df = pd.concat([valid, second], ignore_index=True)
+    df.loc[0, "industry"] = None  # a missing answer is a missing-value error, not a conflict
+    report = check(df, cb)
+    assert "firm-attribute-conflict" not in {i.rule for i in report.warnings}, str(report)
+    assert {i.rule for i in report.errors} == {"missing-value"}
+
+
+def test_several_conflicts_and_attributes(valid: pd.DataFrame, cb: Codebook) -> None:
+    df = valid.copy()
+    df.loc[1, "industry"] = "Health"
+    df.loc[5, "industry"] = "Telecom and media"
+    df.loc[4, "country"] = "NL"
+    report = check(df, cb)
+    found = {i.column: i for i in report.warnings if i.rule == "firm-attribute-conflict"}
+    assert set(found) == {"industry", "country"}
+    assert list(found["industry"].rows) == [1, 2, 5, 6]
+    assert "2 firm-waves" in found["industry"].message
+    assert "CMO 'Retail', CIO 'Health'" in found["industry"].message
+    assert "CMO 'Retail', CIO 'Telecom and media'" in found["industry"].message
+    assert list(found["country"].rows) == [5, 6] and "CMO 'NL', CIO 'DE'" in found[
+        "country"].message
+
+
+def test_harmonise_firm_attributes_takes_the_documented_executive(valid: pd.DataFrame,
+                                                                  cb: Codebook) -> None:
+    df = valid.copy()
+    df.loc[0, "size_band"] = "<250"          # F0: CMO <250, CIO 250-999 -> the CIO's
+    df.loc[3, "industry"] = "Health"         # F1: CMO Retail, CIO Health -> the CMO's
+    df.loc[4, "country"] = "NL"              # F2: CMO NL, CIO DE -> the CMO's
+    before = df.copy(deep=True)
+    out = harmonise_firm_attributes(df, cb)
+    pd.testing.assert_frame_equal(df, before)  # the input is not changed
+    assert list(out["size_band"]) == ["250-999"] * 6
+    assert list(out["industry"]) == ["Retail"] * 6
+    assert list(out["country"]) == ["DE", "DE", "DE", "DE", "NL", "NL"]
+    assert out.attrs["harmonised_firm_attributes"] == {"size_band": 1, "industry": 1,
+                                                       "country": 1}
+    assert FIRM_ATTRIBUTE_SOURCE == {"size_band": "CIO", "industry": "CMO", "country": "CMO"}
+    assert [w for w in check(out, cb).warnings if w.rule == "firm-attribute-conflict"] == []
+    unchanged = harmonise_firm_attributes(valid, cb)
+    pd.testing.assert_frame_equal(unchanged, valid)
+    assert unchanged.attrs["harmonised_firm_attributes"] == {}
+
+
+def test_harmonise_falls_back_to_the_other_executive_and_keeps_dtypes(valid: pd.DataFrame,
+                                                                      cb: Codebook) -> None:
+    """A processed-like frame (ordered categorical size band, shuffled rows, string labels);
+    where the CIO left the size band empty in a conflicting group, the CMOs' first answer."""
+    bands = cb.fields["size_band"].values
+    df = valid.copy()
+    extra = df.iloc[[2]].assign(respondent_id="R1CMO1-b", size_band="5000+")  # 2nd CMO of F1
+    df = pd.concat([df, extra], ignore_index=True)
+    df.loc[3, "size_band"] = None  # F1's CIO gave none
+    df = df.astype({"size_band": pd.CategoricalDtype(bands, ordered=True)})
+    df = df.sample(frac=1, random_state=3).set_axis([f"id{i}" for i in range(len(df))])
+    out = harmonise_firm_attributes(df, cb)
+    assert out["size_band"].dtype == df["size_band"].dtype
+    cmos = df[(df["firm_id"] == "F1") & (df["role"] == "CMO")]["size_band"]
+    assert set(cmos) == {"250-999", "5000+"}
+    f1 = out[out["firm_id"] == "F1"]
+    assert len(f1) == 3 and set(f1["size_band"]) == {cmos.iloc[0]}  # the first in frame order
+    assert list(out.index) == list(df.index)
+    others = out[out["firm_id"] != "F1"]
+    pd.testing.assert_frame_equal(others, df[df["firm_id"] != "F1"])
+
+
+# --------------------------------------------------------------------------- flags
+def test_respondent_flags_match_the_warnings(valid: pd.DataFrame, cb: Codebook) -> None:
+    df = valid.copy()
+    df.loc[1, "duration_seconds"] = 100.0
+    agree5 = [i for i, item in cb.items.items() if item.scale.id == "agree5"]
+    df.loc[4, [i for i in agree5 if df.loc[4, i] == df.loc[4, i]]] = 2.0
+    df.index = [f"r{i}" for i in range(len(df))][::-1]  # any index
+    report = check(df, cb)
+    flags = respondent_flags(df, cb)
+    assert list(flags.columns) == ["flag_speeder", "flag_straight_lining"]
+    assert list(flags.index) == list(df.index)
+    assert flags.dtypes.eq(bool).all()
+    speeders = only(report.warnings, "speeder")
+    liners = only(report.warnings, "straight-lining")
+    assert [p + 1 for p in np.flatnonzero(flags["flag_speeder"])] == list(speeders.rows) == [2]
+    assert [p + 1 for p in np.flatnonzero(flags["flag_straight_lining"])] == list(liners.rows) \
+        == [5]
+    assert not respondent_flags(df, cb, speeder_fraction=0.1)["flag_speeder"].any()
+    assert respondent_flags(df, cb, straightline_min_items=len(agree5) + 1)[
+        "flag_straight_lining"].sum() == 0
+
+
+def test_respondent_flags_without_durations_or_items(valid: pd.DataFrame, cb: Codebook) -> None:
+    flags = respondent_flags(valid.drop(columns=["duration_seconds", *cb.items]), cb)
+    assert len(flags) == len(valid) and not flags.to_numpy().any()
+
+
+def test_respondent_flags_take_text_durations_as_validation_does(valid: pd.DataFrame,
+                                                                 cb: Codebook) -> None:
+    df = valid.astype({"duration_seconds": object})
+    df.loc[0, "duration_seconds"] = " 90 "
+    df.loc[2, "duration_seconds"] = "n.a."  # not a number: no completion time, not a speeder
+    assert list(respondent_flags(df, cb)["flag_speeder"]) == [True] + [False] * 5

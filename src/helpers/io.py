@@ -347,7 +347,7 @@ def _read_text(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[st
     sep = options.sep or _sniff_sep(text)
     grid = _parse_grid(text, sep, file)
     df, header, positions = _frame_from_grid(grid, file, options, comma_decimal=sep != ",")
-    starts = _record_lines(text, sep, len(grid))
+    starts = _record_lines(text, sep, grid)
     lines = None if starts is None else [starts[p] for p in positions]
     return df, {"format": header.fmt, **_header_attrs(header), "encoding": encoding, "sep": sep,
                 _LINES: lines, _UNIT: "line"}
@@ -426,31 +426,32 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
     return pd.DataFrame(cells, dtype=object)
 
 
-def _record_lines(text: str, sep: str, n_records: int) -> list[int] | None:
+def _record_lines(text: str, sep: str, grid: pd.DataFrame) -> list[int] | None:
     """The physical line (1-based) on which each record of the parsed grid starts.
 
     The grid comes from pandas, which skips blank lines (also whitespace-only ones) and counts a
     quoted value spanning lines once; the ``csv`` module splits the same text and says how many
-    lines each record consumed. When the two disagree on the number of records (a case the
-    ``csv`` module reads differently), None: no line number is better than a wrong one.
+    lines each record consumed. Unless both agree on every record's first cell, None: no line
+    number is better than a wrong one (e.g. bare carriage returns, which only pandas splits on).
     """
-    if len(sep) != 1:
+    if len(sep) != 1 or grid.empty:
         return None
-    starts: list[tuple[int, bool]] = []  # (first line, is it blank apart from whitespace)
+    starts: list[tuple[int, str, bool]] = []  # (first line, first cell, blank but whitespace)
     reader = csv.reader(StringIO(text), delimiter=sep)
     consumed = 0
     try:
         for record in reader:
             if record:
                 blank = len(record) == 1 and not record[0].strip()
-                starts.append((consumed + 1, blank))
+                starts.append((consumed + 1, record[0], blank))
             consumed = reader.line_num
     except csv.Error:  # NUL bytes, a field beyond csv's size limit, a bare carriage return
         return None
+    first = ["" if v is None else str(v) for v in grid.iloc[:, 0]]
     for skip_whitespace in (False, True):
-        lines = [line for line, blank in starts if not (skip_whitespace and blank)]
-        if len(lines) == n_records:
-            return lines
+        kept = [(line, cell) for line, cell, blank in starts if not (skip_whitespace and blank)]
+        if [cell for _, cell in kept] == first:
+            return [line for line, _ in kept]
     return None
 
 

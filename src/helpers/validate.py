@@ -810,7 +810,7 @@ def harmonise_firm_attributes(df: pd.DataFrame, codebook: Codebook | None = None
             continue
         for _, rows in conflicts.groupby(conflicts, sort=False):
             positions = list(rows.index)
-            answered = [p for p in positions if prep.at[p, attribute] is not None]
+            answered = [p for p in positions if not _is_na(prep.at[p, attribute])]
             chosen = next((p for p in answered if prep.at[p, "role"] == source), answered[0])
             value = df.iat[chosen, column]
             for p in positions:
@@ -835,7 +835,7 @@ def _first_rows(rows: Sequence[int], limit: int = MAX_ROWS_SHOWN) -> str:
 
 def _answer(value: Any) -> str:
     """A text answer quoted, or ``no answer``."""
-    return "no answer" if value is None else repr(_fmt(value))
+    return "no answer" if _is_na(value) else repr(_fmt(value))
 
 
 def _fmt(value: Any) -> str:
