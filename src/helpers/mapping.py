@@ -773,7 +773,9 @@ def _recode(series: pd.Series, lookup: dict[Any, Any], by_code: dict[Any, Any],
             ) -> tuple[pd.Series, list[Any], list[int]]:
     """Replace each value, first match wins: a recode label equal to the value; a recode label
     equal to the value's value label; a recode target (already recoded); a value label (turned
-    into its code); ``fallback``.  Collect the rest and the positions of dont_know answers."""
+    into its code, when ``label_codes`` is given, i.e. ``value_labels: true``; labelled codes
+    then stay as they are); ``fallback``.  Collect the rest and the positions of dont_know
+    answers."""
     targets = {_key(v): v for v in lookup.values() if v is not None and v is not DONT_KNOW}
     values: list[Any] = []
     unmatched: set[Any] = set()
@@ -794,6 +796,8 @@ def _recode(series: pd.Series, lookup: dict[Any, Any], by_code: dict[Any, Any],
             values.append(targets[key])
         elif key in label_codes:
             values.append(label_codes[key])
+        elif label_codes and key in by_code:  # a labelled code is a known answer
+            values.append(value)
         elif fallback is not None and (found := fallback(value)) is not None:
             values.append(found)
         else:

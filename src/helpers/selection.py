@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataError
-from helpers.io import QUALTRICS_METADATA
+from helpers.io import QUALTRICS_METADATA, row_locations
 from helpers.mapping import (
     COMPARISONS,
     ROLE_COLUMN,
@@ -259,7 +259,7 @@ def _rule_mask(rule: ExcludeRule, raw: pd.DataFrame, mapped: pd.DataFrame,
     frame, column = _rule_column(rule, raw, mapped, mapping)
     values = frame[column].to_numpy(dtype=object)
     if rule.test in COMPARISONS:
-        numbers = _numbers(values, rule, column, mapping)
+        numbers = _numbers(frame, column, rule, mapping)
         with np.errstate(invalid="ignore"):
             compare = {"above": np.greater, "below": np.less, "at_least": np.greater_equal,
                        "at_most": np.less_equal}[rule.test]
@@ -291,20 +291,20 @@ def _rule_column(rule: ExcludeRule, raw: pd.DataFrame, mapped: pd.DataFrame,
                     hint=similar_columns(name, found))
 
 
-def _numbers(values: np.ndarray, rule: ExcludeRule, column: str, mapping: Mapping
+def _numbers(frame: pd.DataFrame, column: str, rule: ExcludeRule, mapping: Mapping
              ) -> np.ndarray:
     """The cells as floats (NaN when empty); text that is not a number is an error."""
-    series = pd.Series(values, dtype=object)
+    series = frame[column].astype(object)
     numbers = pd.to_numeric(series.map(lambda v: v.strip() if isinstance(v, str) else v),
                             errors="coerce")
     bad = numbers.isna() & series.notna() & series.map(lambda v: str(v).strip() != "")
     if bad.any():
-        rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())]
         shown = ", ".join(repr(v) for v in list(dict.fromkeys(series[bad].astype(str)))[:5])
-        raise DataError(f"'exclude' rule '{rule.reason}' compares '{column}' with a number, but "
-                        f"it holds text: {shown}", file=mapping.path, column=column, rows=rows,
+        raise DataError(f"'exclude' rule '{rule.reason}' compares '{rule.column}' with a number, "
+                        f"but it holds text: {shown}", file=mapping.path, column=rule.column,
                         rule="exclude-not-numeric",
-                        hint="compare a numeric column, or use values/not_in for text")
+                        hint="compare a numeric column, or use values/not_in for text",
+                        **row_locations(frame, bad))
     return numbers.to_numpy(dtype=float)
 
 
