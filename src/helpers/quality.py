@@ -184,7 +184,7 @@ def missingness_table(survey: pd.DataFrame, codebook: Codebook | None = None,
     out.attrs["note"] = "" if recorded else (
         "\"Don't know\" answers were not recorded apart from skipped items in this processed "
         "data (it predates that record): every missing answer counts as skipped. Rebuild it with "
-        "`make data` to separate them.")
+        "make data to separate them.")
     return out
 
 

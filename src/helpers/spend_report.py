@@ -19,17 +19,19 @@ import pandas as pd
 from helpers import indicators, privacy, spend
 from helpers.errors import NotApplicable
 
-BUDGETS_HOW = "run `make data BUDGETS=…` with a firm-year budget file"
-LEDGER_HOW = "run `make data LEDGER=… FX=…` with a transaction ledger and its FX table"
-YEAR_NEEDS = ("the fiscal year of each survey wave: add `wave_years:` to the mapping (e.g. "
-              "`wave_years: {1: 2024, 2: 2025}`) and rebuild with `make data`")
+# plain text: these end up in HTML-escaped "not applicable" notes and pages
+BUDGETS_HOW = "make data BUDGETS=…"
+LEDGER_HOW = "make data LEDGER=… FX=…"
+YEAR_NEEDS = ("the fiscal year of each survey wave: add wave_years: to the mapping (e.g. "
+              "wave_years: {1: 2024, 2: 2025}) and rebuild with make data")
 SEGMENT_KEYS_WITH_YEARS = ("wave", "year")
 
 
 def check_inputs(budgets: pd.DataFrame | None, features: pd.DataFrame | None) -> None:
     """Stop the report (:class:`NotApplicable`) when neither budgets nor a ledger were built."""
     if budgets is None and features is None:
-        raise NotApplicable(f"needs budgets or a ledger: {BUDGETS_HOW}, and/or {LEDGER_HOW}")
+        raise NotApplicable("needs budgets or a ledger: build firm-year budgets with "
+                            f"{BUDGETS_HOW} and/or a transaction ledger with {LEDGER_HOW}")
 
 
 def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,

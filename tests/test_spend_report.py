@@ -1,0 +1,274 @@
+"""The spend report (05) adapts to what was collected: budgets, a ledger, both or neither, with or
+without the fiscal year of each wave, one wave or two, a segment or the whole sample.
+
+Unit tests of :mod:`helpers.spend_report` first (fast), then the notebook end to end in a fresh
+kernel on small reshaped processed data (``report_variants``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import report_variants as rv
+
+from helpers import indicators, spend_report
+from helpers.codebook import load_codebook
+from helpers.errors import NotApplicable
+
+NOTEBOOK = "05_spend_shadow_it"
+
+
+# --------------------------------------------------------------------------- units
+def _survey() -> pd.DataFrame:
+    """Firms A–F: one CMO and one CIO per firm-wave; waves 1 (2023) and 2 (2024)."""
+    rows = []
+    for w, year in ((1, 2023), (2, 2024)):
+        for k, firm in enumerate("ABCDEF"):
+            for role in ("CMO", "CIO"):
+                rows.append({"respondent_id": f"{firm}{role}{w}", "firm_id": firm, "role": role,
+                             "wave": w, "year": year, "country": "DE" if k < 3 else "NL"})
+    return pd.DataFrame(rows)
+
+
+def _features(years=(2023, 2024), firms="ABCDEF") -> pd.DataFrame:
+    return pd.DataFrame([{"firm_id": f, "year": y, "shadow_it_share": 0.1 + 0.01 * i}
+                         for i, (f, y) in enumerate((f, y) for f in firms for y in years)])
+
+
+def test_neither_budgets_nor_ledger_is_not_applicable() -> None:
+    with pytest.raises(NotApplicable, match="needs budgets or a ledger: .*BUDGETS=.*LEDGER=.*FX="):
+        spend_report.check_inputs(None, None)
+    spend_report.check_inputs(pd.DataFrame(), None)
+    spend_report.check_inputs(None, pd.DataFrame())
+
+
+def test_segment_rows_by_firm_and_by_wave_year() -> None:
+    survey = _survey()
+    spend = _features(years=(2022, 2023, 2024))
+    nl = survey[survey["country"] == "NL"]
+    rows = spend_report.segment_rows(spend, nl, {"country": "NL"})
+    assert set(rows["firm_id"]) == set("DEF") and set(rows["year"]) == {2022, 2023, 2024}
+    wave2 = survey[survey["wave"] == 2]
+    rows = spend_report.segment_rows(spend, wave2, {"wave": 2})
+    assert set(rows["year"]) == {2024} and len(rows) == 6 and rows.attrs["note"] == ""
+    rows = spend_report.segment_rows(spend, wave2.drop(columns="year"), {"wave": 2})
+    assert set(rows["year"]) == {2022, 2023, 2024} and "no fiscal year" in rows.attrs["note"]
+    assert spend_report.segment_rows(None, survey, {}) is None
+
+
+def test_missing_reason() -> None:
+    assert "make data BUDGETS=" in spend_report.missing_reason(None, None, "budgets")
+    assert "LEDGER=" in spend_report.missing_reason(None, None, "ledger")
+    assert "none of them" in spend_report.missing_reason(_features(), _features().iloc[:0],
+                                                         "ledger")
+    assert spend_report.missing_reason(_features(), _features(), "ledger") == ""
+
+
+def test_trend_blanks_years_of_few_firms() -> None:
+    table = pd.DataFrame({"year": [2023] * 6 + [2024] * 3, "share": np.linspace(0.1, 0.5, 9)})
+    t = spend_report.trend(table, "share", min_cell=5, scale=100).set_index("year")
+    assert t.loc[2023, "n"] == 6
+    assert t.loc[2023, "mean"] == pytest.approx(100 * table["share"][:6].mean())
+    assert t.loc[2024, "n"] == "<5" and pd.isna(t.loc[2024, "mean"])
+    assert spend_report.plottable(t.reset_index())["year"].tolist() == [2023.0]
+
+
+def _frame(survey: pd.DataFrame) -> pd.DataFrame:
+    frame = survey[["respondent_id", "firm_id", "role", "wave", "country"]].copy()
+    frame["disconnect_index"] = np.linspace(2, 4, len(frame))
+    return frame
+
+
+def test_link_matches_the_year_of_each_wave() -> None:
+    survey = _survey()
+    link = spend_report.link_shadow_it(survey, _frame(survey), _features(), min_firm_waves=5)
+    assert link.needs == "" and link.counts["matched"] == 12
+    assert set(zip(link.linked["wave"], link.linked["year"], strict=True)) == {(1, 2023),
+                                                                               (2, 2024)}
+    a1 = link.linked[(link.linked["firm_id"] == "A") & (link.linked["wave"] == 1)].iloc[0]
+    assert a1["shadow_it_pct"] == pytest.approx(10.0)  # firm A, 2023 is the first feature row
+    assert link.note == "12 of 12 firm-waves matched to the spend data of their fiscal year."
+
+
+def test_link_never_drops_a_wave_silently() -> None:
+    survey = _survey()
+    survey.loc[survey["wave"] == 1, "year"] = 2019  # the ledger covers 2023-2024 only
+    features = _features().drop(index=[1])  # firm A has no 2024 row
+    link = spend_report.link_shadow_it(survey, _frame(survey), features, min_firm_waves=5)
+    assert link.counts["matched"] == 5 and link.counts["no_spend_for_year"] == 7
+    assert link.counts["waves_without_spend_year"] == [1]
+    assert "5 of 12 firm-waves matched" in link.note
+    assert "7 firm-waves have no spend data for their fiscal year" in link.note
+    assert "Wave 1 (fiscal year 2019) has no spend data at all: the spend data covers 2023, " \
+           "2024." in link.note
+    link = spend_report.link_shadow_it(survey, _frame(survey), features, min_firm_waves=6)
+    assert link.needs.startswith("at least 6 firm-waves") and "(found 5)" in link.needs
+
+
+def test_link_needs_years_a_ledger_and_an_index() -> None:
+    survey = _survey()
+    no_year = spend_report.link_shadow_it(survey.drop(columns="year"), _frame(survey),
+                                          _features())
+    assert no_year.needs.startswith("the fiscal year of each survey wave: add wave_years:")
+    no_ledger = spend_report.link_shadow_it(survey, _frame(survey), None)
+    assert "LEDGER=" in no_ledger.needs
+    frame = _frame(survey).assign(disconnect_index=np.nan)
+    no_index = spend_report.link_shadow_it(survey, frame, _features(), min_firm_waves=1)
+    assert no_index.needs.startswith("the disconnect index")
+
+
+def test_link_counts_firm_waves_without_a_year() -> None:
+    survey = _survey()
+    survey.loc[survey["firm_id"] == "F", "year"] = pd.NA
+    link = spend_report.link_shadow_it(survey, _frame(survey), _features(), min_firm_waves=5)
+    assert link.counts["no_year"] == 2 and link.counts["matched"] == 10
+    assert "2 firm-waves have no fiscal year recorded" in link.note
+
+
+# --------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return rv.base_processed(tmp_path_factory.mktemp("spend_base"))
+
+
+@pytest.fixture(scope="module")
+def full(base: Path) -> Path:
+    return rv.variant(base, base.parent / "full", wave_years={1: 2024, 2: 2025},
+                      flags={"speeder": 10, "straight_lining": 0})
+
+
+def _firm_waves(processed: Path, wave: int | None = None) -> int:
+    survey = pd.read_parquet(processed / "survey.parquet")
+    if wave is not None:
+        survey = survey[survey["wave"] == wave]
+    return len(survey.groupby(["firm_id", "wave"]).size())
+
+
+@pytest.mark.slow
+def test_neither_budgets_nor_ledger(base: Path, tmp_path: Path) -> None:
+    survey_only = rv.variant(base, tmp_path / "survey_only", budgets=False, ledger=False)
+    name, message = rv.run_expecting_error(NOTEBOOK, survey_only, tmp_path)
+    assert name == "NotApplicable" and message.startswith("needs budgets or a ledger")
+
+
+@pytest.mark.slow
+def test_budgets_without_ledger(base: Path, tmp_path: Path) -> None:
+    budgets_only = rv.variant(base, tmp_path / "budgets_only", ledger=False,
+                              wave_years={1: 2024, 2: 2025})
+    run = rv.run(NOTEBOOK, budgets_only, tmp_path / "work")
+    assert run.status == "ok"
+    assert ("Not applicable: The shadow-IT part of this report needs a transaction ledger (make "
+            "data LEDGER=… FX=…)." in run.text)
+    trend = rv.table(run.results, "marketing_share_of_tech")
+    budgets = pd.read_parquet(budgets_only / "budgets.parquet")
+    assert trend["year"].tolist() == sorted(budgets["year"].unique())
+    assert trend["n"].tolist() == budgets.groupby("year").size().tolist()
+    assert "Marketing's share of technology budgets" in run.text
+    assert "data:image/png;base64" in run.html  # the Gartner comparison plots
+    assert "shadow_it_share" not in run.results and "key_estimates" not in run.results
+
+
+@pytest.mark.slow
+def test_ledger_without_budgets(full: Path, tmp_path: Path) -> None:
+    ledger_only = rv.variant(full, tmp_path / "ledger_only", budgets=False)
+    run = rv.run(NOTEBOOK, ledger_only, tmp_path / "work")
+    assert run.status == "ok"
+    assert ("Not applicable: The budget part of this report needs firm-year budgets (make data "
+            "BUDGETS=…)." in run.text)
+    assert "shadow_it_share" in run.results and "key_estimates" in run.results
+
+
+@pytest.mark.slow
+def test_full_link_uses_the_survey_years(full: Path, tmp_path: Path) -> None:
+    run = rv.run(NOTEBOOK, full, tmp_path)
+    assert run.status == "ok"
+    link = run.results["link"]["value"]
+    total = _firm_waves(full)
+    assert link["firm_waves"] == total and link["no_year"] == 0
+    assert link["waves_without_spend_year"] == []
+    assert link["matched"] + link["no_spend_for_year"] + link["no_shadow_it_share"] + \
+        link["no_disconnect_index"] == total
+    assert f"{link['matched']} of {total} firm-waves matched" in run.text
+    key = rv.table(run.results, "key_estimates")
+    assert key["term"].tolist() == ["disconnect_index"]
+    assert "Within firms (firm FE, cluster firm)" in run.text
+
+
+@pytest.mark.slow
+def test_survey_without_year(full: Path, tmp_path: Path) -> None:
+    no_year = rv.variant(full, tmp_path / "no_year", wave_years=None)
+    run = rv.run(NOTEBOOK, no_year, tmp_path / "work")
+    assert run.status == "ok"
+    assert ("Not applicable: The link between the disconnect and shadow IT needs the fiscal year "
+            "of each survey wave: add wave_years: to the mapping (e.g. wave_years: {1: 2024, 2: 2025})"
+            in run.text)
+    assert "shadow_it_share" in run.results and "key_estimates" not in run.results
+
+
+@pytest.mark.slow
+def test_wave_years_outside_the_ledger_are_named(full: Path, tmp_path: Path) -> None:
+    shifted = rv.variant(full, tmp_path / "shifted", wave_years={1: 2019, 2: 2025})
+    run = rv.run(NOTEBOOK, shifted, tmp_path / "work")
+    assert run.status == "ok"
+    link = run.results["link"]["value"]
+    assert link["waves_without_spend_year"] == [1]
+    assert link["no_spend_for_year"] >= _firm_waves(shifted, wave=1)
+    assert "Wave 1 (fiscal year 2019) has no spend data at all" in run.text
+    assert "Within firms" not in run.text  # one wave left: no within-firm model
+
+
+@pytest.mark.slow
+def test_one_wave(tmp_path: Path) -> None:
+    one = rv.base_processed(tmp_path / "one", waves=1)
+    shaped = rv.variant(one, tmp_path / "one_wave", wave_years={1: 2024})
+    run = rv.run(NOTEBOOK, shaped, tmp_path / "work")
+    assert run.status == "ok"
+    assert run.results["link"]["value"]["firm_waves"] == _firm_waves(shaped)
+    assert "(fewer than 10: no within-firm model)" in run.text
+
+
+@pytest.mark.slow
+def test_wave_segment_shows_the_wave_year_only(full: Path, tmp_path: Path) -> None:
+    run = rv.run(NOTEBOOK, full, tmp_path, segment={"wave": 2})
+    assert run.status == "ok"
+    survey = pd.read_parquet(full / "survey.parquet")
+    firms = set(survey.loc[survey["wave"] == 2, "firm_id"])
+    budgets = pd.read_parquet(full / "budgets.parquet")
+    trend = rv.table(run.results, "marketing_share_of_tech")
+    assert trend["year"].tolist() == [2025]
+    assert trend["n"].tolist() == [int(((budgets["year"] == 2025)
+                                        & budgets["firm_id"].isin(firms)).sum())]
+    assert rv.table(run.results, "shadow_it_share")["year"].tolist() == [2025]
+    assert "shown in the whole-sample report" in run.text  # the whole-ledger table is not
+
+
+@pytest.mark.slow
+def test_country_segment_with_exclusion(full: Path, tmp_path: Path) -> None:
+    survey = pd.read_parquet(full / "survey.parquet")
+    country = survey["country"].astype(str).value_counts().index[0]
+    run = rv.run(NOTEBOOK, full, tmp_path, segment={"country": country}, exclude=["speeder"])
+    seg = survey[survey["country"].astype(str) == country]
+    assert run.status == "ok"
+    assert run.n == len(seg) - int(seg["flag_speeder"].sum())
+    firms = set(seg.loc[~seg["flag_speeder"], "firm_id"])
+    budgets = pd.read_parquet(full / "budgets.parquet")
+    expected = budgets[budgets["firm_id"].isin(firms)].groupby("year").size()
+    trend = rv.table(run.results, "marketing_share_of_tech").set_index("year")["n"]
+    for year, n in expected.items():
+        assert trend[year] == (n if n >= 5 else "<5")
+
+
+@pytest.mark.slow
+def test_survey_without_indicators(full: Path, tmp_path: Path) -> None:
+    cb = load_codebook()
+    items = [i for c in cb.constructs_of_kind("indicator") for i in cb.constructs[c].items]
+    shaped = rv.variant(full, tmp_path / "no_indicators",
+                        drop_columns=("industry", "size_band", *items))
+    assert indicators.respondent_frame(pd.read_parquet(shaped / "survey.parquet"),
+                                       cb)["disconnect_index"].isna().all()
+    run = rv.run(NOTEBOOK, shaped, tmp_path / "work")
+    assert run.status == "ok"
+    assert "needs the disconnect index" in run.text
