@@ -11,6 +11,7 @@ from helpers.codebook import load_codebook
 from helpers.scales import (
     alpha_table,
     coverage,
+    coverage_note,
     cronbach_alpha,
     feldt_ci,
     fit_one_factor,
@@ -390,3 +391,13 @@ def test_alpha_table_pooled_and_by_role(codebook) -> None:
     expected = cronbach_alpha(data.loc[data["role"] == "CIO", ["req_1", "req_2"]]).alpha
     assert cio["alpha"] == pytest.approx(expected)
     assert by_role["label"].iloc[0] == "Gegenseitiges Vertrauen"
+
+
+def test_coverage_note_says_what_was_not_asked(codebook) -> None:
+    df = survey().drop(columns="trust_3")
+    note = coverage_note(df, codebook, ["mutual_trust", "requirements_friction",
+                                        "sales_involvement"])
+    assert note == ("Not asked in this survey, so not analysed: Sales involvement. Scored from "
+                    "fewer items than the codebook has: Mutual trust: scored from trust_1, "
+                    "trust_2 (trust_3 not asked).")
+    assert coverage_note(survey(), codebook, ["mutual_trust", "requirements_friction"]) == ""

@@ -19,8 +19,12 @@
 4. **Index.** ``reports/index.html`` lists every job with its status (:mod:`helpers.index`).
 
 A lock file (``<reports>/.lock``) serialises runs on one reports folder: a second run waits for
-the first, then finds its reports up to date. Leftover temporary files of an interrupted run are
-removed under the lock.
+the first, then finds its reports up to date. Leftover temporary files of an interrupted run, and
+the reports (HTML, results file, executed notebook) of jobs no longer in the plan, are removed
+under the lock, so that ``reports/`` and its index agree (:func:`remove_stale_reports`).
+
+A report that stops itself with ``helpers.errors.NotApplicable`` (the survey did not collect what it
+needs) gets a short "not applicable" page; it counts as rendered, not failed.
 """
 
 from __future__ import annotations
@@ -231,7 +235,8 @@ def notebook_fingerprint(text: str) -> str:
 
 
 def parameters_fingerprint(parameters: dict[str, Any]) -> str:
-    return _sha(json.dumps(parameters, sort_keys=True, default=str))
+    """Hash of the parameters; ``{1: 2023}`` and ``{"1": 2023}`` differ (both run differently)."""
+    return _sha(reporting.canonical_json(parameters, ensure_ascii=True))
 
 
 def data_fingerprint(data_dir: Any) -> str:
@@ -335,6 +340,13 @@ class Outcome:
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
     selected: bool = True
+    not_applicable: str | None = None  # rendered as a "not applicable: needs …" page
+
+    @property
+    def label(self) -> str:
+        """The status as the index and the summary show it."""
+        return "not applicable" if self.not_applicable and self.status in ("fresh", "reused") \
+            else self.status
 
 
 def _unselected(p: Planned) -> Outcome:
@@ -345,7 +357,7 @@ def _unselected(p: Planned) -> Outcome:
     else:
         status = "reused" if p.up_to_date else "stale"
     return Outcome(p.job, status, error=(p.previous or {}).get("error"), reasons=p.reasons,
-                   selected=False)
+                   selected=False, not_applicable=(p.previous or {}).get("not_applicable"))
 
 
 def outcomes_json(outcomes: Sequence[Outcome], reports_dir: Path) -> list[dict[str, Any]]:
@@ -353,13 +365,14 @@ def outcomes_json(outcomes: Sequence[Outcome], reports_dir: Path) -> list[dict[s
     return [{"notebook": display_path(o.job.notebook), "name": o.job.name,
              "parameters": o.job.parameters, "html": display_path(o.job.html_path(reports_dir)),
              "status": o.status, "seconds": round(o.seconds, 2), "error": o.error,
-             "reasons": o.reasons, "selected": o.selected} for o in outcomes]
+             "not_applicable": o.not_applicable, "reasons": o.reasons, "selected": o.selected}
+            for o in outcomes]
 
 
 def summary(outcomes: Sequence[Outcome], reports_dir: Path, seconds: float) -> str:
     """The closing lines of a run: counts, time, the index, and one line per failed report."""
-    counts = {s: sum(o.status == s for o in outcomes)
-              for s in ("fresh", "reused", "failed", "stale", "missing")}
+    counts = {s: sum(o.label == s for o in outcomes)
+              for s in ("fresh", "reused", "not applicable", "failed", "stale", "missing")}
     lines = [f"{len(outcomes)} reports: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
              + f" in {seconds:.1f} s; index: {display_path(reports_dir / 'index.html')}"]
     lines += [f"FAILED {o.job.key}: {_last_line(o.error)}  "
@@ -393,7 +406,7 @@ class Progress:
     def finished(self, outcome: Outcome) -> None:
         self.done += 1
         self.failed += outcome.status == "failed"
-        line = (f"[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.status:6s} "
+        line = (f"[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.label:6s} "
                 f"{outcome.seconds:6.1f}s  {outcome.job.key}")
         if self.bar is not None:
             self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
@@ -483,7 +496,8 @@ def _worker_main(planned: Planned, fd: int, options: Options, parent: int) -> No
             executed_dir=options.executed_dir, fingerprint=planned.fingerprint,
             engine="inprocess" if options.engine == "fork" else "kernel",
             on_cell_start=on_cell_start, source=planned.source)
-        _send(fd, {"status": result.status, "seconds": result.seconds, "error": result.error})
+        _send(fd, {"status": result.status, "seconds": result.seconds, "error": result.error,
+                   "not_applicable": result.not_applicable})
         code = 0
     except BaseException:  # noqa: BLE001 -- reported to the driver, which writes the error page
         with contextlib.suppress(Exception):
@@ -535,7 +549,8 @@ def _finish(worker: _Worker, status: int, options: Options) -> Outcome:
     _clean_log(job, options)
     if "status" in result:
         return Outcome(job, "fresh" if result["status"] == "ok" else "failed",
-                       result.get("seconds", seconds), result.get("error"), worker.planned.reasons)
+                       result.get("seconds", seconds), result.get("error"), worker.planned.reasons,
+                       not_applicable=result.get("not_applicable"))
     _remove_partial(job, options)
     cell = worker.cell or {}
     where = f" while running cell {cell['cell'] + 1} of the executed notebook" if cell else ""
@@ -632,7 +647,8 @@ def run_inline(todo: Sequence[Planned], options: Options, progress: Progress) ->
                                   executed_dir=options.executed_dir, engine="kernel",
                                   fingerprint=p.fingerprint, source=p.source)
         outcomes.append(Outcome(p.job, "fresh" if result.status == "ok" else "failed",
-                                result.seconds, result.error, p.reasons))
+                                result.seconds, result.error, p.reasons,
+                                not_applicable=result.not_applicable))
         progress.finished(outcomes[-1])
     return outcomes
 
@@ -671,6 +687,63 @@ def remove_stale_temporaries(*folders: Path) -> int:
             if tmp.is_file():
                 tmp.unlink(missing_ok=True)
                 removed += 1
+    return removed
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_results_file(path: Path) -> bool:
+    """Whether ``<stem>/<name>.json`` is a results file this batch wrote for that very report."""
+    doc = _read_json(path)
+    return (isinstance(doc, dict) and doc.get("notebook") == f"{path.parent.name}.ipynb"
+            and doc.get("name") == path.stem and "status" in doc and "provenance" in doc)
+
+
+def _is_executed_notebook(path: Path) -> bool:
+    """Whether ``<stem>/<name>.ipynb`` is a notebook papermill executed from ``<stem>.ipynb``."""
+    nb = _read_json(path)
+    meta = ((nb or {}).get("metadata") or {}).get("papermill") if isinstance(nb, dict) else None
+    return isinstance(meta, dict) and Path(str(meta.get("input_path") or "")).stem == \
+        path.parent.name
+
+
+def remove_stale_reports(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path
+                         ) -> list[Path]:
+    """Remove the outputs of reports no longer in the batch; call under the lock.
+
+    A job disappears from the plan when the data no longer has its segment (a synthetic country
+    the user's survey lacks) or the batch file changed. Its report would otherwise stay in
+    ``reports/`` — the folder a researcher zips and sends — without being in the index. Only
+    what the batch itself wrote is removed, and only for keys not in ``jobs``: a
+    ``<stem>/<name>.html`` + ``<stem>/<name>.json`` pair whose JSON is that report's results
+    file, and an executed ``<stem>/<name>.ipynb`` (with its worker log) that papermill ran from
+    ``<stem>.ipynb``. Any other file is left alone; emptied report folders are removed.
+    Returns the files removed.
+    """
+    keys = {job.key for job in jobs}
+    removed: list[Path] = []
+    pairs = [(results, (results.with_suffix(".html"), results))
+             for results in (sorted(reports_dir.glob("*/*.json")) if reports_dir.exists() else [])
+             if f"{results.parent.name}/{results.stem}" not in keys
+             and _is_results_file(results)]
+    executed = [(nb, (nb, nb.with_suffix(".log")))
+                for nb in (sorted(executed_dir.glob("*/*.ipynb")) if executed_dir.exists() else [])
+                if f"{nb.parent.name}/{nb.stem}" not in keys and _is_executed_notebook(nb)]
+    folders = set()
+    for _, files in pairs + executed:
+        for f in files:
+            if f.is_file():
+                f.unlink()
+                removed.append(f)
+                folders.add(f.parent)
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
     return removed
 
 
@@ -739,6 +812,13 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
     stream = progress_stream or sys.stderr
     with exclusive(options.reports_dir, stream):
         remove_stale_temporaries(options.reports_dir, options.executed_dir)
+        stale = remove_stale_reports(jobs, options.reports_dir, options.executed_dir)
+        gone = sorted({f"{f.parent.name}/{f.stem}" for f in stale
+                       if f.is_relative_to(options.reports_dir)})
+        if gone:
+            print(f"removed {len(gone)} report(s) no longer in the batch: "
+                  + ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else ""),
+                  file=stream, flush=True)
         chosen = {job.key for job in select(jobs, only)}
         planned = plan(jobs, options.reports_dir)
         for p in planned:
@@ -758,7 +838,9 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
             progress.close()
             gc.unfreeze()  # preload froze the heap for the workers' sake
         outcomes = [rendered.get(p.job.key) or
-                    (Outcome(p.job, "reused") if p.job.key in chosen else _unselected(p))
+                    (Outcome(p.job, "reused",
+                             not_applicable=(p.previous or {}).get("not_applicable"))
+                     if p.job.key in chosen else _unselected(p))
                     for p in planned]
         if index:
             from helpers import index as index_page

@@ -1,7 +1,7 @@
 """``reports/index.html``: every job of the batch, its status and key estimates, and forest plots.
 
 The page is built from the results files beside the reports (``<report>.json``): a table per
-notebook (segment, status — fresh, reused, failed, stale or missing —, link, n, key estimates) and,
+notebook (segment, status — fresh, reused, not applicable, failed, stale or missing —, link, n, key estimates) and,
 for every term a notebook records under ``"key_estimates"`` (columns term, estimate, ci_low,
 ci_high, …), a forest plot of that term across segments, drawn with :func:`helpers.plots.interval_plot`
 and embedded as a PNG. Plots are cached by content (``build/index-cache``) and missing ones drawn
@@ -169,16 +169,29 @@ def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) ->
     detail = _estimates_cell(_rows(doc))
     if (doc or {}).get("too_few"):
         detail = '<span class="too-few">too few responses to report (suppressed)</span>'
+    status = _label(outcome, doc)
+    css = status.replace(" ", "-")
+    if status == "not applicable":
+        reason = outcome.not_applicable or (doc or {}).get("not_applicable") or ""
+        detail = f'<span class="na">{html.escape(reason)}</span>'
     if outcome.status == "failed":
         error = (outcome.error or (doc or {}).get("error") or "").strip().splitlines()
         detail = f'<span class="err">{html.escape(error[-1] if error else "failed")}</span>'
     n = (doc or {}).get("n")
     when = (doc or {}).get("rendered_at") or ""
-    return (f'<tr class="{outcome.status}"><td>{name}</td>'
+    return (f'<tr class="{css}"><td>{name}</td>'
             f"<td>{html.escape(reporting.segment_label(job.segment))}</td>"
-            f'<td><span class="status {outcome.status}">{outcome.status}</span></td>'
+            f'<td><span class="status {css}">{status}</span></td>'
             f"<td class=\"num\">{'' if n is None else n}</td><td>{detail}</td>"
             f"<td>{html.escape(when.replace('T', ' ').replace('+00:00', ' UTC'))}</td></tr>")
+
+
+def _label(outcome: Outcome, doc: dict[str, Any] | None) -> str:
+    """fresh, reused, failed, stale, missing — or *not applicable* for a rendered report whose
+    survey lacks what it needs (``helpers.errors.NotApplicable``)."""
+    reason = outcome.not_applicable or (doc or {}).get("not_applicable")
+    return "not applicable" if reason and outcome.status in ("fresh", "reused") \
+        else outcome.status
 
 
 def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | None]],
@@ -206,8 +219,9 @@ def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path
                                          _figures(forests[stem], cache_dir))
                        for stem, items in by_notebook.items())
     _prune(cache_dir, every_plot)
-    counts = {s: sum(o.status == s for o in outcomes)
-              for s in ("fresh", "reused", "failed", "stale", "missing")}
+    labels = [_label(o, docs[o.job.key]) for o in outcomes]
+    counts = {s: labels.count(s)
+              for s in ("fresh", "reused", "not applicable", "failed", "stale", "missing")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     synthetic = any(d and d.get("synthetic") for d in docs.values())
     banner = ('<div class="banner" role="note">SYNTHETIC DATA — these reports were built from '
@@ -245,6 +259,7 @@ _CSS = (
     ".status.fresh{background:#E3F4EA;color:#11612F}.status.reused{background:#EEF1F4;color:#37474F}"
     ".status.failed{background:#FDECEA;color:#B00020}.status.stale,.status.missing"
     "{background:#FFF4E5;color:#7A4100}.err{color:#B00020}"
+    ".status.not-applicable{background:#EEF1F4;color:#37474F;font-style:italic}.na{color:#37474F}"
     ".banner{border:2px solid #D55E00;background:#FFF4E5;color:#3D2000;padding:.6em 1em;"
     "font-weight:bold;margin:.6em 0}figure{display:inline-block;margin:.5em;vertical-align:top}"
     "figure img{max-width:390px;width:100%}figcaption{font-size:.85em;color:#555}"

@@ -13,6 +13,9 @@ writes, each atomically (an interrupted run leaves the previous file or none, ne
 - ``build/executed/<notebook>/<name>.ipynb``: the executed notebook, for analysts who want the code.
 
 A failing notebook gets an error page naming the failing cell and the message; it never raises.
+A notebook that stops itself with ``helpers.privacy.TooFewResponses`` (a segment too small to show)
+or ``helpers.errors.NotApplicable`` (the survey did not collect what it needs) gets a short page
+saying so and a results file with status "ok": neither is a bug.
 Heavy imports (nbformat, papermill, nbconvert, pandas) happen inside the functions that need them,
 so that the batch runner can plan and reuse reports without paying for them.
 """
@@ -87,6 +90,7 @@ class JobResult:
     html: Path
     seconds: float
     error: str | None = None
+    not_applicable: str | None = None  # what the report needs, when its inputs were not collected
 
 
 @dataclass
@@ -97,6 +101,8 @@ class Failure(Exception):
     cell_index: int | None = None
     execution_count: int | None = None
     source: str | None = None
+    ename: str | None = None  # the exception's class name, when a cell raised
+    evalue: str | None = None  # and its message
 
     def __str__(self) -> str:
         return self.message
@@ -169,6 +175,49 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
+# --------------------------------------------------------------------------- parameters
+def python_literal(value: Any) -> str:
+    """A parameter value as the Python literal papermill injects (keys keep their types)."""
+    return _typed_translator().translate(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _typed_translator() -> type:
+    """papermill's Python translator, except that dict keys keep their type.
+
+    papermill writes every dict key as a string (``{1: 2023}`` arrives as ``{"1": 2023}``), so a
+    ``wave_years: {1: 2023}`` in ``reports.yaml`` would not match integer waves in the notebook.
+    Registered for the Python language, it serves both engines (the in-process engine and a
+    fresh kernel), which inject parameters the same way.
+    """
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class TypedPythonTranslator(PythonTranslator):
+        """Python parameters whose dict keys are translated like values, not quoted."""
+
+        @classmethod
+        def translate_dict(cls, val: dict) -> str:
+            items = ", ".join(f"{cls.translate(k)}: {cls.translate(v)}" for k, v in val.items())
+            return f"{{{items}}}"
+
+    papermill_translators.register("python", TypedPythonTranslator)
+    return TypedPythonTranslator
+
+
+def canonical_json(value: Any, ensure_ascii: bool = False) -> str:
+    """Deterministic JSON of parameters for fingerprints and the footer: sorted keys, with
+    non-string keys tagged by type (``{1: 2023}`` and ``{"1": 2023}`` run differently)."""
+    def tag(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {(k if isinstance(k, str) else f"{type(k).__name__}:{k}"): tag(x)
+                    for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [tag(x) for x in v]
+        return v
+
+    return json.dumps(tag(value), sort_keys=True, ensure_ascii=ensure_ascii, default=str)
+
+
 # --------------------------------------------------------------------------- execution
 CellHook = Callable[..., Any]
 
@@ -198,20 +247,44 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
         kernel_name = kernel_name or "python3"
     else:
         options["execution_timeout"] = timeout
-    notebook = nbformat.reads(source, as_version=4) if source is not None else str(job.notebook)
+    kernel_name = kernel_name or _kernel_name()
+    notebook = parameterize(nbformat.reads(source, as_version=4) if source is not None
+                            else str(job.notebook), job.parameters, kernel_name,
+                            options.get("engine_name"))
     out = job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
     try:
         return pm.execute_notebook(
-            notebook, str(tmp), parameters=job.parameters,
-            kernel_name=kernel_name or _kernel_name(), cwd=str(paths.ROOT),
+            notebook, str(tmp), parameters=None, kernel_name=kernel_name, cwd=str(paths.ROOT),
             progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options)
     finally:
         if tmp.exists():
-            if source is not None:
-                _record_input_path(tmp, job.notebook)
+            _record_input_path(tmp, job.notebook)
             os.replace(tmp, out)
+
+
+def parameterize(notebook: Any, parameters: dict[str, Any], kernel_name: str,
+                 engine_name: str | None = None) -> Any:
+    """The notebook (a path or a node) with papermill's injected-parameters cell, typed.
+
+    papermill would quote every dict key (``{1: 2023}`` arriving as ``{"1": 2023}``) and then
+    fail to save a notebook whose metadata mixes integer and string keys. Here the cell is written
+    by :func:`python_literal`'s translator, and the metadata records the parameters as JSON
+    (where keys are text anyway); papermill then runs the notebook as given.
+    """
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from helpers import results
+
+    nb = load_notebook_node(notebook)  # a path or an in-memory node
+    if not parameters:
+        return nb
+    _typed_translator()
+    nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, engine_name=engine_name)
+    nb.metadata.papermill["parameters"] = results.plain(parameters)
+    return nb
 
 
 def _record_input_path(executed: Path, notebook: Path) -> None:
@@ -233,8 +306,10 @@ def failure_from(exc: BaseException) -> Failure:
         trace = _ANSI.sub("", "\n".join(exc.traceback or [])).strip()
         last = f"{exc.ename}: {exc.evalue}"
         message = trace if trace.endswith(last) else f"{trace}\n\n{last}".strip()
-        return Failure(message, exc.cell_index, exc.exec_count, exc.source)
-    return Failure("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip())
+        return Failure(message, exc.cell_index, exc.exec_count, exc.source, exc.ename,
+                       exc.evalue)
+    return Failure("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip(),
+                   ename=type(exc).__name__, evalue=str(exc))
 
 
 # --------------------------------------------------------------------------- documents
@@ -294,7 +369,20 @@ def _title(nb: Any, job: Job) -> str:
 
 
 def _display(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A parameter value for the parameters box: JSON, or the Python literal when JSON would
+    turn non-string dict keys into strings."""
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return python_literal(value) if _has_typed_keys(value) else text
+
+
+def _has_typed_keys(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(not isinstance(k, str) or _has_typed_keys(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_typed_keys(v) for v in value)
+    return False
 
 
 def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) -> dict[str, Any]:
@@ -306,7 +394,7 @@ def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) 
         "segment": segment_label(job.segment),
         "synthetic": bool(doc.get("synthetic")),
         "parameters": [(k, _display(v)) for k, v in job.parameters.items()],
-        "parameters_json": json.dumps(job.parameters, ensure_ascii=False, sort_keys=True),
+        "parameters_json": canonical_json(job.parameters),
         "commit": prov.get("commit", "unknown"),
         "data_fingerprint": doc.get("data_fingerprint") or fp.get("data") or "unknown",
         "packages": " · ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items()),
@@ -448,6 +536,56 @@ def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
     return JobResult(job, "ok", target, seconds)
 
 
+def not_applicable_reason(failure: Failure) -> str | None:
+    """What a report needs, when it stopped itself with ``helpers.errors.NotApplicable``."""
+    if failure.ename == "NotApplicable":
+        return (failure.evalue or "").strip() or "needs data this survey did not collect"
+    return None
+
+
+def _executed_summary(job: Job, executed_dir: Path) -> dict[str, Any]:
+    """The data summary a stopped notebook recorded before it stopped (n, fingerprint), if any."""
+    import nbformat
+
+    from helpers import results
+
+    try:
+        nb = nbformat.read(job.executed_path(executed_dir), as_version=4)
+    except (OSError, ValueError):
+        return {}
+    return (results.collect(nb, strip=False).get("data") or {}).get("value") or {}
+
+
+def write_not_applicable(job: Job, reason: str, reports_dir: Path = paths.REPORTS,
+                         executed_dir: Path = EXECUTED_DIR, *, seconds: float = 0.0,
+                         fingerprint: dict[str, str] | None = None,
+                         engine: str = "kernel") -> JobResult:
+    """A short "not applicable" page saying what the report needs, and a results file with
+    status "ok" and ``not_applicable`` (atomically). Nothing failed: the survey did not collect
+    what this report analyses."""
+    doc = _base_document(job, "ok", seconds, fingerprint, engine)
+    data = _executed_summary(job, executed_dir)
+    doc.update({"not_applicable": reason, "results": {}, "n": data.get("n"),
+                "data_fingerprint": data.get("fingerprint")})
+    if data.get("synthetic") is not None:
+        doc["synthetic"] = data["synthetic"]
+    esc = html.escape
+    text = reason[:1].upper() + reason[1:]
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>Not applicable: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head>"
+            f"<body><main><h1>Not applicable: {esc(job.key)}</h1>"
+            f"<p>Segment: {esc(segment_label(job.segment))}</p>"
+            f'<p role="note" class="not-applicable">{esc(text)}</p>'
+            "<p>This report analyses data that the survey (or the processed data built from it) "
+            "does not contain, so it shows nothing for it. Nothing failed: collect or map the "
+            "data it needs and run <code>make data</code> and <code>make reports</code> again to "
+            "get it.</p></main></body></html>\n")
+    target = job.html_path(reports_dir)
+    atomic.write_text(target, page)
+    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+    return JobResult(job, "ok", target, seconds, not_applicable=reason)
+
+
 def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
            executed_dir: Path = EXECUTED_DIR, *, engine: str = "kernel",
            fingerprint: dict[str, str] | None = None,
@@ -479,6 +617,11 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
         if reason:  # a segment too small to report: a short page, not a failure
             return write_too_few(job, reason, reports_dir, seconds=time.perf_counter() - start,
                                  fingerprint=fingerprint, engine=engine)
+        needs = not_applicable_reason(failure)
+        if needs:  # the survey did not collect what the report needs: not a failure either
+            return write_not_applicable(job, needs, reports_dir, executed_dir,
+                                        seconds=time.perf_counter() - start,
+                                        fingerprint=fingerprint, engine=engine)
         return write_failure(job, failure, reports_dir, executed_dir,
                              seconds=time.perf_counter() - start, fingerprint=fingerprint,
                              engine=engine)

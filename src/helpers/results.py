@@ -35,6 +35,11 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, bool)) or value is None else str(value)
 
 
+def plain(value: Any) -> Any:
+    """A value in plain JSON types (dict keys as text, NaN as None), as results files hold it."""
+    return _jsonable(value)
+
+
 def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> dict[str, Any]:
     """The JSON entry for one recorded result (a table becomes a list of row records)."""
     if isinstance(value, pd.DataFrame):

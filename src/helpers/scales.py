@@ -304,6 +304,22 @@ def coverage(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | N
                                        "status", "note"])
 
 
+def coverage_note(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | None = None,
+                  language: str = "EN") -> str:
+    """One sentence or two for a report: constructs not asked, and those scored from fewer items
+    than the codebook has (e.g. "Scored from fewer items than the codebook has: Data readiness:
+    scored from ready_1, ready_2 (ready_3 not asked)."). Empty when everything was asked."""
+    table = coverage(df, codebook, constructs, language)
+    parts = []
+    missing = table.loc[table["status"] == "not asked", "label"].tolist()
+    if missing:
+        parts.append(f"Not asked in this survey, so not analysed: {', '.join(missing)}.")
+    partial = table.loc[table["status"] == "partial", "note"].tolist()
+    if partial:
+        parts.append("Scored from fewer items than the codebook has: " + "; ".join(partial) + ".")
+    return " ".join(parts)
+
+
 def _asked(df: pd.DataFrame, codebook: Codebook, items: list[str]) -> pd.DataFrame:
     """Boolean frame: was each respondent asked each item (by the ``role`` column, if any)?"""
     if "role" not in df.columns:
