@@ -17,6 +17,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyreadstat
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,6 +101,17 @@ def test_lines_unknown_when_the_csv_module_splits_differently(tmp_path: Path,
                  if i.rule == "out-of-range")
     assert issue.lines == [] and issue.ids == ["R1"]
     assert "column 'imp_1', rows 1 (1 row; response R1)" in str(issue)
+
+
+def test_malformed_text_names_the_physical_line(tmp_path: Path) -> None:
+    """The parser counts records (a multi-line value once); the message names the line."""
+    head = 'a,b,c\n\n1,"x\ny\nz",3\n'  # a blank line 2 and a value over lines 3-5
+    with pytest.raises(DataError) as too_many:
+        read_raw(write(tmp_path, "m1.csv", (head + "4,5,6,7\n").encode()))
+    assert "line 6 has 4 fields" in str(too_many.value)
+    with pytest.raises(DataError) as unclosed:
+        read_raw(write(tmp_path, "m2.csv", (head + '4,5,6\n7,"8,9\n').encode()))
+    assert "quoted value starting on line 7 is never closed" in str(unclosed.value)
 
 
 def test_tab_and_semicolon_files(tmp_path: Path) -> None:

@@ -420,7 +420,7 @@ def _parse_grid(text: str, sep: str, file: Path) -> pd.DataFrame:
         grid = pd.read_csv(StringIO(text), sep=sep, header=None, dtype=object, na_filter=False,
                            skip_blank_lines=True, engine="python" if len(sep) > 1 else "c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
-        raise _malformed(exc, file, sep) from exc
+        raise _malformed(exc, file, sep, text) from exc
     cells = grid.to_numpy(dtype=object, copy=True)
     cells[pd.isna(cells)] = None
     return pd.DataFrame(cells, dtype=object)
@@ -455,28 +455,47 @@ def _record_lines(text: str, sep: str, grid: pd.DataFrame) -> list[int] | None:
     return None
 
 
-def _malformed(exc: BaseException, file: Path, sep: str) -> DataError:
+def _malformed(exc: BaseException, file: Path, sep: str, source: str) -> DataError:
     """DataError for text the CSV parser rejected, naming the line in words a user can act on.
 
-    Lines are counted as the parser counts records: from 1, blank lines included, a quoted value
-    spanning several lines counted once.
+    The parser counts records (from 1, blank lines included, a quoted value spanning several
+    lines counted once); the message names the physical line the record starts on, as an editor
+    shows it and as every other message does (:func:`_physical_line`).
     """
     text = " ".join(str(exc).split())
     shown = {"\t": "tab", " ": "space"}.get(sep, repr(sep))
     if found := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text):
-        expected, line, saw = found.groups()
+        expected, record, saw = (int(n) for n in found.groups())
+        line = _physical_line(source, sep, record)
         return DataError(f"malformed delimited text: line {line} has {saw} fields but the lines "
                          f"above have {expected} (delimiter {shown})", file=str(file),
                          rule="malformed-csv",
                          hint="remove title or note lines above the header, or quote values "
                               "that contain the delimiter")
     if found := re.search(r"EOF inside string starting at row (\d+)", text):
-        line = int(found.group(1)) + 1
+        line = _physical_line(source, sep, int(found.group(1)) + 1)
         return DataError(f"malformed delimited text: the quoted value starting on line {line} "
                          "is never closed", file=str(file), rule="malformed-csv",
                          hint="close the quote or remove the stray quote character")
     return DataError(f"malformed delimited text: {text}", file=str(file), rule="malformed-csv",
                      hint="check for title lines above the header or unbalanced quotes")
+
+
+def _physical_line(text: str, sep: str, record: int) -> int:
+    """The physical line on which the parser's ``record`` (1-based, blank lines counted, a
+    multi-line quoted value once) starts; ``record`` itself when the csv module cannot tell."""
+    if len(sep) != 1:
+        return record
+    reader = csv.reader(StringIO(text), delimiter=sep)
+    consumed = 0
+    try:
+        for number, _ in enumerate(reader, start=1):
+            if number == record:
+                return consumed + 1
+            consumed = reader.line_num
+    except csv.Error:
+        pass
+    return record
 
 
 # --- grids shared by text and Excel files ---------------------------------------------------
