@@ -3,8 +3,9 @@
 Column-level rules (required columns, empty required values, value ranges, allowed categories,
 unique respondent ids) come from a pandera schema derived from the codebook (:func:`schema_for`);
 cross-row rules (duplicate questionnaires, two CMOs in one firm) and data-quality warnings
-(straight-lining, speeders, incomplete dyads, ...) are plain pandas checks. Every finding is an
-:class:`~helpers.errors.Issue` naming the file, the column, the 1-based data rows and the rule, with a
+(straight-lining, speeders, incomplete dyads, firm attributes the two executives report
+differently, ...) are plain pandas checks. Every finding is an :class:`~helpers.errors.Issue`
+naming the file, the column, the rows (the file's own lines where known) and the rule, with a
 hint how to fix it; :func:`validate_survey` collects them in a :class:`ValidationReport`.
 
 Text in numeric columns: item and numeric-field columns may arrive as text (``str``/object dtype,
