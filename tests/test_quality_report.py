@@ -175,3 +175,16 @@ def test_survey_asking_few_constructs_and_fields(base: Path, tmp_path: Path) -> 
     items = set(rv.table(run.results, "item_missingness")["item"])
     assert items and not items & set(indicator_items + driver_items)
     assert "No row was excluded." in run.text
+
+
+def test_on_processed_data_as_make_data_writes_it(base: Path, tmp_path: Path) -> None:
+    """No reshaping: the row selection ``make data`` recorded reaches the report."""
+    manifest = (base / "manifest.json").read_text(encoding="utf-8")
+    assert '"row_selection"' in manifest, "make data records its row selection (COMMON contract)"
+    run = rv.run(NOTEBOOK, base, tmp_path)
+    n = len(pd.read_parquet(base / "survey.parquet"))
+    assert run.status == "ok" and run.n == n
+    rows = rv.table(run.results, "row_selection").set_index("reason")["rows"]
+    assert rows["rows kept for analysis"] == n
+    assert "Unfinished responses were excluded (setting unfinished: exclude in the mapping)." in \
+        run.text

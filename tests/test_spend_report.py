@@ -272,3 +272,16 @@ def test_survey_without_indicators(full: Path, tmp_path: Path) -> None:
     run = rv.run(NOTEBOOK, shaped, tmp_path / "work")
     assert run.status == "ok"
     assert "needs the disconnect index" in run.text
+
+
+@pytest.mark.slow
+def test_on_processed_data_as_make_data_writes_it(base: Path, tmp_path: Path) -> None:
+    """No reshaping: the sample's wave years reach the link through survey.parquet's year."""
+    survey = pd.read_parquet(base / "survey.parquet")
+    assert "year" in survey.columns, "make data writes the year of each wave (COMMON contract)"
+    run = rv.run(NOTEBOOK, base, tmp_path)
+    assert run.status == "ok"
+    link = run.results["link"]["value"]
+    assert link["firm_waves"] == _firm_waves(base) and link["no_year"] == 0
+    assert link["waves_without_spend_year"] == [] and link["matched"] >= 10
+    assert "key_estimates" in run.results

@@ -17,7 +17,7 @@ import pandas as pd
 from helpers import paths
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError
-from helpers.privacy import DEFAULT_MIN_CELL
+from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts
 
 EXCLUSIONS_FILE = "exclusions.parquet"
 DONT_KNOW_FILE = "dont_know.parquet"
@@ -285,11 +285,13 @@ def row_selection(exclusions: pd.DataFrame | None, selection: dict[str, Any] | N
                      "_person": False})
     table = pd.DataFrame(rows, columns=[*ROW_SELECTION_COLUMNS, "_person"])
     counts = pd.to_numeric(table["rows"], errors="coerce")
-    small = table["_person"].astype(bool) & (counts > 0) & (counts < min_cell)
+    person = table["_person"].astype(bool)
+    masked, _ = suppress_counts(table.loc[person, ["rows"]].astype("float64"), min_cell)
+    small = person & (counts > 0) & (counts < min_cell)
     hidden_total = int(counts[small].sum())
     notes = []
     table["rows"] = table["rows"].astype(object)
-    table.loc[small, "rows"] = f"<{min_cell}"
+    table.loc[person, "rows"] = [v if isinstance(v, str) else int(v) for v in masked["rows"]]
     if small.any():
         notes.append(f"{int(small.sum())} count{'s' if small.sum() != 1 else ''} of excluded "
                      f"respondents below {min_cell} {'are' if small.sum() != 1 else 'is'} shown "
