@@ -132,3 +132,122 @@ def test_ids_are_pseudonymised_consistently(raw_csv: Path, tmp_path: Path) -> No
     again = processing.build_processed(raw_csv, out_dir=tmp_path / "again")
     assert not again.skipped
     pd.testing.assert_frame_equal(survey, pd.read_parquet(tmp_path / "again" / "survey.parquet"))
+
+
+# --- years, row selection records, budgets and spend years --------------------------------------
+
+
+def _two_waves(survey_factory) -> pd.DataFrame:
+    return pd.concat([survey_factory(2, wave=1), survey_factory(2, wave=2)], ignore_index=True)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BUDGETS_CSV = ("firm_id,year,currency,revenue,it_budget,marketing_budget,martech_budget\n"
+               + "".join(f"F{f},{y},EUR,100,10,5,1\n" for f in (0, 1) for y in (2024, 2025)))
+
+
+def test_wave_years_from_the_mapping(tmp_path: Path, survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    _two_waves(survey_factory).to_csv(raw, index=False)
+    mapping = _write(tmp_path, "m.yaml", "wave_years: {1: 2024, 2: 2025}\n")
+    out = tmp_path / "processed"
+    result = processing.build_processed(raw, mapping=mapping, out_dir=out,
+                                        budgets=_write(tmp_path, "b.csv", BUDGETS_CSV))
+    survey = pd.read_parquet(out / "survey.parquet")
+    assert survey["year"].dtype == "Int64"
+    assert survey.groupby("wave")["year"].unique().map(list).to_dict() == {1: [2024], 2: [2025]}
+    assert result.manifest["years"] == {"source": "wave_years in the mapping file",
+                                        "by_wave": {"1": [2024], "2": [2025]}}
+
+
+def test_wave_years_must_cover_every_wave_and_agree_with_the_survey(tmp_path: Path,
+                                                                    survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    _two_waves(survey_factory).to_csv(raw, index=False)
+    with pytest.raises(DataError) as info:
+        processing.load_survey(raw, _write(tmp_path, "m.yaml", "wave_years: {1: 2024}\n"))
+    assert info.value.rule == "wave-years-missing" and "wave(s) 2" in str(info.value)
+    assert "m.yaml" in str(info.value) and "2: YEAR" in info.value.hint
+    with_year = tmp_path / "with_year.csv"
+    _two_waves(survey_factory).assign(year=2030).to_csv(with_year, index=False)
+    with pytest.raises(DataError) as info:
+        processing.load_survey(with_year, _write(tmp_path, "m2.yaml",
+                                                 "wave_years: {1: 2024, 2: 2030}\n"))
+    assert info.value.rule == "year-conflict" and len(info.value.rows) == 4  # wave 1 rows
+
+
+def test_the_surveys_own_year_is_kept(tmp_path: Path, survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    _two_waves(survey_factory).assign(year=lambda d: 2022 + d["wave"]).to_csv(raw, index=False)
+    df, report = processing.load_survey(raw)
+    assert report.ok and df["year"].tolist() == [2023] * 4 + [2024] * 4
+    assert df.attrs["year_source"] == "the survey's year column"
+
+
+def test_year_from_recorded_dates_is_the_most_common_per_wave(tmp_path: Path,
+                                                             survey_factory) -> None:
+    survey = _two_waves(survey_factory)
+    survey["RecordedDate"] = ["2023-12-20 10:00", "2023-12-21 11:00", "2024-01-10 09:00",
+                              "2024-01-11 09:30",  # wave 1: a tie -> the earlier year
+                              "2024-11-02", "2024-11-03", "2024-11-05", "2025-01-02"]
+    raw = tmp_path / "survey.csv"
+    survey.to_csv(raw, index=False)
+    df, report = processing.load_survey(raw)
+    assert report.ok, str(report)
+    assert df["year"].tolist() == [2023] * 4 + [2024] * 4
+    assert df.attrs["year_source"] == "RecordedDate: the most common year of each wave"
+
+
+def test_without_years_there_is_no_year_and_no_coverage_check(raw_csv: Path,
+                                                             tmp_path: Path) -> None:
+    budgets = _write(tmp_path, "b.csv", BUDGETS_CSV.replace("2024", "2019"))
+    result = processing.build_processed(raw_csv, budgets=budgets, out_dir=tmp_path / "p")
+    assert "year" not in pd.read_parquet(tmp_path / "p" / "survey.parquet").columns
+    assert result.manifest["years"] == {"source": None, "by_wave": {}}
+
+
+def test_a_wave_year_without_budgets_is_an_error(tmp_path: Path, survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    _two_waves(survey_factory).to_csv(raw, index=False)
+    mapping = _write(tmp_path, "m.yaml", "wave_years: {1: 2023, 2: 2024}\n")
+    out = tmp_path / "processed"
+    with pytest.raises(DataError) as info:
+        processing.build_processed(raw, mapping=mapping, out_dir=out,
+                                   budgets=_write(tmp_path, "budgets.csv", BUDGETS_CSV))
+    error = info.value
+    assert error.rule == "year-mismatch" and len(error.issues) == 1
+    assert "wave 1 refers to 2023 but budgets cover 2024\u20132025" in str(error)
+    assert "budgets.csv" in str(error) and "survey.csv" in str(error)
+    assert "wave_years" in error.hint
+    assert not out.exists() or not any(out.iterdir()), "nothing written"
+
+
+def test_a_wave_year_without_ledger_lines_is_an_error(tmp_path: Path, survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    _two_waves(survey_factory).assign(year=lambda d: 2023 + d["wave"]).to_csv(raw, index=False)
+    ledger = _write(tmp_path, "ledger.csv",
+                    "firm_id,booking_date,cost_center,vendor,vendor_category,payment_method,"
+                    "currency,amount\nF0,2024-03-01,IT,AWS,software,invoice,EUR,100\n")
+    fx = _write(tmp_path, "fx.csv", "date,currency,rate_to_eur\n2024-01-01,DKK,0.134\n")
+    with pytest.raises(DataError) as info:
+        processing.build_processed(raw, ledger=ledger, fx=fx, out_dir=tmp_path / "p")
+    assert "wave 2 refers to 2025 but ledger covers 2024" in str(info.value)
+
+
+def test_selection_records_are_written_and_loaded(raw_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "processed"
+    result = processing.build_processed(raw_csv, out_dir=out)
+    assert result.manifest["row_selection"] == {"unfinished": "exclude", "rows_read": 8,
+                                                "rows_kept": 8, "unfinished_rows": 0}
+    data = processing.load_processed(out)
+    assert data.exclusions is not None and data.exclusions.empty
+    assert list(data.exclusions.columns) == ["step", "reason", "rule", "n_rows"]
+    assert data.dont_know is not None and list(data.dont_know.columns) == ["respondent_id",
+                                                                           "item"]
+    (out / "exclusions.parquet").unlink()  # data built before row selection: absent, not an error
+    assert processing.load_processed(out).exclusions is None

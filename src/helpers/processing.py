@@ -309,8 +309,9 @@ def parse_amounts(values: pd.Series, comma_first: bool = True) -> pd.Series:
     """Amounts as floats: numbers as they are; text in one convention for the whole column.
 
     Text is read with the decimal comma ("1.234,5") or the decimal point ("1,234.5"), whichever
-    parses every text cell, trying ``comma_first`` first; spaces, no-break spaces and
-    apostrophes ("1'234") are thousands separators. Cells that parse in neither are NaN.
+    parses more of the column's text cells (``comma_first`` decides a tie); spaces, no-break
+    spaces and apostrophes ("1'234") are thousands separators. Cells that do not parse in the
+    chosen convention are NaN (the caller reports them).
     """
     cells = values.astype(object)
     texts = {i: v.translate(_GROUPING).strip() for i, v in cells.items() if isinstance(v, str)}
@@ -318,18 +319,15 @@ def parse_amounts(values: pd.Series, comma_first: bool = True) -> pd.Series:
     order = [(_COMMA_DECIMAL, ","), (_DOT_DECIMAL, ".")]
     if not comma_first:
         order.reverse()
-    parsed: dict[Any, float] = {}
-    for pattern, decimal in order:
-        if texts and all(pattern.fullmatch(t) for t in texts.values()):
-            group = "." if decimal == "," else ","
-            parsed = {i: float(t.replace(group, "").replace(decimal, "."))
-                      for i, t in texts.items()}
-            break
+    pattern, decimal = max(order, key=lambda c: sum(bool(c[0].fullmatch(t))
+                                                    for t in texts.values()))
+    group = "." if decimal == "," else ","
     numbers = pd.to_numeric(cells.where(~cells.map(lambda v: isinstance(v, str))),
-                            errors="coerce")
-    for i, number in parsed.items():
-        numbers.loc[i] = number
-    return numbers.astype("float64")
+                            errors="coerce").astype("float64")
+    for i, text in texts.items():
+        if pattern.fullmatch(text):
+            numbers.loc[i] = float(text.replace(group, "").replace(decimal, "."))
+    return numbers
 
 
 def rename_table(df: pd.DataFrame, table: TableMapping, file: str, mapping_file: str | None,
