@@ -25,7 +25,7 @@ import pandas as pd
 from helpers import atomic, paths, privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError, Issue
-from helpers.io import read_raw
+from helpers.io import read_raw, row_locations
 from helpers.mapping import (
     YEAR_RANGE,
     Mapping,
@@ -163,11 +163,12 @@ def _years_from_mapping(df: pd.DataFrame, waves: np.ndarray | None,
     whole = ~np.isnan(waves) & (np.mod(np.nan_to_num(waves), 1) == 0)
     unknown = sorted({int(w) for w in waves[whole]} - set(mapping.wave_years))
     if unknown:
-        rows = [i + 1 for i in np.flatnonzero(whole & np.isin(np.nan_to_num(waves), unknown))]
+        rows = pd.Series(whole & np.isin(np.nan_to_num(waves), unknown), index=df.index)
         raise DataError(f"'wave_years' gives no year for wave(s) {', '.join(map(str, unknown))}",
-                        file=mapping.path, column="wave", rows=rows, rule="wave-years-missing",
+                        file=mapping.path, column="wave", rule="wave-years-missing",
                         hint="add every wave of the survey to wave_years, e.g. "
-                             f"wave_years: {{{', '.join(f'{w}: YEAR' for w in unknown)}}}")
+                             f"wave_years: {{{', '.join(f'{w}: YEAR' for w in unknown)}}}",
+                        **row_locations(df, rows))
     years = pd.Series([mapping.wave_years.get(int(w)) if ok else None
                        for w, ok in zip(waves, whole, strict=True)], index=df.index,
                       dtype="Int64")
@@ -177,7 +178,7 @@ def _years_from_mapping(df: pd.DataFrame, waves: np.ndarray | None,
         if conflict.any():
             raise DataError("the survey's year column contradicts 'wave_years' in the mapping "
                             "file", file=mapping.path, column="year",
-                            rows=[int(i) + 1 for i in np.flatnonzero(conflict)],
+                            **row_locations(df, pd.Series(conflict, index=df.index)),
                             rule="year-conflict",
                             hint="remove wave_years from the mapping (the survey's years are "
                                  "used) or drop the survey's year column")
@@ -267,19 +268,17 @@ def load_budgets(path: str | Path, mapping: str | Path | Mapping | None = None) 
         values = parse_amounts(out[col], comma_first=df.attrs.get("sep") != ",")
         bad = values.isna() & out[col].notna() | (values < 0)
         if bad.any():
-            rows = [i + 1 for i in range(len(out)) if bad.iloc[i]]
             shown = ", ".join(repr(str(v)) for v in out[col][bad].head(3))
             raise DataError(f"amounts must be non-negative numbers; found {shown}", file=file,
-                            column=col, rows=rows, rule="invalid-amount",
+                            column=col, rule="invalid-amount", **row_locations(out, bad),
                             hint="use plain numbers in the file's currency (no currency signs); "
                                  "decimal commas and thousands separators are fine")
         out[col] = values.astype("float64")
     years = pd.to_numeric(out["year"], errors="coerce")
     bad = years.isna() | (years % 1 != 0) | ~years.between(*YEAR_RANGE)
     if bad.any():
-        rows = [i + 1 for i in range(len(out)) if bad.iloc[i]]
         raise DataError(f"years must be whole numbers from {YEAR_RANGE[0]} to {YEAR_RANGE[1]}",
-                        file=file, column="year", rows=rows, rule="invalid-year",
+                        file=file, column="year", rule="invalid-year", **row_locations(out, bad),
                         hint="one row per firm and (fiscal) year, e.g. 2024")
     out["year"] = years.astype("int64")
     out["firm_id"] = privacy.pseudonymise(out["firm_id"].astype("string"), PSEUDONYMS["firm_id"])
