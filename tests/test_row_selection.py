@@ -355,3 +355,22 @@ def test_build_writes_exclusions_dont_know_and_manifest(export: Path, tmp_path: 
     assert not set(dont_know["respondent_id"]) & {"R_3"}
     for name in ("exclusions.parquet", "dont_know.parquet"):
         assert processing.fingerprint(out / name) == result.manifest["outputs"][name]["sha256"]
+
+
+def test_command_line_says_what_was_excluded(export: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    mapping = write_mapping(tmp_path, MAPPING)
+    done = subprocess.run([sys.executable, "-m", "helpers", "validate", "--survey", str(export),
+                           "--mapping", str(mapping)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Rows: 14 read, 6 kept, 8 excluded:" in done.stdout
+    assert "1  forwarded-link duplicate (respondent_id is one of 1 listed id(s))" in done.stdout
+    built = subprocess.run([sys.executable, "-m", "helpers", "build-data", "--survey",
+                            str(export), "--mapping", str(mapping), "--out",
+                            str(tmp_path / "processed")], capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "Rows: 14 read, 6 kept, 8 excluded:" in built.stdout

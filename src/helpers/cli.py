@@ -50,10 +50,11 @@ def _write_sample(folder: Path, args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from helpers.processing import load_survey
+    from helpers.processing import describe_row_selection, load_survey
 
     chosen, _ = _chosen_inputs(args, ("survey", "mapping"))
-    _, report = load_survey(chosen["survey"], chosen.get("mapping"))
+    df, report = load_survey(chosen["survey"], chosen.get("mapping"))
+    print(describe_row_selection(df))
     print(report)
     return 0 if report.ok else 2
 
@@ -74,6 +75,8 @@ def _build_data(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"processed data up to date ({', '.join(m['outputs'])}); use --force to rebuild")
         return 0
+    if result.selection:
+        print(result.selection)
     print(result.report)
     for name, meta in m["outputs"].items():
         print(f"wrote data/processed/{name}: {meta['rows']} rows")

@@ -373,6 +373,7 @@ class BuildResult:
     manifest: dict[str, Any]
     report: ValidationReport | None
     skipped: bool
+    selection: str | None = None  # rows read, kept and excluded by reason, in words
 
 
 def _inputs(sources: dict[str, Path | None]) -> dict:
@@ -460,7 +461,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         "python": platform.python_version(),
     }
     atomic.write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-    return BuildResult(manifest, report, skipped=False)
+    return BuildResult(manifest, report, skipped=False, selection=describe_row_selection(df))
 
 
 def dont_know_frame(df: pd.DataFrame) -> pd.DataFrame:
