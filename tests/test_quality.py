@@ -251,3 +251,10 @@ def test_row_selection_kept_unfinished_count_in_words() -> None:
     assert "(9 of them)" in quality.row_selection_reading(t, sel, min_cell=5)
     sel["unfinished_rows"] = 2
     assert "(fewer than 5 of them)" in quality.row_selection_reading(t, sel, min_cell=5)
+
+
+def test_sensitivity_reading_when_nobody_is_flagged(dyads: pd.DataFrame, cb) -> None:
+    df = dyads.assign(flag_speeder=False, flag_straight_lining=False)
+    t = quality.sensitivity(df, cb, min_cell=5)
+    assert t["excluded"].tolist() == [0, 0, 0, 0]
+    assert quality.sensitivity_reading(t).startswith("No respondent here is flagged")

@@ -353,12 +353,16 @@ def has_flags(survey: pd.DataFrame) -> bool:
 def sensitivity_reading(table: pd.DataFrame) -> str:
     """The sensitivity line in words: how the CMO − CIO difference on the disconnect index
     moves in each analysis sample shown beside all respondents (``""`` when nothing to say)."""
-    diffs = table.set_index("analysis")["difference"]
-    base = diffs.get("all respondents")
+    rows = table.set_index("analysis")
+    if (rows["excluded"].astype(object) == 0).all():
+        return ("No respondent here is flagged as a speeder or straight-liner: leaving them out "
+                "changes nothing.")
+    base = rows["difference"].get("all respondents")
     if base is None or pd.isna(base):
         return ""
-    moves = [f"{label}: {d:+.3f}" for label, d in diffs.items()
-             if label != "all respondents" and pd.notna(d)]
+    moves = [f"{label}: {r['difference']:+.3f}" for label, r in rows.iterrows()
+             if label != "all respondents" and pd.notna(r["difference"])
+             and not (isinstance(r["excluded"], int) and r["excluded"] == 0)]
     if not moves:
         return ""
     return ("Within-firm CMO − CIO difference on the disconnect index, all respondents: "
