@@ -36,7 +36,8 @@ from helpers.mapping import (
     similar_columns,
 )
 from helpers.selection import apply_selection, exclusions_frame, metadata_column, select_rows
-from helpers.validate import ValidationReport, validate_survey
+from helpers.validate import (FLAG_COLUMNS, ValidationReport, harmonise_firm_attributes,
+                              respondent_flags, validate_survey)
 
 SURVEY_FILE = "survey.parquet"
 BUDGETS_FILE = "budgets.parquet"
@@ -243,6 +244,8 @@ def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFr
             out[name] = privacy.pseudonymise(out[name], prefix)
     for item in item_cols:
         out[item] = pd.to_numeric(df[item], errors="raise").astype("float64")
+    # the speeder / straight-lining warnings per respondent, so reports can exclude them
+    out[list(FLAG_COLUMNS)] = respondent_flags(df, cb)
     sort = [c for c in ("wave", "firm_id", "role") if c in out.columns]
     return out.sort_values(sort, kind="stable").reset_index(drop=True)
 
@@ -429,6 +432,8 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
     plan = load_mapping(sources["mapping"]) if sources["mapping"] is not None else Mapping()
     df, report = load_survey(sources["survey"], plan, cb)
     report.raise_for_errors()
+    # after validation, which must see the answers as given: one value per firm-wave
+    df = harmonise_firm_attributes(df, cb)
     frames = {SURVEY_FILE: tidy_survey(df, cb), VALIDATION_FILE: _issues_frame(report),
               EXCLUSIONS_FILE: exclusions_frame(df.attrs.get("exclusions") or []),
               DONT_KNOW_FILE: dont_know_frame(df)}
@@ -457,6 +462,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         "dropped_personal_fields": [c for c in cb.pii_fields if c in df.columns],
         "validation": {"errors": len(report.errors), "warnings": len(report.warnings)},
         "row_selection": df.attrs.get("row_selection"),
+        "harmonised_firm_attributes": df.attrs.get("harmonised_firm_attributes") or {},
         "years": _years_summary(frames[SURVEY_FILE], df.attrs.get("year_source")),
         "python": platform.python_version(),
     }
