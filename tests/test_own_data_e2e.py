@@ -60,6 +60,9 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     harness.project_copy(root, segments=export.segments)
     data = harness.make(root, "data", export.make_args)
     reports = harness.make(root, "reports") if data.returncode == 0 else None
+    (root / "timings.json").write_text(json.dumps(  # for whoever tunes the suite's run time
+        {"make data": round(data.seconds, 1),
+         "make reports": reports and round(reports.seconds, 1)}) + "\n", encoding="utf-8")
     return Run(root, export, data, reports)
 
 
@@ -272,6 +275,34 @@ def test_data_quality_report_lists_the_exclusions(run: Run) -> None:
 
 
 @pytest.mark.slow
+def test_data_quality_report_counts_skipped_and_dont_know_per_item(run: Run) -> None:
+    _rendered(run)
+    truth = run.export.truth
+    cb = load_codebook()
+    page = (run.root / "reports" / "00_data_quality" / "all.html").read_text(encoding="utf-8")
+    rows = harness.table_rows(page)
+    header = next((r for r in rows if {"item", "n_asked", "n_dont_know"} <= set(r)), None)
+    assert header is not None, "no per-item table of skipped and don't-know answers"
+    shown = {r[header.index("item")]: r for r in rows if len(r) == len(header)}
+    dk = truth.dont_know["item"].value_counts()
+    wrong = []
+    for item in [i for i in cb.items if i not in truth.absent_items]:
+        asked = truth.expected["role"].isin(cb.items[item].roles)
+        answered = int(truth.expected.loc[asked, item].notna().sum())
+        want = {"n_asked": int(asked.sum()), "n_answered": answered,
+                "n_dont_know": int(dk.get(item, 0)),
+                "n_skipped": int(asked.sum()) - answered - int(dk.get(item, 0))}
+        row = shown.get(item)
+        if row is None:
+            wrong.append(f"{item}: not in the table")
+            continue
+        got = {k: row[header.index(k)] for k in want if k in header}
+        if got != {k: str(v) for k, v in want.items() if k in header}:
+            wrong.append(f"{item}: report {got}, export {want}")
+    assert not wrong, "per-item counts differ from the export:\n" + "\n".join(wrong[:12])
+
+
+@pytest.mark.slow
 def test_no_personal_value_reaches_any_output(run: Run) -> None:
     _built(run)
     truth = run.export.truth
@@ -311,3 +342,24 @@ def test_export_is_what_its_truth_says(name: str, tmp_path: Path) -> None:
     assert all(np.isnan(v) for v in (dk.apply(lambda r: r[r["item"]], axis=1)))
     assert set(truth.expected["role"]) == {"CMO", "CIO"}
     assert 100 <= truth.n_valid <= 260
+
+
+# --------------------------------------------------------------------------- last: runs again
+@pytest.mark.slow
+def test_plain_make_data_and_make_reports_afterwards_reuse_the_users_data(run: Run) -> None:
+    """A second plain `make data` / `make reports` (no variables) keeps describing the export:
+    nothing is rebuilt from the sample, unchanged reports are reused."""
+    if run.export.name != "qualtrics_de":
+        pytest.skip("checked on the German Qualtrics export only, to keep the suite short")
+    _rendered(run)
+    manifest = (run.processed / "manifest.json").read_text(encoding="utf-8")
+    before = {k: d.get("rendered_at") for k, d in harness.results_files(run.root).items()}
+    data = harness.make(run.root, "data")
+    assert data.returncode == 0, data.describe()
+    assert "your data" in data.stdout and "sample" not in data.stdout.split("\n")[1], data.stdout
+    assert (run.processed / "manifest.json").read_text(encoding="utf-8") == manifest
+    reports = harness.make(run.root, "reports")
+    assert reports.returncode == 0, reports.describe()
+    after = {k: d.get("rendered_at") for k, d in harness.results_files(run.root).items()}
+    assert after == before, "reports were rendered again although nothing changed"
+    assert not (run.root / "data" / "raw" / "sample").exists()
