@@ -356,7 +356,7 @@ def test_plain_make_data_and_make_reports_afterwards_reuse_the_users_data(run: R
     before = {k: d.get("rendered_at") for k, d in harness.results_files(run.root).items()}
     data = harness.make(run.root, "data")
     assert data.returncode == 0, data.describe()
-    assert "your data" in data.stdout and "sample" not in data.stdout.split("\n")[1], data.stdout
+    assert "your data" in data.stdout and "synthetic sample" not in data.stdout, data.stdout
     assert (run.processed / "manifest.json").read_text(encoding="utf-8") == manifest
     reports = harness.make(run.root, "reports")
     assert reports.returncode == 0, reports.describe()
