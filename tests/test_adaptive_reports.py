@@ -273,10 +273,22 @@ def test_reports_no_longer_in_the_plan_are_removed(tiny_data: Path, tmp_path: Pa
     # a notebook dropped from the batch entirely: its folder goes when nothing else is in it
     only_tiny = write_batch(tmp_path / "b.yaml", [{"notebook": str(FIXTURES / "tiny.ipynb")}],
                             tiny_data)
+    listed = batch.stale_outputs(batch.load_batch(only_tiny), tmp_path / "reports",
+                                 tmp_path / "executed")  # what a dry run can show
     removed = batch.remove_stale_reports(batch.load_batch(only_tiny), tmp_path / "reports",
                                          tmp_path / "executed")
+    assert removed == listed
     assert {p.name for p in removed} == {"all.html", "all.json", "all.ipynb", "country-DE.html",
                                          "country-DE.json", "country-DE.ipynb"}
     assert reports.is_dir() and executed.is_dir()  # the files we did not write are still there
     for path, text in keep.items():
         assert path.read_text() == text, path
+
+
+def test_controls_absent_from_the_data_are_dropped_like_constant_ones() -> None:
+    from helpers import models
+
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "x": [0.0, 1.0, 0.0, 1.0],
+                          "country": ["DE", "DE", "DE", "DE"], "role": ["CMO", "CIO"] * 2})
+    assert models.build_formula("y", ["x"], ["size_band", "country", "role"], frame) == \
+        "y ~ x + C(role)"

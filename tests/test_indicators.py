@@ -113,7 +113,7 @@ PAIRS_CIO = [3.0, 2.0, 4.5, 2.5, 1.8, 3.1]
 def test_dyads_identifies_complete_pairs() -> None:
     wide = dyads(dyad_frame(), "mutual_trust")
     assert list(wide.columns) == ["firm_id", "wave", "mutual_trust_cmo", "mutual_trust_cio"]
-    assert list(zip(wide["firm_id"], wide["wave"])) == [
+    assert list(zip(wide["firm_id"], wide["wave"], strict=True)) == [
         ("f1", 1), ("f2", 1), ("f3", 1), ("f4", 1), ("f5", 1), ("f5", 2), ("f6", 1)]
     assert wide.loc[wide["firm_id"] == "f3", ["mutual_trust_cmo", "mutual_trust_cio"]].values \
         .tolist() == [[3.5, 4.5]]

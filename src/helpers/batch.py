@@ -712,36 +712,40 @@ def _is_executed_notebook(path: Path) -> bool:
         path.parent.name
 
 
+def stale_outputs(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path) -> list[Path]:
+    """The files the batch wrote for reports no longer in ``jobs`` (what a run will remove).
+
+    Only what the batch itself wrote counts, and only for keys not in ``jobs``: a
+    ``<stem>/<name>.html`` + ``<stem>/<name>.json`` pair whose JSON is that report's results
+    file, and an executed ``<stem>/<name>.ipynb`` (with its worker log) that papermill ran from
+    ``<stem>.ipynb``. Any other file is never listed.
+    """
+    keys = {job.key for job in jobs}
+    found: list[Path] = []
+    for results in sorted(reports_dir.glob("*/*.json")) if reports_dir.exists() else []:
+        if f"{results.parent.name}/{results.stem}" not in keys and _is_results_file(results):
+            found += [f for f in (results.with_suffix(".html"), results) if f.is_file()]
+    for nb in sorted(executed_dir.glob("*/*.ipynb")) if executed_dir.exists() else []:
+        if f"{nb.parent.name}/{nb.stem}" not in keys and _is_executed_notebook(nb):
+            found += [f for f in (nb, nb.with_suffix(".log")) if f.is_file()]
+    return found
+
+
 def remove_stale_reports(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path
                          ) -> list[Path]:
-    """Remove the outputs of reports no longer in the batch; call under the lock.
+    """Remove the outputs of reports no longer in the batch (:func:`stale_outputs`); call under
+    the lock. Returns the files removed; folders left empty are removed too.
 
     A job disappears from the plan when the data no longer has its segment (a synthetic country
     the user's survey lacks) or the batch file changed. Its report would otherwise stay in
-    ``reports/`` — the folder a researcher zips and sends — without being in the index. Only
-    what the batch itself wrote is removed, and only for keys not in ``jobs``: a
-    ``<stem>/<name>.html`` + ``<stem>/<name>.json`` pair whose JSON is that report's results
-    file, and an executed ``<stem>/<name>.ipynb`` (with its worker log) that papermill ran from
-    ``<stem>.ipynb``. Any other file is left alone; emptied report folders are removed.
-    Returns the files removed.
+    ``reports/`` — the folder a researcher zips and sends — without being in the index.
     """
-    keys = {job.key for job in jobs}
-    removed: list[Path] = []
-    pairs = [(results, (results.with_suffix(".html"), results))
-             for results in (sorted(reports_dir.glob("*/*.json")) if reports_dir.exists() else [])
-             if f"{results.parent.name}/{results.stem}" not in keys
-             and _is_results_file(results)]
-    executed = [(nb, (nb, nb.with_suffix(".log")))
-                for nb in (sorted(executed_dir.glob("*/*.ipynb")) if executed_dir.exists() else [])
-                if f"{nb.parent.name}/{nb.stem}" not in keys and _is_executed_notebook(nb)]
-    folders = set()
-    for _, files in pairs + executed:
-        for f in files:
-            if f.is_file():
-                f.unlink()
-                removed.append(f)
-                folders.add(f.parent)
-    for folder in folders:
+    removed = []
+    for f in stale_outputs(jobs, reports_dir, executed_dir):
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+            removed.append(f)
+    for folder in {f.parent for f in removed}:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty
     return removed

@@ -1,7 +1,8 @@
 """``reports/index.html``: every job of the batch, its status and key estimates, and forest plots.
 
 The page is built from the results files beside the reports (``<report>.json``): a table per
-notebook (segment, status — fresh, reused, not applicable, failed, stale or missing —, link, n, key estimates) and,
+notebook (segment, status — fresh, reused, not applicable, failed, stale or missing —, link, n,
+key estimates) and,
 for every term a notebook records under ``"key_estimates"`` (columns term, estimate, ci_low,
 ci_high, …), a forest plot of that term across segments, drawn with :func:`helpers.plots.interval_plot`
 and embedded as a PNG. Plots are cached by content (``build/index-cache``) and missing ones drawn
