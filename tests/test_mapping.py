@@ -398,7 +398,8 @@ def test_spss_export_end_to_end(tmp_path: Path, survey_factory) -> None:
     frame["imp_2"] = [9.0, 9.0, 3.0, 1.0]
     path = tmp_path / "export.sav"
     pyreadstat.write_sav(frame, str(path), variable_value_labels={
-        "country": {1.0: "Deutschland", 2.0: "Österreich"}, "imp_1": agree, "imp_2": agree})
+        "country": {1.0: "Deutschland", 2.0: "Österreich"}, "imp_1": agree, "imp_2": agree},
+        missing_ranges={"imp_2": [9.0]})  # "Weiß nicht" declared user-missing in imp_2 only
     mapping = write_mapping(tmp_path, """
         value_labels: true
         recode:
@@ -409,7 +410,9 @@ def test_spss_export_end_to_end(tmp_path: Path, survey_factory) -> None:
     assert report.ok, str(report)
     assert df["country"].tolist() == ["DE", "DE", "AT", "AT"]
     assert df["imp_1"].tolist()[1:] == [4, 2, 5] and np.isnan(df["imp_1"].iloc[0])
-    assert df.attrs["dont_know"] == {"imp_1": [0], "imp_2": [0, 1]}
+    assert df.attrs["dont_know"] == {"imp_1": [0], "imp_2": [0, 1]}  # user-missing too
+    assert df["imp_2"].isna().tolist() == [True, True, False, False]
+    assert "missing_cells" not in df.attrs and df.attrs["missing_codes"] == {"imp_2": [9]}
     pd.testing.assert_series_equal(df["trust_1"], survey["trust_1"], check_dtype=False)
 
 

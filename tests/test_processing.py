@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import atomic, processing
+from helpers import atomic, privacy, processing
 from helpers.errors import DataError
 
 
@@ -162,7 +162,8 @@ def test_wave_years_from_the_mapping(tmp_path: Path, survey_factory) -> None:
     assert survey["year"].dtype == "Int64"
     assert survey.groupby("wave")["year"].unique().map(list).to_dict() == {1: [2024], 2: [2025]}
     assert result.manifest["years"] == {"source": "wave_years in the mapping file",
-                                        "by_wave": {"1": [2024], "2": [2025]}}
+                                        "by_wave": {"1": [2024], "2": [2025]},
+                                        "waves_from": "the survey's wave column"}
 
 
 def test_wave_years_must_cover_every_wave_and_agree_with_the_survey(tmp_path: Path,
@@ -208,7 +209,8 @@ def test_without_years_there_is_no_year_and_no_coverage_check(raw_csv: Path,
     budgets = _write(tmp_path, "b.csv", BUDGETS_CSV.replace("2024", "2019"))
     result = processing.build_processed(raw_csv, budgets=budgets, out_dir=tmp_path / "p")
     assert "year" not in pd.read_parquet(tmp_path / "p" / "survey.parquet").columns
-    assert result.manifest["years"] == {"source": None, "by_wave": {}}
+    assert result.manifest["years"] == {"source": None, "by_wave": {},
+                                        "waves_from": "the survey's wave column"}
 
 
 def test_a_wave_year_without_budgets_is_an_error(tmp_path: Path, survey_factory) -> None:
@@ -251,3 +253,35 @@ def test_selection_records_are_written_and_loaded(raw_csv: Path, tmp_path: Path)
                                                                            "item"]
     (out / "exclusions.parquet").unlink()  # data built before row selection: absent, not an error
     assert processing.load_processed(out).exclusions is None
+
+
+def test_a_survey_without_a_wave_column_is_one_wave(tmp_path: Path, survey_factory) -> None:
+    raw = tmp_path / "survey.csv"
+    survey_factory(2).drop(columns="wave").to_csv(raw, index=False)
+    df, report = processing.load_survey(raw, _write(tmp_path, "m.yaml", "wave_years: {3: 2025}\n"))
+    assert report.ok, str(report)
+    assert df["wave"].tolist() == [3] * 4 and df["year"].tolist() == [2025] * 4
+    assert df.attrs["wave_source"] == "no wave column: one wave (3)"
+    df, report = processing.load_survey(raw)
+    assert report.ok and df["wave"].tolist() == [1] * 4 and "year" not in df.columns
+    with pytest.raises(DataError) as info:
+        processing.load_survey(raw, _write(tmp_path, "m2.yaml", "wave_years: {1: 2024, 2: 2025}\n"))
+    assert info.value.rule == "wave-column-missing"
+
+
+def test_numeric_ids_get_the_same_pseudonym_in_survey_and_budgets(tmp_path: Path,
+                                                                  survey_factory) -> None:
+    """SPSS stores firm 1001 as 1001.0; a budget sheet writes 1001: one firm, one pseudonym."""
+    survey = survey_factory(2)
+    survey["firm_id"] = survey["firm_id"].map({"F0": 1001.0, "F1": 1002.0})
+    survey["respondent_id"] = [17.0, 18.0, 19.0, 20.0]
+    raw = tmp_path / "survey.parquet"
+    survey.to_parquet(raw)
+    budgets = _write(tmp_path, "b.csv", BUDGETS_CSV.replace("F0,", "1001,").replace("F1,",
+                                                                                    "1002,"))
+    out = tmp_path / "p"
+    processing.build_processed(raw, budgets=budgets, out_dir=out)
+    firms = set(pd.read_parquet(out / "survey.parquet")["firm_id"])
+    assert firms == set(pd.read_parquet(out / "budgets.parquet")["firm_id"])
+    expected = privacy.pseudonymise(pd.Series(["17", "18", "19", "20"], dtype="string"), "R")
+    assert set(pd.read_parquet(out / "survey.parquet")["respondent_id"]) == set(expected)

@@ -345,7 +345,8 @@ def test_build_writes_exclusions_dont_know_and_manifest(export: Path, tmp_path: 
     assert result.manifest["row_selection"] == {"unfinished": "exclude", "rows_read": 14,
                                                 "rows_kept": 6, "unfinished_rows": 1}
     assert result.manifest["years"] == {"source": "RecordedDate: the most common year of each "
-                                        "wave", "by_wave": {"1": [2024]}}
+                                        "wave", "by_wave": {"1": [2024]},
+                                        "waves_from": "the survey's wave column"}
     survey = pd.read_parquet(out / "survey.parquet")
     assert len(survey) == 6 and survey["year"].dtype == "Int64"
     dont_know = pd.read_parquet(out / "dont_know.parquet")

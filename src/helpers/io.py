@@ -11,6 +11,8 @@ JSON-able Python values:
                    upper Excel header rows)
 ``value_labels``   column -> {code: label} (SPSS/Stata)
 ``missing_codes``  column -> user-missing codes that were turned into NaN (SPSS/Stata)
+``missing_cells``  column -> {code: row positions} of those cells, so that the mapping step can
+                   still count a user-missing "don't know" (SPSS/Stata; only columns with some)
 ``import_ids``     column -> Qualtrics ImportId (Qualtrics only; empty when the row is absent)
 ``encoding``/``sep`` for text files, ``sheet`` for Excel: how the file was decoded.
 ``source_lines``   where each row sits in the file, so messages can point at it: read it with
@@ -120,7 +122,8 @@ GROUP_SPACES = "\u00a0\u202f\u2009"  # no-break, narrow no-break and thin space
 SPACE_GROUPED = re.compile(rf"[+-]?\d{{1,3}}(?:[{GROUP_SPACES}]\d{{3}})+(?:[.,]\d+)?",
                            re.ASCII)  # 1 234,5
 EMPTY = "\0empty_"  # placeholder name of a nameless, empty column
-PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "import_ids")
+PER_COLUMN_ATTRS = ("question_text", "value_labels", "missing_codes", "missing_cells",
+                    "import_ids")
 SOURCE_LINES = "source_lines"  # attrs key: where each row sits in the file (see the docstring)
 LINE_UNITS = ("line", "sheet row", "record")
 ID_COLUMNS = ("respondent_id", "ResponseId", "ResponseID")  # codebook name, then Qualtrics'
@@ -779,17 +782,27 @@ def _read_stat(file: Path, reader: str, fmt: str, encoding: str | None
     """Read with pyreadstat keeping user-missing values, then turn them into NaN."""
     df, meta = _run_readstat(file, reader, fmt, encoding)
     missing_codes: dict[str, list[Any]] = {}
+    missing_cells: dict[str, dict[Any, list[int]]] = {}
     for column in df.columns:
         mask, codes = _user_missing(df[column], column, meta)
         if codes:
+            extended = meta.readstat_variable_types.get(column) != "string" \
+                and df[column].dtype == object  # Stata .a-.z, named as in missing_codes
+            cells: dict[Any, list[int]] = {}
+            for position, value in zip(np.flatnonzero(mask.to_numpy()), df[column][mask],
+                                       strict=True):
+                cells.setdefault(f".{value}" if extended else _plain(value), []).append(
+                    int(position))
             df[column] = _without(df[column], mask, meta.readstat_variable_types.get(column))
             missing_codes[column] = codes
+            missing_cells[column] = cells
     return df, {
         "format": fmt,
         "question_text": {c: label for c, label in meta.column_names_to_labels.items() if label},
         "value_labels": {c: {_plain(k): v for k, v in labels.items()}
                          for c, labels in meta.variable_value_labels.items()},
         "missing_codes": missing_codes,
+        "missing_cells": missing_cells,
     }
 
 

@@ -62,7 +62,9 @@ Rules applied by :func:`apply_mapping` (which returns a new frame and never muta
   (column -> row positions) so that ``make data`` writes it to ``dont_know.parquet`` and the
   data-quality report counts "don't know" apart from skipped items.  ``dont_know:`` lists
   labels or codes that mean "don't know" in every item; it is only for items (a ``dont_know``
-  target on another column is an error, ``mapping-dont-know-field``).
+  target on another column is an error, ``mapping-dont-know-field``).  SPSS/Stata cells that
+  were user-missing (``df.attrs["missing_cells"]``, consumed here) stay missing, but count as
+  "don't know" when their code or its value label is recoded to ``dont_know``.
 * With ``value_labels: true`` the file's value labels (``df.attrs["value_labels"]``, e.g. from
   SPSS) turn answer labels back into codes, and labelled codes count as valid; explicit
   ``recode`` entries win over them.  In a category field of the codebook (country, industry,
@@ -87,7 +89,8 @@ holding ``null``.  ``unfinished: exclude`` (the default) or ``keep`` decides Qua
 with ``Finished`` false or ``Progress`` below 100.  See :mod:`helpers.selection`.
 
 ``wave_years`` (integer keys) gives the year each wave refers to; it fills the ``year`` column
-(see :func:`helpers.processing.load_survey` for the fallbacks).  ``budgets`` and ``ledger`` take
+(see :func:`helpers.processing.add_year` for the fallbacks; a survey without a wave column is
+the single wave of ``wave_years``, see :func:`helpers.processing.add_wave`).  ``budgets`` and ``ledger`` take
 ``columns`` (and, for budgets, ``drop``) as above, for :func:`helpers.processing.load_budgets`
 and :func:`helpers.spend.firm_year_features`.
 
@@ -542,9 +545,11 @@ def apply_mapping(df: pd.DataFrame, mapping: Mapping | str | Path,
     attrs = _renamed_attrs(df.attrs, renames, set(mapping.drop))
     unmapped: dict[str, list[Any]] = {}
     dont_know: dict[str, list[int]] = {}
+    missing_cells = attrs.pop("missing_cells", None)  # consumed here (it can be large)
+    missing_cells = missing_cells if isinstance(missing_cells, dict) else {}
     for column in out.columns:
         result = _recode_column(out[column], str(column), rules.get(str(column)), mapping,
-                                attrs["value_labels"], cb)
+                                attrs["value_labels"], cb, missing_cells.get(column))
         if result is not None:
             out[column], unmatched, marked = result
             if unmatched:
@@ -745,9 +750,14 @@ def labels_by_code(labels: Any) -> dict[Any, Any]:
 
 
 def _recode_column(series: pd.Series, column: str, rules: _Rules | None, mapping: Mapping,
-                   value_labels: dict[str, Any], cb: Codebook
+                   value_labels: dict[str, Any], cb: Codebook, missing_cells: Any = None
                    ) -> tuple[pd.Series, list[Any], list[int]] | None:
-    """Recode one column, or None when no rule applies to it."""
+    """Recode one column, or None when no rule applies to it.
+
+    ``missing_cells`` ({code: positions}, from :func:`helpers.io.read_raw` for SPSS/Stata) are
+    the cells that were user-missing: still missing, but counted as "don't know" when their
+    code or its value label is recoded to ``dont_know``.
+    """
     labels = value_labels.get(column)
     labels = labels if isinstance(labels, dict) else {}
     by_code = labels_by_code(labels)
@@ -765,7 +775,24 @@ def _recode_column(series: pd.Series, column: str, rules: _Rules | None, mapping
                        if isinstance(label, Hashable)}
     if not lookup and not label_codes:
         return None
-    return _recode(series, lookup, by_code, label_codes, None if explicit else _number_or_none)
+    result = _recode(series, lookup, by_code, label_codes, None if explicit else _number_or_none)
+    return (*result[:2], sorted(set(result[2]) | set(
+        _user_missing_dont_know(missing_cells, lookup, by_code, len(series)))))
+
+
+def _user_missing_dont_know(missing_cells: Any, lookup: dict[Any, Any], by_code: dict[Any, Any],
+                            n: int) -> list[int]:
+    """Positions of user-missing cells whose code (or its label) is recoded to dont_know."""
+    if not isinstance(missing_cells, dict) or not lookup:
+        return []
+    found: list[int] = []
+    for code, positions in missing_cells.items():
+        key = _key(code)
+        if key not in lookup and key in by_code:
+            key = _key(by_code[key])
+        if lookup.get(key) is DONT_KNOW and isinstance(positions, list):
+            found += [p for p in positions if isinstance(p, int) and 0 <= p < n]
+    return found
 
 
 def _recode(series: pd.Series, lookup: dict[Any, Any], by_code: dict[Any, Any],

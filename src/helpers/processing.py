@@ -92,7 +92,8 @@ def load_survey(survey: str | Path, mapping: str | Path | Mapping | None = None,
     Steps: :func:`helpers.io.read_raw`; :func:`helpers.mapping.apply_mapping` (renames, recodes,
     role normalisation; an empty mapping without a file); :func:`helpers.selection.select_rows`
     (Qualtrics preview/spam/test and unfinished responses, the mapping's ``exclude`` rules), so
-    that excluded rows never reach validation; :func:`add_year`; validation.
+    that excluded rows never reach validation; :func:`add_wave` (a survey without a wave column
+    is one wave); :func:`add_year`; validation.
 
     Returns the kept rows (codebook column names; the index is the export's 0-based data row)
     and the validation report; raises nothing for invalid data, so callers decide
@@ -111,6 +112,7 @@ def load_survey(survey: str | Path, mapping: str | Path | Mapping | None = None,
     mapped = apply_mapping(raw, plan, cb)
     selection = select_rows(raw, mapped, plan)
     df = apply_selection(mapped, selection)
+    df = add_wave(df, plan)
     df = add_year(df, raw.iloc[np.flatnonzero(selection.keep)], plan)
     return df, validate_survey(df, cb, file=str(survey))
 
@@ -121,6 +123,26 @@ def describe_row_selection(df: pd.DataFrame) -> str:
 
     summary = df.attrs.get("row_selection") or {"rows_read": len(df), "rows_kept": len(df)}
     return describe(summary, df.attrs.get("exclusions") or [])
+
+
+def add_wave(df: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    """A survey without a wave column is one wave: ``wave`` is filled with the only wave of the
+    mapping's ``wave_years`` (``{1: 2024}``), else 1; ``df.attrs["wave_source"]`` says so.
+    With several waves in ``wave_years`` the wave column must be mapped (a DataError)."""
+    if "wave" in df.columns:
+        df.attrs["wave_source"] = "the survey's wave column"
+        return df
+    if len(mapping.wave_years) > 1:
+        raise DataError(f"'wave_years' lists waves {', '.join(map(str, mapping.wave_years))}, "
+                        "but the survey has no wave column", file=mapping.path, column="wave",
+                        rule="wave-column-missing",
+                        hint="map the export's wave column to 'wave' in 'columns' (a survey "
+                             "without one is a single wave)")
+    wave = next(iter(mapping.wave_years), 1)
+    out = df.copy()
+    out["wave"] = np.full(len(out), wave, dtype=np.int64)
+    out.attrs["wave_source"] = f"no wave column: one wave ({wave})"
+    return out
 
 
 def add_year(df: pd.DataFrame, raw: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
@@ -214,6 +236,28 @@ def _years_from_dates(dates: pd.Series, waves: np.ndarray) -> Any:
     return pd.array([by_wave.get(w) for w in waves], dtype="Int64")
 
 
+def id_text(values: pd.Series) -> pd.Series:
+    """Respondent or firm ids as text, the same whatever file they came from: surrounding
+    spaces removed and whole numbers without a decimal part (SPSS stores ``1001`` as 1001.0),
+    so that the survey, the budgets and the ledger give one firm one pseudonym."""
+    def one(value: Any) -> Any:
+        if isinstance(value, float | np.floating) and np.isfinite(value) and value.is_integer():
+            return str(int(value))
+        if value is None or (not isinstance(value, str) and _is_na_scalar(value)):
+            return pd.NA
+        return str(value).strip()
+
+    return pd.Series([one(v) for v in values.to_numpy(dtype=object)], index=values.index,
+                     dtype="string")
+
+
+def _is_na_scalar(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list-like cell
+        return False
+
+
 def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
     """Keep codebook fields and items (never personal fields), with analysis-ready dtypes.
 
@@ -237,6 +281,8 @@ def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFr
             out[f.name] = pd.to_numeric(col, errors="raise").astype("Int64")
         elif f.type == "number":
             out[f.name] = pd.to_numeric(col, errors="raise").astype("float64")
+        elif f.name in PSEUDONYMS:
+            out[f.name] = id_text(col)
         else:
             out[f.name] = col.astype("string").str.strip()
     for name, prefix in PSEUDONYMS.items():
@@ -284,7 +330,7 @@ def load_budgets(path: str | Path, mapping: str | Path | Mapping | None = None) 
                         file=file, column="year", rule="invalid-year", **row_locations(out, bad),
                         hint="one row per firm and (fiscal) year, e.g. 2024")
     out["year"] = years.astype("int64")
-    out["firm_id"] = privacy.pseudonymise(out["firm_id"].astype("string"), PSEUDONYMS["firm_id"])
+    out["firm_id"] = privacy.pseudonymise(id_text(out["firm_id"]), PSEUDONYMS["firm_id"])
     return out.sort_values(["firm_id", "year"]).reset_index(drop=True)
 
 
@@ -463,7 +509,8 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         "validation": {"errors": len(report.errors), "warnings": len(report.warnings)},
         "row_selection": df.attrs.get("row_selection"),
         "harmonised_firm_attributes": df.attrs.get("harmonised_firm_attributes") or {},
-        "years": _years_summary(frames[SURVEY_FILE], df.attrs.get("year_source")),
+        "years": {**_years_summary(frames[SURVEY_FILE], df.attrs.get("year_source")),
+                  "waves_from": df.attrs.get("wave_source")},
         "python": platform.python_version(),
     }
     atomic.write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
@@ -475,7 +522,7 @@ def dont_know_frame(df: pd.DataFrame) -> pd.DataFrame:
     ``survey.parquet``, item id), from ``df.attrs["dont_know"]`` of a :func:`load_survey` frame."""
     marked = df.attrs.get("dont_know") or {}
     if "respondent_id" in df.columns:
-        ids = df["respondent_id"].astype("string").str.strip()  # as tidy_survey does
+        ids = id_text(df["respondent_id"])  # as tidy_survey does
     else:
         ids = pd.Series(pd.NA, index=df.index, dtype="string")
     parts = [pd.DataFrame({"respondent_id": ids.iloc[list(positions)].to_numpy(), "item": item})
