@@ -269,11 +269,12 @@ def test_legacy_export_found_by_question_text(tmp_path: Path) -> None:
     ("column: role\n    values: [CIO]", [False, True, False]),  # German label, normalised
     ("column: role\n    not_in: [Marketingleiter, IT-Leiter]", [False, False, True]),
     ("column: Q_note\n    values: [null]", [False, True, False]),  # a dropped column, empty
+    ("column: Q_flag\n    equals: true", [True, False, False]),  # a boolean cell (Excel)
 ])
 def test_rule_tests(tmp_path: Path, rule: str, expected: list[bool]) -> None:
     raw = pd.DataFrame({"rid": ["a", "b", "c"], "Progress": [100, 40, 100],
                         "Q_role": ["Marketingleiter", "IT-Leiter", "CEO"],
-                        "Q_note": ["x", None, "y"]})
+                        "Q_note": ["x", None, "y"], "Q_flag": [True, False, False]})
     raw.attrs = {"format": "csv", "source": "export.csv"}
     text = ("columns: {rid: respondent_id, Q_role: role}\ndrop: [Q_note]\nexclude:\n"
             "  - reason: rule under test\n    " + rule + "\n")

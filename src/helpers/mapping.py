@@ -458,7 +458,7 @@ def _parse_rule(entry: Any, n: int, file: str) -> ExcludeRule:
         return ExcludeRule(reason=reason, test=test, column=column, number=float(value))
     values = [value] if test == "equals" else value
     if not isinstance(values, list) or not values or not all(
-            v is None or _is_scalar(v) for v in values):
+            v is None or isinstance(v, bool) or _is_scalar(v) for v in values):
         kind = "a value" if test == "equals" else "a list of values"
         raise _structure(file, f"{where} ({reason}): '{test}' must be {kind}", column)
     if test == "not_in" and None in values:
