@@ -91,6 +91,7 @@ def _reports(args: argparse.Namespace) -> int:
     import time
 
     from helpers import batch, paths
+    from helpers.reporting import display_path
 
     options = batch.Options(reports_dir=args.reports_dir or paths.REPORTS,
                             executed_dir=args.executed_dir or batch.EXECUTED_DIR,
@@ -106,6 +107,8 @@ def _reports(args: argparse.Namespace) -> int:
             for p in planned:
                 print(f"{'up to date' if p.up_to_date else 'render':10s}  {p.job.key}  "
                       f"{', '.join(p.reasons)}")
+            for stale in batch.stale_outputs(jobs, options.reports_dir, options.executed_dir):
+                print(f"{'remove':10s}  {display_path(stale)}  (no longer in the batch)")
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop workers, as on Ctrl-C
     start = time.monotonic()
