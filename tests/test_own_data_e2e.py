@@ -167,6 +167,21 @@ def test_whole_sample_reports_count_the_valid_responses(run: Run) -> None:
     assert "00_data_quality" in counted
 
 
+@pytest.mark.slow
+def test_no_third_party_warning_reaches_the_terminal_or_a_report(run: Run) -> None:
+    _rendered(run)
+    raw_warning = re.compile(r"\.py:\d+: [A-Z]\w*Warning:")
+    outputs = {"make data": run.data.stdout + run.data.stderr,
+               "make reports": run.reports.stdout + run.reports.stderr}
+    outputs |= {f"reports/{name}": page for name, page in harness.html_pages(run.root).items()}
+    outputs |= {f"reports/{key}.json": json.dumps(doc)
+                for key, doc in harness.results_files(run.root).items()}
+    found = {where: raw_warning.search(text) for where, text in outputs.items()}
+    shown = [f"{where}: …{text[m.start() - 60:m.end() + 80]}…" for where, m in found.items()
+             if m for text in [outputs[where]]]
+    assert not shown, "raw Python warnings shown to the user:\n" + "\n".join(shown[:8])
+
+
 # --------------------------------------------------------------------------- processed data
 @pytest.mark.slow
 def test_processed_survey_equals_the_export(run: Run) -> None:
