@@ -63,6 +63,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     export = build.build(request.param, root)
     full = os.environ.get(FULL_GRID_ENV) == "1"  # the project's own reports.yaml, every segment
     harness.project_copy(root, segments=None if full else export.segments)
+    harness.leave_stale_sample_report(root)  # as an earlier `make reports` on the sample would
     data = harness.make(root, "data", export.make_args)
     reports = harness.make(root, "reports") if data.returncode == 0 else None
     (root / "timings.json").write_text(json.dumps(  # for whoever tunes the suite's run time
@@ -137,6 +138,15 @@ def test_no_report_failed(run: Run) -> None:
     failed = {key: (doc.get("error") or "")[-600:] for key, doc in docs.items()
               if doc.get("status") == "failed"}
     assert not failed, "failed reports:\n" + "\n\n".join(f"{k}:\n{v}" for k, v in failed.items())
+
+
+@pytest.mark.slow
+def test_reports_of_an_earlier_sample_run_are_removed(run: Run) -> None:
+    _rendered(run)
+    left = [p for p in (run.root / "reports" / harness.STALE).parent.glob("country-DK.*")]
+    assert not left, f"stale reports of the synthetic sample left in reports/: {left}"
+    index = (run.root / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "country-DK" not in index
 
 
 @pytest.mark.slow

@@ -78,6 +78,28 @@ def _smaller_batch(batch_file: Path, segments: list[str]) -> None:
                           encoding="utf-8")
 
 
+STALE = "00_data_quality/country-DK"  # a sample country none of the test exports has
+
+
+def leave_stale_sample_report(root: Path) -> list[Path]:
+    """Put into ``reports/`` what an earlier ``make reports`` on the synthetic sample leaves:
+    a report (HTML with the synthetic banner, and its results file) for a segment the user's
+    data does not have. Returns the two files."""
+    stem, name = STALE.split("/")
+    folder = root / "reports" / stem
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"notebook": f"{stem}.ipynb", "name": name, "status": "ok", "synthetic": True,
+           "parameters": {"segment": {"country": "DK"}}, "n": 24, "results": {},
+           "provenance": {"commit": "unknown"}}
+    html_file, json_file = folder / f"{name}.html", folder / f"{name}.json"
+    html_file.write_text('<!DOCTYPE html><html><body><div class="dl-banner" role="note">'
+                         "SYNTHETIC DATA — this report was built from the simulated sample"
+                         "</div><h1>Data quality — country DK</h1></body></html>\n",
+                         encoding="utf-8")
+    json_file.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return [html_file, json_file]
+
+
 @dataclass
 class Ran:
     """One command's outcome."""
