@@ -192,6 +192,20 @@ def test_no_third_party_warning_reaches_the_terminal_or_a_report(run: Run) -> No
     assert not shown, "raw Python warnings shown to the user:\n" + "\n".join(shown[:8])
 
 
+@pytest.mark.slow
+def test_index_shows_every_whole_sample_report_with_its_n(run: Run) -> None:
+    _rendered(run)
+    rows = harness.table_rows((run.root / "reports" / "index.html").read_text(encoding="utf-8"))
+    header = next(r for r in rows if "Status" in r and "n" in r)
+    whole = [r for r in rows if len(r) == len(header) and "whole sample" in r]
+    assert len(whole) == len(NOTEBOOKS), whole
+    for row in whole:
+        status, n = row[header.index("Status")].lower(), row[header.index("n")]
+        assert "fail" not in status, row
+        if "not applicable" not in status:
+            assert n == str(run.export.truth.n_valid), row
+
+
 # --------------------------------------------------------------------------- processed data
 @pytest.mark.slow
 def test_processed_survey_equals_the_export(run: Run) -> None:
