@@ -390,7 +390,8 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
     """Two-wave Qualtrics three-row CSV, German labels, metadata, junk rows, budget sheet.
 
     Also: a CMO and a CIO of one firm-wave give different size bands (the processed data must
-    give both the CIO's, the documented rule of ``helpers.validate.harmonise_firm_attributes``).
+    give both the CIO's, the documented rule of ``helpers.validate.harmonise_firm_attributes``);
+    no ``wave_years`` in the mapping: the years (2023, 2024) come from ``RecordedDate``.
     """
     cb = load_codebook()
     name = "qualtrics_de"
@@ -404,7 +405,8 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
     firm_language = {f: "EN" if c == "CH" and rng.random() < 0.3 else "DE"
                      for f, c in firm_country.items()}
     s["language"] = s["firm_id"].map(firm_language)
-    items = item_ids(cb, without=["ready_3"])  # the study shortened data readiness
+    # the study shortened data readiness and did not ask about sales involvement at all
+    items = item_ids(cb, without=["ready_3", "sales_1", "sales_2"])
     codes = firm_codes(rng, sorted(s["firm_id"].unique()), "DL-")
     ids = qualtrics_ids(rng, len(s) + 10)
     s["ResponseId"] = ids[:len(s)]
@@ -555,7 +557,8 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
              "ids": [spare_ids[3]]},
             {"reason": "neither CMO nor CIO", "column": "Q2", "values": ["Finanzvorstand (CFO)"]},
         ],
-        "wave_years": wave_years,
+        # no wave_years: each wave was fielded in the year its answers refer to, so the year
+        # comes from the export's RecordedDate
         "budgets": {"columns": {"Firma": "firm_id", "Jahr": "year", "Währung": "currency",
                                 "Umsatz": "revenue", "IT-Budget": "it_budget",
                                 "Marketingbudget": "marketing_budget",
@@ -589,7 +592,7 @@ def qualtrics_de(root: Path, *, firms: int = 70, seed: int = 9101) -> Export:
             Exclusion("role", r"neither CMO nor CIO", 1, "neither CMO nor CIO"),
         ],
         dont_know=dont_know_frame(s["ResponseId"].tolist(), dk_valid),
-        absent_items=["ready_3"], personal=sorted(personal),
+        absent_items=["ready_3", "sales_1", "sales_2"], personal=sorted(personal),
         raw_ids=sorted(set(frame["ResponseId"]) | set(codes.values())),
         unfinished="exclude", wave_years=wave_years, budgets=expected_budgets)
     return _finish(name, folder, {"SURVEY": survey_file, "MAPPING": mapping_file,
