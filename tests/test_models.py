@@ -743,3 +743,19 @@ def test_marginal_effects_refuses_linear_models():
 def test_module_exports_kinds():
     assert models.KINDS == ("ols", "wls", "logit", "probit", "poisson", "ordered_logit",
                             "ordered_probit", "mixed")
+
+
+def test_try_fit_reports_a_fit_that_did_not_converge_instead_of_its_numbers() -> None:
+    """A logit that stops before convergence (here: perfect separation) is not an estimate: the
+    report says why instead of printing statsmodels' warning beside meaningless numbers."""
+    import warnings as _warnings
+
+    df = pd.DataFrame({"y": [0, 0, 0, 0, 1, 1, 1, 1] * 3, "x": [1, 2, 3, 4, 5, 6, 7, 8] * 3,
+                       "firm_id": [f"F{i}" for i in range(24)]})
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")  # nothing may leak to the report
+        result = models.try_fit("y ~ x", df, kind="logit")
+    assert isinstance(result, str)
+    assert "separation" in result or "converge" in result or "Singular" in result
+    ok = models.try_fit("y ~ x", df.assign(y=[0, 1, 0, 0, 1, 1, 0, 1] * 3), kind="logit")
+    assert not isinstance(ok, str)

@@ -376,3 +376,18 @@ def test_command_line_says_what_was_excluded(export: Path, tmp_path: Path) -> No
                            timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
     assert "Rows: 14 read, 6 kept, 8 excluded:" in built.stdout
+
+
+def test_rule_values_reach_reports_only_for_columns_that_say_nothing_about_a_person(cb) -> None:
+    """Regression (found by the own-data e2e test): a rule on an e-mail column put the tester's
+    address into exclusions.parquet and the data-quality report."""
+    from helpers.mapping import ExcludeRule
+
+    email = ExcludeRule(reason="test response", test="in", column="RecipientEmail",
+                        values=("tester@firm.example", None))
+    assert "tester" not in email.describe(cb) and "one of 1 listed value(s) or empty" in \
+        email.describe(cb)
+    assert "x@y" not in ExcludeRule("t", "equals", "email", ("x@y",)).describe(cb)
+    assert "'CFO'" in ExcludeRule("not a CxO", "not_in", "role", ("CFO",)).describe(cb)
+    assert "'Survey Preview'" in ExcludeRule("p", "in", "Status", ("Survey Preview",)).describe(cb)
+    assert "R_1" not in ExcludeRule("dup", "in", "respondent_id", ("R_1",)).describe(cb)

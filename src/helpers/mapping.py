@@ -181,16 +181,45 @@ class ExcludeRule:
     values: tuple[Any, ...] = ()
     number: float | None = None
 
-    def describe(self) -> str:
-        """The rule as text for the exclusions table (never lists respondent ids)."""
+    def describe(self, codebook: Codebook | None = None) -> str:
+        """The rule as text for the exclusions table, which reports show.
+
+        Listed values are quoted only for columns whose values say nothing about a person: the
+        codebook's non-personal fields and items, and Qualtrics' metadata. Any other column (an
+        e-mail, a name, a free-text field, an id) is described by the number of values listed,
+        so a rule such as ``{column: email, values: [tester@firm.example]}`` never puts the
+        address into a report. Respondent ids are never listed.
+        """
         if self.test == "ids":
             return f"respondent_id is one of {len(self.values)} listed id(s)"
         if self.test in COMPARISONS:
             return f"{self.column} {COMPARISONS[self.test]} {self.number:g}"
+        if not _values_are_safe(self.column, codebook or load_codebook()):
+            listed = sum(v is not None for v in self.values)
+            empty = " or empty" if None in self.values else ""
+            what = f"one of {listed} listed value(s){empty}"
+            return f"{self.column} {'is not' if self.test == 'not_in' else 'is'} {what}"
         shown = ", ".join("empty" if v is None else repr(v) for v in self.values)
         if self.test == "equals":
             return f"{self.column} = {shown}"
         return f"{self.column} {'not in' if self.test == 'not_in' else 'in'} [{shown}]"
+
+
+def _values_are_safe(column: str | None, codebook: Codebook) -> bool:
+    """Whether a rule's listed values may be shown: codebook items and non-personal fields
+    other than ids, and Qualtrics' response metadata (see :meth:`ExcludeRule.describe`)."""
+    if column is None:
+        return False
+    field = codebook.fields.get(column)
+    if field is not None:
+        return not field.pii and column not in ("respondent_id", "firm_id")
+    return column in codebook.items or column in _SAFE_METADATA
+
+
+# Qualtrics metadata that describes the response, not the person (not IP, names, e-mail, location)
+_SAFE_METADATA = frozenset({"Status", "Finished", "Progress", "DistributionChannel",
+                            "UserLanguage", "Duration (in seconds)", "Response Type",
+                            "Distribution Channel", "User Language"})
 
 
 @dataclass(frozen=True)

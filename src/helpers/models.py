@@ -27,6 +27,8 @@ delta-method standard errors (statsmodels stores the first threshold and log inc
 
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -738,10 +740,31 @@ def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | str:
     """:func:`fit`, or the reason it could not be estimated (for robustness models in small
     segments: a singular design or perfect separation should not take a whole report down)."""
+    from statsmodels.tools import sm_exceptions
+
+    unusable = tuple(getattr(sm_exceptions, name) for name in (
+        "ConvergenceWarning", "HessianInversionWarning", "PerfectSeparationWarning")
+        if hasattr(sm_exceptions, name))
     try:
-        return fit(formula, data, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", unusable)
+            result = fit(formula, data, **kwargs)
     except (ValueError, np.linalg.LinAlgError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    problems = [w for w in caught if issubclass(w.category, unusable)]
+    for w in caught:  # anything else is passed on as it came
+        if not issubclass(w.category, unusable):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if problems:  # an estimate from a fit that did not converge is not reported as one
+        kinds = sorted({_UNUSABLE_FIT.get(w.category.__name__, w.category.__name__)
+                        for w in problems})
+        return "the estimation " + " and ".join(kinds)
+    return result
+
+
+_UNUSABLE_FIT = {"ConvergenceWarning": "did not converge",
+                 "HessianInversionWarning": "gave no usable standard errors",
+                 "PerfectSeparationWarning": "found perfect separation"}
 
 
 def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[str],

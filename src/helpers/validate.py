@@ -590,7 +590,12 @@ def _conflict_text(key: Any, n: int, keys: list[str]) -> str:
 
 # --------------------------------------------------------------------------- warnings
 def _unknown_columns(df: pd.DataFrame, cb: Codebook, file: str) -> list[Issue]:
-    known = set(cb.fields) | set(cb.items)
+    """Columns that are neither codebook fields nor items; Qualtrics' own metadata (read by
+    the row selection, never carried into processed data) is known, not unknown."""
+    from helpers.io import QUALTRICS_METADATA
+
+    known = set(cb.fields) | set(cb.items) | set(QUALTRICS_METADATA) | set(
+        QUALTRICS_METADATA.values())
     unknown = [str(c) for c in df.columns if c not in known]
     if not unknown:
         return []
