@@ -148,3 +148,14 @@ def test_constructs_and_items_present_follow_the_data(cb) -> None:
     with pytest.raises(ValueError, match="kind"):
         cb.constructs_present(df, kind="drivers")
     assert cb.is_binary("cofunded_projects") and not cb.is_binary("data_readiness")
+
+
+def test_needs_items_names_what_a_section_lacks(cb) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"improved_1": [3.0, None], "fail_1": [None, None]})
+    assert cb.needs_items(df, ["improved_1"]) is None
+    assert cb.needs_items(df, ["fail_1"]) == (
+        "item fail_1 (failed or late joint project), which the survey did not ask")
+    assert cb.needs_items(df.drop(columns="improved_1"), ["improved_1", "fail_1"]).startswith(
+        "items improved_1 (relationship improved), fail_1 (")

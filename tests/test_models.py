@@ -759,3 +759,20 @@ def test_try_fit_reports_a_fit_that_did_not_converge_instead_of_its_numbers() ->
     assert "separation" in result or "converge" in result or "Singular" in result
     ok = models.try_fit("y ~ x", df.assign(y=[0, 1, 0, 0, 1, 1, 0, 1] * 3), kind="logit")
     assert not isinstance(ok, str)
+
+
+def test_fit_set_fits_what_applies_and_says_why_the_rest_is_not_shown() -> None:
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=60), "firm_id": [f"F{i // 2}" for i in range(60)]})
+    df["y"] = 0.5 * df["x"] + rng.normal(size=60)
+    df["sep"] = (df["x"] > 0).astype(int)  # perfectly separated by x: the logit cannot converge
+    result = models.fit_set([
+        models.ModelSpec("OLS", "y"),
+        models.ModelSpec("Logit", "sep", "logit"),
+        models.ModelSpec("Ordered", "z", "ordered_logit", needs="item z, which the survey did not ask"),
+    ], df, ["x"], cluster="firm_id")
+    assert list(result.fits) == ["OLS"] and list(result.not_estimable) == ["Logit"]
+    assert result.not_applicable == {"Ordered": "item z, which the survey did not ask"}
+    note = result.note()
+    assert "; Logit: not estimable in this segment (" in note
+    assert note.endswith("; Ordered: not applicable (needs item z, which the survey did not ask)")

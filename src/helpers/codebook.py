@@ -145,6 +145,19 @@ class Codebook:
         present = set(self.items_present(df, construct))
         return [i for i in self.constructs[construct].items if i not in present]
 
+    def needs_items(self, df: Any, items: Iterable[str], language: str = "EN") -> str | None:
+        """None when every one of ``items`` was asked in ``df``; else what a section that uses
+        them needs, in words ("item fail_1 (failed or late joint project), which the survey
+        did not ask"), for :func:`helpers.tables.not_applicable` and model notes."""
+        items = list(items)
+        present = set(self.items_present(df, among=items))
+        absent = [i for i in items if i not in present]
+        if not absent:
+            return None
+        named = ", ".join(f"{i} ({self.label(self.items[i].construct, language).lower()})"
+                          for i in absent)
+        return f"item{'s' if len(absent) > 1 else ''} {named}, which the survey did not ask"
+
     def _candidates(self, kind: str | None, among: Iterable[str] | None) -> list[str]:
         """Construct ids in codebook order: those named in ``among``, else those of ``kind``."""
         if kind is not None and kind not in CONSTRUCT_KINDS:

@@ -752,19 +752,64 @@ def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | st
     except (ValueError, np.linalg.LinAlgError) as exc:
         return f"{type(exc).__name__}: {exc}"
     problems = [w for w in caught if issubclass(w.category, unusable)]
-    for w in caught:  # anything else is passed on as it came
-        if not issubclass(w.category, unusable):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if problems:  # an estimate from a fit that did not converge is not reported as one
+    if problems:  # not reported as an estimate, so its other warnings (overflow, ...) go too
         kinds = sorted({_UNUSABLE_FIT.get(w.category.__name__, w.category.__name__)
                         for w in problems})
         return "the estimation " + " and ".join(kinds)
+    for w in caught:  # a usable fit: its warnings are passed on as they came
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return result
 
 
 _UNUSABLE_FIT = {"ConvergenceWarning": "did not converge",
                  "HessianInversionWarning": "gave no usable standard errors",
                  "PerfectSeparationWarning": "found perfect separation"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a side-by-side comparison: its column name, outcome and kind, and — when the
+    data cannot support it — what it needs (the model is then *not applicable*, not fitted)."""
+
+    name: str
+    outcome: str
+    kind: str = "ols"
+    needs: str | None = None
+
+
+@dataclass
+class ModelSet:
+    """Models fitted side by side (:func:`fit_set`): those estimated, those that could not be
+    estimated in this segment (why) and those the data does not apply to (what they need)."""
+
+    fits: dict[str, ModelResult]
+    not_estimable: dict[str, str]
+    not_applicable: dict[str, str]
+
+    def note(self) -> str:
+        """The sentences a comparison table appends for the models it does not show."""
+        return ("".join(f"; {name}: not estimable in this segment ({why})"
+                        for name, why in self.not_estimable.items())
+                + "".join(f"; {name}: not applicable (needs {needs})"
+                          for name, needs in self.not_applicable.items()))
+
+
+def fit_set(specs: Sequence[ModelSpec], data: pd.DataFrame, predictors: Sequence[str],
+            controls: Sequence[str] = (), **kwargs: Any) -> ModelSet:
+    """Fit the same predictors and controls for each applicable spec with :func:`try_fit`, so
+    that a model which cannot be estimated in a small segment is noted, not fatal."""
+    fits, not_estimable, not_applicable = {}, {}, {}
+    for spec in specs:
+        if spec.needs:
+            not_applicable[spec.name] = spec.needs
+            continue
+        result = try_fit(build_formula(spec.outcome, predictors, controls, data), data,
+                         kind=spec.kind, **kwargs)
+        if isinstance(result, str):
+            not_estimable[spec.name] = result
+        else:
+            fits[spec.name] = result
+    return ModelSet(fits, not_estimable, not_applicable)
 
 
 def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[str],

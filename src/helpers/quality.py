@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers import paths
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError
 from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts
 
-EXCLUSIONS_FILE = "exclusions.parquet"
-DONT_KNOW_FILE = "dont_know.parquet"
 #: the segment fields the report breaks responses down by (each only when the survey has it)
 SEGMENT_FIELDS = ("country", "industry", "size_band", "wave")
 
@@ -222,26 +218,6 @@ def warning_summary(validation: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("severity", "rule", "column", "n_rows", "hint")
             if c in validation.columns]
     return validation[cols].reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- processed extras
-def _processed_dir(data_dir: str | Path | None) -> Path:
-    p = Path(data_dir) if data_dir else paths.PROCESSED
-    return p if p.is_absolute() else paths.ROOT / p
-
-
-def load_exclusions(data_dir: str | Path | None = None) -> pd.DataFrame | None:
-    """The row exclusions ``make data`` recorded (step, reason, rule, n_rows), or None when the
-    processed data predates them (nothing recorded)."""
-    path = _processed_dir(data_dir) / EXCLUSIONS_FILE
-    return pd.read_parquet(path) if path.exists() else None
-
-
-def load_dont_know(data_dir: str | Path | None = None) -> pd.DataFrame | None:
-    """The "don't know" answers ``make data`` recorded (respondent_id, item), or None when the
-    processed data predates them."""
-    path = _processed_dir(data_dir) / DONT_KNOW_FILE
-    return pd.read_parquet(path) if path.exists() else None
 
 
 # --------------------------------------------------------------------------- row selection

@@ -29,13 +29,14 @@ def relabel(df: pd.DataFrame, codebook: Codebook | None = None, language: str = 
 
 
 def _formatter(decimals: int, suffix: str = ""):
-    """Format floats to ``decimals`` (with ``suffix``), blank for missing, anything else as is."""
+    """Format floats to ``decimals`` (with ``suffix``), blank for missing, anything else as its
+    text, HTML-escaped: a value from the data (a vendor name, a label) is shown, never run."""
     def fmt(v: object) -> str:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             return ""
         if isinstance(v, (float, np.floating)):
             return f"{v:.{decimals}f}{suffix}"
-        return str(v)
+        return html.escape(str(v))
     return fmt
 
 
@@ -48,6 +49,9 @@ def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, 
     """
     fmt = {c: _formatter(decimals, " %" if c in percent else "") for c in df.columns}
     styler = df.style.format(fmt, na_rep="").set_caption(html.escape(caption))
+    for axis in (0, 1):  # row and column labels and their names come from the data too
+        styler = styler.format_index(escape="html", axis=axis).format_index_names(
+            escape="html", axis=axis)
     if not index:
         styler = styler.hide(axis="index")
     body = styler.to_html()
@@ -94,5 +98,9 @@ def not_applicable(what: str, needs: str) -> HTML:
 
 
 def say(text: str) -> Markdown:
-    """Show generated reading text (built from the numbers) as a paragraph, not as code output."""
-    return Markdown(text)
+    """Show generated reading text (built from the numbers) as a paragraph, not as code output.
+
+    The text may carry Markdown (emphasis, code) but never HTML: ``<``, ``>`` and ``&`` are
+    escaped, because readings quote labels and reasons that come from the data or the mapping
+    (and "<5" must read as such)."""
+    return Markdown(html.escape(text, quote=False))

@@ -1,0 +1,32 @@
+"""Tables and readings show values from the data as text: nothing in a value becomes markup."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import tables
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_show_escapes_cells_labels_and_label_names() -> None:
+    df = pd.DataFrame({"vendor": [HOSTILE, "<NO MERCHANT>"], "amount": [1.5, 2.0]},
+                      index=pd.Index(["<b>row</b>", "plain"], name="<i>name</i>"))
+    df.columns = pd.Index(["<script>x</script>", "amount"], name="<u>cols</u>")
+    page = tables.show(df, "caption <em>", note="a note <s>").data
+    for raw in (HOSTILE, "<NO MERCHANT>", "<b>", "<i>", "<script>", "<u>", "<s>"):
+        assert raw not in page
+    assert "caption &lt;em&gt;" in page  # the caption is text too
+    assert "&lt;NO MERCHANT&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "1.5" in page  # numbers keep their formatting
+
+
+def test_show_escapes_non_text_values_too() -> None:
+    df = pd.DataFrame({"c": pd.Categorical([HOSTILE])})
+    assert HOSTILE not in tables.show(df, "t").data
+
+
+def test_readings_keep_markdown_but_not_html() -> None:
+    text = tables.say(f"*{HOSTILE}* excluded: <5 respondents & more").data
+    assert HOSTILE not in text and "&lt;5 respondents &amp; more" in text
+    assert text.startswith("*")
