@@ -1,4 +1,4 @@
-"""`make data` remembers the user's inputs: plain rebuilds and `make reports` never fall back to the sample."""
+"""`make data` remembers the user's inputs: plain rebuilds and `make reports` never use the sample."""
 
 from __future__ import annotations
 

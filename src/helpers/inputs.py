@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from helpers import atomic, paths
 from helpers.errors import DataError

@@ -36,6 +36,7 @@ from helpers.mapping import (
     similar_columns,
 )
 from helpers.selection import apply_selection, exclusions_frame, metadata_column, select_rows
+from helpers.selection import id_text as id_value
 from helpers.validate import (FLAG_COLUMNS, ValidationReport, harmonise_firm_attributes,
                               respondent_flags, validate_survey)
 
@@ -236,26 +237,13 @@ def _years_from_dates(dates: pd.Series, waves: np.ndarray) -> Any:
     return pd.array([by_wave.get(w) for w in waves], dtype="Int64")
 
 
-def id_text(values: pd.Series) -> pd.Series:
-    """Respondent or firm ids as text, the same whatever file they came from: surrounding
-    spaces removed and whole numbers without a decimal part (SPSS stores ``1001`` as 1001.0),
-    so that the survey, the budgets and the ledger give one firm one pseudonym."""
-    def one(value: Any) -> Any:
-        if isinstance(value, float | np.floating) and np.isfinite(value) and value.is_integer():
-            return str(int(value))
-        if value is None or (not isinstance(value, str) and _is_na_scalar(value)):
-            return pd.NA
-        return str(value).strip()
-
-    return pd.Series([one(v) for v in values.to_numpy(dtype=object)], index=values.index,
+def pseudonymous_ids(values: pd.Series, name: str) -> pd.Series:
+    """Respondent or firm ids (``name``) as keyed pseudonyms, after one normalisation for every
+    file (:func:`helpers.selection.id_text`: "1001", 1001 and 1001.0 are one id), so that the
+    survey, the don't-know table, the budgets and the ledger give one firm one pseudonym."""
+    text = pd.Series([id_value(v) for v in values.to_numpy(dtype=object)], index=values.index,
                      dtype="string")
-
-
-def _is_na_scalar(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list-like cell
-        return False
+    return privacy.pseudonymise(text, PSEUDONYMS[name])
 
 
 def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
@@ -282,12 +270,9 @@ def tidy_survey(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFr
         elif f.type == "number":
             out[f.name] = pd.to_numeric(col, errors="raise").astype("float64")
         elif f.name in PSEUDONYMS:
-            out[f.name] = id_text(col)
+            out[f.name] = pseudonymous_ids(col, f.name)
         else:
             out[f.name] = col.astype("string").str.strip()
-    for name, prefix in PSEUDONYMS.items():
-        if name in out.columns:
-            out[name] = privacy.pseudonymise(out[name], prefix)
     for item in item_cols:
         out[item] = pd.to_numeric(df[item], errors="raise").astype("float64")
     # the speeder / straight-lining warnings per respondent, so reports can exclude them
@@ -330,7 +315,7 @@ def load_budgets(path: str | Path, mapping: str | Path | Mapping | None = None) 
                         file=file, column="year", rule="invalid-year", **row_locations(out, bad),
                         hint="one row per firm and (fiscal) year, e.g. 2024")
     out["year"] = years.astype("int64")
-    out["firm_id"] = privacy.pseudonymise(id_text(out["firm_id"]), PSEUDONYMS["firm_id"])
+    out["firm_id"] = pseudonymous_ids(out["firm_id"], "firm_id")
     return out.sort_values(["firm_id", "year"]).reset_index(drop=True)
 
 
@@ -522,7 +507,7 @@ def dont_know_frame(df: pd.DataFrame) -> pd.DataFrame:
     ``survey.parquet``, item id), from ``df.attrs["dont_know"]`` of a :func:`load_survey` frame."""
     marked = df.attrs.get("dont_know") or {}
     if "respondent_id" in df.columns:
-        ids = id_text(df["respondent_id"])  # as tidy_survey does
+        ids = pseudonymous_ids(df["respondent_id"], "respondent_id")  # as tidy_survey does
     else:
         ids = pd.Series(pd.NA, index=df.index, dtype="string")
     parts = [pd.DataFrame({"respondent_id": ids.iloc[list(positions)].to_numpy(), "item": item})
@@ -530,8 +515,6 @@ def dont_know_frame(df: pd.DataFrame) -> pd.DataFrame:
     frame = (pd.concat(parts, ignore_index=True) if parts
              else pd.DataFrame({"respondent_id": [], "item": []}))
     frame = frame.astype({"respondent_id": "string", "item": "string"})
-    frame["respondent_id"] = privacy.pseudonymise(frame["respondent_id"],
-                                                  PSEUDONYMS["respondent_id"])
     return frame.reset_index(drop=True)
 
 
@@ -595,7 +578,7 @@ def _spend_features(ledger: Path, fx: Path, vendors: Path | None,
     from helpers.spend import firm_year_features
 
     features = firm_year_features(ledger, fx=fx, vendors=vendors, columns=columns)
-    features["firm_id"] = privacy.pseudonymise(features["firm_id"], PSEUDONYMS["firm_id"])
+    features["firm_id"] = pseudonymous_ids(features["firm_id"], "firm_id")
     bad = features.attrs.get("bad_rows", pd.DataFrame())
     unmapped = features.attrs.get("unmapped_vendors", pd.DataFrame())
     if not bad.empty:  # examples quote raw ids and values: they go to the console, not reports

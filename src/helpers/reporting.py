@@ -515,6 +515,25 @@ def too_few_reason(failure: Failure) -> str | None:
     return found[-1].strip() if found else None
 
 
+def _write_short_page(job: Job, doc: dict[str, Any], heading: str, body: str,
+                      reports_dir: Path) -> Path:
+    """A page without numbers (a heading, then ``body``: HTML built from escaped text) and its
+    results file, written atomically, the page first; returns the page's path."""
+    title = html.escape(f"{heading}: {job.key}")
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{title}</title><style>{_ERROR_CSS}</style></head>"
+            f"<body><main><h1>{title}</h1>{body}</main></body></html>\n")
+    target = job.html_path(reports_dir)
+    atomic.write_text(target, page)
+    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+    return target
+
+
+def _sentence(text: str) -> str:
+    """Text as the start of a sentence, HTML-escaped."""
+    return html.escape(text[:1].upper() + text[1:])
+
+
 def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
                   seconds: float = 0.0, fingerprint: dict[str, str] | None = None,
                   engine: str = "kernel") -> JobResult:
@@ -522,17 +541,11 @@ def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
     doc = _base_document(job, "ok", seconds, fingerprint, engine)
     doc.update({"too_few": reason, "results": {}, "n": None})
     min_cell = job.parameters.get("min_cell", 5)
-    esc = html.escape
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Too few responses: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head>"
-            f'<body><main><h1>Too few responses: {esc(job.key)}</h1>'
-            f'<p role="note">{esc(reason[:1].upper() + reason[1:])}</p>'
+    body = (f'<p role="note">{_sentence(reason)}</p>'
             f"<p>To protect respondents, this report shows no numbers for segments in which a "
-            f"group has fewer than {esc(str(min_cell))} respondents (the minimum cell size). "
-            "Widen the segment or combine waves to report it.</p></main></body></html>\n")
-    target = job.html_path(reports_dir)
-    atomic.write_text(target, page)
-    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+            f"group has fewer than {html.escape(str(min_cell))} respondents (the minimum cell "
+            "size). Widen the segment or combine waves to report it.</p>")
+    target = _write_short_page(job, doc, "Too few responses", body, reports_dir)
     return JobResult(job, "ok", target, seconds)
 
 
@@ -569,20 +582,13 @@ def write_not_applicable(job: Job, reason: str, reports_dir: Path = paths.REPORT
                 "data_fingerprint": data.get("fingerprint")})
     if data.get("synthetic") is not None:
         doc["synthetic"] = data["synthetic"]
-    esc = html.escape
-    text = reason[:1].upper() + reason[1:]
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>Not applicable: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head>"
-            f"<body><main><h1>Not applicable: {esc(job.key)}</h1>"
-            f"<p>Segment: {esc(segment_label(job.segment))}</p>"
-            f'<p role="note" class="not-applicable">{esc(text)}</p>'
+    body = (f"<p>Segment: {html.escape(segment_label(job.segment))}</p>"
+            f'<p role="note" class="not-applicable">{_sentence(reason)}</p>'
             "<p>This report analyses data that the survey (or the processed data built from it) "
             "does not contain, so it shows nothing for it. Nothing failed: collect or map the "
             "data it needs and run <code>make data</code> and <code>make reports</code> again to "
-            "get it.</p></main></body></html>\n")
-    target = job.html_path(reports_dir)
-    atomic.write_text(target, page)
-    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+            "get it.</p>")
+    target = _write_short_page(job, doc, "Not applicable", body, reports_dir)
     return JobResult(job, "ok", target, seconds, not_applicable=reason)
 
 

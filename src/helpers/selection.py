@@ -308,13 +308,23 @@ def _numbers(frame: pd.DataFrame, column: str, rule: ExcludeRule, mapping: Mappi
     return numbers.to_numpy(dtype=float)
 
 
-def _id_text(value: Any) -> str | None:
-    """A respondent id as text ("R_1", 17 for 17.0); None when empty."""
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+def id_text(value: Any) -> str | None:
+    """An id as text, the same whatever file it came from: surrounding spaces removed and whole
+    numbers without a decimal part (SPSS stores ``1001`` as 1001.0, so "1001" and 1001.0 are one
+    id); None when empty. Used for the mapping's ``ids`` rules and for every respondent and firm
+    id of the processed data, so that survey, budgets and ledger give one firm one pseudonym."""
+    if isinstance(value, float | np.floating) and np.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if value is None or (not isinstance(value, str) and _is_na_scalar(value)):
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     return str(value).strip()
+
+
+def _is_na_scalar(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list-like cell
+        return False
 
 
 def _ids_mask(rule: ExcludeRule, mapped: pd.DataFrame, mapping: Mapping) -> np.ndarray:
@@ -324,7 +334,7 @@ def _ids_mask(rule: ExcludeRule, mapped: pd.DataFrame, mapping: Mapping) -> np.n
                         "mapped to respondent_id", file=mapping.path, column="respondent_id",
                         rule="exclude-column-missing",
                         hint="map the export's response id column to respondent_id in 'columns'")
-    ids = [_id_text(v) for v in mapped["respondent_id"].to_numpy(dtype=object)]
+    ids = [id_text(v) for v in mapped["respondent_id"].to_numpy(dtype=object)]
     present = set(ids)
     missing = [i for i in rule.values if i not in present]
     if missing:
