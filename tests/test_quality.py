@@ -129,8 +129,10 @@ def test_row_selection_counts_and_suppression() -> None:
     assert rows[quality.READ] == "not shown"  # 113 - 100 - 3 - 1 - 7 would give the 2 back
     assert "1 count of excluded respondents below 5" in t.attrs["note"]
     text = quality.row_selection_reading(t, sel)
-    assert "kept 100 rows" in text and "5 reasons" in text
-    assert "Unfinished responses were excluded (setting `unfinished: exclude` in the mapping)" in text
+    # 5 reasons are listed, but the duplicate-id rule matched nothing: rows were excluded for 4
+    assert "kept 100 rows" in text and "excluded for 4 reasons" in text
+    assert ("Unfinished responses were excluded: the setting `unfinished: exclude` is the default"
+            in text)
 
 
 def test_row_selection_shows_rows_read_when_nothing_small() -> None:

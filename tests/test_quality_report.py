@@ -64,8 +64,8 @@ def test_row_selection_is_shown_with_its_counts(full_run: rv.Run, full: Path) ->
     assert rows["rows kept for analysis"] == n
     assert rows["rows read from the export"] == "not shown"  # would give the 1 back
     text = full_run.text
-    assert ("Unfinished responses were excluded (setting unfinished: exclude in the mapping)."
-            in text)
+    assert ("Unfinished responses were excluded: the setting unfinished: exclude is the default, "
+            "and unfinished: keep in the mapping keeps them." in text)
     assert f"kept {n} rows of the export for analysis" in text
     assert "Rows were excluded for 5 reasons" in text
     assert "neither CMO nor CIO role not in [CMO, CIO] <5" in text
@@ -186,5 +186,5 @@ def test_on_processed_data_as_make_data_writes_it(base: Path, tmp_path: Path) ->
     assert run.status == "ok" and run.n == n
     rows = rv.table(run.results, "row_selection").set_index("reason")["rows"]
     assert rows["rows kept for analysis"] == n
-    assert "Unfinished responses were excluded (setting unfinished: exclude in the mapping)." in \
-        run.text
+    assert ("Unfinished responses were excluded: the setting unfinished: exclude is the default, "
+            "and unfinished: keep in the mapping keeps them." in run.text)

@@ -301,14 +301,16 @@ def row_selection_reading(table: pd.DataFrame, selection: dict[str, Any] | None,
                      f"{values[KEPT]} for analysis.")
     elif KEPT in values:
         parts.append(f"`make data` kept {values[KEPT]} rows of the export for analysis.")
-    n_reasons = len(table) - sum(r in (READ, KEPT) for r in table["reason"])
+    # a rule that matched nothing is listed in the table but excluded no row ("<5" did)
+    reasons = table[~table["reason"].isin([READ, KEPT])]
+    n_reasons = int((reasons["rows"].astype(str) != "0").sum())
     parts.append("No row was excluded." if n_reasons == 0 else
                  f"Rows were excluded for {n_reasons} reason{'s' if n_reasons != 1 else ''} "
                  "(table below).")
     setting = selection.get("unfinished")
     if setting == "exclude":
-        parts.append("Unfinished responses were excluded (setting `unfinished: exclude` in the "
-                     "mapping).")
+        parts.append("Unfinished responses were excluded: the setting `unfinished: exclude` is "
+                     "the default, and `unfinished: keep` in the mapping keeps them.")
     elif setting == "keep":
         kept = int(selection.get("unfinished_rows") or 0)
         how_many = f" ({_count(kept, min_cell)} of them)" if kept else ""
