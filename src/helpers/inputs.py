@@ -52,16 +52,18 @@ def _loaded(text: str) -> Path:
     return p if p.is_absolute() else paths.ROOT / p
 
 
-def recorded() -> dict[str, Path] | None:
-    """The inputs of the last successful ``make data`` (None when nothing was recorded)."""
+def recorded() -> tuple[dict[str, Path], bool] | None:
+    """The inputs of the last successful ``make data`` and whether they were the synthetic
+    sample (None when nothing was recorded)."""
     file = inputs_file()
     if not file.exists():
         return None
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
         chosen = raw["inputs"]
-        return {name: _loaded(chosen[name]) for name in NAMES if chosen.get(name)}
-    except (ValueError, KeyError, TypeError) as exc:
+        return ({name: _loaded(chosen[name]) for name in NAMES if chosen.get(name)},
+                bool(raw.get("sample")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"the record of the last build's inputs is damaged: {exc}",
                         file=str(file), rule="inputs-record",
                         hint="delete the file and run `make data SURVEY=… [MAPPING=…]` again") from exc
@@ -94,15 +96,8 @@ def choose(given: dict[str, Path | None], use_sample: bool = False) -> tuple[dic
                             "build to add them to", rule="inputs-no-survey",
                             hint="pass SURVEY=path (and MAPPING=path) as well")
         return sample_inputs(), True
-    return {**previous, **given}, _was_sample()
-
-
-def _was_sample() -> bool:
-    """Whether the recorded inputs are the synthetic sample."""
-    try:
-        return bool(json.loads(inputs_file().read_text(encoding="utf-8")).get("sample"))
-    except (OSError, ValueError):
-        return False
+    chosen, sample = previous
+    return {**chosen, **given}, sample and not given
 
 
 def describe(chosen: dict[str, Path], sample: bool) -> str:
