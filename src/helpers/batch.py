@@ -50,11 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import yaml
-
 from helpers import paths, reporting
 from helpers.errors import DataError
 from helpers.reporting import EXECUTED_DIR, Failure, Job, display_path
+from helpers.safe_yaml import load_yaml
 
 BATCH_FILE = paths.ROOT / "reports.yaml"
 HELPERS_DIR = Path(reporting.__file__).parent
@@ -188,7 +187,7 @@ def load_batch(path: str | Path | None = None, *, segments: bool = True) -> list
     callers that only want the notebooks and fixed parameter sets).
     """
     batch_file = Path(path) if path else BATCH_FILE
-    spec = yaml.safe_load(batch_file.read_text(encoding="utf-8")) or {}
+    spec = load_yaml(batch_file, rule="batch-yaml", what="batch file") or {}  # alias limit
     defaults = spec.get("defaults") or {}
     entries = spec.get("jobs") or []
     explicit = {_resolve(e["notebook"]) for e in entries

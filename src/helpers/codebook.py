@@ -12,10 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from helpers import paths
-from helpers.errors import DataError
+from helpers.errors import DataError, quote
+from helpers.safe_yaml import load_yaml
 
 FIELD_TYPES = {"string", "category", "integer", "number"}
 SCALE_TYPES = {"likert", "binary"}
@@ -290,9 +289,9 @@ def _parse_items(path: Path, raw: list, scales: dict[str, Scale], roles: tuple[s
         if not iid or iid in items:
             raise _fail(path, where, "codebook-item-id", "every item needs a unique id")
         if it.get("construct") not in constructs:
-            raise _fail(path, where, "codebook-construct", f"unknown construct {it.get('construct')!r}")
+            raise _fail(path, where, "codebook-construct", f"unknown construct {quote(it.get('construct'))}")
         if it.get("scale") not in scales:
-            raise _fail(path, where, "codebook-scale", f"unknown scale {it.get('scale')!r}")
+            raise _fail(path, where, "codebook-scale", f"unknown scale {quote(it.get('scale'))}")
         item_roles = tuple(it.get("roles") or ())
         if not item_roles or not set(item_roles) <= set(roles):
             raise _fail(path, where, "codebook-roles", f"roles must be a non-empty subset of {roles}")
@@ -341,10 +340,7 @@ def parse_codebook(raw: dict, path: Path) -> Codebook:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: Path, mtime: float) -> Codebook:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"not valid YAML: {exc}", file=str(path), rule="codebook-yaml") from exc
+    raw = load_yaml(path, rule="codebook-yaml", what="codebook")  # alias and size limits
     if not isinstance(raw, dict):
         raise DataError("the codebook must be a YAML mapping", file=str(path), rule="codebook-yaml")
     try:
@@ -352,7 +348,7 @@ def _load_cached(path: Path, mtime: float) -> Codebook:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError(f"malformed codebook entry: {exc!r}", file=str(path),
+        raise DataError(f"malformed codebook entry: {quote(exc, 200)}", file=str(path),
                         rule="codebook-structure") from exc
 
 

@@ -19,11 +19,45 @@ processed data and reports, the full text only on the console (``validate``/``bu
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_ROWS_SHOWN = 5
+# A value quoted in a message is cut to this many characters, and a whole message (or hint) to
+# MAX_MESSAGE_CHARS: a hostile file (a YAML alias bomb, a megabyte-long cell) must not make a
+# message expensive to build or to read.
+MAX_QUOTED_CHARS = 80
+MAX_MESSAGE_CHARS = 4000
 _PLURAL_UNITS = {"line": "lines", "sheet row": "sheet rows", "record": "records", "row": "rows"}
+
+
+def _bounded_repr(limit: int) -> reprlib.Repr:
+    """A ``repr`` that looks at a bounded part of a value: a few levels, items and characters."""
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 3
+    bounded.maxtuple = bounded.maxlist = bounded.maxdict = bounded.maxset = 6
+    bounded.maxfrozenset = bounded.maxdeque = bounded.maxarray = 6
+    bounded.maxstring = bounded.maxother = limit + 10
+    bounded.maxlong = 40
+    return bounded
+
+
+def quote(value: Any, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters (cut with "…").
+
+    The one place where messages quote values from the data, a mapping, the codebook or a batch
+    file. Unlike ``repr`` it never walks a whole structure: a nested list or mapping (say a YAML
+    document built from aliases) is shown by its first few items and levels.
+    """
+    return shorten(_bounded_repr(limit).repr(value), limit)
+
+
+def shorten(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, ending in "…" when it was cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[:max(limit - 1, 0)] + "\u2026"
 
 
 def format_rows(rows: Iterable[int], limit: int = MAX_ROWS_SHOWN) -> str:
@@ -102,9 +136,10 @@ class Issue:
         if where := self.where:
             parts.append(where)
         head = ", ".join(parts[1:])
-        text = f"{parts[0]} {head}: {self.message}" if head else f"{parts[0]} {self.message}"
+        message = shorten(self.message, MAX_MESSAGE_CHARS)
+        text = f"{parts[0]} {head}: {message}" if head else f"{parts[0]} {message}"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {shorten(self.hint, MAX_MESSAGE_CHARS)}"
         return text
 
 

@@ -40,6 +40,8 @@ Mapping file (YAML); every key is optional::
       drop: [Kommentar]
     ledger:                                    # the ledger files: same renaming
       columns: {Buchungsdatum: booking_date, Betrag: amount}
+      date_format: "%d/%m/%Y"   # only for text dates the ledger cannot tell (01/02/2024)
+      decimal: ","              # only for text amounts it cannot tell (1.234 or 1,234)
 
 Rules applied by :func:`apply_mapping` (which returns a new frame and never mutates its input):
 
@@ -92,7 +94,11 @@ with ``Finished`` false or ``Progress`` below 100.  See :mod:`helpers.selection`
 (see :func:`helpers.processing.add_year` for the fallbacks; a survey without a wave column is
 the single wave of ``wave_years``, see :func:`helpers.processing.add_wave`).  ``budgets`` and ``ledger`` take
 ``columns`` (and, for budgets, ``drop``) as above, for :func:`helpers.processing.load_budgets`
-and :func:`helpers.spend.firm_year_features`.
+and :func:`helpers.spend.firm_year_features`. The ledger's text dates and amounts are read in
+whatever known form they come (ISO, ``yyyymmdd``, ``DD.MM.YYYY``, decimal commas); a form that
+cannot be told apart (``01/02/2024``, ``1.234``) is a DataError asking for ``date_format``
+(strftime-style: ``%d/%m/%Y``, ``%m/%d/%Y``; directives ``%Y %y %m %d %H %M %S``) or
+``decimal`` (``","`` or ``"."``).
 
 YAML notes: only ``true``/``false`` are booleans, so labels such as ``Yes``, ``No``, ``On`` stay
 text; a key given twice is an error instead of silently keeping the last one; quote column
@@ -115,8 +121,9 @@ import pandas as pd
 import yaml
 
 from helpers.codebook import Codebook, load_codebook
-from helpers.errors import DataError, Issue
+from helpers.errors import DataError, Issue, quote
 from helpers.io import PER_COLUMN_ATTRS
+from helpers.safe_yaml import SafeLoader, load_yaml
 
 TOP_LEVEL_KEYS = ("source", "columns", "recode", "value_labels", "drop", "dont_know", "exclude",
                   "unfinished", "wave_years", "budgets", "ledger")
@@ -224,10 +231,13 @@ _SAFE_METADATA = frozenset({"Status", "Finished", "Progress", "DistributionChann
 
 @dataclass(frozen=True)
 class TableMapping:
-    """Renaming of a budgets or ledger table: ``columns`` (source -> target) and ``drop``."""
+    """Renaming of a budgets or ledger table: ``columns`` (source -> target) and ``drop``; for
+    a ledger also how its text dates and amounts are written (``date_format``, ``decimal``)."""
 
     columns: dict[str, str] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
+    date_format: str | None = None  # e.g. "%d/%m/%Y" (ledger only)
+    decimal: str | None = None  # "," or "." (ledger only)
 
 
 @dataclass(frozen=True)
@@ -251,8 +261,9 @@ class Mapping:
 # --- loading ----------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads only true/false as booleans and rejects duplicate keys."""
+class _Loader(SafeLoader):
+    """The project's safe loader (alias limit) reading only true/false as booleans and
+    rejecting duplicate keys."""
 
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -271,7 +282,7 @@ def _unique_keys(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, Hashable) and key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark)
+                None, None, f"key {quote(key)} is given twice", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=True)
 
@@ -280,21 +291,13 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_
 
 
 def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a mapping file; every problem is a DataError naming the file."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise DataError("mapping file does not exist", file=file, rule="file-not-found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the mapping file: {exc}", file=file,
-                        rule="unreadable-file", hint="save it as UTF-8 text") from exc
-    try:
-        raw = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except yaml.YAMLError as exc:
-        raise DataError(f"invalid YAML: {exc}", file=file, rule="mapping-yaml",
-                        hint="check indentation, colons and quotes at the position shown") from exc
-    return _parse(raw, file)
+    """Read and validate a mapping file; every problem is a DataError naming the file.
+
+    The file is read by :func:`helpers.safe_yaml.load_yaml`: nested aliases that would expand
+    it beyond the node limit ("billion laughs") are refused with a DataError.
+    """
+    raw = load_yaml(path, rule="mapping-yaml", what="mapping file", loader=_Loader)
+    return _parse(raw, str(path))
 
 
 def _parse(raw: Any, file: str) -> Mapping:
@@ -327,7 +330,8 @@ def _parse(raw: Any, file: str) -> Mapping:
                    unfinished=_parse_unfinished(raw.get("unfinished", DEFAULT_UNFINISHED), file),
                    wave_years=_parse_wave_years(raw.get("wave_years"), file),
                    budgets=_parse_table(raw.get("budgets"), file, "budgets", ("columns", "drop")),
-                   ledger=_parse_table(raw.get("ledger"), file, "ledger", ("columns",)))
+                   ledger=_parse_table(raw.get("ledger"), file, "ledger",
+                                       ("columns", "date_format", "decimal")))
 
 
 def _structure(file: str, message: str, column: str | None = None) -> DataError:
@@ -358,7 +362,7 @@ def _parse_columns(raw: Any, file: str, section: str = "") -> dict[str, str]:
     for source, target in raw.items():
         source_name, target_name = _name(source), _name(target)
         if source_name is None or target_name is None:
-            raise _structure(file, f"{where} entry {source!r}: {target!r} must map a column "
+            raise _structure(file, f"{where} entry {quote(source)}: {quote(target)} must map a column "
                              "name to a column name", column=str(source))
         if target_name in columns.values():
             others = [s for s, t in columns.items() if t == target_name]
@@ -395,11 +399,11 @@ def _parse_recode(raw: Any, file: str) -> dict[str, dict[Any, Any]]:
     for column, labels in raw.items():
         name = _name(column)
         if name is None or not isinstance(labels, dict):
-            raise _structure(file, f"'recode' entry {column!r} must be a mapping of "
+            raise _structure(file, f"'recode' entry {quote(column)} must be a mapping of "
                              "label -> value", column=str(column))
         for label, value in labels.items():
             if isinstance(label, list | dict) or isinstance(value, list | dict):
-                raise _structure(file, f"recode label {label!r} -> {value!r} must map a text "
+                raise _structure(file, f"recode label {quote(label)} -> {quote(value)} must map a text "
                                  "or number to a text, number, null or dont_know", column=name)
         labels = {label: DONT_KNOW if value == DONT_KNOW_TARGET else value
                   for label, value in labels.items()}
@@ -414,8 +418,8 @@ def _check_labels_unique(labels: dict[Any, Any], column: str, file: str) -> None
     for label, value in labels.items():
         key = _key(label)
         if key in seen and seen[key][1] != value:
-            raise DataError(f"labels {seen[key][0]!r} and {label!r} match the same answers but "
-                            f"map to {seen[key][1]!r} and {value!r}", file=file, column=column,
+            raise DataError(f"labels {quote(seen[key][0])} and {quote(label)} match the same answers but "
+                            f"map to {quote(seen[key][1])} and {quote(value)}", file=file, column=column,
                             rule="mapping-duplicate-label",
                             hint="labels are matched ignoring case and surrounding whitespace")
         seen[key] = (label, value)
@@ -436,7 +440,7 @@ def _parse_unfinished(raw: Any, file: str) -> str:
     """``unfinished``: exclude or keep."""
     if raw not in UNFINISHED_CHOICES:
         raise _structure(file, f"'unfinished' must be one of {', '.join(UNFINISHED_CHOICES)} "
-                         f"(default {DEFAULT_UNFINISHED}), not {raw!r}")
+                         f"(default {DEFAULT_UNFINISHED}), not {quote(raw)}")
     return str(raw)
 
 
@@ -507,7 +511,7 @@ def _parse_wave_years(raw: Any, file: str) -> dict[int, int]:
     for wave, year in raw.items():
         w, y = _integer(wave), _integer(year)
         if w is None or w < 1 or y is None or not YEAR_RANGE[0] <= y <= YEAR_RANGE[1]:
-            raise _structure(file, f"'wave_years' entry {wave!r}: {year!r} must map a wave "
+            raise _structure(file, f"'wave_years' entry {quote(wave)}: {quote(year)} must map a wave "
                              f"number (1, 2, ...) to a year between {YEAR_RANGE[0]} and "
                              f"{YEAR_RANGE[1]}", column="wave")
         if w in years:
@@ -528,17 +532,42 @@ def _integer(value: Any) -> int | None:
 
 
 def _parse_table(raw: Any, file: str, section: str, keys: tuple[str, ...]) -> TableMapping:
-    """``budgets`` / ``ledger``: ``columns`` (and ``drop``) for another input table."""
+    """``budgets`` / ``ledger``: ``columns`` (and ``drop``; for the ledger ``date_format`` and
+    ``decimal``) for another input table."""
     if raw is None:
         return TableMapping()
     if not isinstance(raw, dict) or not set(raw) <= set(keys):
-        raise _structure(file, f"'{section}' must be a mapping with {' and '.join(keys)}, e.g. "
+        raise _structure(file, f"'{section}' must be a mapping with {', '.join(keys)}, e.g. "
                          f"{section}: {{columns: {{Jahr: year}}}}")
     prefix = f"{section}: "
     columns = _parse_columns(raw.get("columns") or {}, file, prefix)
     drop = _parse_drop(raw.get("drop") or [], file, prefix)
     _check_renamed_and_dropped(columns, drop, file, prefix)
-    return TableMapping(columns=columns, drop=drop)
+    date_format = raw.get("date_format")
+    if date_format is not None and not _is_date_format(date_format):
+        raise _structure(file, f"'{prefix}date_format' must be a date pattern such as "
+                         f"\"%d/%m/%Y\" or \"%m/%d/%Y\" (directives {' '.join(DATE_DIRECTIVES)}), "
+                         f"not {quote(date_format)}", column="booking_date")
+    decimal = raw.get("decimal")
+    if decimal is not None and decimal not in (",", "."):
+        raise _structure(file, f"'{prefix}decimal' must be \",\" or \".\", not {quote(decimal)}",
+                         column="amount")
+    return TableMapping(columns=columns, drop=drop, date_format=date_format, decimal=decimal)
+
+
+DATE_DIRECTIVES = ("%Y", "%y", "%m", "%d", "%H", "%M", "%S")
+
+
+def _is_date_format(value: Any) -> bool:
+    """A strftime-style pattern with a year, a month and a day and no other directive."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    directives = re.findall(r"%.", value)
+    rest = re.sub(r"%.", "", value)
+    return (all(d in DATE_DIRECTIVES for d in directives) and "%m" in directives
+            and "%d" in directives and ("%Y" in directives or "%y" in directives)
+            and len(directives) == len(set(directives)) and "%" not in rest
+            and not re.search(r"[A-Za-z0-9]", rest))
 
 
 # --- applying ---------------------------------------------------------------------------------
