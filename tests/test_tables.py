@@ -26,7 +26,10 @@ def test_show_escapes_non_text_values_too() -> None:
     assert HOSTILE not in tables.show(df, "t").data
 
 
-def test_readings_keep_markdown_but_not_html() -> None:
-    text = tables.say(f"*{HOSTILE}* excluded: <5 respondents & more").data
+def test_readings_are_text_with_code_spans_only() -> None:
+    text = tables.say(f"*{HOSTILE}* excluded: <5 respondents & more; run `make data`\n\n"
+                      "[x](javascript:alert(1)) # not a heading $a$").data
     assert HOSTILE not in text and "&lt;5 respondents &amp; more" in text
-    assert text.startswith("*")
+    assert text.startswith("<p>*&lt;img")  # a star from the data is no emphasis
+    assert "<code>make data</code></p><p>[x](javascript:alert(1)) # not a heading $a$</p>" in text
+    assert "<a " not in text and "href" not in text

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers import atomic, reporting
+from helpers import atomic, markup, reporting
 from helpers.reporting import Job
 
 if TYPE_CHECKING:
@@ -231,6 +231,7 @@ def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", " UTC")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            + markup.csp_meta() +
             f"<title>Disconnect Lab reports</title><style>{_CSS}</style></head><body>"
             f"<h1>Disconnect Lab reports</h1>{banner}"
             f"<p>{len(outcomes)} reports: {summary}. Index written {now}.</p>"

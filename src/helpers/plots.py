@@ -50,7 +50,11 @@ def publish(fig: plt.Figure) -> plt.Figure:
 
 
 def set_theme() -> None:
-    """Apply the project theme (call once at the top of a notebook)."""
+    """Apply the project theme (call once at the top of a notebook).
+
+    Text is drawn as typed: labels, tick labels and titles quote the codebook and the data, and
+    a ``$`` in them (a currency, a vendor name) must not switch to mathtext, which would change
+    the text or fail to draw it."""
     sns.set_theme(style="whitegrid", context="notebook", palette=OKABE_ITO)
     plt.rcParams.update({
         "figure.figsize": (8, 4.5),
@@ -60,6 +64,7 @@ def set_theme() -> None:
         "axes.titlesize": 12,
         "axes.labelsize": 10,
         "legend.frameon": False,
+        "text.parse_math": False,
     })
 
 

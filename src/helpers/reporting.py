@@ -38,7 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from helpers import atomic, paths
+from helpers import atomic, markup, paths
 
 EXECUTED_DIR = paths.ROOT / "build" / "executed"
 KERNEL_NAME = "disconnect-lab"
@@ -402,6 +402,7 @@ def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) 
         "seconds": doc.get("seconds"),
         "engine": doc.get("engine"),
         "executed": display_path(executed) if executed else None,
+        "csp_meta": markup.csp_meta(),  # the template puts no script on the page
     }
 
 
@@ -469,7 +470,7 @@ def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
         parts.append(f"<p>Executed notebook, with the code: <code>{esc(ctx['executed'])}</code></p>")
     parts.append(f"<footer>commit {esc(ctx['commit'])} · {esc(ctx['packages'])} · "
                  f"{esc(str(ctx['rendered_at'] or ''))}</footer>")
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
             f"<title>FAILED: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>\n")
 
@@ -520,7 +521,7 @@ def _write_short_page(job: Job, doc: dict[str, Any], heading: str, body: str,
     """A page without numbers (a heading, then ``body``: HTML built from escaped text) and its
     results file, written atomically, the page first; returns the page's path."""
     title = html.escape(f"{heading}: {job.key}")
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
             f"<title>{title}</title><style>{_ERROR_CSS}</style></head>"
             f"<body><main><h1>{title}</h1>{body}</main></body></html>\n")
     target = job.html_path(reports_dir)

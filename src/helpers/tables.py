@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown
+from IPython.display import HTML
 
+from helpers import markup
 from helpers.codebook import Codebook, load_codebook
 from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts, suppression_note
 
@@ -36,7 +35,7 @@ def _formatter(decimals: int, suffix: str = ""):
             return ""
         if isinstance(v, (float, np.floating)):
             return f"{v:.{decimals}f}{suffix}"
-        return html.escape(str(v))
+        return markup.text(v)
     return fmt
 
 
@@ -48,7 +47,7 @@ def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, 
     note automatically.
     """
     fmt = {c: _formatter(decimals, " %" if c in percent else "") for c in df.columns}
-    styler = df.style.format(fmt, na_rep="").set_caption(html.escape(caption))
+    styler = df.style.format(fmt, na_rep="").set_caption(markup.text(caption))
     for axis in (0, 1):  # row and column labels and their names come from the data too
         styler = styler.format_index(escape="html", axis=axis).format_index_names(
             escape="html", axis=axis)
@@ -59,7 +58,7 @@ def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, 
     notes = [t for t in (note, suppression_note(suppressed, df.attrs.get("min_cell", DEFAULT_MIN_CELL),
                                                 rows=True)) if t]
     for text in notes:
-        body += f'<p class="table-note"><em>{html.escape(text)}</em></p>'
+        body += f'<p class="table-note"><em>{markup.text(text)}</em></p>'
     return HTML(body)
 
 
@@ -94,13 +93,25 @@ def not_applicable(what: str, needs: str) -> HTML:
     :class:`helpers.errors.NotApplicable` instead.
     """
     return HTML('<p class="not-applicable" role="note"><strong>Not applicable:</strong> '
-                f"{html.escape(what)} needs {html.escape(needs)}.</p>")
+                f"{markup.text(what)} needs {markup.text(needs)}.</p>")
 
 
-def say(text: str) -> Markdown:
+class Reading(HTML):
+    """A reading shown as HTML paragraphs (:func:`helpers.markup.reading`); its plain-text form
+    (a console, ``repr``) is the text itself."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(markup.reading(text))
+
+    def _repr_pretty_(self, p: object, cycle: bool) -> None:
+        p.text(self.text)  # type: ignore[attr-defined]
+
+
+def say(text: str) -> Reading:
     """Show generated reading text (built from the numbers) as a paragraph, not as code output.
 
-    The text may carry Markdown (emphasis, code) but never HTML: ``<``, ``>`` and ``&`` are
-    escaped, because readings quote labels and reasons that come from the data or the mapping
-    (and "<5" must read as such)."""
-    return Markdown(html.escape(text, quote=False))
+    Readings quote labels, reasons and values from the data and the mapping, so the text is
+    never markup: only `backticked` commands become code; ``<``, ``&``, ``[…](…)``, ``#``, ``*``
+    and ``$`` show as typed ("<5" reads as such). See :func:`helpers.markup.reading`."""
+    return Reading(text)
