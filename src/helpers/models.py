@@ -55,6 +55,42 @@ GLANCE_COLUMNS = [
 ]
 INTERCEPT = "Intercept"
 
+# ─── minimums: below these a model is not fitted (NotEstimable says which one failed) ──────────
+# Issue "Inference that holds" may raise them (small-cluster corrections, events per parameter);
+# these are the floors below which no estimate or standard error exists at all.
+
+MIN_CLUSTERS = 2
+"""Fewest clusters for cluster-robust standard errors and for a random intercept: the sandwich's
+G/(G-1) factor, the t(G-1) reference and a between-cluster variance all need two clusters."""
+
+MIN_RESIDUAL_DF = 1
+"""Fewest degrees of freedom left after the parameters (complete cases minus coefficients,
+thresholds and variances): with none the fit is exact, the residual variance is 0/0 and the
+small-sample factor (N-1)/(N-K) divides by zero (statsmodels' ``ZeroDivisionError``)."""
+
+MIN_OUTCOME_VALUES = 2
+"""Fewest distinct outcome values among the complete cases: a constant outcome (or an ordered
+outcome in one category) leaves nothing to explain."""
+
+MIN_EVENTS = 1
+"""Fewest cases in each class of a binary outcome (events and non-events), and fewest non-zero
+counts of a Poisson outcome: without them the likelihood has no maximum (the estimate runs off
+to infinity)."""
+
+MIN_FACTOR_LEVELS = 2
+"""Fewest categories of a factor term ``C(x)`` among the complete cases: one category is a
+constant, aliased with the intercept (R's ``lm`` refuses it the same way)."""
+
+MIN_MIXED_CLUSTER_SIZE = 2
+"""A mixed model needs at least one cluster of this size: with one observation per cluster the
+random-intercept variance cannot be told apart from the residual variance."""
+
+
+class NotEstimable(ValueError):
+    """The data cannot support the model (too few complete cases, clusters, categories or
+    events, a constant outcome, aliased terms): raised *before* fitting. ``str()`` is the reason
+    in words, for a report's "not estimable" note (:func:`try_fit`)."""
+
 _LINEAR = frozenset({"ols", "wls"})
 _BINARY = frozenset({"logit", "probit"})
 _ORDERED = {"ordered_logit": "logit", "ordered_probit": "probit"}
@@ -187,10 +223,17 @@ def fit(
     clustering.  ``weights`` names the weight column of a ``wls`` fit.  Other keyword arguments go
     to the statsmodels model (e.g. ``re_formula="~x"`` for mixed models), except ``reml``,
     ``method``, ``maxiter``, ``gtol``, ``start_params`` and ``disp``, which go to ``.fit()``.
+
+    Before fitting, the complete cases are checked against the minimums above
+    (:data:`MIN_CLUSTERS`, :data:`MIN_RESIDUAL_DF`, :data:`MIN_OUTCOME_VALUES`,
+    :data:`MIN_EVENTS`, :data:`MIN_FACTOR_LEVELS`, :data:`MIN_MIXED_CLUSTER_SIZE`) and for
+    aliased (exactly collinear) terms; a model that fails one raises :class:`NotEstimable`
+    saying which, instead of an estimate from a pseudo-inverse or a statsmodels crash.
     """
     _check_options(data, kind, cluster, cov_type, weights)
     extra = [column for column in (cluster, weights) if column is not None]
     frame, n_dropped = _complete_cases(formula, data, kind, extra)
+    _require_estimable(formula, frame, kind, cluster)
     model_kwargs = {k: v for k, v in kwargs.items() if k not in _FIT_ONLY_KEYS}
     fit_kwargs = {k: v for k, v in kwargs.items() if k in _FIT_ONLY_KEYS}
     groups = _cluster_codes(frame, cluster)
@@ -255,11 +298,10 @@ def _complete_cases(
         raise ValueError(f"cannot build the design matrix of {formula!r}: {exc}") from exc
     frame = frame.loc[endog.index]
     if frame.empty:
-        raise DataError(f"no complete cases for {formula!r}", rule="model-complete-cases",
-                        hint="check the variables of the formula for missing values")
+        raise NotEstimable(f"no complete cases: every row misses a variable of {formula!r}")
     _check_outcome(kind, endog, outcome)
-    if kind in _ORDERED and isinstance(frame[outcome].dtype, pd.CategoricalDtype):
-        frame = frame.assign(**{outcome: frame[outcome].cat.remove_unused_categories()})
+    # a category seen only in rows just dropped would become an all-zero (aliased) column
+    frame = _patsy_friendly(frame)
     return frame, len(data) - len(frame)
 
 
@@ -305,27 +347,118 @@ def _prepare_outcome(frame: pd.DataFrame, outcome: str, kind: str, formula: str)
 
 
 def _check_outcome(kind: str, endog: pd.DataFrame, outcome: str) -> None:
-    """Outcome sanity per kind: 0/1 with both values (binary), >= 2 levels, counts >= 0."""
+    """Outcome coding per kind: 0/1 (binary), counts >= 0 (poisson). Whether it varies enough
+    to be modelled is :func:`_require_estimable`'s question."""
     values = endog.to_numpy()
     if kind in _BINARY:
         levels = np.unique(values) if endog.shape[1] == 1 else np.array([np.nan])
         if not set(levels.tolist()) <= {0.0, 1.0}:
             raise DataError(f"a {kind} outcome must be coded 0/1 (or True/False)",
                             column=outcome, rule="model-binary-outcome")
-        if len(levels) < 2:
-            raise DataError(
-                f"the outcome has one category only ({levels[0]:g}) in the {len(values)} "
-                f"complete cases; {kind} needs both 0 and 1",
-                column=outcome, rule="model-outcome-variation",
-            )
-    elif kind in _ORDERED:
-        n_levels = (values != 0).any(axis=0).sum() if endog.shape[1] > 1 else len(np.unique(values))
-        if n_levels < 2:
-            raise DataError("the outcome has one category only in the complete cases",
-                            column=outcome, rule="model-outcome-variation")
     elif kind == "poisson" and (values < 0).any():
         raise DataError("a poisson outcome must be a count (>= 0)",
                         column=outcome, rule="model-count-outcome")
+
+
+def _cases(n: int) -> str:
+    return f"{n} complete case{'s' if n != 1 else ''}"
+
+
+def _few_clusters(cluster: str, n_clusters: int, n: int, mixed: bool = False) -> str:
+    what = "a random intercept" if mixed else "cluster-robust standard errors"
+    return (f"the {_cases(n)} come from {n_clusters} cluster{'s' if n_clusters != 1 else ''} "
+            f"of '{cluster}'; {what} need{'s' if mixed else ''} at least {MIN_CLUSTERS}")
+
+
+def _n_parameters(kind: str, design: pd.DataFrame, endog: pd.DataFrame) -> int:
+    """Parameters the residual degrees of freedom are counted after: the coefficients, plus the
+    thresholds of an ordered model (which replace its intercept) or the random-intercept
+    variance of a mixed model."""
+    k = design.shape[1]
+    if kind in _ORDERED:
+        categories = endog.shape[1] if endog.shape[1] > 1 else len(np.unique(endog.to_numpy()))
+        return k - 1 + (categories - 1)
+    return k + 1 if kind == "mixed" else k
+
+
+def aliased_terms(design: pd.DataFrame) -> list[str]:
+    """Columns of ``design`` that are exact linear combinations of the columns before them (R's
+    "aliased" coefficients, NA in ``lm``): walking left to right, a column that does not raise
+    the rank is aliased."""
+    matrix = design.to_numpy(dtype=float)
+    scale = np.abs(matrix).max(axis=0)
+    matrix = matrix / np.where(scale > 0, scale, 1.0)
+    if np.linalg.matrix_rank(matrix) == matrix.shape[1]:
+        return []  # the usual case: one decomposition, no walk
+    aliased, kept = [], np.empty((len(matrix), 0))
+    for j, name in enumerate(design.columns):
+        candidate = np.column_stack((kept, matrix[:, j]))
+        if np.linalg.matrix_rank(candidate) > kept.shape[1]:
+            kept = candidate
+        else:
+            aliased.append(str(name))
+    return aliased
+
+
+def _require_estimable(formula: str, frame: pd.DataFrame, kind: str, cluster: str | None) -> None:
+    """Raise :class:`NotEstimable` when the complete cases cannot support the model: too few
+    clusters, a constant outcome or too few events, a factor with one category, fewer cases
+    than parameters, or aliased terms. Checked before fitting so that statsmodels never divides
+    by zero or estimates an aliased term from a pseudo-inverse."""
+    n = len(frame)
+    endog, design = patsy.dmatrices(formula, frame, return_type="dataframe")
+    outcome = formula.split("~", 1)[0].strip()
+    if cluster is not None:
+        n_clusters = int(frame[cluster].nunique())
+        if n_clusters < MIN_CLUSTERS:
+            raise NotEstimable(_few_clusters(cluster, n_clusters, n, mixed=kind == "mixed"))
+        if kind == "mixed" and frame[cluster].value_counts().max() < MIN_MIXED_CLUSTER_SIZE:
+            raise NotEstimable(
+                f"every cluster of '{cluster}' has one complete case: a random intercept needs "
+                f"at least one cluster with {MIN_MIXED_CLUSTER_SIZE} (else its variance is the "
+                "residual variance)")
+    _require_outcome_variation(kind, endog, outcome, n)
+    for factor, info in design.design_info.factor_infos.items():
+        if info.type == "categorical" and len(info.categories) < MIN_FACTOR_LEVELS:
+            raise NotEstimable(
+                f"{factor.name()} has one category among the {_cases(n)}; a factor needs at "
+                f"least {MIN_FACTOR_LEVELS}")
+    k = _n_parameters(kind, design, endog)
+    if n - k < MIN_RESIDUAL_DF:
+        raise NotEstimable(
+            f"{_cases(n)} for {k} parameters: the model needs at least {k + MIN_RESIDUAL_DF} "
+            "(more cases than parameters)")
+    aliased = aliased_terms(design)
+    if aliased:
+        verb = "is an exact linear combination" if len(aliased) == 1 else \
+            "are exact linear combinations"
+        raise NotEstimable(f"{', '.join(aliased)} {verb} of the other terms among the "
+                           f"{_cases(n)} (aliased: the design is rank deficient)")
+
+
+def _require_outcome_variation(kind: str, endog: pd.DataFrame, outcome: str, n: int) -> None:
+    """The outcome varies: two values (:data:`MIN_OUTCOME_VALUES`), both classes of a binary
+    outcome (:data:`MIN_EVENTS` each), a non-zero count."""
+    values = endog.to_numpy()
+    if kind in _BINARY:
+        events = int((values == 1).sum())
+        fewest = min(events, n - events)
+        if fewest < MIN_EVENTS:
+            only = 1 if events else 0
+            raise NotEstimable(
+                f"the outcome {outcome} has one category only ({only}) among the {_cases(n)}; "
+                f"a {kind} needs at least {MIN_EVENTS} case{'s' if MIN_EVENTS > 1 else ''} "
+                "with 0 and with 1")
+        return
+    if kind == "poisson":
+        if int((values > 0).sum()) < MIN_EVENTS:
+            raise NotEstimable(f"the count {outcome} is 0 in all {_cases(n)}")
+        return
+    distinct = (values != 0).any(axis=0).sum() if endog.shape[1] > 1 else len(np.unique(values))
+    if distinct < MIN_OUTCOME_VALUES:
+        what = "has one category only" if kind in _ORDERED else "does not vary (one value)"
+        raise NotEstimable(f"the outcome {outcome} {what} among the {_cases(n)}; the model "
+                           f"needs at least {MIN_OUTCOME_VALUES} different values")
 
 
 def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
@@ -333,9 +466,8 @@ def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | Non
     if cluster is None:
         return None
     codes, uniques = pd.factorize(frame[cluster])
-    if len(uniques) < 2:
-        raise DataError(f"clustering needs at least 2 clusters; '{cluster}' has {len(uniques)}",
-                        column=cluster, rule="model-clusters")
+    if len(uniques) < MIN_CLUSTERS:
+        raise NotEstimable(_few_clusters(cluster, len(uniques), len(frame)))
     return codes
 
 
@@ -718,13 +850,47 @@ def usable_controls(data: pd.DataFrame, controls: Sequence[str]) -> list[str]:
 
 def build_formula(outcome: str, predictors: Sequence[str], controls: Sequence[str] = (),
                   data: pd.DataFrame | None = None) -> str:
-    """``outcome ~ predictors + C(control) ...``; with ``data``, constant controls are left out."""
-    used = usable_controls(data, controls) if data is not None else list(controls)
-    if data is not None:  # a predictor constant in a segment cannot be estimated there
-        predictors = [p for p in predictors if pd.to_numeric(data[p], errors="coerce")
-                      .dropna().nunique() > 1]
-    terms = list(predictors) + [f"C({c})" for c in used]
+    """``outcome ~ predictors + C(control) ...``; with ``data``, the predictors and controls that
+    do not vary among the complete cases are left out (a segment fixes e.g. its country; a
+    driver everyone answered alike cannot be estimated there): :func:`left_out` says which."""
+    if data is None:
+        kept, used = list(predictors), list(controls)
+    else:
+        kept, used, _ = _formula_parts(outcome, predictors, controls, data)
+    terms = list(kept) + [f"C({c})" for c in used]
     return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
+
+
+def left_out(outcome: str, predictors: Sequence[str], data: pd.DataFrame,
+             controls: Sequence[str] = ()) -> dict[str, str]:
+    """The predictors :func:`build_formula` leaves out of this model, each with the reason (not
+    answered, or one value among the complete cases), so that a report can say so instead of
+    dropping a driver silently."""
+    return _formula_parts(outcome, predictors, controls, data)[2]
+
+
+def _formula_parts(outcome: str, predictors: Sequence[str], controls: Sequence[str],
+                   data: pd.DataFrame) -> tuple[list[str], list[str], dict[str, str]]:
+    """(predictors kept, controls kept, {predictor left out: why}) among the complete cases of
+    the outcome, the predictors and the controls present in ``data``."""
+    numeric = {p: pd.to_numeric(data[p], errors="coerce") for p in predictors}
+    dropped = {p: "not answered in this segment" for p in predictors if numeric[p].isna().all()}
+    kept = [p for p in predictors if p not in dropped]
+    used = [c for c in controls if c in data.columns]
+    while True:
+        columns = [c for c in (outcome,) if c in data.columns] + kept + used
+        rows = data[columns].notna().all(axis=1).to_numpy()
+        if not rows.any():  # nothing to judge variation on: fit() says "no complete cases"
+            return kept, used, dropped
+        flat = [p for p in kept if numeric[p][rows].nunique() < 2]
+        flat_controls = [c for c in used if data.loc[rows, c].nunique() < 2]
+        if not flat and not flat_controls:
+            return kept, used, dropped
+        for p in flat:
+            dropped[p] = (f"does not vary in this segment (one value in all {_cases(rows.sum())}"
+                          ")")
+        kept = [p for p in kept if p not in flat]
+        used = [c for c in used if c not in flat_controls]
 
 
 def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -738,8 +904,10 @@ def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | str:
-    """:func:`fit`, or the reason it could not be estimated (for robustness models in small
-    segments: a singular design or perfect separation should not take a whole report down)."""
+    """:func:`fit`, or the reason it could not be estimated, in words (for small segments: too
+    few cases or clusters, a constant outcome, aliased terms, a fit that did not converge or
+    found perfect separation should not take a whole report down, and must not print numbers).
+    """
     from statsmodels.tools import sm_exceptions
 
     unusable = tuple(getattr(sm_exceptions, name) for name in (
@@ -749,8 +917,11 @@ def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | st
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", unusable)
             result = fit(formula, data, **kwargs)
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except NotEstimable as exc:  # a minimum checked before fitting: its reason is the text
+        return str(exc)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+        message = exc.issues[0].message if isinstance(exc, DataError) else str(exc)
+        return f"the estimation failed ({type(exc).__name__}: {message})"
     problems = [w for w in caught if issubclass(w.category, unusable)]
     if problems:  # not reported as an estimate, so its other warnings (overflow, ...) go too
         kinds = sorted({_UNUSABLE_FIT.get(w.category.__name__, w.category.__name__)
@@ -816,18 +987,23 @@ def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[s
              controls: Sequence[str] = (), *, kind: str = "ols", cluster: str | None = None,
              adjust: str | None = "fdr_bh") -> pd.DataFrame:
     """The same model for several outcomes: one tidy row per outcome and predictor, with
-    ``p_adjusted`` corrected across all of them (``adjust``: "holm", "fdr_bh" or None)."""
+    ``p_adjusted`` corrected across all of them (``adjust``: "holm", "fdr_bh" or None).
+
+    An outcome whose model cannot be estimated (:func:`try_fit`) gets one row without numbers
+    whose ``note`` says why ("not estimable: ..."); ``note`` is empty on estimated rows."""
     rows = []
     for outcome in outcomes:
-        res = fit(build_formula(outcome, predictors, controls, data), data, kind=kind,
-                  cluster=cluster)
+        res = try_fit(build_formula(outcome, predictors, controls, data), data, kind=kind,
+                      cluster=cluster)
+        if isinstance(res, str):
+            rows.append(pd.DataFrame([{"outcome": outcome, "note": f"not estimable: {res}"}]))
+            continue
         t = res.tidy()
-        t = t[t["term"].isin(predictors)].assign(outcome=outcome, n=res.n)
-        rows.append(t)
-    out = pd.concat(rows, ignore_index=True)
-    out = out[["outcome", *[c for c in out.columns if c != "outcome"]]]
+        rows.append(t[t["term"].isin(predictors)].assign(outcome=outcome, n=res.n, note=""))
+    out = pd.concat(rows, ignore_index=True).reindex(
+        columns=["outcome", *TIDY_COLUMNS, "n", "note"])
     if adjust:
-        out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(), adjust)
+        out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(dtype=float), adjust)
     return out
 
 
