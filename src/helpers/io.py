@@ -45,6 +45,12 @@ spaces in either convention ("1\u00a0234,5", as Excel writes them in French/Nord
 Integers with more than 18 digits keep their column as text (identifiers, like "007"), so no
 column silently turns into Python ints or rounded floats.
 
+Excel workbooks (.xlsx) are streamed: openpyxl's read-only mode, row by row, after the sizes the
+archive declares are checked (:func:`check_xlsx_size`, before any XML is parsed). A workbook that
+unzips to more than 200 MB or a sheet of more than 20 million cells (rows x columns) is a
+``DataError`` (rule ``file-too-large``); ``DISCONNECT_LAB_EXCEL_MAX_MB`` and
+``DISCONNECT_LAB_EXCEL_MAX_CELLS`` raise the limits.
+
 SPSS and Stata files are read by pyreadstat in a child process (:data:`READSTAT_IN_SUBPROCESS`):
 the ReadStat C library can crash on a corrupt file, and the crash then becomes a ``DataError``
 instead of killing the notebook kernel or batch worker.  Excel, Parquet and text readers run
@@ -80,7 +86,7 @@ import pyarrow as pa
 import pyreadstat
 from openpyxl.utils.exceptions import InvalidFileException
 
-from helpers.errors import DataError
+from helpers.errors import DataError, shorten
 
 EXTENSION_FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
@@ -721,11 +727,85 @@ def _read_excel(file: Path, options: _ReadOptions) -> tuple[pd.DataFrame, dict[s
                 _LINES: [p + 1 for p in positions], _UNIT: "sheet row"}
 
 
+# Limits for Excel workbooks, checked before any XML is parsed: an .xlsx is a zip archive, and a
+# few kilobytes of it can inflate to gigabytes of sheet XML (a "zip bomb"), which openpyxl would
+# parse for minutes until memory runs out. Raise them through the environment variables below.
+EXCEL_MAX_MB_ENV = "DISCONNECT_LAB_EXCEL_MAX_MB"
+EXCEL_MAX_CELLS_ENV = "DISCONNECT_LAB_EXCEL_MAX_CELLS"
+EXCEL_MAX_BYTES = 200_000_000  # the workbook's parts once unzipped (sheets, shared strings, ...)
+EXCEL_MAX_CELLS = 20_000_000  # rows x columns of the sheet read
+EXCEL_MAX_PARTS = 10_000  # files inside the archive
+EXCEL_MAX_ROWS, EXCEL_MAX_COLUMNS = 1_048_576, 16_384  # Excel's own sheet size
+
+
+def excel_limits() -> tuple[int, int]:
+    """(bytes, cells): the unzipped size and the rows x columns an .xlsx sheet may have.
+
+    ``DISCONNECT_LAB_EXCEL_MAX_MB`` (megabytes) and ``DISCONNECT_LAB_EXCEL_MAX_CELLS`` override
+    :data:`EXCEL_MAX_BYTES` and :data:`EXCEL_MAX_CELLS`.
+    """
+    limits = []
+    for name, default, unit in ((EXCEL_MAX_MB_ENV, EXCEL_MAX_BYTES, 1_000_000),
+                                (EXCEL_MAX_CELLS_ENV, EXCEL_MAX_CELLS, 1)):
+        raw = os.environ.get(name, "").strip()
+        try:
+            limits.append(max(1, int(float(raw) * unit)) if raw else default)
+        except ValueError:
+            raise DataError(f"{name} must be a number, not {raw[:40]!r}", rule="configuration",
+                            hint=f"unset it to use the default ({default // unit})") from None
+    return limits[0], limits[1]
+
+
+def check_xlsx_size(file: Path) -> None:
+    """Refuse a workbook whose parts unzip to more than the limit, from the sizes the archive
+    declares (nothing is extracted). Python's zipfile never inflates a part beyond its declared
+    size (it stops and reports a bad CRC), so the declared sizes bound what openpyxl can read."""
+    max_bytes, _ = excel_limits()
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise _unreadable(file, exc, "an Excel workbook") from exc
+    if len(parts) > EXCEL_MAX_PARTS:
+        raise DataError(f"the workbook holds {len(parts):,} files, more than an Excel workbook "
+                        f"has (at most {EXCEL_MAX_PARTS:,} are read)", file=str(file),
+                        rule="file-too-large", hint="save the sheet again from Excel, or as CSV")
+    total = sum(part.file_size for part in parts)
+    if total > max_bytes:
+        biggest = max(parts, key=lambda part: part.file_size)
+        raise DataError(
+            f"the workbook unzips to {total / 1e6:,.0f} MB ({shorten(biggest.filename, 60)} alone "
+            f"{biggest.file_size / 1e6:,.0f} MB from {biggest.compress_size / 1e3:,.0f} KB "
+            f"compressed), more than the {max_bytes / 1e6:,.0f} MB limit: it was not opened",
+            file=str(file), rule="file-too-large",
+            hint=f"if the file is genuine, save the sheet as CSV (read without this limit) or raise "
+                 f"the limit with {EXCEL_MAX_MB_ENV}=<megabytes>")
+
+
 def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, bool]:
-    """Cell values of an .xlsx sheet with merged ranges filled; also whether row 1 is merged."""
+    """Cell values of an .xlsx sheet with merged ranges filled; also whether row 1 is merged.
+
+    The workbook is opened in openpyxl's read-only mode and the sheet's XML is streamed row by
+    row, after :func:`check_xlsx_size`; the grid may have at most ``excel_limits()[1]`` cells.
+    """
+    check_xlsx_size(file)
     try:
         with open(file, "rb") as handle:  # closed even when openpyxl fails half-way
-            workbook = openpyxl.load_workbook(handle, data_only=True)
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            try:
+                sheet = sheet if sheet is not None else 0
+                names = workbook.sheetnames
+                if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
+                        isinstance(sheet, str) and sheet not in names):
+                    raise DataError(f"sheet {sheet!r} not found", file=str(file),
+                                    rule="sheet-not-found", hint=f"the workbook has sheets {names}")
+                worksheet = workbook[names[sheet] if isinstance(sheet, int) else sheet]
+                rows, merged = _stream_sheet(workbook, worksheet, file)
+                title = worksheet.title
+            finally:
+                workbook.close()
+    except DataError:
+        raise
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise _unreadable(file, exc, "an Excel workbook") from exc
     except MemoryError:
@@ -733,26 +813,74 @@ def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, 
     except Exception as exc:  # a corrupt part surfaces as whatever openpyxl's
         # zip, XML and cell parsers raise (zlib.error, ParseError, ExpatError, TypeError, ...)
         raise _unreadable(file, exc, "an Excel workbook") from exc
-    sheet = sheet if sheet is not None else 0
-    names = workbook.sheetnames
-    if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
-            isinstance(sheet, str) and sheet not in names):
-        raise DataError(f"sheet {sheet!r} not found", file=str(file), rule="sheet-not-found",
-                        hint=f"the workbook has sheets {names}")
-    worksheet = workbook[names[sheet] if isinstance(sheet, int) else sheet]
-    rows = [list(row) for row in worksheet.iter_rows(values_only=True)]
     merged_top = False
-    for merged in worksheet.merged_cells.ranges:
-        value = worksheet.cell(merged.min_row, merged.min_col).value
-        merged_top |= merged.min_row == 1 and merged.max_col > merged.min_col
-        for r in range(merged.min_row - 1, min(merged.max_row, len(rows))):
-            for c in range(merged.min_col - 1, min(merged.max_col, len(rows[r]))):
+    for merged_range in merged:
+        top, left = merged_range.min_row - 1, merged_range.min_col - 1
+        value = rows[top][left] if top < len(rows) and left < len(rows[top]) else None
+        merged_top |= merged_range.min_row == 1 and merged_range.max_col > merged_range.min_col
+        for r in range(top, min(merged_range.max_row, len(rows))):
+            for c in range(left, min(merged_range.max_col, len(rows[r]))):
                 rows[r][c] = value
-    return pd.DataFrame(rows, dtype=object), worksheet.title, merged_top
+    return pd.DataFrame(rows, dtype=object), title, merged_top
+
+
+def _stream_sheet(workbook: Any, worksheet: Any, file: Path) -> tuple[list[list[Any]], list[Any]]:
+    """The sheet's rows as lists of equal length (None for empty cells, rows from sheet row 1)
+    and its merged ranges, in one streaming pass over the sheet XML.
+
+    openpyxl's read-only worksheet streams rows but does not report merged cells, so its own
+    row parser (the one ``ReadOnlyWorksheet`` uses) is run here and its merged ranges read
+    afterwards. The size of the grid is checked while it grows: a sheet that declares a cell in
+    row 1,048,576 or column XFD stops as soon as rows x columns pass the limit.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.worksheet.cell_range import CellRange
+
+    _, max_cells = excel_limits()
+    rows: list[list[Any]] = []
+    width = 0
+    with workbook._archive.open(worksheet._worksheet_path) as source:
+        parser = WorkSheetParser(source, worksheet._shared_strings, data_only=True,
+                                 epoch=workbook.epoch, date_formats=workbook._date_formats,
+                                 timedelta_formats=workbook._timedelta_formats)
+        for number, cells in parser.parse():
+            if number <= len(rows):  # a row given twice or out of order: openpyxl skips it too
+                continue
+            last = max((cell["column"] for cell in cells), default=0)
+            if number > EXCEL_MAX_ROWS or last > EXCEL_MAX_COLUMNS:
+                raise DataError(f"the sheet has a cell beyond Excel's last row or column (row "
+                                f"{number}, column {last})", file=str(file), rule="unreadable-file",
+                                hint="the file is damaged; save it again from Excel")
+            width = max(width, last)
+            if number * width > max_cells:
+                raise DataError(
+                    f"the sheet has more than {max_cells:,} cells (at least {number:,} rows x "
+                    f"{width:,} columns): reading stopped", file=str(file),
+                    rule="file-too-large",
+                    hint=f"delete unused rows and columns (a stray cell far below or right of "
+                         f"the data counts), save the sheet as CSV, or raise the limit with "
+                         f"{EXCEL_MAX_CELLS_ENV}")
+            rows.extend([] for _ in range(number - 1 - len(rows)))  # rows without cells
+            values: list[Any] = [None] * last
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            rows.append(values)
+        merged = parser.merged_cells
+    for values in rows:
+        values.extend([None] * (width - len(values)))
+    ranges = [CellRange(m.ref) for m in merged.mergeCell] if merged is not None else []
+    return rows, ranges
 
 
 def _xls_grid(file: Path, sheet: str | int | None) -> pd.DataFrame:
-    """Cell values of a legacy .xls sheet (needs the optional xlrd package)."""
+    """Cell values of a legacy .xls sheet (needs the optional xlrd package); an .xls is not
+    compressed, so its file size is checked against the same limit as an unzipped .xlsx."""
+    max_bytes, _ = excel_limits()
+    if file.stat().st_size > max_bytes:
+        raise DataError(f"the workbook is {file.stat().st_size / 1e6:,.0f} MB, more than the "
+                        f"{max_bytes / 1e6:,.0f} MB limit: it was not opened", file=str(file),
+                        rule="file-too-large", hint=f"save the sheet as CSV, or raise the limit "
+                                                    f"with {EXCEL_MAX_MB_ENV}=<megabytes>")
     try:
         grid = pd.read_excel(file, sheet_name=sheet or 0, header=None, dtype=object)
     except ImportError as exc:
