@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from helpers.models import NotEstimable, aliased_terms
+
 POLY_TERMS = ("b1", "b2", "b3", "b4", "b5")
 SURFACE_WEIGHTS = {  # weights on (b1, b2, b3, b4, b5)
     "a1": (1, 1, 0, 0, 0),
@@ -42,6 +44,23 @@ CENTER_OPTIONS = (None, "pooled", "separate")
 MINUS = "\u2212"
 SEPARATE_NOTE = ("x and y were centred separately: the line X = Y is shifted away from raw "
                  "agreement")
+
+# Minimums, checked before fitting (below them :func:`rsa` raises NotEstimable with the reason).
+MIN_RESIDUAL_DF = 1
+"""Fewest complete cases beyond the coefficients (b0..b5 and the controls): with none the
+polynomial passes through every point and no standard error exists."""
+
+MIN_OUTCOME_VALUES = 2
+"""Fewest distinct outcome values: a constant outcome has a flat surface with zero residuals."""
+
+MIN_CLUSTERS = 2
+"""Fewest clusters for ``cov_type="cluster"``: the G/(G-1) correction and t(G-1) need two."""
+
+MIN_CLUSTERS_JOINT_TEST = len(POLY_TERMS) + 1
+"""Fewest clusters for the joint F test of b1..b5 under a cluster covariance: that covariance
+has rank at most G - 1, so five restrictions need G - 1 >= 5; with fewer clusters the Wald
+statistic divides by a singular matrix (F(5, 4) = 6.9e11 was reported with five clusters) and
+the test is not reported."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +82,7 @@ class RSAResult:
     n: int
     r2: float
     adj_r2: float
-    f_test: dict[str, float]
+    f_test: dict[str, Any]
     x_range: tuple[float, float]
     y_range: tuple[float, float]
     control_means: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
@@ -116,9 +135,7 @@ class RSAResult:
         units = "raw" if self.center is None else "centred"
         fit_line = (f"n = {self.n}, R2 = {self.r2:.3f}, adj. R2 = {self.adj_r2:.3f}, "
                     f"covariance: {self.model.cov_type}, centring: {self._centre_text()}")
-        f = self.f_test
-        f_line = (f"Polynomial terms jointly: F({f['df_num']:.0f}, {f['df_denom']:.0f}) = "
-                  f"{f['statistic']:.2f}, p = {f['p_value']:.4g}")
+        f_line = f"Polynomial terms jointly: {self.joint_test_text()}"
         axes_line = (f"First principal axis: {_line(ax['p10'], ax['p11'])}; "
                      f"second: {_line(ax['p20'], ax['p21'])}")
         head = [
@@ -148,6 +165,15 @@ class RSAResult:
                          "agreement relative to the averages, not agreement in raw scores.")
         return " ".join(p for p in parts if p)
 
+    def joint_test_text(self) -> str:
+        """The joint test of b1..b5 in words: "F(5, 40) = 3.21, p = .012", or why it is not
+        reported (too few clusters for a cluster-robust test of five restrictions)."""
+        f = self.f_test
+        if f.get("note"):
+            return f"not reported: {f['note']}"
+        return (f"F({f['df_num']:.0f}, {f['df_denom']:.0f}) = {f['statistic']:.2f}, "
+                f"{_p(f['p_value'])}")
+
     def _term(self, name: str) -> tuple[str, float, float]:
         row = self.surface.loc[name]
         return name, float(row["estimate"]), float(row["p_value"])
@@ -174,9 +200,17 @@ def rsa(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None = N
     distribution (``use_t=True``) with the model's residual df (G - 1 for cluster covariances).
     Only complete cases (outcome, x, y, controls, cluster groups) are used; ``n`` reports them.
     Numeric controls enter linearly; non-numeric ones as dummies (first level dropped).
+
+    Before fitting, the complete cases are checked against :data:`MIN_RESIDUAL_DF`,
+    :data:`MIN_OUTCOME_VALUES`, :data:`MIN_CLUSTERS` and for aliased terms (X or Y constant, X
+    equal to Y in every case, collinear controls); failing one raises
+    :class:`helpers.models.NotEstimable` with the reason (:func:`try_rsa` returns it instead).
+    The joint F test needs :data:`MIN_CLUSTERS_JOINT_TEST` clusters under a cluster covariance;
+    with fewer it is NaN and ``f_test["note"]`` says why.
     """
     _check_args(data, outcome, x, y, center, controls, alpha)
     frame, kwds = _complete_cases(data, [outcome, x, y, *controls], cov_type, cov_kwds)
+    _require_estimable(frame, outcome, x, y, kwds)
     cx, cy = _centre_values(frame[x], frame[y], center)
     design = _design(frame[x] - cx, frame[y] - cy, frame[list(controls)])
     fit = sm.OLS(frame[outcome].astype(float), design).fit(
@@ -189,11 +223,22 @@ def rsa(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None = N
         model=fit, outcome=outcome, x=x, y=y, center=center, center_values=(cx, cy),
         alpha=alpha, coefs=_coef_table(fit, alpha), surface=_surface_table(fit, alpha),
         stationary_point=(x0, y0), principal_axes=axes, notes=notes, n=int(fit.nobs),
-        r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj), f_test=_joint_test(fit),
+        r2=float(fit.rsquared), adj_r2=float(fit.rsquared_adj),
+        f_test=_joint_test(fit, None if kwds is None else kwds.get("groups")),
         x_range=(float(frame[x].min()), float(frame[x].max())),
         y_range=(float(frame[y].min()), float(frame[y].max())),
         control_means=design.drop(columns=["b0", *POLY_TERMS]).mean(),
     )
+
+
+def try_rsa(data: pd.DataFrame, outcome: str, x: str, y: str, **kwargs: Any) -> RSAResult | str:
+    """:func:`rsa`, or the reason the surface cannot be estimated with these data (too few
+    complete cases or clusters, a constant outcome, X equal to Y in every case, ...), for a
+    report to say instead of failing."""
+    try:
+        return rsa(data, outcome, x, y, **kwargs)
+    except NotEstimable as exc:
+        return str(exc)
 
 
 def geometry_table(result: RSAResult) -> pd.DataFrame:
@@ -248,7 +293,35 @@ def _complete_cases(data: pd.DataFrame, columns: list[str], cov_type: str,
         kwds["groups"] = pd.factorize(groups[mask])[0]
     elif cov_type == "cluster":
         raise ValueError('cov_type="cluster" needs cov_kwds={"groups": <column or array>}')
+    if not mask.any():
+        raise NotEstimable(f"no complete cases: every row misses one of {', '.join(columns)}"
+                           + (" or its cluster" if groups is not None else ""))
     return data.loc[mask, columns], (kwds or None)
+
+
+def _cases(n: int) -> str:
+    return f"{n} complete case{'s' if n != 1 else ''}"
+
+
+def _require_estimable(frame: pd.DataFrame, outcome: str, x: str, y: str,
+                       kwds: Mapping[str, Any] | None) -> None:
+    """Raise NotEstimable for a constant outcome, too few clusters, or a surface the predictors
+    cannot identify (X or Y constant, X = Y in every case) — the minimums above."""
+    n = len(frame)
+    if frame[outcome].nunique() < MIN_OUTCOME_VALUES:
+        raise NotEstimable(f"the outcome {outcome} has one value in all {_cases(n)}: there is "
+                           "no surface to estimate")
+    groups = None if kwds is None else kwds.get("groups")
+    if groups is not None and len(np.unique(groups)) < MIN_CLUSTERS:
+        raise NotEstimable(f"the {_cases(n)} come from {len(np.unique(groups))} cluster; "
+                           f"cluster-robust standard errors need at least {MIN_CLUSTERS}")
+    for name in (x, y):
+        if frame[name].nunique() < 2:
+            raise NotEstimable(f"{name} has one value in all {_cases(n)}: the surface "
+                               "cannot be estimated along it")
+    if frame[x].astype(float).equals(frame[y].astype(float)):
+        raise NotEstimable(f"{x} equals {y} in all {_cases(n)}: with perfect agreement "
+                           "the surface off the line X = Y is not identified")
 
 
 def _centre_values(x: pd.Series, y: pd.Series, center: str | None) -> tuple[float, float]:
@@ -274,12 +347,16 @@ def _design(x: pd.Series, y: pd.Series, controls: pd.DataFrame) -> pd.DataFrame:
     if controls.shape[1]:
         parts.append(pd.get_dummies(controls, drop_first=True, dtype=float).astype(float))
     design = pd.concat(parts, axis=1)
-    if len(design) <= design.shape[1]:
-        raise ValueError(f"too few complete cases ({len(design)}) for {design.shape[1]} "
-                         "coefficients")
-    if np.linalg.matrix_rank(design.to_numpy(float)) < design.shape[1]:
-        raise ValueError("the design matrix is rank deficient (constant or identical x and y, "
-                         "or collinear controls)")
+    needed = design.shape[1] + MIN_RESIDUAL_DF
+    if len(design) < needed:
+        raise NotEstimable(f"too few complete cases ({len(design)}) for {design.shape[1]} "
+                           f"coefficients: the surface needs at least {needed}")
+    aliased = aliased_terms(design)
+    if aliased:
+        raise NotEstimable(f"{', '.join(aliased)} {'is' if len(aliased) == 1 else 'are'} "
+                           f"aliased among the {_cases(len(design))} (the design is rank "
+                           "deficient: X and Y, their squares and product or the controls are "
+                           "collinear)")
     return design
 
 
@@ -315,15 +392,24 @@ def _surface_table(fit: Any, alpha: float) -> pd.DataFrame:
     return _frame(test.summary_frame(alpha=alpha), list(SURFACE_WEIGHTS))
 
 
-def _joint_test(fit: Any) -> dict[str, float]:
-    """Joint Wald F test that b1..b5 are all zero."""
+def _joint_test(fit: Any, groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Joint Wald F test that b1..b5 are all zero; NaN with a ``note`` when a cluster covariance
+    from fewer than :data:`MIN_CLUSTERS_JOINT_TEST` clusters cannot support five restrictions."""
+    if groups is not None:
+        n_clusters = len(np.unique(groups))
+        if n_clusters < MIN_CLUSTERS_JOINT_TEST:
+            return {"statistic": np.nan, "p_value": np.nan, "df_num": float(len(POLY_TERMS)),
+                    "df_denom": float(n_clusters - 1),
+                    "note": (f"a cluster-robust joint test of the {len(POLY_TERMS)} polynomial "
+                             f"terms needs at least {MIN_CLUSTERS_JOINT_TEST} clusters; these "
+                             f"data have {n_clusters}")}
     names = list(fit.params.index)
     restriction = np.zeros((5, len(names)))
     for row, term in enumerate(POLY_TERMS):
         restriction[row, names.index(term)] = 1
     test = fit.f_test(restriction)
     return {"statistic": float(np.squeeze(test.fvalue)), "p_value": float(test.pvalue),
-            "df_num": float(test.df_num), "df_denom": float(test.df_denom)}
+            "df_num": float(test.df_num), "df_denom": float(test.df_denom), "note": ""}
 
 
 # --------------------------------------------------------------------------- geometry
