@@ -1,4 +1,7 @@
-"""Every rendered report and the index, opened in headless Chromium as a reader would.
+"""Every rendered report and the index, opened in headless Chromium as a reader would: no console
+error (a Content-Security-Policy violation is one), no request leaving the page, every image
+decoded and described, every in-page link alive, and the policy of :mod:`helpers.markup` on
+every page. Hostile values are checked in ``test_hostile_values``.
 
 Uses Debian's Chromium (installed by .ci/run) driven by Playwright for Python with the system
 browser as executable — nothing is downloaded. Where no browser is installed the tests are
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paths
+from helpers import markup, paths
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 try:
@@ -81,9 +84,11 @@ def _check_page(page, url: str) -> dict[str, list]:
                      && !document.getElementById(decodeURIComponent(h.slice(1))))""")
     tables = page.evaluate("""() => [...document.querySelectorAll('table')]
         .filter(t => !t.querySelector('th')).length""")
+    policy = page.evaluate("""() => [...document.querySelectorAll(
+        'meta[http-equiv="Content-Security-Policy"]')].map(m => m.content)""")
     page.unroute("**/*")
     return {"errors": errors, "requests": requests, "images": images, "dead_links": links,
-            "tables_without_headers": tables}
+            "tables_without_headers": tables, "policy": policy}
 
 
 def test_every_report_and_the_index_in_chromium(rendered_batch: Path) -> None:
@@ -110,6 +115,8 @@ def test_every_report_and_the_index_in_chromium(rendered_batch: Path) -> None:
                 problems += [f"{name}: image without alt text" for _, alt in result["images"]
                              if not alt or alt.startswith("No description")]
                 problems += [f"{name}: dead link {h}" for h in result["dead_links"]]
+                if result["policy"] != [markup.content_security_policy()]:
+                    problems.append(f"{name}: Content-Security-Policy {result['policy']}")
                 if result["tables_without_headers"]:
                     problems.append(f"{name}: {result['tables_without_headers']} table(s) "
                                     "without header cells")
