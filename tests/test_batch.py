@@ -302,17 +302,20 @@ def test_failure_is_isolated_reported_and_retried(tmp_path: Path, data: Path,
     assert "3 reports: 2 fresh, 1 failed" in out
     assert "FAILED fails/wave-2: ValueError: wave 2 has no usable answers" in out
 
-    page = (tmp_path / "reports/fails/wave-2.html").read_text()
+    assert not (tmp_path / "reports/fails/wave-2.html").exists()  # no good report to keep
+    page = (tmp_path / "reports/fails/wave-2.error.html").read_text()
     assert "Report failed" in page and "Failing cell: In [4], cell 5 of the executed" in page
     assert "raise ValueError(&quot;wave 2 has no usable answers&quot;)" in page
     assert "ValueError: wave 2 has no usable answers" in page
     assert not EXTERNAL.search(page)
     doc = json.loads((tmp_path / "reports/fails/wave-2.json").read_text())
     assert doc["status"] == "failed" and doc["failing_cell"]["index"] == 4
-    assert (tmp_path / "executed/fails/wave-2.ipynb").exists()  # with the traceback, for analysts
+    # the failed attempt's executed notebook, with the traceback, for analysts; named on the page
+    assert (tmp_path / "executed/fails/wave-2.error.ipynb").exists()
+    assert "wave-2.error.ipynb</code>" in page and str(tmp_path) not in page
     assert json.loads((tmp_path / "reports/tiny/all.json").read_text())["status"] == "ok"
     index = (tmp_path / "reports/index.html").read_text()
-    assert re.search(r'<tr class="failed"><td><a href="fails/wave-2.html">', index)
+    assert re.search(r'<tr class="failed"><td><a href="fails/wave-2.error.html">', index)
 
     assert plan(f, tmp_path)["fails/wave-2"] == ["failed last time"]
     assert cli.main(args) == 1
@@ -331,7 +334,7 @@ def test_timeout_stops_the_report_and_marks_it_failed(tmp_path: Path, data: Path
     doc = json.loads((tmp_path / "reports/slow/all.json").read_text())
     assert doc["error"].startswith(
         "Timed out: the report ran longer than 3 s while running cell 4 of the executed notebook")
-    page = (tmp_path / "reports/slow/all.html").read_text()
+    page = (tmp_path / "reports/slow/all.error.html").read_text()
     assert "time.sleep(seconds)" in page and "Timed out" in page
 
 
@@ -440,7 +443,7 @@ def test_index_lists_every_job_with_status_estimates_and_forest_plots(tmp_path: 
     assert by_link == {
         "tiny/all.html": "reused", "tiny/country-DE.html": "reused",
         "tiny/country-AT.html": "reused", "tiny/wave-1.html": "fresh",
-        "tiny/wave-2.html": "fresh", "wave-1": "missing", "fails/wave-2.html": "failed"}
+        "tiny/wave-2.html": "fresh", "wave-1": "missing", "fails/wave-2.error.html": "failed"}
     assert "mean_score 3" in index or "mean_score 2" in index  # key estimates in the table
     figures = re.findall(r'<img alt="Forest plot of (\w+) across segments of tiny" '
                          r'src="data:image/png;base64,([^"]+)"', index)

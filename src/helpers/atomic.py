@@ -2,7 +2,10 @@
 
 A reader (or the next run after an interruption) sees either the old complete file or the new complete
 file, never a truncated one. ``os.replace`` is atomic on POSIX when source and target share a
-filesystem, which is why the temporary file is created beside the target.
+filesystem, which is why the temporary file is created beside the target. :func:`write_texts`
+writes several files as one change (a report and its results file): every temporary file is
+written and synced first, and only then are they renamed, so that a full disk (which surfaces
+while writing or syncing, not while renaming) leaves every target as it was.
 """
 
 from __future__ import annotations
@@ -10,9 +13,24 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+
+def _temporary(target: Path) -> Path:
+    """An empty temporary file beside ``target`` (its folder created if needed)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _sync(tmp: Path) -> None:
+    """Flush a finished temporary file to disk and give it the usual permissions."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
 
 
 @contextlib.contextmanager
@@ -22,15 +40,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is left untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temporary(target)
     try:
         yield tmp_path
-        with open(tmp_path, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o644)
+        _sync(tmp_path)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -49,10 +62,34 @@ def atomic_open(target: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[
         yield fh
 
 
+def write_texts(files: Mapping[str | Path, str]) -> None:
+    """Write several UTF-8 text files as one change, in the given order.
+
+    Every file is first written and synced to a temporary file beside its target; only when all
+    of them are on disk are they renamed into place. A failure before that point (a full disk,
+    a permission problem, an interruption) removes the temporary files and leaves every target
+    as it was.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, text in files.items():
+            tmp = _temporary(Path(target))
+            staged.append((tmp, Path(target)))
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            _sync(tmp)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+
+
 def write_text(target: str | Path, text: str) -> None:
     """Atomically write a text file (UTF-8)."""
-    with atomic_open(target, "w") as fh:
-        fh.write(text)
+    write_texts({target: text})
 
 
 def write_parquet(df: Any, target: str | Path) -> None:

@@ -30,6 +30,7 @@ needs) gets a short "not applicable" page; it counts as rendered, not failed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import gc
 import glob
@@ -200,7 +201,30 @@ def load_batch(path: str | Path | None = None, *, segments: bool = True) -> list
     if dupes:
         raise DataError(f"duplicate report names: {', '.join(dupes)}", file=str(batch_file),
                         rule="batch-duplicate", hint="give the entries different `name`s")
-    return jobs
+    return safe_names(jobs, batch_file)
+
+
+def safe_names(jobs: Sequence[Job], batch_file: Path) -> list[Job]:
+    """The jobs renamed to safe file names (:func:`helpers.reporting.file_stem`).
+
+    Names come from ``reports.yaml`` and from the data's segment values; as file names they
+    must neither leave the output folder nor break a file system. Two names that become the
+    same file — equal after sanitising, or differing only by case, which a Windows or macOS
+    disk does not tell apart — are a :class:`DataError` naming the batch file.
+    """
+    renamed = [Job(job.notebook, reporting.file_stem(job.name), job.parameters) for job in jobs]
+    seen: dict[str, str] = {}
+    for before, job in zip(jobs, renamed, strict=True):
+        folded = job.file_key.casefold()
+        if folded in seen and seen[folded] != before.key:
+            raise DataError(
+                f"the report names {seen[folded]!r} and {before.key!r} would be written to the "
+                f"same file ({job.file_key}.html) once made safe file names (only letters, "
+                "digits, '_', '.' and '-'; case ignored)", file=str(batch_file),
+                rule="batch-duplicate", hint="give the entries names that differ in letters or "
+                "digits, not only in case or punctuation")
+        seen[folded] = before.key
+    return renamed
 
 
 def select(jobs: Sequence[Job], patterns: Sequence[str]) -> list[Job]:
@@ -299,9 +323,11 @@ def _reasons(job: Job, fingerprint: dict[str, str], previous: dict[str, Any] | N
     if force:
         return ["forced"]
     if previous is None or not job.html_path(reports_dir).exists():
-        return ["no report yet"]
+        return ["failed last time" if reporting.last_failure(previous) else "no report yet"]
     if previous.get("status") != "ok":
         return ["failed last time" if previous.get("status") else "no fingerprint yet"]
+    if reporting.last_failure(previous) or job.error_path(reports_dir).exists():
+        return ["failed last time"]  # the good report from before was kept
     before = previous.get("fingerprint") or {}
     return [f"{part} changed" for part in FINGERPRINT_PARTS
             if before.get(part) != fingerprint[part]]
@@ -349,13 +375,14 @@ class Outcome:
 
 
 def _unselected(p: Planned) -> Outcome:
-    if p.previous is None:
-        status = "missing"
-    elif p.previous.get("status") == "failed":
+    failure = reporting.last_failure(p.previous)
+    if failure:
         status = "failed"
+    elif p.previous is None:
+        status = "missing"
     else:
         status = "reused" if p.up_to_date else "stale"
-    return Outcome(p.job, status, error=(p.previous or {}).get("error"), reasons=p.reasons,
+    return Outcome(p.job, status, error=(failure or {}).get("error"), reasons=p.reasons,
                    selected=False, not_applicable=(p.previous or {}).get("not_applicable"))
 
 
@@ -374,9 +401,13 @@ def summary(outcomes: Sequence[Outcome], reports_dir: Path, seconds: float) -> s
               for s in ("fresh", "reused", "not applicable", "failed", "stale", "missing")}
     lines = [f"{len(outcomes)} reports: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
              + f" in {seconds:.1f} s; index: {display_path(reports_dir / 'index.html')}"]
-    lines += [f"FAILED {o.job.key}: {_last_line(o.error)}  "
-              f"(see {display_path(o.job.html_path(reports_dir))})"
-              for o in outcomes if o.status == "failed"]
+    for o in outcomes:
+        if o.status == "failed":
+            kept = reporting.kept_report(o.job, reports_dir)
+            when = reporting.time_label((kept or {}).get("rendered_at"))
+            note = f"; the previous good report from {when} is kept" if kept else ""
+            lines.append(f"FAILED {o.job.key}: {_last_line(o.error)}  "
+                         f"(see {display_path(o.job.error_path(reports_dir))}{note})")
     return "\n".join(lines)
 
 
@@ -506,7 +537,7 @@ def _worker_main(planned: Planned, fd: int, options: Options, parent: int) -> No
 
 
 def _log_path(job: Job, options: Options) -> Path:
-    return job.executed_path(options.executed_dir).with_suffix(".log")
+    return job.log_path(options.executed_dir)
 
 
 def _fork(planned: Planned, options: Options) -> _Worker:
@@ -561,9 +592,12 @@ def _finish(worker: _Worker, status: int, options: Options) -> Outcome:
     else:
         message = f"The report worker {_exit_description(status)}{where}."
     failure = Failure(message, cell.get("cell"), None, cell.get("source"))
-    reporting.write_failure(job, failure, options.reports_dir, options.executed_dir,
-                            seconds=seconds, fingerprint=worker.planned.fingerprint,
-                            engine=options.engine)
+    try:
+        reporting.write_failure(job, failure, options.reports_dir, options.executed_dir,
+                                seconds=seconds, fingerprint=worker.planned.fingerprint,
+                                engine=options.engine)
+    except (OSError, DataError) as exc:  # the run goes on; the summary names the failure
+        message += f"\n(its error page could not be written: {exc})"
     return Outcome(job, "failed", seconds, message, worker.planned.reasons)
 
 
@@ -575,13 +609,25 @@ def _clean_log(job: Job, options: Options) -> None:
             log.unlink()
 
 
+def partial_files(job: Job, reports_dir: Path, executed_dir: Path) -> list[Path]:
+    """The temporary files a killed render of ``job`` may have left: those of its page, results
+    file and error page (``.<file>.XXXXXXXX.tmp``, :mod:`helpers.atomic`), its attempt notebook
+    and papermill's temporary copy of it — and no other job's (``wave-1`` is not ``wave-1.5``)."""
+    found = []
+    for target in (job.html_path(reports_dir), job.json_path(reports_dir),
+                   job.error_path(reports_dir)):
+        found += target.parent.glob(f".{glob.escape(target.name)}.{'?' * 8}.tmp")
+    attempt = job.attempt_path(executed_dir)
+    found += [attempt] if attempt.exists() else []
+    found += attempt.parent.glob(f".{glob.escape(attempt.stem)}.*.tmp.ipynb")
+    return [f for f in found if f.is_file()]
+
+
 def _remove_partial(job: Job, options: Options) -> None:
     """Delete the temporary files a killed worker may have left beside its outputs."""
-    for target in (job.html_path(options.reports_dir), job.json_path(options.reports_dir),
-                   job.executed_path(options.executed_dir)):
-        for tmp in target.parent.glob(f".{target.stem}.*tmp*"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+    for tmp in partial_files(job, options.reports_dir, options.executed_dir):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _stop(workers: dict[int, _Worker], options: Options) -> None:
@@ -699,35 +745,81 @@ def _read_json(path: Path) -> Any:
 def _is_results_file(path: Path) -> bool:
     """Whether ``<stem>/<name>.json`` is a results file this batch wrote for that very report."""
     doc = _read_json(path)
-    return (isinstance(doc, dict) and doc.get("notebook") == f"{path.parent.name}.ipynb"
-            and doc.get("name") == path.stem and "status" in doc and "provenance" in doc)
+    return (isinstance(doc, dict) and isinstance(doc.get("notebook"), str)
+            and reporting.file_stem(Path(doc["notebook"]).stem) == path.parent.name
+            and reporting.file_stem(str(doc.get("name"))) == path.stem
+            and "status" in doc and "provenance" in doc)
+
+
+def _is_error_page(path: Path) -> bool:
+    """Whether ``<stem>/<name>.error.html`` is an error page this batch wrote."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return reporting.ERROR_PAGE_MARKER in fh.read(4096)
+    except OSError:
+        return False
 
 
 def _is_executed_notebook(path: Path) -> bool:
     """Whether ``<stem>/<name>.ipynb`` is a notebook papermill executed from ``<stem>.ipynb``."""
     nb = _read_json(path)
     meta = ((nb or {}).get("metadata") or {}).get("papermill") if isinstance(nb, dict) else None
-    return isinstance(meta, dict) and Path(str(meta.get("input_path") or "")).stem == \
-        path.parent.name
+    return isinstance(meta, dict) and reporting.file_stem(
+        Path(str(meta.get("input_path") or "")).stem) == path.parent.name
+
+
+REPORT_OUTPUTS = (".html", ".json", f"{reporting.ERROR_SUFFIX}.html")
+EXECUTED_OUTPUTS = (".ipynb", f"{reporting.ERROR_SUFFIX}.ipynb", ".log")
+
+
+def _evidence(folder: Path, suffix: str, check: Any) -> dict[str, Path]:
+    """``<stem>/<name>`` -> folder for the files ``<folder>/<stem>/<name><suffix>`` that
+    ``check`` confirms this batch wrote."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob(f"*/*{suffix}")) if folder.exists() else []:
+        name = path.name[: -len(suffix)]
+        if name.startswith(".") or (suffix == ".ipynb" and name.endswith(reporting.ERROR_SUFFIX)):
+            continue  # a temporary file, or <name>.error.ipynb (found with its own suffix)
+        if path.is_file() and check(path):
+            found[f"{path.parent.name}/{name}"] = path.parent
+    return found
+
+
+def stale_reports(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path
+                  ) -> dict[str, list[Path]]:
+    """``<stem>/<name>`` -> the files the batch wrote for each report no longer in ``jobs``.
+
+    A report counts as written by the batch when one of its files says so: its results file
+    (``<stem>/<name>.json`` naming that very report), its error page (``<name>.error.html``,
+    marked) or an executed notebook papermill ran from ``<stem>.ipynb`` (``<name>.ipynb`` or
+    ``<name>.error.ipynb``). Then every output of that report is listed: in the reports folder
+    the page, the results file and the error page (when the reports folder holds the evidence);
+    in the executed folder the executed notebooks and the worker's log. Any other file is never
+    listed, nor a report of a job in ``jobs`` (names compared as file names, case ignored).
+    """
+    keys = {job.file_key.casefold() for job in jobs}
+    in_reports = _evidence(reports_dir, ".json", _is_results_file) | _evidence(
+        reports_dir, f"{reporting.ERROR_SUFFIX}.html", _is_error_page)
+    in_executed = _evidence(executed_dir, ".ipynb", _is_executed_notebook) | _evidence(
+        executed_dir, f"{reporting.ERROR_SUFFIX}.ipynb", _is_executed_notebook)
+    stale: dict[str, list[Path]] = {}
+    for key in sorted(set(in_reports) | set(in_executed)):
+        if key.casefold() in keys:
+            continue
+        folder, name = key.split("/", 1)
+        candidates = [reports_dir / folder / f"{name}{s}" for s in REPORT_OUTPUTS] \
+            if key in in_reports else []
+        candidates += [executed_dir / folder / f"{name}{s}" for s in EXECUTED_OUTPUTS]
+        files = [f for f in candidates if f.is_file()]
+        if files:
+            stale[key] = files
+    return stale
 
 
 def stale_outputs(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path) -> list[Path]:
-    """The files the batch wrote for reports no longer in ``jobs`` (what a run will remove).
-
-    Only what the batch itself wrote counts, and only for keys not in ``jobs``: a
-    ``<stem>/<name>.html`` + ``<stem>/<name>.json`` pair whose JSON is that report's results
-    file, and an executed ``<stem>/<name>.ipynb`` (with its worker log) that papermill ran from
-    ``<stem>.ipynb``. Any other file is never listed.
-    """
-    keys = {job.key for job in jobs}
-    found: list[Path] = []
-    for results in sorted(reports_dir.glob("*/*.json")) if reports_dir.exists() else []:
-        if f"{results.parent.name}/{results.stem}" not in keys and _is_results_file(results):
-            found += [f for f in (results.with_suffix(".html"), results) if f.is_file()]
-    for nb in sorted(executed_dir.glob("*/*.ipynb")) if executed_dir.exists() else []:
-        if f"{nb.parent.name}/{nb.stem}" not in keys and _is_executed_notebook(nb):
-            found += [f for f in (nb, nb.with_suffix(".log")) if f.is_file()]
-    return found
+    """The files the batch wrote for reports no longer in ``jobs`` (what a run will remove);
+    see :func:`stale_reports`."""
+    return [f for files in stale_reports(jobs, reports_dir, executed_dir).values() for f in files]
 
 
 def remove_stale_reports(jobs: Sequence[Job], reports_dir: Path, executed_dir: Path
@@ -736,8 +828,9 @@ def remove_stale_reports(jobs: Sequence[Job], reports_dir: Path, executed_dir: P
     the lock. Returns the files removed; folders left empty are removed too.
 
     A job disappears from the plan when the data no longer has its segment (a synthetic country
-    the user's survey lacks) or the batch file changed. Its report would otherwise stay in
-    ``reports/`` — the folder a researcher zips and sends — without being in the index.
+    the user's survey lacks, a segment a withdrawn respondent emptied) or the batch file
+    changed. Its report would otherwise stay in ``reports/`` and ``build/`` — the folders a
+    researcher zips and sends — without being in the index.
     """
     removed = []
     for f in stale_outputs(jobs, reports_dir, executed_dir):
@@ -806,18 +899,80 @@ def longest_first(todo: Sequence[Planned]) -> list[Planned]:
     return sorted(todo, key=expected, reverse=True)
 
 
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class Outcomes(list):
+    """A run's outcomes, one per job, and the problems that kept the run from finishing its
+    outputs (the index could not be written): each one sentence for the user."""
+
+    def __init__(self, outcomes: Sequence[Outcome] = (), problems: Sequence[str] = ()) -> None:
+        super().__init__(outcomes)
+        self.problems = list(problems)
+
+
+def describe_os_error(exc: OSError, doing: str = "write") -> str:
+    """An operating-system error as one sentence with what to do: a full disk, a permission
+    problem, a read-only file system."""
+    where = display_path(Path(exc.filename)) if exc.filename else "a file"
+    hints = {errno.ENOSPC: "the disk is full: free some space and run again",
+             errno.EDQUOT: "the disk quota is used up: free some space and run again",
+             errno.EACCES: "permission denied: check who may write there",
+             errno.EPERM: "permission denied: check who may write there",
+             errno.EROFS: "the folder is on a read-only file system: choose another with "
+                          "--reports-dir"}
+    why = hints.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"could not {doing} {where}: {why}"
+
+
+def publish_index(outcomes: Sequence[Outcome], options: Options) -> str | None:
+    """Write ``index.html``; never raises. Returns None when written, else what went wrong in
+    one sentence.
+
+    A full disk gets a second try without the forest plots (a smaller page, which says so).
+    When no index can be written, the old one is removed — it would still list the reports as
+    they were before this run — and the sentence says whether that worked.
+    """
+    from helpers import index as index_page
+
+    target = options.reports_dir / "index.html"
+    try:
+        index_page.write_index(outcomes, options.reports_dir, options.executed_dir,
+                               options.workers)
+        return None
+    except OSError as exc:
+        problem = describe_os_error(exc)
+        if exc.errno in _DISK_FULL:
+            with contextlib.suppress(OSError):
+                index_page.write_index(outcomes, options.reports_dir, options.executed_dir,
+                                       options.workers, plots=False)
+                return f"{problem} (the index was written without its forest plots)"
+    except Exception as exc:  # noqa: BLE001 -- a bug in the index must not lose the run
+        problem = f"could not build {display_path(target)}: {type(exc).__name__}: {exc}"
+    try:
+        target.unlink(missing_ok=True)
+        kept = f"; the old {target.name} was removed so that it lists no report as it was"
+    except OSError as exc:
+        kept = (f"; the old {target.name} could not be removed either ({exc.strerror}) and is "
+                "out of date")
+    return problem + kept
+
+
 def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), force: bool = False,
-        progress_stream: TextIO | None = None, index: bool = True) -> list[Outcome]:
+        progress_stream: TextIO | None = None, index: bool = True) -> Outcomes:
     """Render what is out of date among the jobs ``only`` selects and write the index.
 
-    Returns one outcome per job in ``jobs`` (jobs outside ``only`` are reported as they stand).
+    Returns one outcome per job in ``jobs`` (jobs outside ``only`` are reported as they stand)
+    and, in ``problems``, why the index could not be written (writing it never raises). A
+    folder that cannot be written at all (the lock, removing stale reports) raises ``OSError``;
+    every output path is checked first (:func:`plan`, a ``DataError`` if one lies outside).
     """
     stream = progress_stream or sys.stderr
     with exclusive(options.reports_dir, stream):
         remove_stale_temporaries(options.reports_dir, options.executed_dir)
-        stale = remove_stale_reports(jobs, options.reports_dir, options.executed_dir)
-        gone = sorted({f"{f.parent.name}/{f.stem}" for f in stale
-                       if f.is_relative_to(options.reports_dir)})
+        stale = stale_reports(jobs, options.reports_dir, options.executed_dir)
+        remove_stale_reports(jobs, options.reports_dir, options.executed_dir)
+        gone = sorted(stale)
         if gone:
             print(f"removed {len(gone)} report(s) no longer in the batch: "
                   + ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else ""),
@@ -840,14 +995,13 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
         finally:
             progress.close()
             gc.unfreeze()  # preload froze the heap for the workers' sake
-        outcomes = [rendered.get(p.job.key) or
-                    (Outcome(p.job, "reused",
-                             not_applicable=(p.previous or {}).get("not_applicable"))
-                     if p.job.key in chosen else _unselected(p))
-                    for p in planned]
+        outcomes = Outcomes(
+            rendered.get(p.job.key) or
+            (Outcome(p.job, "reused", not_applicable=(p.previous or {}).get("not_applicable"))
+             if p.job.key in chosen else _unselected(p))
+            for p in planned)
         if index:
-            from helpers import index as index_page
-
-            index_page.write_index(outcomes, options.reports_dir, options.executed_dir,
-                                   options.workers)
+            problem = publish_index(outcomes, options)
+            if problem:
+                outcomes.problems.append(problem)
     return outcomes

@@ -118,11 +118,17 @@ def _reports(args: argparse.Namespace) -> int:
         print("interrupted: running reports were stopped; finished reports are kept",
               file=sys.stderr)
         return 130
+    except OSError as exc:  # the reports folder cannot be written at all (lock, stale files)
+        print(f"error: {batch.describe_os_error(exc)}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(batch.outcomes_json(outcomes, options.reports_dir), indent=2))
     print(batch.summary(outcomes, options.reports_dir, time.monotonic() - start),
           file=sys.stderr if args.json else sys.stdout)
-    return 1 if any(o.selected and o.status == "failed" for o in outcomes) else 0
+    for problem in outcomes.problems:  # the index could not be written: one sentence each
+        print(f"error: {problem}", file=sys.stderr)
+    failed = any(o.selected and o.status == "failed" for o in outcomes)
+    return 1 if failed or outcomes.problems else 0
 
 
 def _sample_arguments(p: argparse.ArgumentParser) -> None:

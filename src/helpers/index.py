@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from helpers import atomic, markup, reporting
 from helpers.reporting import Job
@@ -161,11 +162,29 @@ def _prune(cache_dir: Path, forests: Sequence[ForestPlot]) -> None:
 
 
 # --------------------------------------------------------------------------- the page
+def _link(path: Path, reports_dir: Path) -> str | None:
+    """A page's address relative to the index, when the page exists inside the reports folder."""
+    try:
+        rel = path.relative_to(reports_dir)
+    except ValueError:
+        return None
+    return quote(rel.as_posix()) if path.is_file() else None
+
+
 def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) -> str:
+    """One job: its name (linked to the report, or to the error page when there is no good
+    report), segment, status, n, key estimates or why there are none, when it was rendered.
+
+    A failed job whose previous good report was kept links both and says from when the kept
+    one is; every message shows paths relative to the project (:func:`reporting.scrub`).
+    """
     job = outcome.job
-    link = job.html_path(reports_dir).relative_to(reports_dir).as_posix()
-    exists = job.html_path(reports_dir).exists()
-    name = (f'<a href="{html.escape(link)}">{html.escape(job.name)}</a>' if exists
+    report = _link(job.html_path(reports_dir), reports_dir)
+    error_page = _link(job.error_path(reports_dir), reports_dir)
+    failed = outcome.status == "failed"
+    kept = failed and report is not None and (doc or {}).get("status") == "ok"
+    target = report if report and (kept or not failed) else error_page if failed else None
+    name = (f'<a href="{html.escape(target)}">{html.escape(job.name)}</a>' if target
             else html.escape(job.name))
     detail = _estimates_cell(_rows(doc))
     if (doc or {}).get("too_few"):
@@ -174,17 +193,25 @@ def _job_row(outcome: Outcome, doc: dict[str, Any] | None, reports_dir: Path) ->
     css = status.replace(" ", "-")
     if status == "not applicable":
         reason = outcome.not_applicable or (doc or {}).get("not_applicable") or ""
-        detail = f'<span class="na">{html.escape(reason)}</span>'
-    if outcome.status == "failed":
-        error = (outcome.error or (doc or {}).get("error") or "").strip().splitlines()
-        detail = f'<span class="err">{html.escape(error[-1] if error else "failed")}</span>'
-    n = (doc or {}).get("n")
+        detail = f'<span class="na">{html.escape(reporting.scrub(reason))}</span>'
     when = (doc or {}).get("rendered_at") or ""
+    if failed:
+        failure = reporting.last_failure(doc) or {}
+        error = reporting.scrub(outcome.error or failure.get("error") or "").strip().splitlines()
+        detail = f'<span class="err">{html.escape(error[-1] if error else "failed")}</span>'
+        if error_page and target != error_page:
+            detail += f' · <a href="{html.escape(error_page)}">error page</a>'
+        if kept:
+            detail += (' <span class="kept">previous good report from '
+                       f"{html.escape(reporting.time_label(when))} kept</span>")
+        else:
+            when = failure.get("attempted_at") or when
+    n = (doc or {}).get("n") if not failed or kept else None
     return (f'<tr class="{css}"><td>{name}</td>'
             f"<td>{html.escape(reporting.segment_label(job.segment))}</td>"
             f'<td><span class="status {css}">{status}</span></td>'
-            f"<td class=\"num\">{'' if n is None else n}</td><td>{detail}</td>"
-            f"<td>{html.escape(when.replace('T', ' ').replace('+00:00', ' UTC'))}</td></tr>")
+            f"<td class=\"num\">{'' if n is None else html.escape(str(n))}</td><td>{detail}</td>"
+            f"<td>{html.escape(reporting.time_label(when))}</td></tr>")
 
 
 def _label(outcome: Outcome, doc: dict[str, Any] | None) -> str:
@@ -205,8 +232,9 @@ def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | Non
 
 
 def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path,
-                 workers: int = 1) -> str:
-    """The index page for a run's outcomes (results files read from ``reports_dir``)."""
+                 workers: int = 1, plots: bool = True) -> str:
+    """The index page for a run's outcomes (results files read from ``reports_dir``);
+    ``plots=False`` leaves the forest plots out (and says so), for a nearly full disk."""
     docs = {o.job.key: reporting.read_results(o.job, reports_dir) for o in outcomes}
     by_notebook: dict[str, list[tuple[Outcome, dict[str, Any] | None]]] = {}
     for o in outcomes:
@@ -214,12 +242,14 @@ def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path
     forests = {stem: forest_plots(stem, [(o.job, d) for o, d in items
                                          if d and d.get("status") == "ok"])
                for stem, items in by_notebook.items()}
-    every_plot = [p for plots in forests.values() for p in plots]
-    draw_missing(every_plot, cache_dir, workers)
+    every_plot = [p for found in forests.values() for p in found]
+    if plots:
+        draw_missing(every_plot, cache_dir, workers)
     sections = "".join(_notebook_section(stem, items, reports_dir,
-                                         _figures(forests[stem], cache_dir))
+                                         _figures(forests[stem], cache_dir) if plots else "")
                        for stem, items in by_notebook.items())
-    _prune(cache_dir, every_plot)
+    if plots:
+        _prune(cache_dir, every_plot)
     labels = [_label(o, docs[o.job.key]) for o in outcomes]
     counts = {s: labels.count(s)
               for s in ("fresh", "reused", "not applicable", "failed", "stale", "missing")}
@@ -235,18 +265,22 @@ def render_index(outcomes: Sequence[Outcome], reports_dir: Path, cache_dir: Path
             f"<title>Disconnect Lab reports</title><style>{_CSS}</style></head><body>"
             f"<h1>Disconnect Lab reports</h1>{banner}"
             f"<p>{len(outcomes)} reports: {summary}. Index written {now}.</p>"
+            + ("" if plots else '<p role="note">The forest plots were left out: the disk was '
+               "too full to write them.</p>") +
             f"<nav>{nav}</nav>{sections}</body></html>\n")
 
 
 def write_index(outcomes: Sequence[Outcome], reports_dir: Path,
-                executed_dir: Path = reporting.EXECUTED_DIR, workers: int = 1) -> Path:
-    """Write ``<reports_dir>/index.html`` atomically.
+                executed_dir: Path = reporting.EXECUTED_DIR, workers: int = 1,
+                plots: bool = True) -> Path:
+    """Write ``<reports_dir>/index.html`` atomically (the old index stays whole when this
+    raises ``OSError``; :func:`helpers.batch.publish_index` handles that).
 
     Plots are cached in ``index-cache`` beside the executed-notebooks folder (``build/``).
     """
     target = reports_dir / "index.html"
     cache_dir = executed_dir.parent / "index-cache"
-    atomic.write_text(target, render_index(outcomes, reports_dir, cache_dir, workers))
+    atomic.write_text(target, render_index(outcomes, reports_dir, cache_dir, workers, plots))
     return target
 
 
@@ -262,6 +296,7 @@ _CSS = (
     ".status.failed{background:#FDECEA;color:#B00020}.status.stale,.status.missing"
     "{background:#FFF4E5;color:#7A4100}.err{color:#B00020}"
     ".status.not-applicable{background:#EEF1F4;color:#37474F;font-style:italic}.na{color:#37474F}"
+    ".kept{color:#37474F;font-style:italic}"
     ".banner{border:2px solid #D55E00;background:#FFF4E5;color:#3D2000;padding:.6em 1em;"
     "font-weight:bold;margin:.6em 0}figure{display:inline-block;margin:.5em;vertical-align:top}"
     "figure img{max-width:390px;width:100%}figcaption{font-size:.85em;color:#555}"

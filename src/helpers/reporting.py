@@ -22,7 +22,9 @@ so that the batch runner can plan and reuse reports without paying for them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import html
 import json
 import os
@@ -31,12 +33,14 @@ import subprocess
 import sys
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from helpers import atomic, markup, paths
 
@@ -50,9 +54,60 @@ PROVENANCE_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+# --------------------------------------------------------------------------- file names
+MAX_STEM_BYTES = 200  # leaves room for ".error.html" and a temporary file's affixes in 255 bytes
+ERROR_SUFFIX = ".error"  # <name>.error.html: the error page written beside a report
+_UNSAFE = re.compile(r"[^\w.-]+")
+_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])", re.IGNORECASE)
+
+
+def file_stem(name: Any) -> str:
+    """A job name (or notebook stem) as a safe file-name stem; ``file_stem(file_stem(x))`` is
+    ``file_stem(x)``.
+
+    Names come from ``reports.yaml`` and from data values, so they may hold anything: ``/`` and
+    ``..`` (a path outside the output folder), NUL, newlines, spaces, a Windows-reserved device
+    name, thousands of characters. Every run of characters other than letters, digits, ``_``,
+    ``.`` and ``-`` becomes ``-``; leading and trailing dots and dashes go (no hidden files, no
+    ``..``); a reserved name (``CON``, ``nul.x``, ``COM1``) gets a leading ``_``; a trailing
+    ``.error`` becomes ``-error`` (that suffix is the error page's); a name longer than
+    :data:`MAX_STEM_BYTES` (UTF-8) keeps a readable prefix and ends in a hash of the whole name.
+    """
+    original = unicodedata.normalize("NFC", str(name))
+    text = _UNSAFE.sub("-", original).strip(".-") or "report"
+    if _RESERVED.fullmatch(text.split(".")[0]):
+        text = f"_{text}"
+    if text.casefold().endswith(ERROR_SUFFIX):
+        text = text[: -len(ERROR_SUFFIX)] + "-error"
+    if len(text.encode()) > MAX_STEM_BYTES:
+        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        prefix = text.encode()[: MAX_STEM_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+        text = f"{prefix.rstrip('.-')}-{digest}"
+    return text
+
+
+def inside(path: Path, folder: Path) -> Path:
+    """``path``, after checking that it lies inside ``folder`` once both are resolved (symbolic
+    links followed); a :class:`~helpers.errors.DataError` otherwise. Every output path passes
+    here before anything is written to it."""
+    resolved, base = path.resolve(), folder.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        from helpers.errors import DataError
+
+        raise DataError(f"the output path {public_path(path)} lies outside its output folder "
+                        f"{public_path(folder)} (it resolves to {public_path(resolved)})",
+                        file=public_path(path), rule="output-path",
+                        hint="remove the symbolic link, or give the job another name")
+    return path
+
+
 @dataclass(frozen=True)
 class Job:
-    """One report: a notebook run with one parameter set."""
+    """One report: a notebook run with one parameter set.
+
+    Its outputs are named by :func:`file_stem` of the notebook's stem and of ``name``, and each
+    path is checked to lie inside its output folder (:func:`inside`).
+    """
 
     notebook: Path
     name: str
@@ -68,17 +123,46 @@ class Job:
         return f"{self.stem}/{self.name}"
 
     @property
+    def file_key(self) -> str:
+        """``<folder>/<file stem>``: the key as the output files spell it."""
+        return f"{file_stem(self.stem)}/{file_stem(self.name)}"
+
+    @property
     def segment(self) -> dict[str, Any]:
         return dict(self.parameters.get("segment") or {})
 
+    def _output(self, folder: Path, suffix: str) -> Path:
+        return inside(folder / file_stem(self.stem) / f"{file_stem(self.name)}{suffix}", folder)
+
     def html_path(self, reports_dir: Path = paths.REPORTS) -> Path:
-        return reports_dir / self.stem / f"{self.name}.html"
+        """The report (``<name>.html``): only ever a good report, never an error page."""
+        return self._output(reports_dir, ".html")
 
     def json_path(self, reports_dir: Path = paths.REPORTS) -> Path:
-        return reports_dir / self.stem / f"{self.name}.json"
+        """The results file of the report (or of the failure, when there is no good report)."""
+        return self._output(reports_dir, ".json")
+
+    def error_path(self, reports_dir: Path = paths.REPORTS) -> Path:
+        """The error page of the last attempt, when it failed (``<name>.error.html``)."""
+        return self._output(reports_dir, f"{ERROR_SUFFIX}.html")
 
     def executed_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
-        return executed_dir / self.stem / f"{self.name}.ipynb"
+        """The executed notebook of the report."""
+        return self._output(executed_dir, ".ipynb")
+
+    def executed_error_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
+        """The executed notebook of the last attempt, when it failed."""
+        return self._output(executed_dir, f"{ERROR_SUFFIX}.ipynb")
+
+    def attempt_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
+        """Where a render saves its executed notebook until it knows whether it succeeded (a
+        temporary name, swept like the other temporary files when a run is killed)."""
+        return inside(executed_dir / file_stem(self.stem) /
+                      f".{file_stem(self.name)}.attempt.tmp.ipynb", executed_dir)
+
+    def log_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
+        """The forked worker's log (output that bypassed the notebook's capture)."""
+        return self._output(executed_dir, ".log")
 
 
 @dataclass
@@ -224,8 +308,10 @@ CellHook = Callable[..., Any]
 
 def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
             executed_dir: Path = EXECUTED_DIR, engine: str = "kernel",
-            on_cell_start: CellHook | None = None, source: str | None = None) -> Any:
-    """Run the notebook with papermill; the executed copy is kept under ``build/executed``.
+            on_cell_start: CellHook | None = None, source: str | None = None,
+            out: Path | None = None) -> Any:
+    """Run the notebook with papermill; the executed copy is kept under ``build/executed``
+    (``out``: where; default the job's executed notebook).
 
     ``engine="kernel"`` starts a fresh kernel (``timeout`` is then papermill's per-cell limit);
     ``"inprocess"`` runs the cells in this process (the batch runner enforces its timeout by
@@ -251,7 +337,7 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
     notebook = parameterize(nbformat.reads(source, as_version=4) if source is not None
                             else str(job.notebook), job.parameters, kernel_name,
                             options.get("engine_name"))
-    out = job.executed_path(executed_dir)
+    out = out or job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
     try:
@@ -260,7 +346,7 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False, **options)
     finally:
         if tmp.exists():
-            _record_input_path(tmp, job.notebook)
+            _record_input_path(tmp, job.notebook, job.executed_path(executed_dir))
             os.replace(tmp, out)
 
 
@@ -287,12 +373,14 @@ def parameterize(notebook: Any, parameters: dict[str, Any], kernel_name: str,
     return nb
 
 
-def _record_input_path(executed: Path, notebook: Path) -> None:
-    """Papermill records an in-memory input notebook itself as the input path; record the file."""
+def _record_input_path(executed: Path, notebook: Path, output: Path) -> None:
+    """Papermill records an in-memory input notebook itself as the input path, and the
+    temporary file as the output: record both files (relative to the project, :func:`public_path`)."""
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    nb.metadata.papermill["input_path"] = str(notebook)
+    nb.metadata.papermill["input_path"] = public_path(notebook)
+    nb.metadata.papermill["output_path"] = public_path(output)
     nbformat.write(nb, executed)
 
 
@@ -320,7 +408,7 @@ def _base_document(job: Job, status: str, seconds: float, fingerprint: dict[str,
     return {
         "notebook": job.notebook.name,
         "name": job.name,
-        "parameters": job.parameters,
+        "parameters": scrub_value(job.parameters),
         "status": status,
         "synthetic": manifest.get("synthetic"),
         "seconds": round(seconds, 2),
@@ -393,15 +481,15 @@ def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) 
         "job": job.key,
         "segment": segment_label(job.segment),
         "synthetic": bool(doc.get("synthetic")),
-        "parameters": [(k, _display(v)) for k, v in job.parameters.items()],
-        "parameters_json": canonical_json(job.parameters),
+        "parameters": [(k, scrub(_display(v))) for k, v in job.parameters.items()],
+        "parameters_json": canonical_json(scrub_value(job.parameters)),
         "commit": prov.get("commit", "unknown"),
         "data_fingerprint": doc.get("data_fingerprint") or fp.get("data") or "unknown",
         "packages": " · ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items()),
         "rendered_at": doc.get("rendered_at"),
         "seconds": doc.get("seconds"),
         "engine": doc.get("engine"),
-        "executed": display_path(executed) if executed else None,
+        "executed": public_path(executed) if executed else None,
         "csp_meta": markup.csp_meta(),  # the template puts no script on the page
     }
 
@@ -409,6 +497,84 @@ def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) 
 def display_path(path: Path) -> str:
     """A path as messages show it: relative to the project root when inside it."""
     return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
+
+
+# --------------------------------------------------------------------------- published paths
+def _home() -> Path | None:
+    """The user's home folder, unless it is unknown or the file-system root."""
+    with contextlib.suppress(RuntimeError, KeyError):
+        home = Path.home()
+        return home if len(home.parts) > 1 else None
+    return None
+
+
+def public_path(path: str | Path) -> str:
+    """A path as published outputs (reports, error pages, results files, the index) show it:
+    relative to the project when inside it, ``~/…`` inside the home folder, else its last three
+    parts after ``…/`` — never a local absolute path that travels with a shared report."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    for base, shown in ((paths.ROOT, None), (_home(), "~")):
+        if base is None:
+            continue
+        for form in {base, Path(os.path.realpath(base))}:
+            if p == form or p.is_relative_to(form):
+                rel = p.relative_to(form).as_posix()
+                return (f"{shown}/{rel}" if rel != "." else shown) if shown else rel
+    return "…/" + "/".join(p.parts[-3:])
+
+
+@functools.lru_cache(maxsize=4)
+def _local_prefixes(root: str, home: str | None) -> re.Pattern[str]:
+    """The project root and the home folder (as given and resolved), longest first."""
+    forms = {root: ".", os.path.realpath(root): "."}
+    if home:
+        forms |= {home: "~", os.path.realpath(home): "~"}
+    ordered = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(f"(?:{re.escape(f)})(?![\\w.-])" for f in ordered)), forms
+
+
+def scrub(text: str) -> str:
+    """Text for a published output with local paths taken out: the project root becomes ``.``
+    and the home folder ``~`` (tracebacks, warnings, error messages, parameter values)."""
+    if not text:
+        return text
+    home = _home()
+    pattern, forms = _local_prefixes(str(paths.ROOT), str(home) if home else None)
+    return pattern.sub(lambda m: forms[m.group(0)], text)
+
+
+def scrub_value(value: Any) -> Any:
+    """:func:`scrub` applied to every string in a parameter value (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrub_value(v) for v in value)
+    return value
+
+
+_TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex")
+
+
+def scrub_outputs(nb: Any) -> Any:
+    """Take local paths out of the text outputs of an executed notebook (streams, tracebacks,
+    text and HTML displays; images untouched), in place, before it becomes a report."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                out["text"] = scrub(out.get("text", ""))
+            elif out.get("output_type") == "error":
+                out["evalue"] = scrub(out.get("evalue", ""))
+                out["traceback"] = [scrub(line) for line in out.get("traceback", [])]
+            else:
+                data = out.get("data", {})
+                for mime in _TEXT_MIMES:
+                    if isinstance(data.get(mime), str):
+                        data[mime] = scrub(data[mime])
+    return nb
 
 
 _HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)<a class="anchor-link"', re.DOTALL)
@@ -451,19 +617,37 @@ def to_html(nb: Any, job: Job, doc: dict[str, Any], executed: Path | None = None
     return _with_toc(body)
 
 
+ERROR_PAGE_MARKER = '<meta name="generator" content="disconnect-lab error page">'
+
+
+def time_label(stamp: Any) -> str:
+    """An ISO time stamp as pages show it: ``2025-03-01 14:02 UTC``."""
+    return str(stamp or "").replace("T", " ").replace("+00:00", " UTC")
+
+
 def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
-               executed: Path | None = None) -> str:
-    """A self-contained page saying which report failed, in which cell, and why."""
+               executed: Path | None = None, kept: dict[str, Any] | None = None,
+               reports_dir: Path = paths.REPORTS) -> str:
+    """A self-contained page saying which report failed, in which cell, and why; and, when the
+    previous good report was kept (``kept``: its results), from when it is and where.
+
+    Local paths in the message and the cell are shown relative to the project (:func:`scrub`).
+    """
     ctx = report_context(job, doc or {}, executed)
     esc = html.escape
     parts = [(f'<div class="dl-failed" role="alert">Report failed: {esc(job.key)} '
               f"({esc(ctx['segment'])})</div>")]
+    if kept is not None:
+        page = job.html_path(reports_dir).name
+        parts.append(f'<p class="dl-kept">The previous good report, rendered '
+                     f"{esc(time_label(kept.get('rendered_at')))}, is kept: "
+                     f'<a href="{esc(quote(page))}">{esc(page)}</a>.</p>')
     if failure.source is not None:
         count = f"In [{failure.execution_count}], " if failure.execution_count else ""
-        parts.append(f"<h2>Failing cell: {count}cell {failure.cell_index + 1} of the executed "
-                     "notebook</h2>"
-                     f'<pre class="dl-source">{esc(failure.source)}</pre>')
-    parts.append(f'<h2>Message</h2><pre class="dl-message">{esc(failure.message)}</pre>')
+        where = f"cell {failure.cell_index + 1}" if failure.cell_index is not None else "a cell"
+        parts.append(f"<h2>Failing cell: {count}{where} of the executed notebook</h2>"
+                     f'<pre class="dl-source">{esc(scrub(failure.source))}</pre>')
+    parts.append(f'<h2>Message</h2><pre class="dl-message">{esc(scrub(failure.message))}</pre>')
     parts.append("<h2>Parameters</h2><table>" + "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in ctx["parameters"]) + "</table>")
     if ctx["executed"]:
@@ -471,6 +655,7 @@ def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
     parts.append(f"<footer>commit {esc(ctx['commit'])} · {esc(ctx['packages'])} · "
                  f"{esc(str(ctx['rendered_at'] or ''))}</footer>")
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
+            ERROR_PAGE_MARKER +
             f"<title>FAILED: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>\n")
 
@@ -484,27 +669,88 @@ _ERROR_CSS = (
 
 
 # --------------------------------------------------------------------------- outputs
+def kept_report(job: Job, reports_dir: Path = paths.REPORTS) -> dict[str, Any] | None:
+    """The results of the job's good report, when there is one to keep: its page exists and its
+    results file says "ok" (a full report, a "too few" or a "not applicable" page)."""
+    doc = read_results(job, reports_dir)
+    ok = doc is not None and doc.get("status") == "ok" and job.html_path(reports_dir).exists()
+    return doc if ok else None
+
+
+def last_failure(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Why the last attempt at a report failed, from its results file (None if it did not):
+    ``error``, ``attempted_at`` and, when a cell raised, ``failing_cell``."""
+    if not doc:
+        return None
+    if isinstance(doc.get("failure"), dict):
+        return doc["failure"]
+    if doc.get("status") == "failed":
+        return {"error": doc.get("error"), "attempted_at": doc.get("rendered_at"),
+                "failing_cell": doc.get("failing_cell")}
+    return None
+
+
+def _public_failure(failure: Failure) -> Failure:
+    """The failure as published: local paths taken out of the message, the cell and the value."""
+    return Failure(scrub(failure.message), failure.cell_index, failure.execution_count,
+                   None if failure.source is None else scrub(failure.source), failure.ename,
+                   None if failure.evalue is None else scrub(failure.evalue))
+
+
 def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
                   executed_dir: Path = EXECUTED_DIR, *, seconds: float = 0.0,
                   fingerprint: dict[str, str] | None = None, engine: str = "kernel") -> JobResult:
-    """Write the error page and a results file with status "failed" (atomically)."""
-    doc = _base_document(job, "failed", seconds, fingerprint, engine)
-    doc["error"] = failure.message
+    """Write the error page beside the report (``<name>.error.html``) and record the failure in
+    the results file (atomically); never raises for a full disk or a read-only folder.
+
+    A previous good report (:func:`kept_report`) stays as it is, page and results: its results
+    file gains a ``failure`` entry and keeps status "ok", so the index links both and marks the
+    job failed. Without one, the results file says status "failed". The executed notebook of
+    the failed attempt is ``<name>.error.ipynb`` (written by :func:`render`).
+    """
+    failure = _public_failure(failure)
+    attempt = _base_document(job, "failed", seconds, fingerprint, engine)
+    record: dict[str, Any] = {"error": failure.message, "attempted_at": attempt["rendered_at"],
+                              "seconds": attempt["seconds"], "fingerprint": fingerprint,
+                              "engine": engine}
     if failure.source is not None:
-        doc["failing_cell"] = {"index": failure.cell_index, "source": failure.source,
-                               "execution_count": failure.execution_count}
-    target = job.html_path(reports_dir)
-    executed = job.executed_path(executed_dir)
+        record["failing_cell"] = {"index": failure.cell_index, "source": failure.source,
+                                  "execution_count": failure.execution_count}
+    page = job.error_path(reports_dir)
+    kept = kept_report(job, reports_dir)
+    executed = job.executed_error_path(executed_dir)
     try:
-        atomic.write_text(target, error_page(job, failure, doc,
-                                             executed if executed.exists() else None))
-    except OSError as exc:  # e.g. the disk is full: keep the previous page, say why in the results
-        doc["error"] += f"\n(the error page could not be written either: {exc})"
-    try:
+        atomic.write_text(page, error_page(job, failure, attempt,
+                                           executed if executed.exists() else None, kept,
+                                           reports_dir))
+        record["page"] = page.name
+    except OSError as exc:  # e.g. the disk is full: say so in the results file
+        record["error"] += f"\n(the error page could not be written either: {_os_reason(exc)})"
+    if kept is not None:
+        doc = {**kept, "failure": record}
+    else:
+        doc = {**attempt, "error": record["error"], "failure": record}
+        if "failing_cell" in record:
+            doc["failing_cell"] = record["failing_cell"]
+        with contextlib.suppress(OSError):  # a page not known to be good (an old error page)
+            job.html_path(reports_dir).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # nothing more can be written; the run reports it
         atomic.write_text(job.json_path(reports_dir), _dumps(doc))
-    except OSError:
-        pass  # nothing more can be written; the batch summary still reports the failure
-    return JobResult(job, "failed", target, seconds, doc["error"])
+    return JobResult(job, "failed", page, seconds, record["error"])
+
+
+def _os_reason(exc: OSError) -> str:
+    """An operating-system error in words, with the file relative to the project."""
+    where = f": {public_path(exc.filename)}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _remove_failure_outputs(job: Job, reports_dir: Path, executed_dir: Path) -> None:
+    """After a good render: the error page and the failed executed notebook of an earlier
+    attempt are out of date."""
+    for stale in (job.error_path(reports_dir), job.executed_error_path(executed_dir)):
+        with contextlib.suppress(OSError):
+            stale.unlink(missing_ok=True)
 
 
 _TOO_FEW = re.compile(r"TooFewResponses: (.+)")
@@ -516,18 +762,29 @@ def too_few_reason(failure: Failure) -> str | None:
     return found[-1].strip() if found else None
 
 
+def _commit(job: Job, page: str, doc: dict[str, Any], reports_dir: Path,
+            executed_dir: Path) -> Path:
+    """Publish a good report: its page and results file as one change (:func:`atomic.write_texts`:
+    a full disk leaves the previous pair as it was), then its executed notebook; the error page
+    and failed notebook of an earlier attempt go. Returns the page's path."""
+    target = job.html_path(reports_dir)
+    atomic.write_texts({target: page, job.json_path(reports_dir): _dumps(doc)})
+    attempt = job.attempt_path(executed_dir)
+    if attempt.exists():
+        os.replace(attempt, job.executed_path(executed_dir))
+    _remove_failure_outputs(job, reports_dir, executed_dir)
+    return target
+
+
 def _write_short_page(job: Job, doc: dict[str, Any], heading: str, body: str,
-                      reports_dir: Path) -> Path:
+                      reports_dir: Path, executed_dir: Path = EXECUTED_DIR) -> Path:
     """A page without numbers (a heading, then ``body``: HTML built from escaped text) and its
-    results file, written atomically, the page first; returns the page's path."""
+    results file, written as one change (:func:`_commit`); returns the page's path."""
     title = html.escape(f"{heading}: {job.key}")
     page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
             f"<title>{title}</title><style>{_ERROR_CSS}</style></head>"
             f"<body><main><h1>{title}</h1>{body}</main></body></html>\n")
-    target = job.html_path(reports_dir)
-    atomic.write_text(target, page)
-    atomic.write_text(job.json_path(reports_dir), _dumps(doc))
-    return target
+    return _commit(job, page, doc, reports_dir, executed_dir)
 
 
 def _sentence(text: str) -> str:
@@ -537,8 +794,9 @@ def _sentence(text: str) -> str:
 
 def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
                   seconds: float = 0.0, fingerprint: dict[str, str] | None = None,
-                  engine: str = "kernel") -> JobResult:
+                  engine: str = "kernel", executed_dir: Path = EXECUTED_DIR) -> JobResult:
     """A short "too few responses" page and a results file without numbers (atomically)."""
+    reason = scrub(reason)
     doc = _base_document(job, "ok", seconds, fingerprint, engine)
     doc.update({"too_few": reason, "results": {}, "n": None})
     min_cell = job.parameters.get("min_cell", 5)
@@ -546,7 +804,7 @@ def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
             f"<p>To protect respondents, this report shows no numbers for segments in which a "
             f"group has fewer than {html.escape(str(min_cell))} respondents (the minimum cell "
             "size). Widen the segment or combine waves to report it.</p>")
-    target = _write_short_page(job, doc, "Too few responses", body, reports_dir)
+    target = _write_short_page(job, doc, "Too few responses", body, reports_dir, executed_dir)
     return JobResult(job, "ok", target, seconds)
 
 
@@ -558,13 +816,16 @@ def not_applicable_reason(failure: Failure) -> str | None:
 
 
 def _executed_summary(job: Job, executed_dir: Path) -> dict[str, Any]:
-    """The data summary a stopped notebook recorded before it stopped (n, fingerprint), if any."""
+    """The data summary a stopped notebook recorded before it stopped (n, fingerprint), if any
+    (from the attempt just made, else the executed notebook)."""
     import nbformat
 
     from helpers import results
 
+    attempt = job.attempt_path(executed_dir)
     try:
-        nb = nbformat.read(job.executed_path(executed_dir), as_version=4)
+        nb = nbformat.read(attempt if attempt.exists() else job.executed_path(executed_dir),
+                           as_version=4)
     except (OSError, ValueError):
         return {}
     return (results.collect(nb, strip=False).get("data") or {}).get("value") or {}
@@ -577,6 +838,7 @@ def write_not_applicable(job: Job, reason: str, reports_dir: Path = paths.REPORT
     """A short "not applicable" page saying what the report needs, and a results file with
     status "ok" and ``not_applicable`` (atomically). Nothing failed: the survey did not collect
     what this report analyses."""
+    reason = scrub(reason)
     doc = _base_document(job, "ok", seconds, fingerprint, engine)
     data = _executed_summary(job, executed_dir)
     doc.update({"not_applicable": reason, "results": {}, "n": data.get("n"),
@@ -589,7 +851,7 @@ def write_not_applicable(job: Job, reason: str, reports_dir: Path = paths.REPORT
             "does not contain, so it shows nothing for it. Nothing failed: collect or map the "
             "data it needs and run <code>make data</code> and <code>make reports</code> again to "
             "get it.</p>")
-    target = _write_short_page(job, doc, "Not applicable", body, reports_dir)
+    target = _write_short_page(job, doc, "Not applicable", body, reports_dir, executed_dir)
     return JobResult(job, "ok", target, seconds, not_applicable=reason)
 
 
@@ -597,41 +859,55 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
            executed_dir: Path = EXECUTED_DIR, *, engine: str = "kernel",
            fingerprint: dict[str, str] | None = None,
            on_cell_start: CellHook | None = None, source: str | None = None) -> JobResult:
-    """Execute one job and write its HTML report and results file (or its error page).
+    """Execute one job and write its HTML report and results file (or its error page); never
+    raises for a failing notebook, a full disk or a read-only folder.
 
-    The HTML is written before the results file, whose fingerprint marks the pair complete.
+    The executed notebook is saved under a temporary name first; only a good outcome (a report,
+    a "too few" or "not applicable" page) replaces the report, its results file and its executed
+    notebook — the page and the results file as one change. A failure keeps all three and
+    writes ``<name>.error.html`` (and ``<name>.error.ipynb``) beside them (:func:`write_failure`).
     ``source``: the notebook text to run (default: read the file), see :func:`execute`.
     """
     from helpers import results
 
     start = time.perf_counter()
-    target = job.html_path(reports_dir)
+    attempt = job.attempt_path(executed_dir)
+    with contextlib.suppress(OSError):  # belongs to an earlier attempt
+        job.executed_error_path(executed_dir).unlink(missing_ok=True)
     try:
         nb = execute(job, timeout=timeout, executed_dir=executed_dir, engine=engine,
-                     on_cell_start=on_cell_start, source=source)
+                     on_cell_start=on_cell_start, source=source, out=attempt)
         recorded = results.collect(nb)
         doc = _results_document(job, recorded, time.perf_counter() - start, fingerprint, engine)
         if engine == "inprocess":
             from helpers import executor
 
-            doc["import_warnings"] = executor.IMPORT_WARNINGS
-        atomic.write_text(target, to_html(nb, job, doc, job.executed_path(executed_dir)))
-        atomic.write_text(job.json_path(reports_dir), _dumps(doc))
+            doc["import_warnings"] = [scrub(w) for w in executor.IMPORT_WARNINGS]
+        page = to_html(scrub_outputs(nb), job, doc, job.executed_path(executed_dir))
+        target = _commit(job, page, doc, reports_dir, executed_dir)
         return JobResult(job, "ok", target, time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 -- one failing report must not stop the batch
         failure = failure_from(exc)
+    try:
         reason = too_few_reason(failure)
         if reason:  # a segment too small to report: a short page, not a failure
             return write_too_few(job, reason, reports_dir, seconds=time.perf_counter() - start,
-                                 fingerprint=fingerprint, engine=engine)
+                                 fingerprint=fingerprint, engine=engine, executed_dir=executed_dir)
         needs = not_applicable_reason(failure)
         if needs:  # the survey did not collect what the report needs: not a failure either
             return write_not_applicable(job, needs, reports_dir, executed_dir,
                                         seconds=time.perf_counter() - start,
                                         fingerprint=fingerprint, engine=engine)
-        return write_failure(job, failure, reports_dir, executed_dir,
-                             seconds=time.perf_counter() - start, fingerprint=fingerprint,
-                             engine=engine)
+    except OSError as exc:  # the short page could not be written: a failure after all
+        failure = Failure(f"{failure.message}\n\nThe page saying so could not be written: "
+                          f"{_os_reason(exc)}", failure.cell_index, failure.execution_count,
+                          failure.source, failure.ename, failure.evalue)
+    with contextlib.suppress(OSError):
+        if attempt.exists():
+            os.replace(attempt, job.executed_error_path(executed_dir))
+    return write_failure(job, failure, reports_dir, executed_dir,
+                         seconds=time.perf_counter() - start, fingerprint=fingerprint,
+                         engine=engine)
 
 
 def warm_up() -> None:
