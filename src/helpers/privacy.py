@@ -13,12 +13,17 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 DEFAULT_MIN_CELL = 5
+OTHER = "Other"
+NOT_STATED = "not stated"
 
 
 def suppress_counts(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
@@ -122,19 +127,55 @@ def suppress_small_groups(table: pd.DataFrame, n_columns: list[str], value_colum
 
 
 def pool_rare(data: pd.DataFrame, columns: list[str], min_cell: int = DEFAULT_MIN_CELL,
-              label: str = "Other") -> pd.DataFrame:
-    """Merge categories with fewer than ``min_cell`` respondents into one ``label`` category, so
-    no model term describes a group smaller than the minimum cell size."""
+              label: str = OTHER, firm: str = "firm_id") -> pd.DataFrame:
+    """Merge rare categories into one ``label`` category that itself meets the minimum, so no
+    model term describes fewer than ``min_cell`` rows (respondents or firm-waves) or firms.
+
+    A category is rare when it has fewer than ``min_cell`` rows or (when ``firm`` is a column)
+    fewer than ``min_cell`` distinct firms. The pooled category must meet both minimums too:
+    while it does not, the smallest remaining category joins it (so "Other" never holds one
+    firm of four respondents). When nothing can make it meet them, every category is pooled and
+    the column is constant (a model drops it). Missing values stay missing.
+    ``attrs["pooled"]`` maps each column to the categories merged.
+    """
     out = data.copy()
+    pooled: dict[str, list[Any]] = {}
     for col in columns:
         if col not in out.columns:
             continue
         values = out[col].astype("object")
-        counts = values.value_counts()
-        rare = set(counts[counts < min_cell].index)
-        if rare:
-            out[col] = values.where(~values.isin(rare), label)
+        present = values.dropna()
+        if present.empty:
+            continue
+        n_rows = present.groupby(present).size()
+        n_firms = (out.loc[present.index, firm].groupby(present).nunique()
+                   if firm in out.columns else n_rows)
+        size = pd.DataFrame({"rows": n_rows, "firms": n_firms})
+        rare = [v for v in size.index if not _meets(size.loc[v], min_cell)]
+        if not rare:
+            continue
+        kept = [v for v in size.sort_values(["firms", "rows"], kind="stable").index
+                if v not in rare]
+        members = list(rare)
+        while kept and not _meets(_pooled_size(out, values, members, firm), min_cell):
+            members.append(kept.pop(0))  # the next-smallest category joins "Other"
+        if not kept:  # nothing meets the minimum on its own beside "Other": one category
+            members = list(size.index)
+        out[col] = values.where(~values.isin(members), label)
+        pooled[col] = members
+    out.attrs = {**data.attrs, "pooled": pooled}
     return out
+
+
+def _meets(size: pd.Series, min_cell: int) -> bool:
+    return bool((size >= min_cell).all())
+
+
+def _pooled_size(data: pd.DataFrame, values: pd.Series, members: list[Any],
+                 firm: str) -> pd.Series:
+    mask = values.isin(members)
+    firms = data.loc[mask, firm].nunique() if firm in data.columns else int(mask.sum())
+    return pd.Series({"rows": int(mask.sum()), "firms": int(firms)})
 
 
 class TooFewResponses(Exception):
@@ -165,3 +206,694 @@ def check_count(n: int, minimum: int, what: str) -> None:
         found = "none" if n == 0 else f"fewer than {minimum}"
         raise TooFewResponses(f"too few {what} to report this segment: {found} "
                               f"(at least {minimum} needed).")
+
+
+# --------------------------------------------------------------------------- published segments
+#: the segment dimensions a batch grid may run over; their partitions are audited together
+DIMENSIONS = ("country", "industry", "size_band", "wave")
+#: analysis units: a published group must hold none or at least ``min_cell`` of each
+UNIT_NAMES = {"CMO": "CMOs", "CIO": "CIOs", "firms": "firms",
+              "pairs": "complete CMO–CIO pairs (firm-waves with both executives)",
+              "budgets": "firm-years with budgets", "ledger": "firm-years with ledger spend"}
+DEFAULT_UNITS = ("CMO", "CIO", "firms", "pairs", "firm_years")
+#: units of the cross-dimension audit (additive over the rows of a segment)
+AUDIT_UNITS = ("CMO", "CIO", "pairs", "firms")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One published group of a segment dimension: a category, or the pooled "Other" part.
+
+    ``values`` are the category values it covers (``None`` = the value is missing, "not
+    stated"); ``pooled`` marks the part that merges categories too small on their own.
+    """
+
+    column: str
+    values: tuple[Any, ...]
+    pooled: bool = False
+
+    @property
+    def label(self) -> str:
+        """``DE`` or ``Other (BE, DK, SE)``: how tables and reports name the part."""
+        names = ", ".join(value_label(v) for v in self.values)
+        return f"{OTHER} ({names})" if self.pooled else names
+
+    @property
+    def key(self) -> str:
+        """The part in a report name: the value itself, ``other`` or ``not-stated``."""
+        if self.pooled:
+            return "other"
+        return "not-stated" if self.values[0] is None else str(self.values[0])
+
+    @property
+    def segment(self) -> dict[str, Any]:
+        """The report parameter ``segment`` that selects this part."""
+        if self.pooled:
+            return {self.column: [plain_value(v) for v in self.values]}
+        return {self.column: plain_value(self.values[0])}
+
+    def mask(self, frame: pd.DataFrame) -> pd.Series:
+        """Rows of ``frame`` in this part."""
+        return values_mask(frame[self.column], self.values)
+
+
+def plain_value(value: Any) -> Any:
+    """A category value as a JSON/YAML literal (numpy integers become ``int``)."""
+    if value is None:
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return int(value) if float(value).is_integer() else float(value)
+    return value
+
+
+def value_label(value: Any) -> str:
+    """A category value in text (``None`` is "not stated")."""
+    return NOT_STATED if value is None else str(plain_value(value))
+
+
+def values_mask(series: pd.Series, values: Any) -> pd.Series:
+    """Rows whose value is one of ``values`` (compared as text, as report segments are; ``None``
+    matches a missing value)."""
+    values = list(values) if isinstance(values, list | tuple | set) else [values]
+    text = [str(plain_value(v)) for v in values if v is not None]
+    mask = series.astype("string").isin(text).fillna(False).astype(bool)
+    if any(v is None for v in values):
+        mask |= series.isna().to_numpy()
+    return mask
+
+
+@dataclass
+class Partition:
+    """The published parts of one segment dimension (see :func:`partition`)."""
+
+    column: str
+    parts: list[Part]
+    min_cell: int
+    units: dict[str, int] = field(default_factory=dict)  # whole-sample counts of the units used
+    note: str = ""
+
+    @property
+    def published(self) -> bool:
+        """True when the dimension has a segment grid: at least two parts."""
+        return len(self.parts) >= 2
+
+    @property
+    def pooled(self) -> Part | None:
+        return next((p for p in self.parts if p.pooled), None)
+
+    def part_of(self, value: Any) -> Part | None:
+        """The part holding a category value (None when the value is not in the data)."""
+        key = str(plain_value(value)) if value is not None else None
+        for part in self.parts:
+            if any((v is None and key is None) or (v is not None and str(plain_value(v)) == key)
+                   for v in part.values):
+                return part
+        return None
+
+    def parts_for(self, values: Any) -> list[Part] | None:
+        """The parts whose union is exactly ``values`` (a value or a list), or None."""
+        values = list(values) if isinstance(values, list | tuple | set) else [values]
+        parts = []
+        for v in values:
+            part = self.part_of(v)
+            if part is None:
+                continue  # a value absent from the data selects nobody
+            if part not in parts:
+                parts.append(part)
+        wanted = {str(plain_value(v)) if v is not None else None for v in values}
+        covered = {str(plain_value(v)) if v is not None else None
+                   for p in parts for v in p.values}
+        return parts if parts and covered <= wanted else None
+
+    def assign(self, series: pd.Series) -> pd.Series:
+        """The part label of each value of ``series`` (NaN outside every part)."""
+        out = pd.Series(np.nan, index=series.index, dtype=object)
+        for part in self.parts:
+            out[part.mask(series.to_frame(self.column)).to_numpy()] = part.label
+        return out
+
+
+# ------------------------------------------------------------------ units of a group of rows
+def _category_values(series: pd.Series) -> list[Any]:
+    """The values of a column in their natural order (categorical order, else sorted), with
+    ``None`` last when some are missing."""
+    present = series.dropna()
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        used = set(present.astype(str))
+        values = [c for c in series.cat.categories if str(c) in used]
+    else:
+        uniq = pd.unique(present)
+        try:
+            values = sorted(uniq)
+        except TypeError:
+            values = sorted(uniq, key=str)
+    values = [plain_value(v) for v in values]
+    return values + ([None] if series.isna().any() else [])
+
+
+def firm_year_values(survey: pd.DataFrame, table: pd.DataFrame, column: str) -> pd.Series:
+    """The value of ``column`` each firm-year row of ``table`` (budgets or spend features) takes.
+
+    A firm-year belongs to the segment of the firm's answer for that (fiscal) year — the
+    firm-wave whose ``year`` matches — so that every firm-year lies in exactly one part of a
+    dimension and segments add up to the whole sample. A year no wave refers to takes the value
+    of the firm's wave nearest in time (the later one on a tie; the latest wave when the survey
+    records no years). For ``wave`` itself only a matching year counts: other years belong to no
+    wave (NaN). Firms not in the survey get NaN.
+    """
+    fw = pd.DataFrame({
+        "firm_id": survey["firm_id"].astype(str).to_numpy(),
+        "_wave": pd.to_numeric(survey["wave"], errors="coerce").to_numpy(dtype=float)
+        if "wave" in survey else np.zeros(len(survey)),
+        "_wyear": pd.to_numeric(survey["year"], errors="coerce").to_numpy(dtype=float)
+        if "year" in survey else np.full(len(survey), np.nan),
+        "_value": survey[column].astype(object).where(survey[column].notna(), None).to_numpy(),
+    })
+    fw = fw.sort_values(["firm_id", "_wave"], kind="stable").drop_duplicates(
+        ["firm_id", "_wave"], keep="first")
+    rows = pd.DataFrame({"firm_id": table["firm_id"].astype(str).to_numpy(),
+                         "_year": pd.to_numeric(table["year"], errors="coerce")
+                         .to_numpy(dtype=float), "_row": np.arange(len(table))})
+    both = rows.merge(fw, on="firm_id", how="inner")
+    both = both[both["_year"].notna()]
+    both["_same"] = both["_wyear"] == both["_year"]
+    if column == "wave":
+        both = both[both["_same"]]
+    # the matching year first, then the nearest year (the later on a tie), then the latest wave
+    both["_dist"] = (both["_wyear"] - both["_year"]).abs().fillna(np.inf)
+    both = both.sort_values(["_row", "_same", "_dist", "_wyear", "_wave"],
+                            ascending=[True, False, True, False, False], kind="stable")
+    first = both.drop_duplicates("_row", keep="first").set_index("_row")["_value"]
+    out = pd.Series([np.nan] * len(table), index=range(len(table)), dtype=object)
+    out[first.index] = [plain_value(v) if v is not None else np.nan for v in first]
+    out.index = table.index
+    return out
+
+
+class Units:
+    """Counts of every analysis unit in a group of survey rows (and the firm-years it covers).
+
+    ``spend`` maps ``"budgets"``/``"ledger"`` to firm-year tables (None or missing = not built).
+    Units whose whole-sample count is zero (no pairs, no ledger) are no minimum.
+    """
+
+    def __init__(self, survey: pd.DataFrame, spend: Mapping[str, pd.DataFrame | None] | None = None,
+                 units: Sequence[str] = DEFAULT_UNITS) -> None:
+        self.survey = survey
+        self.role = survey["role"].astype(str).to_numpy() if "role" in survey else \
+            np.full(len(survey), "", dtype=object)
+        self.firm = survey["firm_id"].astype(str).to_numpy()
+        wave = survey["wave"].astype("string").fillna("") if "wave" in survey else \
+            pd.Series("", index=survey.index)
+        self.firm_wave = (survey["firm_id"].astype(str) + "\x1f" + wave).to_numpy()
+        names = [u for u in units if u != "firm_years"]
+        self.spend: dict[str, pd.DataFrame] = {}
+        if "firm_years" in units:
+            firms = set(self.firm)
+            for name, table in (spend or {}).items():
+                if table is not None and not table.empty:
+                    own = table[table["firm_id"].astype(str).isin(firms)]
+                    if not own.empty:
+                        self.spend[name] = own
+                        names.append(name)
+        self._assigned: dict[tuple[str, str], np.ndarray] = {}
+        self._spend_firms = {n: tb["firm_id"].astype(str).to_numpy() for n, tb in self.spend.items()}
+        whole = self.count(np.ones(len(survey), dtype=bool))
+        self.names = [u for u in names if whole.get(u, 0) > 0]
+        self.whole = {u: whole[u] for u in self.names}
+
+    def assigned(self, name: str, column: str) -> np.ndarray:
+        """:func:`firm_year_values` of spend table ``name`` for ``column`` as text keys (None:
+        in no category), cached."""
+        if (name, column) not in self._assigned:
+            values = firm_year_values(self.survey, self.spend[name], column)
+            self._assigned[(name, column)] = np.array(
+                [None if pd.isna(v) else str(plain_value(v)) for v in values], dtype=object)
+        return self._assigned[(name, column)]
+
+    def count(self, mask: np.ndarray, column: str | None = None,
+              values: Sequence[Any] = ()) -> dict[str, int]:
+        """Units in the rows ``mask``; firm-years of ``column`` taking one of ``values`` (all
+        firm-years of the rows' firms when ``column`` is None)."""
+        mask = np.asarray(mask, dtype=bool)
+        role = self.role[mask]
+        fw_cmo = set(self.firm_wave[mask][role == "CMO"])
+        fw_cio = set(self.firm_wave[mask][role == "CIO"])
+        firms = set(self.firm[mask])
+        out = {"CMO": int((role == "CMO").sum()), "CIO": int((role == "CIO").sum()),
+               "firms": len(firms), "pairs": len(fw_cmo & fw_cio)}
+        for name, table in self.spend.items():
+            if column is None:
+                out[name] = int(np.isin(self._spend_firms[name], list(firms)).sum())
+            else:
+                keys = self.assigned(name, column)
+                wanted = {str(plain_value(v)) for v in values if v is not None}
+                hit = np.array([k in wanted if k is not None else None in values
+                                for k in keys], dtype=bool)
+                out[name] = int(hit.sum())
+        return out
+
+    def of(self, column: str, values: Sequence[Any]) -> dict[str, int]:
+        """Units of the rows whose ``column`` takes one of ``values``."""
+        mask = values_mask(self.survey[column], values).to_numpy()
+        return self.count(mask, column, values)
+
+    def short(self, counts: Mapping[str, int], min_cell: int) -> list[str]:
+        """The units of ``counts`` between 1 and ``min_cell`` − 1 (zero reveals nobody)."""
+        return [u for u in self.names if 0 < counts.get(u, 0) < min_cell]
+
+
+def partition(survey: pd.DataFrame, column: str, min_cell: int = DEFAULT_MIN_CELL, *,
+              units: Sequence[str] = DEFAULT_UNITS,
+              spend: Mapping[str, pd.DataFrame | None] | None = None,
+              counter: Units | None = None) -> Partition:
+    """The published parts of one segment dimension.
+
+    A category of ``column`` is published as it is when it holds none or at least ``min_cell``
+    of every analysis unit: CMOs, CIOs, firms, complete CMO–CIO pairs and the firm-years with
+    budgets or ledger spend (units the data does not have at all are no minimum). The other
+    categories are pooled into one "Other" part; while Other misses a minimum, the next-smallest
+    published category joins it. When nothing can make it meet every minimum, all categories
+    form one part: the dimension has no segment grid (``Partition.published`` is False).
+    A missing value is a category of its own ("not stated"), so the parts always add up to the
+    whole sample and ``whole − parts`` is nothing.
+    """
+    units_ = counter or Units(survey, spend, units)
+    if column not in survey.columns:
+        raise KeyError(f"segment column {column!r} is not in the survey")
+    values = _category_values(survey[column])
+    counts = {v: units_.of(column, [v]) for v in values}
+    ok = [v for v in values if not units_.short(counts[v], min_cell)]
+    small = [v for v in values if v not in ok]
+    note = ""
+    if small:
+        order = sorted(ok, key=lambda v: (sum(counts[v][u] for u in ("CMO", "CIO")),
+                                          counts[v]["firms"], values.index(v)))
+        pooled = list(small)
+        while units_.short(units_.of(column, pooled), min_cell) and order:
+            pooled.append(order.pop(0))
+        if units_.short(units_.of(column, pooled), min_cell) or not order:
+            pooled = list(values)
+        ok = [v for v in values if v not in pooled]
+        parts = [Part(column, (v,)) for v in ok]
+        if ok:
+            parts.append(Part(column, tuple(v for v in values if v in pooled), pooled=True))
+        else:
+            parts = [Part(column, tuple(values), pooled=len(values) > 1)]
+        names = ", ".join(value_label(v) for v in small)
+        note = (f"{names}: fewer than {min_cell} of some unit, pooled into {OTHER}"
+                if ok else f"no category of {column} holds at least {min_cell} of every unit "
+                           "beside the others: no segment grid")
+    else:
+        parts = [Part(column, (v,)) for v in values]
+    return Partition(column, parts, min_cell, dict(units_.whole), note)
+
+
+# ------------------------------------------------------------------ the cross-dimension audit
+@dataclass
+class Violation:
+    """A combination of published groups that describes fewer than ``min_cell`` units."""
+
+    unit: str
+    weight: int
+    columns: tuple[str, ...]
+    sides: tuple[tuple[int, ...], ...]  # per column: the part indices on one side of the cut
+
+    def describe(self, parts: Mapping[str, Partition]) -> str:
+        what = []
+        for column, side in zip(self.columns, self.sides, strict=True):
+            labels = [parts[column].parts[i].label if i < len(parts[column].parts)
+                      else NOT_STATED for i in side]
+            what.append(f"{column} {', '.join(labels) or '(none)'}")
+        return (f"{'; '.join(what)}: differencing these groups and the whole sample leaves "
+                f"{self.weight} {UNIT_NAMES.get(self.unit, self.unit)}")
+
+
+def audit_units(survey: pd.DataFrame, parts: Mapping[str, Partition],
+                units: Sequence[str] = AUDIT_UNITS) -> dict[str, pd.DataFrame]:
+    """The units of the audit with the index of their part in each published dimension.
+
+    CMOs and CIOs are survey rows; pairs are firm-waves with both executives, firms are
+    firm-waves with any (counted as distinct firms). A unit whose rows fall in different parts
+    (a firm-wave whose two executives gave different countries) is in no part: index −1.
+    """
+    index = {}
+    for column, part in parts.items():
+        labels = part.assign(survey[column])
+        codes = {p.label: i for i, p in enumerate(part.parts)}
+        index[column] = labels.map(codes).fillna(-1).astype(int).to_numpy()
+    frame = pd.DataFrame(index, index=survey.index)
+    frame["_firm"] = survey["firm_id"].astype(str).to_numpy()
+    wave = survey["wave"].astype("string").fillna("") if "wave" in survey else ""
+    frame["_fw"] = frame["_firm"] + "\x1f" + wave
+    role = survey["role"].astype(str).to_numpy()
+    out = {}
+    for unit in units:
+        if unit in ("CMO", "CIO"):
+            out[unit] = frame.loc[role == unit]
+            continue
+        sub = frame if unit == "firms" else frame.loc[np.isin(role, ("CMO", "CIO"))]
+        grouped = sub.groupby("_fw", sort=True)
+        low, high = grouped[list(parts)].min(), grouped[list(parts)].max()
+        agg = low.where(low == high, -1)
+        agg["_firm"] = grouped["_firm"].first()
+        if unit == "pairs":
+            roles = pd.Series(role[np.isin(role, ("CMO", "CIO"))], index=sub.index)
+            both = roles.groupby(sub["_fw"]).nunique() == 2
+            agg = agg.loc[both.reindex(agg.index).fillna(False).to_numpy()]
+        out[unit] = agg.reset_index(drop=True)
+    return out
+
+
+def _vertices(codes: np.ndarray, n_parts: int) -> tuple[np.ndarray, int]:
+    """Part indices as vertex numbers; units in no part (−1) become one extra vertex."""
+    extra = bool((codes < 0).any())
+    return np.where(codes < 0, n_parts, codes), n_parts + int(extra)
+
+
+def _subsets(n: int) -> np.ndarray:
+    """Every subset of ``n`` vertices as a 0/1 matrix (2^n × n)."""
+    return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
+
+
+def min_cut(table: pd.DataFrame, columns: Sequence[str], sizes: Sequence[int],
+            min_cell: int, distinct: bool = False) -> tuple[int, tuple[tuple[int, ...], ...]] | None:
+    """The smallest positive group that the published parts of one or two dimensions and the
+    whole sample isolate by differencing, when it is below ``min_cell`` (else None).
+
+    ``table`` holds one row per unit and, per column, the index of its part (−1: no part).
+    For two dimensions, any linear combination of the published totals (the whole, the parts of
+    each) is a function f(p) + g(q) of the two parts; its minimal supports are the cuts of the
+    bipartite graph whose edges are the non-empty cells (p, q). Every cut is enumerated (a few
+    thousand for a real grid), which makes the check exact; ``distinct`` counts distinct firms
+    (``table["_firm"]``) instead of rows. Returns (size, sides) of the smallest violating cut.
+    """
+    if len(columns) == 1:
+        v, n = _vertices(table[columns[0]].to_numpy(), sizes[0])
+        best = None
+        for k in range(n):
+            members = table.loc[v == k]
+            w = members["_firm"].nunique() if distinct else len(members)
+            if 0 < w < min_cell and (best is None or w < best[0]):
+                best = (int(w), ((k,),))
+        return best
+    (vp, n_p), (vq, n_q) = (_vertices(table[c].to_numpy(), s) for c, s in zip(columns, sizes,
+                                                                             strict=True))
+    weights = np.zeros((n_p, n_q))
+    np.add.at(weights, (vp, vq), 1.0)
+    xs, ys = _subsets(n_p)[: 2 ** (n_p - 1)], _subsets(n_q)  # X and its complement: one cut
+    # a cut of w firm-waves holds at least w / (most waves of one firm) distinct firms
+    limit = min_cell * int(table["_firm"].value_counts().max()) if distinct else min_cell
+    best = None
+    for start in range(0, len(xs), 4096):
+        x = xs[start:start + 4096]
+        a = x @ weights  # per Y-vertex: weight from X
+        b = weights.sum(axis=0) - a
+        cut = a @ (1 - ys).T + b @ ys.T
+        rows, cols = np.nonzero((cut > 0) & (cut < limit))
+        for r, c in zip(rows, cols, strict=True):
+            xi, yi = x[r].astype(bool), ys[c].astype(bool)
+            inside = xi[vp] != yi[vq]
+            w = table.loc[inside, "_firm"].nunique() if distinct else int(cut[r, c])
+            if 0 < w < min_cell and (best is None or w < best[0]):
+                best = (int(w), (tuple(np.nonzero(xi)[0]), tuple(np.nonzero(yi)[0])))
+    return best
+
+
+def audit(units: Mapping[str, pd.DataFrame], parts: Mapping[str, Partition],
+          min_cell: int) -> Violation | None:
+    """The first small group that differencing the whole sample and the published parts of the
+    dimensions in ``parts`` (any one, or any two together) would isolate, or None."""
+    published = [c for c, p in parts.items() if p.published]
+    checks: list[tuple[str, ...]] = [(c,) for c in published]
+    checks += [(a, b) for i, a in enumerate(published) for b in published[i + 1:]]
+    for unit, table in units.items():
+        if table.empty:
+            continue
+        for cols in checks:
+            sizes = [len(parts[c].parts) for c in cols]
+            found = min_cut(table, cols, sizes, min_cell, distinct=unit == "firms")
+            if found:
+                return Violation(unit, found[0], cols, found[1])
+    return None
+
+
+def merge_parts(part: Partition, a: int, b: int) -> Partition:
+    """``part`` with parts ``a`` and ``b`` pooled into its "Other" part."""
+    order = [v for p in part.parts for v in p.values]
+    pooled = set()
+    for p in (part.parts[a], part.parts[b], part.pooled):
+        if p is not None:
+            pooled |= {("v", v) for v in p.values}
+    members = tuple(v for v in order if ("v", v) in pooled)
+    rest = [p for i, p in enumerate(part.parts) if i not in (a, b) and not p.pooled]
+    parts = rest + [Part(part.column, members, pooled=len(members) > 1 or bool(rest))]
+    if not rest:
+        parts = [Part(part.column, tuple(order), pooled=len(order) > 1)]
+    note = (f"{part.note}; " if part.note else "") + \
+        "categories pooled further so that no two segments differ by a small group"
+    return Partition(part.column, parts, part.min_cell, part.units, note)
+
+
+def _remedy(parts: dict[str, Partition], v: Violation, units: Mapping[str, pd.DataFrame]) -> None:
+    """Pool one category more so that the violating cut ``v`` no longer exists."""
+    table = units[v.unit]
+    options = []
+    for column, side in zip(v.columns, v.sides, strict=True):
+        part = parts[column]
+        n = len(part.parts)
+        inside = [i for i in side if i < n]
+        outside = [i for i in range(n) if i not in side]
+        size = np.bincount(table[column].clip(lower=0).to_numpy(), minlength=n)[:n]
+        other = next((i for i, p in enumerate(part.parts) if p.pooled), None)
+        if other is not None:
+            across = outside if other in side else inside
+            options += [(size[i], column, other, i) for i in across]
+        elif inside and outside:
+            i, j = min(inside, key=lambda k: size[k]), min(outside, key=lambda k: size[k])
+            options.append((size[i] + size[j], column, i, j))
+    if not options:  # cannot happen for a cut between parts; pool the first column fully
+        column = v.columns[0]
+        parts[column] = merge_parts(parts[column], 0, len(parts[column].parts) - 1)
+        return
+    _, column, a, b = min(options, key=lambda o: (o[0], o[1]))
+    parts[column] = merge_parts(parts[column], a, b)
+
+
+_PARTITIONS: dict[tuple[Any, ...], dict[str, Partition]] = {}
+
+
+def _fingerprint(survey: pd.DataFrame, spend: Mapping[str, pd.DataFrame | None] | None,
+                 columns: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    cols = [c for c in ("respondent_id", "firm_id", "role", "year", *columns)
+            if c in survey.columns]
+    h.update(pd.util.hash_pandas_object(survey[cols].astype("string"), index=False).to_numpy()
+             .tobytes())
+    for name, table in sorted((spend or {}).items()):
+        if table is not None:
+            h.update(name.encode())
+            h.update(pd.util.hash_pandas_object(table[["firm_id", "year"]].astype("string"),
+                                                index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def partitions(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL, *,
+               spend: Mapping[str, pd.DataFrame | None] | None = None,
+               dimensions: Sequence[str] = DIMENSIONS,
+               units: Sequence[str] = DEFAULT_UNITS) -> dict[str, Partition]:
+    """The published parts of every segment dimension the survey has, audited together.
+
+    Each dimension is first partitioned on its own (:func:`partition`). Then every
+    combination of the whole sample with the parts of one dimension or of any two dimensions is
+    checked (:func:`audit`): when differencing them isolates fewer than ``min_cell`` CMOs,
+    CIOs, pairs or firms (a country whose firms all sit in one industry: country minus
+    industry), one more category is pooled and the check repeats. The result depends only on
+    the data and ``min_cell``, so the batch grid, every report and every table agree on it.
+    """
+    columns = [c for c in dimensions if c in survey.columns]
+    key = (_fingerprint(survey, spend, columns), min_cell, tuple(columns), tuple(units))
+    if key in _PARTITIONS:
+        return dict(_PARTITIONS[key])
+    counter = Units(survey, spend, units)
+    parts = {c: partition(survey, c, min_cell, counter=counter) for c in columns}
+    audit_on = tuple(u for u in AUDIT_UNITS if u in counter.names)
+    while True:
+        table = audit_units(survey, parts, audit_on)
+        found = audit(table, parts, min_cell)
+        if found is None:
+            break
+        _remedy(parts, found, table)
+    _PARTITIONS[key] = dict(parts)
+    return parts
+
+
+# --------------------------------------------------------------------------- secondary suppression
+#: how a cell withheld to protect another (not itself small) is shown
+SECONDARY_MARK = "·"
+WHOLE = "all"
+
+
+def group_key(column: str, part: Part | str) -> str:
+    """The row of a part in a :class:`CountCube`: ``"country: DE"``."""
+    return f"{column}: {part.label if isinstance(part, Part) else part}"
+
+
+@dataclass
+class CountCube:
+    """One count table computed for the whole sample and for every published part.
+
+    ``values``: one row per group (``"all"`` for the whole sample, :func:`group_key` for a
+    part), one column per count. ``groups``: for each segment dimension, the rows of its parts,
+    which add up to ``"all"`` (a reader can add the reports of one dimension). ``sums``:
+    equations inside a row, ``(total, [components])``. ``known``: columns every report publishes
+    elsewhere (never withheld, known to a reader). The same cube, computed from the whole data,
+    gives every report the same pattern, so no two reports combine into more than each shows.
+    """
+
+    values: pd.DataFrame
+    groups: dict[str, list[str]]
+    sums: list[tuple[str, list[str]]]
+    known: list[str] = field(default_factory=list)
+
+    def equations(self) -> list[list[tuple[tuple[int, int], int]]]:
+        """Every published equation as ``[((row, column) position, coefficient)]`` = 0."""
+        rows = {r: i for i, r in enumerate(self.values.index)}
+        cols = {c: j for j, c in enumerate(self.values.columns)}
+        eqs = []
+        for i in range(len(rows)):
+            for total, parts in self.sums:
+                eqs.append([((i, cols[total]), 1)] + [((i, cols[c]), -1) for c in parts])
+        if WHOLE in rows:
+            for members in self.groups.values():
+                for j in range(len(cols)):
+                    eqs.append([((rows[WHOLE], j), 1)] + [((rows[r], j), -1) for r in members])
+        return eqs
+
+
+def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
+              cells: Sequence[tuple[int, int]] | None = None
+              ) -> dict[tuple[int, int], tuple[float, float]]:
+    """What a reader can derive about each withheld cell (by position): its smallest and largest
+    value.
+
+    The reader knows every shown cell, every equation of the cube and how withheld cells are
+    shown: ``<min_cell`` means 0 to ``min_cell − 1``, :data:`SECONDARY_MARK` at least
+    ``min_cell``. Solved as integer programmes (scipy's HiGHS): a cell whose smallest and
+    largest value coincide is given back by the published numbers.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    values = cube.values.to_numpy(dtype=float)
+    hidden = [tuple(c) for c in np.argwhere(suppressed)]
+    if not hidden:
+        return {}
+    pos = {cell: i for i, cell in enumerate(hidden)}
+    rows, rhs = [], []
+    for eq in cube.equations():
+        coef = np.zeros(len(hidden))
+        b = 0.0
+        for cell, k in eq:
+            if cell in pos:
+                coef[pos[cell]] += k
+            else:
+                b -= k * values[cell]
+        if coef.any():
+            rows.append(coef)
+            rhs.append(b)
+    value = np.array([values[cell] for cell in hidden])
+    lower = np.where(value < min_cell, 0.0, float(min_cell))
+    upper = np.where(value < min_cell, float(min_cell - 1), np.inf)
+    constraints = [LinearConstraint(np.array(rows), rhs, rhs)] if rows else []
+    out = {}
+    for cell in (cells or hidden):
+        i = pos[tuple(cell)]
+        ends = []
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(hidden))
+            c[i] = sign
+            res = milp(c, constraints=constraints, integrality=np.ones(len(hidden)),
+                       bounds=Bounds(lower, upper))
+            ends.append(sign * res.fun if res.status == 0 else (-np.inf if sign > 0 else np.inf))
+        out[tuple(cell)] = (ends[0], ends[1])
+    return out
+
+
+def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """Which cells of a :class:`CountCube` to withhold: primary and secondary suppression.
+
+    Primary: counts from 1 to ``min_cell − 1``. Secondary, as in official statistics (Hundepool
+    et al. 2012, *Statistical Disclosure Control*, ch. 4; tau-ARGUS): more cells are withheld
+    until no withheld cell can be derived from the shown ones — every row, column or margin
+    equation holding a withheld cell holds another, and integer programming over all equations
+    together (:func:`intervals`) leaves every withheld cell at least two possible values. The
+    next cell withheld is the smallest one sharing an equation with an exposed cell.
+    ``attrs["derivable"]`` lists cells (row, column) that no choice could protect (all their
+    equations made of cells published elsewhere); callers must not show those rows.
+    """
+    values = cube.values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    free = np.array([c not in cube.known for c in cube.values.columns])
+    suppressed = (values > 0) & (values < min_cell) & free[None, :]
+    eqs = [[cell for cell, _ in eq] for eq in cube.equations()]
+    derivable: list[tuple[int, int]] = []
+
+    def pick(options: list[tuple[int, int]]) -> tuple[int, int]:
+        return min(options, key=lambda c: (values[c] >= min_cell, values[c], c))
+
+    def open_cells(cells: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [c for c in cells if free[c[1]] and not suppressed[c]]
+
+    while True:
+        changed = False
+        for cells in eqs:  # fast pass: an equation with exactly one withheld cell gives it back
+            hidden = [c for c in cells if suppressed[c]]
+            if len(hidden) == 1 and hidden[0] not in derivable:
+                options = open_cells(cells)
+                if options:
+                    suppressed[pick(options)] = True
+                    changed = True
+                else:
+                    derivable.append(hidden[0])
+        if changed:
+            continue
+        exposed = [cell for cell, (lo, hi) in intervals(cube, suppressed, min_cell).items()
+                   if hi - lo < 1 - 1e-9 and cell not in derivable]
+        if not exposed:
+            break
+        options = list(dict.fromkeys(c for cells in eqs if exposed[0] in cells
+                                     for c in open_cells(cells)))
+        if options:
+            suppressed[pick(options)] = True
+        else:
+            derivable.append(exposed[0])
+    out = pd.DataFrame(suppressed, index=cube.values.index, columns=cube.values.columns)
+    out.attrs["derivable"] = [(cube.values.index[r], cube.values.columns[c])
+                              for r, c in derivable]
+    return out
+
+
+def shown_cells(cube: CountCube, suppressed: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The cube as reports show it: withheld cells as ``<min_cell`` (below the minimum) or
+    :data:`SECONDARY_MARK` (withheld to protect another), counts as integers."""
+    out = cube.values.astype(object).copy()
+    for r in out.index:
+        for c in out.columns:
+            v = cube.values.loc[r, c]
+            if suppressed.loc[r, c]:
+                out.loc[r, c] = f"<{min_cell}" if float(v) < min_cell else SECONDARY_MARK
+            elif pd.notna(v):
+                out.loc[r, c] = int(v)
+    return out
+
+
+def union_row(cube: CountCube, suppressed: pd.DataFrame, rows: Sequence[str],
+              min_cell: int) -> pd.Series:
+    """A group made of several parts (a list segment): the sum of their rows, each cell shown
+    only when every part's cell is shown (then it is derivable anyway, so it adds nothing)."""
+    total = cube.values.loc[list(rows)].sum()
+    hidden = suppressed.loc[list(rows)].any()
+    return pd.Series([(f"<{min_cell}" if total[c] < min_cell else SECONDARY_MARK)
+                      if hidden[c] else int(total[c]) for c in cube.values.columns],
+                     index=cube.values.columns, dtype=object)
