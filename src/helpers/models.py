@@ -894,12 +894,15 @@ def _formula_parts(outcome: str, predictors: Sequence[str], controls: Sequence[s
 
 
 def zscore(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """A copy with ``columns`` standardised (mean 0, SD 1), so coefficients are per SD."""
+    """A copy with ``columns`` standardised (mean 0, SD 1), so coefficients are per SD.
+
+    A column with no spread (one value, or one answer) is centred only: it stays constant where
+    answered, so :func:`left_out` reports it as not varying rather than as not answered."""
     out = data.copy()
     for c in columns:
         x = pd.to_numeric(out[c], errors="coerce")
         sd = x.std()
-        out[c] = (x - x.mean()) / sd if sd and sd > 0 else x * np.nan
+        out[c] = (x - x.mean()) / sd if sd > 0 else x - x.mean()
     return out
 
 
