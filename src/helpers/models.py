@@ -887,8 +887,7 @@ def _formula_parts(outcome: str, predictors: Sequence[str], controls: Sequence[s
         if not flat and not flat_controls:
             return kept, used, dropped
         for p in flat:
-            dropped[p] = (f"does not vary in this segment (one value in all {_cases(rows.sum())}"
-                          ")")
+            dropped[p] = f"one value in all {_cases(int(rows.sum()))}"
         kept = [p for p in kept if p not in flat]
         used = [c for c in used if c not in flat_controls]
 

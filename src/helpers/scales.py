@@ -26,6 +26,19 @@ from helpers.errors import DataError
 MISSING_MODES = ("pairwise", "listwise")
 HEYWOOD_COMMUNALITY = 1.0 - 1e-6
 
+# Minimums: below them alpha or omega is not computed and the tables say why ("not estimable").
+MIN_ALPHA_ITEMS = 2
+"""Fewest items for Cronbach's alpha: k/(k-1) is undefined for one item."""
+
+MIN_ALPHA_ROWS = 3
+"""Fewest respondents for alpha (rows with an answer, or complete rows when listwise): Feldt's
+interval has df1 = n - 1 and df2 = (n - 1)(k - 1), and two rows give a covariance matrix of
+rank one, for which alpha is 1 or undefined whatever the items measure."""
+
+MIN_OMEGA_ITEMS = 3
+"""Fewest items for omega total: a one-factor model on two items is not identified (one
+correlation, two loadings)."""
+
 
 @dataclass(frozen=True, eq=False)
 class AlphaResult:
@@ -119,8 +132,8 @@ def _prepare_items(items: pd.DataFrame, reverse: Sequence[str], missing: str) ->
         raise TypeError("items must be a pandas DataFrame with one column per item")
     if missing not in MISSING_MODES:
         raise ValueError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
-    if items.shape[1] < 2:
-        raise ValueError(f"alpha needs at least 2 items, got {items.shape[1]} "
+    if items.shape[1] < MIN_ALPHA_ITEMS:
+        raise ValueError(f"alpha needs at least {MIN_ALPHA_ITEMS} items, got {items.shape[1]} "
                          f"({', '.join(map(str, items.columns)) or 'none'})")
     unknown = [c for c in reverse if c not in items.columns]
     if unknown:
@@ -133,9 +146,9 @@ def _prepare_items(items: pd.DataFrame, reverse: Sequence[str], missing: str) ->
     if reverse:
         data[list(reverse)] = -data[list(reverse)]
     data = data.dropna() if missing == "listwise" else data.dropna(how="all")
-    if len(data) < 3:
+    if len(data) < MIN_ALPHA_ROWS:
         rule = "complete rows" if missing == "listwise" else "rows with an answer"
-        raise ValueError(f"alpha needs at least 3 {rule}, got {len(data)}")
+        raise ValueError(f"alpha needs at least {MIN_ALPHA_ROWS} {rule}, got {len(data)}")
     return data
 
 
@@ -145,15 +158,19 @@ def _item_covariance(data: pd.DataFrame) -> np.ndarray:
     variances = np.diag(cov.to_numpy())
     flat = [c for c, v in zip(cov.columns, variances, strict=True) if not v > 0]
     if flat:
-        raise DataError(f"item(s) {', '.join(map(str, flat))} have no variance (or fewer than "
-                        "2 answers); drop them before computing alpha",
-                        column=str(flat[0]), rule="alpha-no-variance")
+        raise DataError(f"{', '.join(map(str, flat))} "
+                        f"{'has' if len(flat) == 1 else 'have'} no variance (one value, or fewer "
+                        "than 2 answers)", column=str(flat[0]), rule="alpha-no-variance",
+                        hint="drop the item(s) before computing alpha")
     if cov.isna().to_numpy().any():
         rows, cols = np.where(cov.isna().to_numpy())
         a, b = cov.columns[rows[0]], cov.columns[cols[0]]
-        raise DataError(f"items {a} and {b} are never answered together (role-specific items?); "
-                        "compute alpha within the group asked both",
-                        column=str(a), rule="alpha-no-overlap")
+        raise DataError(f"items {a} and {b} are never answered together (role-specific "
+                        "items?)", column=str(a), rule="alpha-no-overlap",
+                        hint="compute alpha within the group asked both")
+    if not cov.to_numpy().sum() > 0:
+        raise DataError("the items' covariances cancel out: their sum score has no variance",
+                        column=str(cov.columns[0]), rule="alpha-no-total-variance")
     return cov.to_numpy()
 
 
@@ -199,8 +216,9 @@ def fit_one_factor(corr: np.ndarray) -> OneFactorFit:
     """
     corr = np.asarray(corr, dtype=float)
     k = corr.shape[0]
-    if k < 3:
-        raise ValueError("a one-factor model needs at least 3 items to be identified")
+    if k < MIN_OMEGA_ITEMS:
+        raise ValueError(f"a one-factor model needs at least {MIN_OMEGA_ITEMS} items to be "
+                         "identified")
     upper = np.triu_indices(k, 1)
 
     def residuals(lam: np.ndarray) -> np.ndarray:
@@ -232,9 +250,9 @@ def omega_total(loadings: Iterable[float]) -> float:
 def _omega_total(corr: np.ndarray) -> tuple[float, str, np.ndarray]:
     """Omega from a one-factor fit, or NaN and the reason it is not estimable."""
     k = corr.shape[0]
-    if k < 3:
-        return np.nan, "omega needs at least 3 items (a one-factor model is not identified)", \
-            np.full(k, np.nan)
+    if k < MIN_OMEGA_ITEMS:
+        return np.nan, (f"omega needs at least {MIN_OMEGA_ITEMS} items (a one-factor model is "
+                        "not identified)"), np.full(k, np.nan)
     fit = fit_one_factor(corr)
     if not fit.converged:
         return np.nan, "one-factor model did not converge", fit.loadings
@@ -443,9 +461,11 @@ def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float,
                absent: Sequence[str] = ()) -> dict:
     """Numbers for one alpha-table row, NaN with a note when alpha is not computable."""
     used = [c for c in items.columns if items[c].notna().any()]
-    empty = {"k": len(used), "n": int(items[used].notna().any(axis=1).sum()), "alpha": np.nan,
+    answered = items[used].notna()
+    n_used = answered.all(axis=1) if missing == "listwise" else answered.any(axis=1)
+    empty = {"k": len(used), "n": int(n_used.sum()), "alpha": np.nan,
              "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan}
-    if len(used) < 2:
+    if len(used) < MIN_ALPHA_ITEMS:
         unused = [c for c in items.columns if c not in used]
         why = (f"{', '.join(unused)} not answered in this group" if unused else "")
         why = "; ".join(t for t in (why, f"{', '.join(absent)} not asked" if absent else "") if t)
@@ -455,7 +475,8 @@ def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float,
     try:
         res = cronbach_alpha(items[used].apply(pd.to_numeric),
                              reverse=[r for r in reverse if r in used], missing=missing, ci=ci)
-    except ValueError as exc:
-        return {**empty, "note": str(exc)}
+    except ValueError as exc:  # a minimum not met: no numbers, the reason in words
+        reason = exc.issues[0].message if isinstance(exc, DataError) else str(exc)
+        return {**empty, "note": f"not estimable: {reason}"}
     return {"k": res.k, "n": res.n, "alpha": res.alpha, "ci_low": res.ci_low,
             "ci_high": res.ci_high, "omega": res.omega, "note": res.omega_note}
