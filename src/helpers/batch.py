@@ -91,35 +91,59 @@ def _resolve(path: str | Path) -> Path:
 
 
 class _SegmentValues:
-    """Values present in each processed survey's columns, read once per data folder."""
+    """The published parts of each segment dimension (:func:`helpers.privacy.published_parts`),
+    computed once per data folder, minimum cell size and exclusion."""
 
     def __init__(self, batch_file: Path) -> None:
         self.batch_file = batch_file
-        self.cache: dict[tuple[Path, str], list[Any]] = {}
+        self.cache: dict[tuple[Path, int, tuple[str, ...]], dict[str, Any]] = {}
+        self.columns: dict[Path, list[str]] = {}
 
-    def __call__(self, data_dir: Any, column: str) -> list[Any]:
-        survey = _resolve(data_dir or paths.PROCESSED) / SURVEY_FILE
-        if (survey, column) not in self.cache:
-            self.cache[(survey, column)] = self._read(survey, column)
-        return self.cache[(survey, column)]
+    def parts(self, params: dict[str, Any]) -> dict[str, Any]:
+        from helpers import privacy, processing
 
-    def _read(self, survey: Path, column: str) -> list[Any]:
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+        folder = _resolve(params.get("data_dir") or paths.PROCESSED)
+        min_cell = int(params.get("min_cell", privacy.DEFAULT_MIN_CELL))
+        exclude = params.get("exclude") or ()
+        key = (folder, min_cell, tuple([exclude] if isinstance(exclude, str) else exclude))
+        if key not in self.cache:
+            if not (folder / SURVEY_FILE).exists():
+                raise DataError("the grid needs the processed survey to list segments; run "
+                                "`make data` first", file=str(folder / SURVEY_FILE),
+                                rule="batch-no-data")
+            data = processing.load_processed(folder)
+            self.cache[key] = privacy.published_parts(data, min_cell, key[2])
+            self.columns[folder] = list(data.survey.columns)
+        return self.cache[key]
 
-        if not survey.exists():
-            raise DataError(f"the grid needs the processed survey to list {column!r} values; "
-                            "run `make data` first", file=str(survey), rule="batch-no-data")
-        if column not in pq.read_schema(survey).names:
-            raise DataError(f"grid segment {column!r} is not a column of {survey.name}",
-                            file=str(self.batch_file), column=column, rule="batch-grid",
-                            hint="use all, country, industry, size_band or wave")
-        array = pq.read_table(survey, columns=[column]).unify_dictionaries().column(column)
-        array = array.combine_chunks()
-        if hasattr(array, "dictionary"):  # a pandas categorical: keep the category order
-            used = sorted(i for i in pc.unique(array.indices).to_pylist() if i is not None)
-            return [array.dictionary[i].as_py() for i in used]
-        return sorted(v for v in pc.unique(array).to_pylist() if v is not None)
+    def __call__(self, params: dict[str, Any], column: str) -> list[tuple[str, dict[str, Any]]]:
+        """One (name part, parameter update) per published part of ``column``; none when the
+        dimension has no segment grid (every category pooled)."""
+        parts = self.parts(params)
+        if column not in parts:
+            folder = _resolve(params.get("data_dir") or paths.PROCESSED)
+            known = column in self.columns.get(folder, [])
+            raise DataError(f"grid segment {column!r} is " + (
+                "not a segment dimension: a grid runs over the dimensions whose small "
+                "categories are pooled and audited together" if known else
+                f"not a column of {SURVEY_FILE}"), file=str(self.batch_file), column=column,
+                rule="batch-grid", hint="use all, " + ", ".join(parts))
+        return [(f"{column}-{slug(p.key)}", {"segment": p.segment})
+                for p in parts[column].parts] if parts[column].published else []
+
+    def check(self, params: dict[str, Any], segment: dict[str, Any]) -> None:
+        """Refuse an explicit segment that is not a union of published parts (``DataError``)."""
+        from helpers import privacy, processing
+
+        parts = self.parts(params)
+        view = privacy.segment_view(segment, parts, where=str(self.batch_file))
+        if view.kind == "cross":
+            folder = _resolve(params.get("data_dir") or paths.PROCESSED)
+            data = processing.load_processed(folder)
+            privacy.check_cross_segment(data.survey, segment, parts,
+                                        int(params.get("min_cell", privacy.DEFAULT_MIN_CELL)),
+                                        {"budgets": data.budgets, "ledger": data.spend},
+                                        where=str(self.batch_file))
 
 
 def _notebooks(pattern: str, explicit: set[Path], batch_file: Path) -> list[Path]:
@@ -151,10 +175,11 @@ def _grid_axes(grid: dict[str, Any], params: dict[str, Any],
             if option in ("all", {}, None):
                 axis.append(("all", {"segment": {}}))
             elif isinstance(option, dict):
+                if values_of is not None:
+                    values_of.check(params, option)
                 axis.append((segment_name(option), {"segment": option}))
             elif values_of is not None:
-                axis += [(f"{option}-{slug(v)}", {"segment": {str(option): v}})
-                         for v in values_of(params.get("data_dir"), str(option))]
+                axis += values_of(params, str(option))
         axes.append(axis)
     return axes
 

@@ -897,3 +897,114 @@ def union_row(cube: CountCube, suppressed: pd.DataFrame, rows: Sequence[str],
     return pd.Series([(f"<{min_cell}" if total[c] < min_cell else SECONDARY_MARK)
                       if hidden[c] else int(total[c]) for c in cube.values.columns],
                      index=cube.values.columns, dtype=object)
+
+
+# --------------------------------------------------------------------------- segments of a report
+@dataclass
+class SegmentView:
+    """Where a report's segment sits among the published parts.
+
+    ``kind``: ``"whole"`` (no segment), ``"part"`` (one part of one dimension), ``"union"``
+    (several parts of one dimension) or ``"cross"`` (several dimensions at once).
+    """
+
+    kind: str
+    column: str | None = None
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[str]:
+        """The segment's rows in a :class:`CountCube`."""
+        return [group_key(self.column, p) for p in self.parts] if self.column else [WHOLE]
+
+    @property
+    def label(self) -> str:
+        return " + ".join(p.label for p in self.parts) if self.parts else "whole sample"
+
+
+def published_parts(data: Any, min_cell: int = DEFAULT_MIN_CELL,
+                    exclude: Sequence[str] = ()) -> dict[str, Partition]:
+    """:func:`partitions` of processed data (``helpers.processing.ProcessedData``) as the
+    reports use it: the survey after leaving out the respondents ``exclude`` names, with the
+    budgets and ledger firm-years as units."""
+    from helpers.quality import exclude_flagged  # quality builds on this module
+
+    survey = exclude_flagged(data.survey, list(exclude)) if exclude else data.survey
+    return partitions(survey, min_cell, spend={"budgets": data.budgets, "ledger": data.spend})
+
+
+def segment_view(segment: Mapping[str, Any] | None, parts: Mapping[str, Partition],
+                 where: str = "the report parameter `segment`") -> SegmentView:
+    """The published parts a segment is made of; a :class:`~helpers.errors.DataError` naming
+    ``where`` when it is not a union of published parts of its dimension (it would describe a
+    group that some published report lacks, and differencing would isolate it)."""
+    from helpers.errors import DataError
+
+    if not segment:
+        return SegmentView("whole")
+    bad = [c for c in segment if c not in parts]
+    if bad:
+        raise DataError(
+            f"segment by {', '.join(map(str, bad))}: reports are published for segments of "
+            f"{', '.join(parts) or 'no dimension'} only, whose small categories are pooled and "
+            "audited together", file=where, column=str(bad[0]), rule="segment-not-published",
+            hint="segment by " + ", ".join(parts) + " (a grid lists the published parts)")
+    views = {}
+    for column, value in segment.items():
+        part = parts[column]
+        found = part.parts_for(value)
+        if found is None:
+            shown = "; ".join(p.label for p in part.parts)
+            raise DataError(
+                f"segment {column} = {_values_text(value)} "
+                f"is not a union of the published parts of {column} ({shown}): categories with "
+                f"fewer than {part.min_cell} CMOs, CIOs, firms, pairs or firm-years are only "
+                "published pooled, so that no report describes a small group and no two "
+                "reports differ by one", file=where, column=column, rule="segment-not-published",
+                hint=f"use the grid (segment: [{column}]) or one of its parts, e.g. "
+                     f"{parts[column].parts[-1].segment}" if part.published else
+                     f"{column} has no segment grid at this minimum cell size")
+        views[column] = found
+    if len(views) == 1:
+        column, found = next(iter(views.items()))
+        return SegmentView("part" if len(found) == 1 else "union", column, found)
+    return SegmentView("cross", None, [p for found in views.values() for p in found])
+
+
+def _values_text(value: Any) -> str:
+    values = value if isinstance(value, list | tuple) else [value]
+    return ", ".join(value_label(v) for v in values)
+
+
+def check_cross_segment(survey: pd.DataFrame, segment: Mapping[str, Any],
+                        parts: Mapping[str, Partition], min_cell: int,
+                        spend: Mapping[str, pd.DataFrame | None] | None = None,
+                        where: str = "reports.yaml") -> None:
+    """Refuse (``DataError``) a segment of several dimensions unless every cell of the
+    cross-classification of their published parts meets every minimum and the cells, audited
+    beside the other dimensions, isolate no small group."""
+    from helpers.errors import DataError
+
+    columns = list(segment)
+    counter = Units(survey, spend)
+    labels = pd.Series("", index=survey.index, dtype=object)
+    for c in columns:
+        labels = labels + "|" + parts[c].assign(survey[c]).astype(str)
+    cells = sorted(set(labels))
+    short = []
+    for cell in cells:
+        counts = counter.count((labels == cell).to_numpy())
+        small = counter.short(counts, min_cell)
+        if small:
+            short.append(f"{cell.strip('|').replace('|', ' × ')} ({', '.join(small)})")
+    combined = "×".join(columns)
+    frame = survey.assign(**{combined: labels.to_numpy()})
+    cross = {c: p for c, p in parts.items() if c not in columns}
+    cross[combined] = Partition(combined, [Part(combined, (v,)) for v in cells], min_cell)
+    found = None if short else audit(audit_units(frame, cross, AUDIT_UNITS), cross, min_cell)
+    if short or found:
+        why = (f"cells with fewer than {min_cell} of a unit: {'; '.join(short[:4])}" if short
+               else found.describe(cross))
+        raise DataError(f"segment {dict(segment)} crosses {', '.join(columns)}, but {why}",
+                        file=where, column=combined, rule="segment-not-published",
+                        hint="use single-dimension segments (the grid) instead")

@@ -676,7 +676,8 @@ def load_ledger_issues(data_dir: str | Path | None = None) -> pd.DataFrame:
 
 
 def select_segment(df: pd.DataFrame, segment: dict[str, Any] | None) -> pd.DataFrame:
-    """Rows matching every ``column: value`` (or list of values) in ``segment``; {} keeps all."""
+    """Rows matching every ``column: value`` (or list of values, as a pooled "Other" part of
+    the grid) in ``segment``, compared as text; ``None`` matches a missing value; {} keeps all."""
     if not segment:
         return df
     mask = pd.Series(True, index=df.index)
@@ -684,6 +685,5 @@ def select_segment(df: pd.DataFrame, segment: dict[str, Any] | None) -> pd.DataF
         if col not in df.columns:
             raise KeyError(f"segment column {col!r} is not in the data; use one of "
                            f"{', '.join(map(str, df.columns[:12]))}")
-        values = value if isinstance(value, (list, tuple, set)) else [value]
-        mask &= df[col].astype("string").isin([str(v) for v in values])
+        mask &= privacy.values_mask(df[col], value).to_numpy()  # None: a missing value
     return df.loc[mask]

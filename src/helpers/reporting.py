@@ -204,11 +204,17 @@ def load_batch(path: str | Path | None = None) -> list[Job]:
 
 
 def segment_label(segment: dict[str, Any]) -> str:
-    """``country DE, wave 2`` — or ``whole sample`` for ``{}``."""
+    """``country DE, wave 2``, ``country Other (BE, DK, SE)`` for several values (the pooled
+    part of a grid) — or ``whole sample`` for ``{}``."""
     if not segment:
         return "whole sample"
-    return ", ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list | tuple) else v}"
-                     for k, v in segment.items())
+
+    def text(v: Any) -> str:
+        if isinstance(v, list | tuple):
+            return f"Other ({', '.join(map(text, v))})" if len(v) > 1 else text(v[0]) if v else ""
+        return "not stated" if v is None else str(v)
+
+    return ", ".join(f"{k} {text(v)}" for k, v in segment.items())
 
 
 def read_results(job: Job, reports_dir: Path = paths.REPORTS) -> dict[str, Any] | None:
