@@ -28,12 +28,19 @@ ROLES: tuple[str, str] = ("CMO", "CIO")
 COMPARE_COLUMNS = [
     "variable", "method", "n_cmo", "n_cio", "n_pairs", "mean_cmo", "mean_cio", "difference",
     "ci_low", "ci_high", "statistic", "df", "p_value", "effect_size", "effect_ci_low",
-    "effect_ci_high", "effect_measure",
+    "effect_ci_high", "effect_measure", "note",
 ]
 COUNT_COLUMNS = ["n_cmo", "n_cio", "n_pairs"]
 PAIRED_MEASURE = "Cohen's d_z"
 WELCH_MEASURE = "Hedges' g"
 DISCONNECT_INDEX = "disconnect_index"
+
+MIN_PAIRS = 2
+"""Fewest complete CMO–CIO pairs for the paired t-test: the SD of the differences has n - 1
+degrees of freedom."""
+
+MIN_PER_ROLE = 2
+"""Fewest answers per role for Welch's test: each role's variance needs two."""
 
 
 # --------------------------------------------------------------------------- shares
@@ -204,7 +211,7 @@ def _values(s: pd.Series) -> np.ndarray:
 def _empty_row(variable: str, method: str, measure: str, **counts: int) -> dict[str, Any]:
     row: dict[str, Any] = {c: np.nan for c in COMPARE_COLUMNS}
     row.update(variable=variable, method=method, effect_measure=measure,
-               n_cmo=pd.NA, n_cio=pd.NA, n_pairs=pd.NA)
+               n_cmo=pd.NA, n_cio=pd.NA, n_pairs=pd.NA, note="")
     row.update(counts)
     return row
 
@@ -215,16 +222,22 @@ def _paired_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) ->
     cmo, cio = cmo[keep], cio[keep]
     n = len(cmo)
     row = _empty_row(variable, "paired", PAIRED_MEASURE, n_cmo=n, n_cio=n, n_pairs=n)
+    if n < MIN_PAIRS:  # the count itself is not named: it may be a suppressed cell
+        row["note"] = f"not estimable: a paired test needs at least {MIN_PAIRS} complete pairs"
     if n == 0:
         return row
     diff = cmo - cio
     row.update(mean_cmo=cmo.mean(), mean_cio=cio.mean(), difference=diff.mean())
-    if n < 2:
+    if n < MIN_PAIRS:
+        return row
+    sd = diff.std(ddof=1)
+    if not sd > 0:
+        row["note"] = ("not estimable: every pair differs by the same amount (no variance in "
+                       "the differences)")
         return row
     res = stats.ttest_rel(cmo, cio)
     ci = res.confidence_interval(conf)
-    sd = diff.std(ddof=1)
-    dz = diff.mean() / sd if sd > 0 else np.nan
+    dz = diff.mean() / sd
     lo, hi = _noncentral_t_ci(dz * np.sqrt(n), n - 1, conf)
     row.update(ci_low=ci.low, ci_high=ci.high, statistic=res.statistic, df=res.df,
                p_value=res.pvalue, effect_size=dz, effect_ci_low=lo / np.sqrt(n),
@@ -244,7 +257,11 @@ def _welch_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) -> 
     row = _empty_row(variable, "welch", WELCH_MEASURE, n_cmo=n1, n_cio=n2)
     row.update(mean_cmo=cmo.mean() if n1 else np.nan, mean_cio=cio.mean() if n2 else np.nan)
     row["difference"] = row["mean_cmo"] - row["mean_cio"]
-    if n1 < 2 or n2 < 2:
+    if n1 < MIN_PER_ROLE or n2 < MIN_PER_ROLE:
+        row["note"] = f"not estimable: Welch's test needs at least {MIN_PER_ROLE} answers per role"
+        return row
+    if not (cmo.var(ddof=1) > 0 or cio.var(ddof=1) > 0):
+        row["note"] = "not estimable: no variance within either role"
         return row
     res = stats.ttest_ind(cmo, cio, equal_var=False)
     ci = res.confidence_interval(conf)
@@ -280,6 +297,10 @@ def compare_roles(scores_or_items: pd.DataFrame, columns: str | Sequence[str], *
     - ``welch``: every respondent with an answer, as independent groups; Welch t-test (df by
       Welch–Satterthwaite), CI of the difference, and Hedges' g (difference / pooled SD, times the
       exact small-sample correction J).
+
+    A test the data cannot support (fewer than :data:`MIN_PAIRS` pairs or :data:`MIN_PER_ROLE`
+    answers per role, no variance) has no statistic, interval or p-value, and ``note`` says why
+    ("not estimable: ..."); ``note`` is empty otherwise.
 
     Effect-size CIs invert the noncentral t distribution at the observed t (exact for d_z under
     normal differences; for g the pooled-variance t is inverted and the bounds scaled by J, which
@@ -431,11 +452,24 @@ def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "pai
     """
     rows = comparison[comparison["method"] == method]
     pcol = "p_adjusted" if "p_adjusted" in rows.columns else "p_value"
-    sig = rows[rows[pcol] < alpha].sort_values("effect_size", key=abs, ascending=False)
+    p_values = pd.to_numeric(rows[pcol], errors="coerce")
+    tested = rows[p_values.notna()]
     basis = ("within-firm pairs" if method == "paired" else "all respondents (Welch)")
+    untested = _untested(rows[p_values.isna()])
+    if tested.empty:  # no verdict without a test: say why instead of "no difference"
+        return f"On {basis}, no comparison can be reported in this segment ({untested})."
+    sig = tested[p_values[tested.index] < alpha].sort_values("effect_size", key=abs,
+                                                              ascending=False)
+    if len(tested) < len(rows):
+        untested = (f" {len(rows) - len(tested)} of {len(rows)} comparisons are not reported "
+                    f"({untested}).")
+    else:
+        untested = ""
     if sig.empty:
-        return (f"On {basis}, no indicator differs between CMOs and CIOs at the {alpha:.2f} level"
-                f"{' after correction for multiple testing' if pcol == 'p_adjusted' else ''}.")
+        return (f"On {basis}, none of the {len(tested)} indicators tested differs between CMOs "
+                f"and CIOs at the {alpha:.2f} level"
+                f"{' after correction for multiple testing' if pcol == 'p_adjusted' else ''}."
+                + untested)
     parts = []
     for _, r in sig.iterrows():
         higher = "CMOs" if r["difference"] > 0 else "CIOs"
@@ -443,8 +477,18 @@ def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "pai
                      f"{abs(r['difference']):.2f} points ({r['effect_measure']} = "
                      f"{r['effect_size']:.2f}, p = {r[pcol]:.3g})")
     corrected = " (p-values corrected for multiple testing)" if pcol == "p_adjusted" else ""
-    return (f"On {basis}, {len(sig)} of {len(rows)} indicators differ between CMOs and CIOs"
-            f"{corrected}. " + "; ".join(parts) + ".")
+    return (f"On {basis}, {len(sig)} of {len(tested)} indicators tested differ between CMOs and "
+            f"CIOs{corrected}. " + "; ".join(parts) + "." + untested)
+
+
+def _untested(rows: pd.DataFrame) -> str:
+    """Why rows of a comparison have no p-value: their notes, else small-group suppression."""
+    notes = rows["note"] if "note" in rows.columns else pd.Series(dtype=object)
+    reasons = list(dict.fromkeys(str(n).removeprefix("not estimable: ") for n in notes
+                                 if isinstance(n, str) and n))
+    if not reasons or notes.astype(str).eq("").any():
+        reasons.append("groups below the minimum cell size are not shown")
+    return "; ".join(reasons)
 
 
 FIRM_FIELDS = ["country", "industry", "size_band"]
