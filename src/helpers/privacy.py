@@ -559,6 +559,7 @@ def audit_units(survey: pd.DataFrame, parts: Mapping[str, Partition],
         low, high = grouped[list(parts)].min(), grouped[list(parts)].max()
         agg = low.where(low == high, -1)
         agg["_firm"] = grouped["_firm"].first()
+        agg["_fw"] = agg.index
         if unit == "pairs":
             roles = pd.Series(role[np.isin(role, ("CMO", "CIO"))], index=sub.index)
             both = roles.groupby(sub["_fw"]).nunique() == 2
@@ -877,15 +878,13 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
 def shown_cells(cube: CountCube, suppressed: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """The cube as reports show it: withheld cells as ``<min_cell`` (below the minimum) or
     :data:`SECONDARY_MARK` (withheld to protect another), counts as integers."""
-    out = cube.values.astype(object).copy()
-    for r in out.index:
-        for c in out.columns:
-            v = cube.values.loc[r, c]
-            if suppressed.loc[r, c]:
-                out.loc[r, c] = f"<{min_cell}" if float(v) < min_cell else SECONDARY_MARK
-            elif pd.notna(v):
-                out.loc[r, c] = int(v)
-    return out
+    values = cube.values.to_numpy(dtype=float)
+    hidden = suppressed.to_numpy(dtype=bool)
+    cells = [[(f"<{min_cell}" if v < min_cell else SECONDARY_MARK) if h else
+              (int(v) if np.isfinite(v) else np.nan) for v, h in zip(vr, hr, strict=True)]
+             for vr, hr in zip(values, hidden, strict=True)]
+    return pd.DataFrame(cells, index=cube.values.index, columns=cube.values.columns,
+                        dtype=object)
 
 
 def union_row(cube: CountCube, suppressed: pd.DataFrame, rows: Sequence[str],
@@ -1008,3 +1007,23 @@ def check_cross_segment(survey: pd.DataFrame, segment: Mapping[str, Any],
         raise DataError(f"segment {dict(segment)} crosses {', '.join(columns)}, but {why}",
                         file=where, column=combined, rule="segment-not-published",
                         hint="use single-dimension segments (the grid) instead")
+
+
+def check_published(segment: Mapping[str, Any] | None, parts: Mapping[str, Partition],
+                    survey: pd.DataFrame | None = None, min_cell: int = DEFAULT_MIN_CELL,
+                    spend: Mapping[str, pd.DataFrame | None] | None = None) -> SegmentView:
+    """The report's :func:`segment_view`; stops the report (``TooFewResponses``) when its
+    segment is not published — a category pooled into "Other", or a crossing of dimensions
+    whose cells are too small (``survey`` needed to check those)."""
+    from helpers.errors import DataError
+
+    try:
+        view = segment_view(segment, parts)
+        if view.kind == "cross" and survey is not None:
+            check_cross_segment(survey, dict(segment or {}), parts, min_cell, spend,
+                                where="the report parameter `segment`")
+    except DataError as err:
+        message = err.issues[0].message if err.issues else str(err)
+        raise TooFewResponses(f"this segment is not published: {message}"
+                              + (f" ({err.hint})" if err.hint else "")) from None
+    return view

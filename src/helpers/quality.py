@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers import privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError
-from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts
+from helpers.privacy import DEFAULT_MIN_CELL, CountCube, Partition, SegmentView, suppress_counts
 
 #: the segment fields the report breaks responses down by (each only when the survey has it)
 SEGMENT_FIELDS = ("country", "industry", "size_band", "wave")
@@ -68,7 +69,8 @@ def sample_overview(df: pd.DataFrame, segment: dict | None = None) -> pd.DataFra
     """One-row summary: segment, respondents by role, firms, waves, complete dyads."""
     dyads = dyad_completeness(df)
     roles = df["role"].astype(str).value_counts()
-    seg = ", ".join(f"{k} = {v}" for k, v in (segment or {}).items()) or "whole sample"
+    seg = ", ".join(f"{k} = {_segment_value(v)}" for k, v in (segment or {}).items()) \
+        or "whole sample"
     return pd.DataFrame([{
         "segment": seg,
         "respondents": len(df),
@@ -78,6 +80,14 @@ def sample_overview(df: pd.DataFrame, segment: dict | None = None) -> pd.DataFra
         "waves": int(df["wave"].nunique()),
         "complete dyads (firm-waves)": int(dyads["complete_dyads"].sum()),
     }])
+
+
+def _segment_value(value: Any) -> str:
+    """A segment value in text: ``DE``, ``Other (BE, DK, SE)`` for a pooled list."""
+    if isinstance(value, list | tuple):
+        names = ", ".join(privacy.value_label(v) for v in value)
+        return f"{privacy.OTHER} ({names})" if len(value) > 1 else names
+    return privacy.value_label(value)
 
 
 def responses_by(df: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -192,14 +202,23 @@ def _pct(n: Any, n_asked: int) -> float:
 def missingness_reading(missing: pd.DataFrame) -> str:
     """One sentence on item missingness when there is nothing to chart (else ``""``).
 
-    ``missing`` is :func:`item_missingness` (possibly with small groups blanked): when no shown
-    item has a missing answer, a chart of zero-length bars would say less than this sentence.
+    ``missing`` is :func:`item_missingness` (possibly with small groups blanked) or
+    :func:`protected_missingness`: when no shown item has a missing answer, a chart of
+    zero-length bars would say less than this sentence.
     """
     if missing.empty:
-        return "None of the codebook's items is in this survey, so no item missingness is shown."
+        return missing.attrs.get("note") or \
+            "None of the codebook's items is in this survey, so no item missingness is shown."
     pct = pd.to_numeric(missing["pct_missing"], errors="coerce")
-    if pct.notna().any() and (pct.fillna(0) > 0).any():
+    counts = [c for c in ("n_answered", "n_skipped", "n_dont_know") if c in missing.columns]
+    withheld = missing[counts].apply(lambda col: col.map(lambda v: isinstance(v, str))).any(axis=1)
+    if (pct.fillna(0) > 0).any():
         return ""
+    if withheld.any() and pct.notna().any():
+        k = int(withheld.sum())
+        return (f"No item shown with a percentage has a missing answer; {k} item"
+                f"{'s have' if k != 1 else ' has'} a few missing answers whose counts are "
+                "withheld (table above).")
     if pct.isna().all():
         return ("Item missingness is not shown: every item was asked of fewer respondents than "
                 "the minimum cell size.")
@@ -347,16 +366,24 @@ def sensitivity_reading(table: pd.DataFrame) -> str:
             f"{base:+.3f}; " + "; ".join(moves) + ".")
 
 
-def exclusion_reading(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> str:
+def exclusion_reading(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
+                      hidden: dict[str, str] | None = None) -> str:
     """What the ``exclude`` parameter did, in words, from :func:`exclude_flagged`'s attrs.
 
     Counts below ``min_cell`` are given as "fewer than min_cell": in a segment, "1 speeder"
-    says something about one person.
+    says something about one person. In a segment report whose matching sensitivity row is
+    ``hidden`` (:func:`hidden_in_segments`) no count is given: the segment reports of a
+    dimension together would give a small one back.
     """
     counts = survey.attrs.get("excluded") or {}
     if not counts:
         return ""
     words = {"speeder": "speeders", "straight_lining": "straight-liners"}
+    label = next((k for k, v in SENSITIVITY.items() if set(v) == set(counts)), None)
+    if hidden and label in hidden:
+        return ("This report leaves out respondents flagged by validation (parameter "
+                f"`exclude`) as {' and '.join(words[n] for n in counts)}; how many is shown in "
+                "the whole-sample report only.")
     parts = [f"{_count(k, min_cell)} flagged as {words[name]}" for name, k in counts.items()]
     total = int(survey.attrs.get("n_excluded", 0))
     return (f"This report leaves out respondents flagged by validation (parameter `exclude`): "
@@ -381,8 +408,63 @@ SENSITIVITY_COLUMNS = ["analysis", "excluded", "respondents", "CMOs", "CIOs", "p
                        "difference", "ci_low", "ci_high", "p_value"]
 
 
+def _pairs(kept: pd.DataFrame) -> set[str]:
+    """Firm-waves with both executives among ``kept`` (keys ``firm|wave``)."""
+    role = kept["role"].astype(str)
+    key = kept["firm_id"].astype(str) + "\x1f" + kept["wave"].astype("string").fillna("")
+    return set(key[role == "CMO"]) & set(key[role == "CIO"])
+
+
+def hidden_in_segments(whole: pd.DataFrame, parts: dict[str, Partition],
+                       min_cell: int = DEFAULT_MIN_CELL) -> dict[str, str]:
+    """The sensitivity rows that segment reports must not show, with the reason.
+
+    A row "without speeders" in every segment report of a dimension, beside the whole sample's,
+    publishes each segment without its speeders; the speeders (and the pairs they break) of a
+    segment, or of the difference of two segments, then follow by differencing. A row is shown
+    in segment reports only when, for the respondents it leaves out and for what separates it
+    from another row shown, the published parts isolate no group of 1 to ``min_cell`` − 1
+    (:func:`helpers.privacy.audit`, as for the segments themselves). ``whole`` is the survey
+    of the whole sample before any exclusion.
+    """
+    if not has_flags(whole):
+        return {}
+    all_pairs = _pairs(whole)
+    left_out: dict[str, pd.Series] = {}
+    hidden: dict[str, str] = {}
+    for label, names in SENSITIVITY.items():
+        if not names:
+            continue
+        flagged = pd.Series(False, index=whole.index)
+        for name in names:
+            flagged |= whole[FLAGS[name]].fillna(False).astype(bool)
+        left_out[label] = flagged
+    shown: list[str] = []
+    every = privacy.audit_units(whole, parts, ("CMO", "CIO", "pairs"))
+    for label, flagged in left_out.items():
+        groups = [flagged] + [flagged ^ left_out[other] for other in shown]
+        for group in groups:
+            if not group.any():
+                continue
+            broken = all_pairs - _pairs(whole.loc[~group])
+            members = whole.index[group]
+            units = {"CMO": every["CMO"].loc[every["CMO"].index.isin(members)],
+                     "CIO": every["CIO"].loc[every["CIO"].index.isin(members)],
+                     "pairs": every["pairs"].loc[every["pairs"]["_fw"].isin(broken)]}
+            found = privacy.audit(units, parts, min_cell)
+            if found is not None:
+                hidden[label] = (f"across the segment reports of {', '.join(found.columns)} "
+                                 f"it would single out fewer than {min_cell} "
+                                 f"{privacy.UNIT_NAMES.get(found.unit, found.unit)}")
+                break
+        else:
+            shown.append(label)
+    return hidden
+
+
 def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
-                min_cell: int = DEFAULT_MIN_CELL, conf: float = 0.95) -> pd.DataFrame:
+                min_cell: int = DEFAULT_MIN_CELL, conf: float = 0.95, *,
+                hidden: dict[str, str] | None = None) -> pd.DataFrame:
     """How the headline moves when speeders and straight-liners are left out.
 
     One row per analysis sample (all respondents, without speeders, without straight-liners,
@@ -391,31 +473,36 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
     ``conf`` interval (:func:`helpers.indicators.compare_roles`). ``survey`` is the segment
     *before* any exclusion and must carry the flags (:func:`has_flags`).
 
-    Privacy: a row whose CMOs or CIOs differ from those of a row already shown by 1 to
-    ``min_cell`` − 1 respondents is blanked (comparing the two would describe those few
-    people); counts below
-    ``min_cell`` show as ``<min_cell`` and a difference on fewer than ``min_cell`` pairs is blank.
+    Privacy: a row whose CMOs, CIOs or complete pairs differ from those of a row already shown
+    by 1 to ``min_cell`` − 1 is blanked (comparing the two would describe those few people);
+    counts below ``min_cell`` show as ``<min_cell`` and a difference on fewer than ``min_cell``
+    pairs is blank. ``hidden`` (:func:`hidden_in_segments`, for a segment report) blanks the
+    rows that the segment reports of a dimension together would give away.
     ``attrs["note"]`` says what was hidden; ``attrs["index_available"]`` whether the disconnect
     index could be computed (it needs at least one indicator construct asked).
     """
     from helpers import indicators  # imported here: scoring is only needed for this table
 
     cb = codebook or load_codebook()
+    hidden = hidden or {}
     frame = indicators.respondent_frame(survey, cb)
     index_available = bool(frame["disconnect_index"].notna().any())
     rows, blanked, thin = [], 0, False
-    shown: list[dict[str, set]] = []  # the CMOs and CIOs of every row shown so far
+    shown: list[dict[str, set]] = []  # the CMOs, CIOs and pairs of every row shown so far
     for label, names in SENSITIVITY.items():
         kept = exclude_flagged(survey, list(names))
         members = {role: set(kept.index[kept["role"].astype(str) == role])
                    for role in ("CMO", "CIO")}
+        members["pairs"] = _pairs(kept)
         # a row that differs from a row already shown by 1 to min_cell - 1 respondents (of a
-        # role) would describe them by differencing (e.g. "without both" beside "without
-        # speeders")
-        if any(0 < len(members[r] ^ other[r]) < min_cell for other in shown for r in members):
+        # role) or pairs would describe them by differencing (e.g. "without both" beside
+        # "without speeders")
+        if label in hidden or any(0 < len(members[r] ^ other[r]) < min_cell
+                                  for other in shown for r in members):
             blanked += 1
             n = kept.attrs["n_excluded"]
-            rows.append({"analysis": label, "excluded": f"<{min_cell}" if n < min_cell else np.nan})
+            rows.append({"analysis": label,
+                         "excluded": f"<{min_cell}" if 0 < n < min_cell else np.nan})
             continue
         shown.append(members)
         sub = frame.loc[kept.index]
@@ -440,10 +527,17 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
         out[c] = pd.Series([v if isinstance(v, str) or pd.isna(v) else int(v) for v in out[c]],
                            index=out.index, dtype=object)
     notes = []
-    if blanked:
-        notes.append(f"{blanked} row{'s' if blanked != 1 else ''} left blank: "
-                     f"{'they differ' if blanked != 1 else 'it differs'} from a row shown by "
-                     f"fewer than {min_cell} respondents, and the change would describe them.")
+    across = [label for label in hidden if label in set(out["analysis"])]
+    if blanked - len(across) > 0:
+        k = blanked - len(across)
+        notes.append(f"{k} row{'s' if k != 1 else ''} left blank: "
+                     f"{'they differ' if k != 1 else 'it differs'} from a row shown by "
+                     f"fewer than {min_cell} respondents or pairs, and the change would "
+                     "describe them.")
+    if across:
+        notes.append(f"Not shown in segment reports ({', '.join(across)}): "
+                     f"{hidden[across[0]]}; the whole-sample report shows "
+                     f"{'them' if len(across) != 1 else 'it'}.")
     if thin and index_available:
         notes.append(f"Differences on fewer than {min_cell} complete pairs are not shown.")
     if not index_available:
@@ -451,4 +545,247 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
                      "indicator constructs, so only the counts are shown.")
     out.attrs["note"] = " ".join(notes)
     out.attrs["index_available"] = index_available
+    return out
+
+
+# --------------------------------------------------------------------------- published breakdowns
+BREAKDOWNS_ELSEWHERE = (
+    "Breakdowns by {fields} are shown in the whole-sample report only: inside a segment they "
+    "would publish the intersection of two segments (this segment and, say, one size band), "
+    "which the two segments' reports could be differenced against.")
+
+
+def responses_by_part(df: pd.DataFrame, partition: Partition) -> pd.DataFrame:
+    """Responses per published part of a dimension (rows) and role, with a Total column.
+
+    The parts are :func:`helpers.privacy.partitions`' (categories below the minimum pooled
+    into "Other (…)"), so every row holds none or at least the minimum of each unit and no
+    cell needs suppressing: the table equals the sum of the segment reports of the dimension.
+    """
+    rows = []
+    roles = df["role"].astype(str)
+    for part in partition.parts:
+        mask = part.mask(df).to_numpy()
+        rows.append({partition.column: part.label, "CMO": int((roles[mask] == "CMO").sum()),
+                     "CIO": int((roles[mask] == "CIO").sum())})
+    table = pd.DataFrame(rows, columns=[partition.column, "CMO", "CIO"]).set_index(
+        partition.column)
+    table["Total"] = table.sum(axis=1)
+    table.columns.name = None
+    return table.loc[table["Total"] > 0]
+
+
+def breakdown_note(partition: Partition) -> str:
+    """What the pooling of one dimension did, in words (``""`` when nothing was pooled)."""
+    if not partition.note:
+        return ""
+    if not partition.published:
+        return (f"No category of {partition.column} holds at least {partition.min_cell} CMOs, "
+                "CIOs, firms, pairs and firm-years beside the others: the categories are shown "
+                "together and there are no segment reports by it.")
+    pooled = partition.pooled
+    return (f"{pooled.label}: categories with fewer than {partition.min_cell} CMOs, CIOs, "
+            "firms, complete pairs or firm-years (or pooled so that no two segments differ by a "
+            "small group) are reported together, here and as one segment report."
+            if pooled else "")
+
+
+def breakdowns(df: pd.DataFrame, parts: dict[str, Partition],
+               view: SegmentView) -> tuple[dict[str, pd.DataFrame], str]:
+    """The responses-by-segment tables a report shows and the sentence on what it leaves out.
+
+    The whole-sample report shows every segment dimension by its published parts; a segment
+    report shows none (:data:`BREAKDOWNS_ELSEWHERE`).
+    """
+    fields = [f for f in SEGMENT_FIELDS if f in parts]
+    if view.kind != "whole":
+        names = ", ".join(f.replace("_", " ") for f in fields)
+        return {}, BREAKDOWNS_ELSEWHERE.format(fields=names) if fields else ""
+    tables = {}
+    for f in fields:
+        table = responses_by_part(df, parts[f])
+        table.attrs["note"] = breakdown_note(parts[f])
+        tables[f] = table
+    return tables, ""
+
+
+def _sets(whole: pd.DataFrame, parts: dict[str, Partition]) -> dict[str, np.ndarray]:
+    """The groups of a :class:`~helpers.privacy.CountCube`: the whole sample and every part of
+    every dimension with a segment grid, as row masks of ``whole``."""
+    out = {privacy.WHOLE: np.ones(len(whole), dtype=bool)}
+    for column, partition in parts.items():
+        if partition.published:
+            for part in partition.parts:
+                out[privacy.group_key(column, part)] = part.mask(whole).to_numpy()
+    return out
+
+
+def _groups(parts: dict[str, Partition]) -> dict[str, list[str]]:
+    return {c: [privacy.group_key(c, p) for p in part.parts]
+            for c, part in parts.items() if part.published}
+
+
+DYAD_COUNTS = ["firms", "complete_dyads", "cmo_only", "cio_only"]
+CROSS_TABLES = ("This segment crosses two dimensions: its dyad and item counts are shown in the "
+                "single-dimension segment reports and the whole-sample report only, whose "
+                "small counts are protected together.")
+
+
+def _dyad_counts(df: pd.DataFrame) -> dict[str, int]:
+    """:func:`dyad_completeness` summed over waves (vectorised: it runs for every group)."""
+    role = df["role"].astype(str)
+    flags = pd.DataFrame({"cmo": (role == "CMO").to_numpy(), "cio": (role == "CIO").to_numpy(),
+                          "firm": df["firm_id"].astype(str).to_numpy(),
+                          "wave": df["wave"].astype("string").to_numpy()})
+    per = flags.groupby(["wave", "firm"], sort=False)[["cmo", "cio"]].max()
+    return {"firms": len(per), "complete_dyads": int((per["cmo"] & per["cio"]).sum()),
+            "cmo_only": int((per["cmo"] & ~per["cio"]).sum()),
+            "cio_only": int((~per["cmo"] & per["cio"]).sum())}
+
+
+def dyad_cube(whole: pd.DataFrame, parts: dict[str, Partition]) -> CountCube:
+    """Firm-waves, complete pairs and firm-waves with only the CMO or only the CIO, for the
+    whole sample and every published part (summed over waves). Firm-waves and pairs are known
+    to a reader (the sample overview shows them); the two one-executive counts are not."""
+    sets = _sets(whole, parts)
+    values = pd.DataFrame([_dyad_counts(whole.loc[m]) for m in sets.values()],
+                          index=list(sets), columns=DYAD_COUNTS)
+    return CountCube(values, _groups(parts), [("firms", DYAD_COUNTS[1:])],
+                     known=["firms", "complete_dyads"])
+
+
+def dyad_table(whole: pd.DataFrame, parts: dict[str, Partition], view: SegmentView,
+               min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """Dyad completeness as a report shows it, protected across every report of the batch.
+
+    The whole-sample report shows one row per published wave and one for all waves; a segment
+    report one row for its segment (all its waves together: a row per wave would be the
+    intersection of two segments). Counts below ``min_cell`` and the cells that would give them
+    back through a total — inside the table or across the reports of a dimension — are
+    withheld (:func:`helpers.privacy.secondary_suppression` on :func:`dyad_cube`);
+    ``pct_complete`` (pairs / firm-waves) is always shown: both counts are published.
+    """
+    cube = dyad_cube(whole, parts)
+    hidden = privacy.secondary_suppression(cube, min_cell)
+    shown = privacy.shown_cells(cube, hidden, min_cell)
+    rows: list[tuple[str, pd.Series]] = []
+    if view.kind == "whole":
+        wave = parts.get("wave")
+        if wave is not None and wave.published:
+            rows += [(f"wave {p.label}", shown.loc[privacy.group_key("wave", p)])
+                     for p in wave.parts]
+        rows.append(("all waves", shown.loc[privacy.WHOLE]))
+    elif view.kind == "part":
+        rows.append((f"{view.column} {view.label}", shown.loc[view.rows[0]]))
+    elif view.kind == "union":
+        rows.append((f"{view.column} {view.label}",
+                     privacy.union_row(cube, hidden, view.rows, min_cell)))
+    else:
+        out = pd.DataFrame(columns=[*DYAD_COUNTS, "pct_complete"])
+        out.attrs["note"] = CROSS_TABLES
+        return out
+    table = pd.DataFrame([r for _, r in rows], index=pd.Index([n for n, _ in rows],
+                                                              name="firm-waves"))
+    firms = pd.to_numeric(table["firms"], errors="coerce")
+    complete = pd.to_numeric(table["complete_dyads"], errors="coerce")
+    table["pct_complete"] = (100 * complete / firms).astype(float)
+    n = int(table[DYAD_COUNTS].apply(lambda c: c.map(lambda v: isinstance(v, str))).sum().sum())
+    table.attrs["note"] = "" if not n else (
+        f"Counts below {min_cell} are shown as <{min_cell}; {privacy.SECONDARY_MARK} marks a "
+        "count withheld because, with the totals here or in the other segment reports, it "
+        "would give a small count back.")
+    return table
+
+
+MISSING_CUBE = ["n_asked", "n_answered", "n_missing", "n_skipped", "n_dont_know"]
+
+
+def _missing_counts(whole: pd.DataFrame, sets: dict[str, np.ndarray], cb: Codebook,
+                    dont_know: pd.DataFrame | None) -> dict[str, dict[str, dict[str, float]]]:
+    """Per group and item: asked, answered, missing, skipped and "don't know" (as
+    :func:`item_missingness` counts them), computed for all groups at once."""
+    items = [i for i in cb.items.values() if i.id in whole.columns]
+    role = whole["role"].astype(str).to_numpy()
+    asked = np.column_stack([np.isin(role, i.roles) for i in items]) if items else \
+        np.zeros((len(whole), 0), dtype=bool)
+    answered = asked & whole[[i.id for i in items]].notna().to_numpy() if items else asked
+    dk = np.zeros_like(asked)
+    if dont_know is not None and not dont_know.empty and "respondent_id" in whole.columns:
+        pos = {rid: k for k, rid in enumerate(whole["respondent_id"].astype(str))}
+        col = {i.id: j for j, i in enumerate(items)}
+        for rid, item in zip(dont_know["respondent_id"].astype(str),
+                             dont_know["item"].astype(str), strict=True):
+            if rid in pos and item in col:
+                dk[pos[rid], col[item]] = True
+    dk &= asked & ~answered
+    out = {}
+    for key, m in sets.items():
+        a, n, d = asked[m].sum(0), answered[m].sum(0), dk[m].sum(0)
+        out[key] = {i.id: {"n_asked": a[j], "n_answered": n[j], "n_missing": a[j] - n[j],
+                           "n_skipped": a[j] - n[j] - d[j], "n_dont_know": d[j]}
+                    for j, i in enumerate(items)}
+    return out
+
+
+def protected_missingness(whole: pd.DataFrame, parts: dict[str, Partition], view: SegmentView,
+                          codebook: Codebook | None = None, language: str = "EN",
+                          dont_know: pd.DataFrame | None = None,
+                          min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """Item missingness of the report's segment, protected across every report of the batch.
+
+    For each item the counts of the whole sample and of every published part form one
+    :class:`~helpers.privacy.CountCube` (margins: the parts of a dimension add up to the whole;
+    inside a row: asked = answered + missing, missing = skipped + don't know). Counts below
+    ``min_cell`` and the cells that would give them back are withheld, and a percentage is
+    shown only when its count is (``pct_missing`` with the number missing). A segment of
+    several dimensions gets no table (its cells are not in the cube).
+    """
+    if view.kind == "cross":
+        out = pd.DataFrame(columns=MISSINGNESS_COLUMNS)
+        out.attrs.update(note=CROSS_TABLES, dont_know_recorded=dont_know is not None)
+        return out
+    cb = codebook or load_codebook()
+    sets = _sets(whole, parts)
+    counts = _missing_counts(whole, sets, cb, dont_know)
+    recorded = dont_know is not None
+    base = item_missingness(whole.iloc[:0], cb, language, dont_know).set_index("item")
+    out_rows = []
+    withheld = 0
+    for item in base.index:
+        values = pd.DataFrame({k: counts[k][item] for k in sets}).T[MISSING_CUBE]
+        cube = CountCube(values.astype(float), _groups(parts),
+                         [("n_asked", ["n_answered", "n_missing"]),
+                          ("n_missing", ["n_skipped", "n_dont_know"])], known=["n_asked"])
+        hidden = privacy.secondary_suppression(cube, min_cell)
+        if view.kind in ("whole", "part"):
+            shown = privacy.shown_cells(cube, hidden, min_cell).loc[view.rows[0]]
+            mask = hidden.loc[view.rows[0]]
+        else:
+            shown = privacy.union_row(cube, hidden, view.rows, min_cell)
+            mask = hidden.loc[view.rows].any()
+        withheld += int(mask.sum())
+        row: dict[str, Any] = {"item": item, "construct": base.loc[item, "construct"],
+                               "asked": base.loc[item, "asked"]}
+        for c in ("n_asked", "n_answered", "n_skipped", "n_dont_know"):
+            row[c] = shown[c]
+        asked = float(pd.to_numeric(shown["n_asked"]))
+        for pct, count in (("pct_skipped", "n_skipped"), ("pct_dont_know", "n_dont_know"),
+                           ("pct_missing", "n_missing")):
+            row[pct] = 100 * float(shown[count]) / asked if not mask[count] and asked else np.nan
+        out_rows.append(row)
+    out = pd.DataFrame(out_rows, columns=MISSINGNESS_COLUMNS)
+    if not recorded:
+        out = out.drop(columns=["n_dont_know", "pct_dont_know"])
+    out.attrs["dont_know_recorded"] = recorded
+    notes = []
+    if withheld:
+        notes.append(f"Counts below {min_cell} are shown as <{min_cell} and "
+                     f"{privacy.SECONDARY_MARK} marks a count withheld because, with the totals "
+                     "here or in the other segment reports, it would give a small count back; "
+                     "percentages of withheld counts are left blank.")
+    if not recorded:
+        notes.append("\"Don't know\" answers were not recorded apart from skipped items in this "
+                     "processed data (it predates that record): every missing answer counts as "
+                     "skipped. Rebuild it with make data to separate them.")
+    out.attrs["note"] = " ".join(notes)
     return out
