@@ -235,16 +235,20 @@ def test_bad_rows_counted_with_examples(parquet_ledger: Path) -> None:
 
 def test_csv_bad_dates_and_amounts(tmp_path: Path, csv_ledger: Path) -> None:
     text = csv_ledger.read_text() + "F1,2023-02-30,IT,AWS,software,invoice,EUR,100\n" \
+                                    "F1,soon,IT,AWS,software,invoice,EUR,100\n" \
+                                    "F1,2023-03-01,IT,AWS,software,invoice,EUR,12 DKK\n" \
                                     "F1,15.03.2023,IT,AWS,software,invoice,EUR,100\n" \
                                     "F1,2023-03-01,IT,AWS,software,invoice,EUR,12 EUR\n"
     csv_ledger.write_text(text)
     df = features(csv_ledger)
     bad = df.attrs["bad_rows"].set_index("rule")
     assert bad.loc["bad-date", "count"] == 2
-    assert bad.loc["bad-amount", "count"] == 1
+    assert bad.loc["bad-amount", "count"] == 1  # a currency code that is not the line's
     assert "booking_date='2023-02-30'" in " ".join(bad.loc["bad-date", "examples"])
-    assert "amount='12 EUR'" in bad.loc["bad-amount", "examples"][0]
-    assert row(df, "F1", 2023)["n_lines"] == 13
+    assert "amount='12 DKK'" in bad.loc["bad-amount", "examples"][0]
+    # a second known date form and a matching currency code are read, not excluded
+    assert row(df, "F1", 2023)["n_lines"] == 15
+    assert df.attrs["lines"]["read"] == len(LINES) + 5
 
 
 def test_strict_raises_naming_file_column_and_rule(parquet_ledger: Path) -> None:

@@ -83,7 +83,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from helpers.errors import DataError, Issue
+from helpers import ledger_types
+from helpers.errors import DataError, Issue, quote
 from helpers.io import read_raw
 from helpers.mapping import missing_columns_error, similar_columns
 
@@ -108,6 +109,11 @@ LEDGER_COLUMNS = ("firm_id", "booking_date", "cost_center", "vendor", "vendor_ca
                   "payment_method", "currency", "amount")
 OPTIONAL_LEDGER_COLUMNS = ("vendor_category",)
 SQL_FILE = "ledger_features.sql"
+
+# A ledger of which more than this share of lines break a rule is an error even without
+# ``strict``: it was not read as intended (a wrong column, a format not recognised), and features
+# from the few remaining lines would be wrong without saying so.
+MAX_BAD_SHARE = 0.5
 
 # DuckDB resources: one thread per available core and a memory cap far below the size of a pandas
 # copy of a large ledger; beyond it DuckDB spills to a private temporary directory. Raise it (e.g.
@@ -179,6 +185,9 @@ def firm_year_features(
     strict: bool = False,
     currency: str = "EUR",
     columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    decimal: str | None = None,
+    max_bad_share: float = MAX_BAD_SHARE,
 ) -> pd.DataFrame:
     """One row per firm and year of technology and marketing spend from a transaction ledger.
 
@@ -198,6 +207,18 @@ def firm_year_features(
     happens in the engine's read step (the ``ledger`` view), so the ledger is still streamed.
     Names match ignoring case; a required column missing after renaming is a DataError listing
     the columns found, with close matches.
+
+    Column types (:mod:`helpers.ledger_types`): dates and amounts are read in the ledger's own
+    form -- integer ``yyyymmdd`` dates, text dates such as ``15.03.2024``, text amounts with
+    decimal commas such as ``1.234,56`` -- and a column of a type that cannot hold them (a
+    nested column, a boolean amount) is a DataError naming the file, the column and the expected
+    type. ``date_format`` (``"%d/%m/%Y"``) and ``decimal`` (``","``) settle forms the values do
+    not tell (the mapping's ``ledger: date_format:`` and ``decimal:``).
+
+    Bad lines: without ``strict`` they are excluded and counted, but a ledger with no usable
+    line, or with more than ``max_bad_share`` (default :data:`MAX_BAD_SHARE`, half) of its
+    lines excluded, is a DataError naming the broken rules with examples; ``strict=True`` makes
+    every excluded line an error.
     """
     engine = engine or default_engine()
     if engine not in SUPPORTED_ENGINES:
@@ -205,25 +226,106 @@ def firm_year_features(
                          f"{', '.join(SUPPORTED_ENGINES)}")
     if not isinstance(rules, ShadowRule):
         raise TypeError("rules must be a ShadowRule")
+    if not 0 <= max_bad_share <= 1:
+        raise ValueError("max_bad_share must be between 0 and 1")
     target = _currency_code(currency)
     source = _ledger_source(ledger, columns)
     fx_table = _prepare_fx(fx, target)
     vendor_table = _prepare_vendors(vendors)
-    summary, bad_lines = _ENGINES[engine](source, fx_table, vendor_table,
+    conversions = _plan_ledger(source, date_format, decimal)
+    summary, bad_lines = _ENGINES[engine](source, conversions, fx_table, vendor_table,
                                           load_sql(_sql_params(rules, target)))
     counts = _bad_line_counts(summary)
     bad = (_bad_line_report(bad_lines, counts, source) if counts
            else pd.DataFrame(columns=_REPORT_COLUMNS))
-    if strict and not bad.empty:
-        raise DataError(issues=_issues(bad))
+    features = _features(summary)
+    excluded = sum(counts.values())
+    total = int(features["n_lines"].sum()) + excluded
+    _check_usable(source, total, excluded, bad, strict, max_bad_share)
     unmapped = _unmapped(summary, has_map=not vendor_table.empty)
-    return _finish(_features(summary), bad, unmapped, target)
+    converted = [c.describe() for c in conversions.values() if c.kind != "as_is"]
+    return _finish(features, bad, unmapped, target,
+                   {"read": total, "excluded": excluded, "converted": converted})
+
+
+def _check_usable(source: _LedgerSource, total: int, excluded: int, bad: pd.DataFrame,
+                  strict: bool, max_bad_share: float) -> None:
+    """Raise when the ledger has no lines, no usable line, any bad line under ``strict`` or
+    more than ``max_bad_share`` bad lines: an empty or mostly excluded spend table is never a
+    silent success."""
+    if total == 0:
+        raise DataError("the ledger has no lines", file=str(source.root), rule="no-data-rows",
+                        hint="check that the files hold the booking lines, not only a header")
+    if not excluded:
+        return
+    share = excluded / total
+    counted = "; ".join(f"{rec.rule} {rec.count:,}" for rec in bad.itertuples())
+    if excluded == total:
+        head = Issue(rule="no-usable-lines", file=str(source.root),
+                     message=f"none of the ledger's {total:,} lines is usable: every line breaks "
+                             f"a rule and would be excluded ({counted})",
+                     hint="the spend features would be empty; fix the columns named below "
+                          "(types and formats: see the mapping's ledger: columns, date_format "
+                          "and decimal)")
+    elif share > max_bad_share:
+        head = Issue(rule="too-many-bad-lines", file=str(source.root),
+                     message=f"{excluded:,} of the ledger's {total:,} lines ({share:.0%}) break a "
+                             f"rule and would be excluded ({counted}); more than "
+                             f"{max_bad_share:.0%} means the ledger was not read as intended",
+                     hint="fix the columns named below; features from the remaining lines "
+                          "would misstate spend")
+    elif strict:
+        head = None
+    else:
+        return
+    raise DataError(issues=([head] if head else []) + _issues(bad))
+
+
+def _plan_ledger(source: _LedgerSource, date_format: str | None, decimal: str | None
+                 ) -> dict[str, ledger_types.Conversion]:
+    """The ledger's columns and how each becomes its SQL type (see :mod:`helpers.ledger_types`);
+    raises DataError for a missing column, a column of the wrong type or an ambiguous form."""
+    reader = _reader_sql(source)
+    with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
+        try:
+            described = con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        except duckdb.Error as exc:
+            raise _engine_error(exc, source) from exc
+        types = {str(row[0]): str(row[1]) for row in described
+                 if str(row[0]) not in ("source_file", "file_row_number")}
+        present = ledger_columns(list(types), source)
+        return ledger_types.plan(con, reader, present, types, source, date_format=date_format,
+                                 decimal=decimal)
+
+
+def ledger_view_columns(conversions: dict[str, ledger_types.Conversion], dialect: str,
+                        ref: Any) -> list[tuple[str, str]]:
+    """(SQL expression, name) of the ``ledger`` view's columns for an engine: the typed
+    :data:`LEDGER_COLUMNS` (NULL text for an absent optional one) and the raw date and amount."""
+    currency = conversions["currency"].source if "currency" in conversions else None
+    out = []
+    for column in LEDGER_COLUMNS:
+        if column in conversions:
+            out.append((ledger_types.expression(conversions[column], ref, dialect, currency),
+                        column))
+        else:
+            out.append(("CAST(NULL AS STRING)", column))
+    for column in ("booking_date", "amount"):
+        out.append((ref(conversions[column].source), f"raw_{column}"))
+    return out
 
 
 def describe_bad_rows(df: pd.DataFrame) -> str:
     """A readable summary of a feature table's bad-row report and unmapped vendors."""
     bad = df.attrs.get("bad_rows", df if "rule" in df.columns else pd.DataFrame())
     lines = [] if not bad.empty else ["No bad rows."]
+    counts = df.attrs.get("lines") or {}
+    if counts.get("read"):
+        share = counts["excluded"] / counts["read"]
+        lines.insert(0, f"{counts['excluded']:,} of {counts['read']:,} ledger lines "
+                        f"({share:.1%}) excluded")
+    if counts.get("converted"):
+        lines.append("converted: " + "; ".join(counts["converted"]))
     for rec in bad.itertuples(index=False):
         unit, what = ("lines", "excluded") if rec.excluded else ("firm-years", "kept, flagged")
         lines.append(f"[{rec.rule}] {rec.count} {unit} ({what}), column {rec.column}: "
@@ -452,15 +554,16 @@ def _connect(temp_dir: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _run_duckdb(source: _LedgerSource, fx: pd.DataFrame, vendors: pd.DataFrame,
-                sections: list[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _run_duckdb(source: _LedgerSource, conversions: dict[str, ledger_types.Conversion],
+                fx: pd.DataFrame, vendors: pd.DataFrame, sections: list[tuple[str, str]]
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run the SQL views in DuckDB: the ledger summary, and the bad-line examples if needed.
 
     The ledger files are streamed by DuckDB (one pass; a second one only when some lines are
     bad); only the small summary tables come back to pandas.
     """
     with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
-        _register_inputs(con, source, fx, vendors)
+        _register_inputs(con, source, conversions, fx, vendors)
         try:
             for name, sql in sections:
                 con.execute(f"CREATE TEMP VIEW {name} AS {sql}")
@@ -483,21 +586,15 @@ def _reader_sql(source: _LedgerSource) -> str:
 
 
 def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
+                     conversions: dict[str, ledger_types.Conversion],
                      fx: pd.DataFrame, vendors: pd.DataFrame) -> None:
-    """Create the views the SQL reads: ledger, fx, fx_calendar, vendors."""
-    reader = _reader_sql(source)
-    try:
-        described = con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-    except duckdb.Error as exc:
-        raise _engine_error(exc, source) from exc
-    names = [str(row[0]) for row in described
-             if str(row[0]) not in ("source_file", "file_row_number")]
-    present = ledger_columns(names, source)
-    columns = [f'{_ident(present[c])} AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
-               for c in LEDGER_COLUMNS]
+    """Create the views the SQL reads: ledger (typed, see :func:`ledger_view_columns`), fx,
+    fx_calendar, vendors."""
+    columns = [f"{sql} AS {name}" for sql, name in ledger_view_columns(conversions, "duckdb",
+                                                                         _ident)]
     row = "file_row_number + 1" if source.format == "parquet" else "CAST(NULL AS BIGINT)"
     con.execute(f"CREATE TEMP VIEW ledger AS SELECT {', '.join(columns)}, source_file, "
-                f"{row} AS source_row FROM {reader}")
+                f"{row} AS source_row FROM {_reader_sql(source)}")
     first, last = int(fx["month_index"].min()), int(fx["month_index"].max())
     con.register("fx", pa.Table.from_pandas(fx, preserve_index=False))
     con.register("fx_calendar", pa.table({"month_index": pa.array(range(first, last + 1),
@@ -533,13 +630,28 @@ def ledger_columns(names: Sequence[str], source: _LedgerSource) -> dict[str, str
     return found
 
 
-def _run_spark(source: _LedgerSource, fx: pd.DataFrame, vendors: pd.DataFrame,
-               sections: list[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _run_spark(source: _LedgerSource, conversions: dict[str, ledger_types.Conversion],
+               fx: pd.DataFrame, vendors: pd.DataFrame, sections: list[tuple[str, str]]
+               ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run the same SQL views on Spark (see :mod:`helpers.spend_spark`)."""
     from helpers import spend_spark
 
-    return spend_spark.run(source, fx, vendors, sections, LEDGER_COLUMNS,
-                           OPTIONAL_LEDGER_COLUMNS, _bad_line_counts)
+    return spend_spark.run(source, fx, vendors, sections,
+                           ledger_view_columns(conversions, "spark", spend_spark.ident),
+                           _bad_line_counts, csv_delimiter(source))
+
+
+def csv_delimiter(source: _LedgerSource) -> str | None:
+    """The delimiter DuckDB's sniffer finds in the first CSV file (None for Parquet), so that
+    Spark splits a semicolon ledger as DuckDB does."""
+    if source.format != "csv":
+        return None
+    try:
+        found = duckdb.execute(f"SELECT Delimiter FROM sniff_csv({_literal(source.files[0])})"
+                               ).fetchone()
+    except duckdb.Error as exc:
+        raise _engine_error(exc, source) from exc
+    return str(found[0]) if found and found[0] else None
 
 
 _ENGINES = {"duckdb": _run_duckdb, "spark": _run_spark}
@@ -568,7 +680,7 @@ _REPORT_COLUMNS = ["rule", "column", "count", "excluded", "message", "files", "e
 
 def _show(value: Any) -> str:
     return "missing" if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else repr(str(value))
+        else quote(str(value))
 
 
 def _example(rec: Any, source: _LedgerSource) -> str:
@@ -657,8 +769,9 @@ def _issues(bad: pd.DataFrame) -> list[Issue]:
 
 
 def _finish(features: pd.DataFrame, bad: pd.DataFrame, unmapped: pd.DataFrame,
-            currency: str) -> pd.DataFrame:
-    """Type the result and attach the bad-row report and the unmapped vendors."""
+            currency: str, lines: dict[str, Any]) -> pd.DataFrame:
+    """Type the result and attach the bad-row report, the unmapped vendors and the line counts
+    (``attrs["lines"]``: lines read and excluded, columns converted from another form)."""
     features = features.astype({"firm_id": "string", "year": "int64", "n_vendors_it": "int64",
                                 "n_vendors_marketing": "int64", "n_vendors_other": "int64",
                                 "n_lines": "int64"})
@@ -672,7 +785,7 @@ def _finish(features: pd.DataFrame, bad: pd.DataFrame, unmapped: pd.DataFrame,
     features = features.reset_index(drop=True)
     features.attrs = {"bad_rows": bad_rows.astype({"count": "int64"}),
                       "unmapped_vendors": unmapped.reset_index(drop=True),
-                      "currency": currency}
+                      "currency": currency, "lines": lines}
     return features
 
 

@@ -54,31 +54,40 @@ def session() -> Any:
             .getOrCreate())
 
 
-def _read_ledger(spark: Any, source: Any, columns: tuple[str, ...], optional: tuple[str, ...]
-                 ) -> Any:
-    """The ledger files as a Spark DataFrame with the engine-neutral column set."""
+def ident(name: str) -> str:
+    """A column name quoted for Spark SQL."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _read_ledger(spark: Any, source: Any, view_columns: list[tuple[str, str]],
+                 delimiter: str | None = None) -> Any:
+    """The ledger files as a Spark DataFrame with the engine-neutral, typed column set.
+
+    ``view_columns`` are the ``ledger`` view's (SQL expression, name) pairs from
+    :func:`helpers.spend.ledger_view_columns`: the same typing (dates and amounts converted
+    from the ledger's own forms, :mod:`helpers.ledger_types`) as the DuckDB engine, in Spark
+    SQL. CSV files are read as text, as DuckDB reads them, split at ``delimiter`` (the one
+    DuckDB's sniffer found).
+    """
     from pyspark.sql import functions as F
 
     reader = spark.read
     if source.root.is_dir():
         reader = reader.option("basePath", str(source.root))  # hive partitions become columns
     frame = (reader.parquet(*source.files) if source.format == "parquet"
-             else reader.option("header", "true").csv(list(source.files)))
-    from helpers.spend import ledger_columns  # the mapping's renames, as the DuckDB engine
-
-    present = ledger_columns(list(frame.columns), source)
-    selected = [F.col(present[c]).alias(c) if c in present else F.lit(None).cast("string").alias(c)
-                for c in columns]
+             else reader.option("header", "true").option("sep", delimiter or ",")
+             .csv(list(source.files)))
+    selected = [F.expr(sql).alias(name) for sql, name in view_columns]
     return frame.select(*selected, F.col("_metadata.file_path").alias("source_file"),
                         F.lit(None).cast("bigint").alias("source_row"))
 
 
 def run(source: Any, fx: pd.DataFrame, vendors: pd.DataFrame, sections: list[tuple[str, str]],
-        columns: tuple[str, ...], optional: tuple[str, ...], has_bad_lines: Any
+        view_columns: list[tuple[str, str]], has_bad_lines: Any, delimiter: str | None = None
         ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Create the SQL views in Spark and return (summary, bad-line examples or None)."""
     spark = session()
-    _read_ledger(spark, source, columns, optional).createOrReplaceTempView("ledger")
+    _read_ledger(spark, source, view_columns, delimiter).createOrReplaceTempView("ledger")
     spark.createDataFrame(fx.astype({"month_index": "int64", "rate_to_eur": "float64"})
                           ).createOrReplaceTempView("fx")
     first, last = int(fx["month_index"].min()), int(fx["month_index"].max())

@@ -11,8 +11,13 @@
 --
 -- Input views registered by the engine layer:
 --   ledger(firm_id, booking_date, cost_center, vendor, vendor_category, payment_method, currency,
---          amount, source_file, source_row)   raw ledger columns of any type (all text for CSV);
---                                             source_row: 1-based data row in its file, or NULL
+--          amount, raw_booking_date, raw_amount, source_file, source_row)
+--                                             ledger columns as the engine layer typed them
+--                                             (helpers.ledger_types: dates and amounts converted
+--                                             from the ledger's own forms, NULL where a value did
+--                                             not convert); raw_* the date and amount as read,
+--                                             for the bad-line examples; source_row: 1-based data
+--                                             row in its file, or NULL
 --   fx(currency, month_index, rate_to_eur)    one row per currency and month that has a rate;
 --                                             month_index = year * 12 + month - 1; EUR = 1
 --   fx_calendar(month_index)                  every month from the first to the last FX month
@@ -79,9 +84,9 @@ WITH typed AS (
            LOWER(NULLIF(TRIM(CAST(vendor_category AS STRING)), '')) AS ledger_category,
            LOWER(TRIM(CAST(payment_method AS STRING))) AS payment_method,
            firm_id AS raw_firm_id,
-           booking_date AS raw_booking_date,
+           raw_booking_date,
            currency AS raw_currency,
-           amount AS raw_amount,
+           raw_amount,
            source_file,
            source_row
     FROM ledger
