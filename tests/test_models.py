@@ -776,3 +776,107 @@ def test_fit_set_fits_what_applies_and_says_why_the_rest_is_not_shown() -> None:
     note = result.note()
     assert "; Logit: not estimable in this segment (" in note
     assert note.endswith("; Ordered: not applicable (needs item z, which the survey did not ask)")
+
+
+# ─── minimums checked before fitting (issue 10: tiny segments) ──────────────────────────────────
+
+
+def _tiny(n: int = 10, seed: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(1, 9)})
+    return frame.assign(y=rng.normal(size=n), firm=[f"F{i // 2}" for i in range(n)])
+
+
+def test_as_many_parameters_as_cases_is_not_estimable_instead_of_zero_division():
+    """The reported crash: 10 respondents, 10 coefficients, firm-clustered errors made
+    statsmodels divide by N - K = 0; now the model is refused before fitting, with the reason."""
+    formula = "y ~ " + " + ".join(f"x{i}" for i in range(1, 9)) + " + z"
+    frame = _tiny().assign(z=np.arange(10.0) ** 2)
+    with pytest.raises(models.NotEstimable, match="10 complete cases for 10 parameters: the "
+                       r"model needs at least 11 \(more cases than parameters\)"):
+        fit(formula, frame, cluster="firm")
+    assert models.try_fit(formula, frame, cluster="firm").startswith("10 complete cases for 10")
+    assert isinstance(fit("y ~ x1 + x2", frame, cluster="firm"), models.ModelResult)
+    assert models.MIN_RESIDUAL_DF == 1
+
+
+@pytest.mark.parametrize(("formula", "kind", "change", "reason"), [
+    ("y ~ x1", "ols", {"firm": "F0"}, "come from 1 cluster of 'firm'; cluster-robust standard "
+     "errors need at least 2"),
+    ("y ~ x1", "mixed", {"firm": "F0"}, "a random intercept needs at least 2"),
+    ("y ~ x1", "mixed", {"firm": [f"F{i}" for i in range(10)]},
+     "every cluster of 'firm' has one complete case"),
+    ("y ~ x1", "ols", {"y": 2.0}, "the outcome y does not vary (one value) among the 10 complete"),
+    ("w ~ x1", "logit", {"w": 0}, "the outcome w has one category only (0) among the 10"),
+    ("w ~ x1", "probit", {"w": True}, "the outcome w has one category only (1)"),
+    ("w ~ x1", "poisson", {"w": 0}, "the count w is 0 in all 10 complete cases"),
+    ("o ~ x1", "ordered_logit", {"o": 3}, "the outcome o has one category only"),
+    ("y ~ x1 + C(c)", "ols", {"c": "DE"}, "C(c) has one category among the 10 complete cases; "
+     "a factor needs at least 2"),
+    ("y ~ x1 + x2 + d", "ols", {"d": lambda f: f["x1"] - f["x2"]}, "d is an exact linear combination of the other "
+     "terms among the 10 complete cases (aliased"),
+    ("y ~ x1 + x9", "ols", {"x9": np.nan}, "no complete cases"),
+])
+def test_each_minimum_is_checked_before_fitting(formula, kind, change, reason):
+    frame = _tiny()
+    for column, value in change.items():
+        frame[column] = value(frame) if callable(value) else value
+    cluster = "firm" if kind == "mixed" or "firm" in change else None
+    with pytest.raises(models.NotEstimable) as info:
+        fit(formula, frame, kind=kind, cluster=cluster)
+    assert reason in str(info.value)
+    assert models.try_fit(formula, frame, kind=kind, cluster=cluster) == str(info.value)
+
+
+def test_ordered_model_counts_thresholds_as_parameters():
+    frame = _tiny(6).assign(o=[1, 2, 3, 4, 5, 1])
+    with pytest.raises(models.NotEstimable, match="6 complete cases for 6 parameters"):
+        fit("o ~ x1 + x2", frame, kind="ordered_logit")
+
+
+def test_a_category_seen_only_in_dropped_rows_is_no_term():
+    """Issue 12's fake zero term: a Categorical level present only in incomplete rows is dropped
+    with them (no all-zero column, no aliased estimate)."""
+    frame = _tiny(12).assign(
+        c=pd.Categorical(["a", "b"] * 5 + ["c", "c"]), x1=[*np.arange(10.0), np.nan, np.nan])
+    result = fit("y ~ x1 + C(c)", frame)
+    assert list(result.tidy()["term"]) == ["Intercept", "C(c)[T.b]", "x1"]
+    assert result.n == 10
+
+
+def test_aliased_terms_are_named_left_to_right():
+    design = pd.DataFrame({"Intercept": 1.0, "a": [1.0, 2, 3, 4], "b": [2.0, 1, 0, 5],
+                           "c": [2.0, 4, 6, 8], "d": [0.0, 0, 0, 0]})
+    assert models.aliased_terms(design) == ["c", "d"]
+    assert models.aliased_terms(design[["Intercept", "a", "b"]]) == []
+
+
+def test_try_fit_turns_numerical_failures_into_a_reason():
+    frame = _tiny()
+    assert models.try_fit("y ~ x1", frame.assign(x1=np.inf)).startswith("the estimation failed")
+
+
+def test_build_formula_leaves_out_predictors_constant_among_complete_cases_and_says_so():
+    frame = _tiny().assign(x3=[1.0] * 8 + [np.nan, 2.0], x4=np.nan, c=["A"] * 9 + ["B"])
+    frame.loc[9, "y"] = np.nan  # the only row where x3 and c differ has no outcome
+    assert models.build_formula("y", ["x1", "x3", "x4"], ["c", "absent"], frame) == "y ~ x1"
+    assert models.left_out("y", ["x1", "x3", "x4"], frame, ["c"]) == {
+        "x4": "not answered in this segment", "x3": "one value in all 8 complete cases"}
+    assert models.build_formula("y", ["x1"], ["c"]) == "y ~ x1 + C(c)"  # without data: as given
+
+
+def test_fit_each_gives_a_not_estimable_row_with_the_reason():
+    frame = _tiny().assign(flat=1.0)
+    table = models.fit_each(frame, ["y", "flat"], ["x1", "x2"], cluster="firm")
+    assert list(table["outcome"]) == ["y", "y", "flat"]
+    assert list(table.columns[-3:]) == ["n", "note", "p_adjusted"]
+    flat = table.iloc[2]
+    assert flat["note"].startswith("not estimable: the outcome flat does not vary")
+    assert pd.isna(flat["estimate"]) and pd.isna(flat["p_adjusted"])
+    assert (table["note"].iloc[:2] == "").all() and table["p_adjusted"].iloc[:2].notna().all()
+
+
+def test_zscore_centres_a_constant_column():
+    out = models.zscore(pd.DataFrame({"a": [2.0, 2.0, np.nan], "b": [1.0, 2.0, 3.0]}), ["a", "b"])
+    assert out["a"].tolist()[:2] == [0.0, 0.0] and np.isnan(out["a"].iloc[2])
+    np.testing.assert_allclose(out["b"], [-1.0, 0.0, 1.0])

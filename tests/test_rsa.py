@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.rsa import rsa, surface_contrasts, surface_geometry
+from helpers.models import NotEstimable
+from helpers.rsa import (MIN_CLUSTERS_JOINT_TEST, rsa, surface_contrasts, surface_geometry,
+                         try_rsa)
 
 B_TRUE = np.array([3.0, 0.25, 0.25, -0.15, 0.30, -0.15])  # b0..b5
 A_TRUE = {"a1": 0.5, "a2": 0.0, "a3": 0.0, "a4": -0.6, "a5": 0.0}
@@ -270,3 +272,42 @@ def test_bad_arguments(big, kwargs: dict, message: str) -> None:
 def test_too_few_cases() -> None:
     with pytest.raises(ValueError, match="too few complete cases"):
         rsa(simulate(6), "z", "x", "y")
+
+
+# --------------------------------------------------------------------------- minimums (issue 10)
+@pytest.mark.parametrize(("change", "kwargs", "reason"), [
+    ({}, {"n": 6}, "too few complete cases (6) for 6 coefficients: the surface needs at least 7"),
+    ({"z": 2.0}, {}, "the outcome z has one value in all 40 complete cases"),
+    ({"x": 1.0}, {}, "x has one value in all 40 complete cases"),
+    ({"y": lambda d: d["x"]}, {}, "x equals y in all 40 complete cases: with perfect agreement"),
+    ({"firm": 0}, {"cluster": True}, "come from 1 cluster; cluster-robust standard errors need"),
+    ({"c": lambda d: 2 * d["x"]}, {"controls": ["c"]}, "c is aliased among the 40 complete cases"),
+    ({"z": np.nan}, {}, "no complete cases"),
+])
+def test_minimums_are_checked_before_fitting(change: dict, kwargs: dict, reason: str) -> None:
+    data = simulate(kwargs.pop("n", 40), seed=5)
+    for column, value in change.items():
+        data[column] = value(data) if callable(value) else value
+    if kwargs.pop("cluster", False):
+        kwargs.update(cov_type="cluster", cov_kwds={"groups": "firm"})
+    with pytest.raises(NotEstimable) as info:
+        rsa(data, "z", "x", "y", **kwargs)
+    assert reason in str(info.value)
+    assert try_rsa(data, "z", "x", "y", **kwargs) == str(info.value)
+
+
+def test_joint_test_is_not_reported_on_fewer_clusters_than_restrictions_need() -> None:
+    """Five clusters gave F(5, 4) = 6.9e11: the cluster covariance has rank G - 1 < 5."""
+    data = simulate(40, seed=5).assign(firm=lambda d: np.arange(40) % 5)
+    fitted = rsa(data, "z", "x", "y", cov_type="cluster", cov_kwds={"groups": "firm"})
+    assert np.isnan(fitted.f_test["statistic"]) and np.isnan(fitted.f_test["p_value"])
+    assert fitted.f_test["note"] == ("a cluster-robust joint test of the 5 polynomial terms "
+                                     "needs at least 6 clusters; these data have 5")
+    assert fitted.joint_test_text().startswith("not reported: a cluster-robust joint test")
+    assert "Polynomial terms jointly: not reported" in fitted.summary()
+    assert fitted.surface["std_error"].notna().all()  # single contrasts stay estimable
+    six = rsa(data.assign(firm=np.arange(40) % 6), "z", "x", "y", cov_type="cluster",
+              cov_kwds={"groups": "firm"})
+    assert np.isfinite(six.f_test["statistic"]) and six.f_test["note"] == ""
+    assert six.joint_test_text().startswith("F(5, 5) = ")
+    assert MIN_CLUSTERS_JOINT_TEST == 6
