@@ -21,12 +21,13 @@ BUDGETS ?=
 LEDGER ?=
 FX ?=
 VENDORS ?=
+STRICT ?=
 JOBS ?=
 PORT ?=
 SAMPLE_ARGS = --sample-firms $(SAMPLE_FIRMS) --sample-ledger-rows $(SAMPLE_LEDGER_ROWS) --sample-seed $(SEED)
 INPUT_ARGS = $(if $(SURVEY),--survey $(SURVEY),) $(if $(MAPPING),--mapping $(MAPPING),) \
   $(if $(BUDGETS),--budgets $(BUDGETS),) $(if $(LEDGER),--ledger $(LEDGER),) $(if $(FX),--fx $(FX),) \
-  $(if $(VENDORS),--vendors $(VENDORS),)
+  $(if $(VENDORS),--vendors $(VENDORS),) $(if $(STRICT),--strict,)
 
 .PHONY: help setup sample data validate reports test lab lint lock clean distclean bench-reports
 
@@ -36,7 +37,8 @@ help: ## Show this help (the default goal)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "Variables: SURVEY= MAPPING= BUDGETS= LEDGER= FX= VENDORS= (paths, remembered after a build;"
-	@echo "           with none ever given: the synthetic sample), JOBS=N (reports), PORT=N (lab)"
+	@echo "           with none ever given: the synthetic sample), STRICT=1 (data: any bad ledger line"
+	@echo "           is an error), JOBS=N (reports), PORT=N (lab)"
 
 setup: $(STAMP) ## Create .venv with pinned packages and register the Jupyter kernel (no-op if unchanged)
 

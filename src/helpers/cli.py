@@ -68,7 +68,7 @@ def _build_data(args: argparse.Namespace) -> int:
     result = build_processed(chosen["survey"], mapping=chosen.get("mapping"),
                              budgets=chosen.get("budgets"), ledger=chosen.get("ledger"),
                              fx=chosen.get("fx"), vendors=chosen.get("vendors"),
-                             out_dir=args.out, force=args.force)
+                             out_dir=args.out, force=args.force, strict=args.strict)
     if args.out is None:  # only the project's own processed data follows the recorded inputs
         inputs.record(chosen, sample)
     m = result.manifest
@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vendors", type=Path, default=None, help="vendor -> category mapping table")
     p.add_argument("--out", type=Path, default=None, help="default data/processed")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.add_argument("--strict", action="store_true",
+                   help="any bad ledger line is an error (default: bad lines are excluded and "
+                        "counted; more than half of them is an error anyway)")
     p.add_argument("--sample", action="store_true",
                    help="build from the synthetic sample (generated if missing) and record that")
     _sample_arguments(p)

@@ -86,7 +86,7 @@ import pyarrow as pa
 import pyreadstat
 from openpyxl.utils.exceptions import InvalidFileException
 
-from helpers.errors import DataError, shorten
+from helpers.errors import DataError, Issue, quote, shorten
 
 EXTENSION_FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
@@ -307,6 +307,42 @@ def row_locations(df: pd.DataFrame, rows: pd.Series | Sequence[Any],
     return {"rows": [int(p) + 1 for p in positions],
             "lines": [] if lines is None else [int(v) for v in lines.iloc[positions]],
             "line_unit": line_unit(df), "ids": ids}
+
+
+EXPECTED_TYPES = {"number": "numbers", "text": "text", "date": "dates",
+                  "year": "whole numbers (years)"}
+
+
+def check_column_types(df: pd.DataFrame, expected: dict[str, str], file: str,
+                       what: str = "table") -> None:
+    """Refuse cells that cannot be what a column must hold, before any value is parsed.
+
+    ``expected`` maps columns to ``number``, ``text``, ``date`` or ``year``. Nested cells (a
+    list, record or map from a Parquet file) never fit; true/false cells do not fit a number,
+    date or year column (pandas would read True as 1). The DataError (rule ``column-type``)
+    names the file, the column, the expected type, the rows (file lines when known) and
+    example values. Text that is not a number stays for the caller's own rules.
+    """
+    issues = []
+    for column, kind in expected.items():
+        if column not in df.columns:
+            continue
+        values = df[column]
+        nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
+        boolean = values.map(lambda v: isinstance(v, bool | np.bool_)) if kind != "text" else \
+            pd.Series(False, index=values.index)
+        bad = nested | boolean
+        if not bad.any():
+            continue
+        found = "nested values (lists or records)" if nested.any() else "true/false values"
+        shown = ", ".join(quote(v) for v in values[bad].head(3))
+        issues.append(Issue(rule="column-type", file=file, column=str(column),
+                            message=f"the {what}'s column holds {found}, not "
+                                    f"{EXPECTED_TYPES.get(kind, kind)}; e.g. {shown}",
+                            hint=f"store {column} as {EXPECTED_TYPES.get(kind, kind)}, one "
+                                 "value per cell", **row_locations(df, bad)))
+    if issues:
+        raise DataError(issues=issues)
 
 
 def _is_missing(value: Any) -> bool:

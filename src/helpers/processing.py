@@ -25,7 +25,7 @@ import pandas as pd
 from helpers import atomic, paths, privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError, Issue
-from helpers.io import read_raw, row_locations
+from helpers.io import check_column_types, read_raw, row_locations
 from helpers.mapping import (
     YEAR_RANGE,
     Mapping,
@@ -298,6 +298,8 @@ def load_budgets(path: str | Path, mapping: str | Path | Mapping | None = None) 
     df = rename_table(df, table, file, None if plan is None else plan.path,
                       (*BUDGET_COLUMNS, "synthetic"), "budgets", BUDGET_COLUMNS)
     out = df[[c for c in df.columns if c in BUDGET_COLUMNS or c == "synthetic"]].copy()
+    check_column_types(out, {"firm_id": "text", "year": "year", "currency": "text",
+                             **dict.fromkeys(BUDGET_AMOUNTS, "number")}, file, "budgets file")
     for col in BUDGET_AMOUNTS:
         values = parse_amounts(out[col], comma_first=df.attrs.get("sep") != ",")
         bad = values.isna() & out[col].notna() | (values < 0)
@@ -435,14 +437,15 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
                     budgets: str | Path | None = None, out_dir: str | Path | None = None,
                     codebook: Codebook | None = None, force: bool = False,
                     ledger: str | Path | None = None, fx: str | Path | None = None,
-                    vendors: str | Path | None = None) -> BuildResult:
+                    vendors: str | Path | None = None, strict: bool = False) -> BuildResult:
     """Validate the raw inputs and write the processed Parquet files plus ``manifest.json``.
 
     With ``ledger`` (and its ``fx`` table, optionally ``vendors``), firm-year spend features are
     computed in DuckDB (:func:`helpers.spend.firm_year_features`) and written with the ledger's
     bad-row and unmapped-vendor report. Raises :class:`DataError` (nothing written) when the
     survey breaks a blocking rule. Skips the work when inputs, codebook and outputs are unchanged
-    since the last build (unless ``force``).
+    since the last build (unless ``force``). ``strict``: any bad ledger line is an error (see
+    :func:`helpers.spend.firm_year_features`); a strict build never reuses an earlier one.
     """
     cb = codebook or load_codebook()
     sources = {"survey": resolve(survey), "mapping": resolve(mapping),
@@ -457,7 +460,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
                         rule="fx-missing", hint="pass --fx PATH (date, currency, rate_to_eur)")
     inputs = _inputs(sources)
     inputs["pseudonym_key"] = privacy.key_fingerprint()  # a new key means new pseudonyms
-    if not force and _is_current(read_manifest(out), inputs, out):
+    if not force and not strict and _is_current(read_manifest(out), inputs, out):
         return BuildResult(read_manifest(out), None, skipped=True)
 
     plan = load_mapping(sources["mapping"]) if sources["mapping"] is not None else Mapping()
@@ -472,7 +475,7 @@ def build_processed(survey: str | Path, mapping: str | Path | None = None,
         frames[BUDGETS_FILE] = load_budgets(sources["budgets"], plan)
     if sources["ledger"] is not None:
         frames[SPEND_FILE], frames[LEDGER_ISSUES_FILE] = _spend_features(
-            sources["ledger"], sources["fx"], sources["vendors"], plan.ledger.columns)
+            sources["ledger"], sources["fx"], sources["vendors"], plan.ledger, strict)
     check_year_coverage(frames, sources, df.attrs.get("year_source"))
     outputs = {}
     # stage every file first: if any write fails, none of the previous outputs is replaced
@@ -572,16 +575,21 @@ def check_year_coverage(frames: dict[str, pd.DataFrame], sources: dict[str, Path
 
 
 def _spend_features(ledger: Path, fx: Path, vendors: Path | None,
-                    columns: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    table: TableMapping | None = None, strict: bool = False
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Firm-year features from the ledger (streamed in DuckDB) and its data-quality report;
-    ``columns`` renames ledger columns (the mapping's ``ledger: columns:``)."""
+    ``table`` is the mapping's ``ledger:`` section (column renames, date format, decimal mark)."""
     from helpers.spend import firm_year_features
 
-    features = firm_year_features(ledger, fx=fx, vendors=vendors, columns=columns)
+    table = table or TableMapping()
+    features = firm_year_features(ledger, fx=fx, vendors=vendors, columns=table.columns,
+                                  date_format=table.date_format, decimal=table.decimal,
+                                  strict=strict)
     features["firm_id"] = pseudonymous_ids(features["firm_id"], "firm_id")
     bad = features.attrs.get("bad_rows", pd.DataFrame())
     unmapped = features.attrs.get("unmapped_vendors", pd.DataFrame())
-    if not bad.empty:  # examples quote raw ids and values: they go to the console, not reports
+    converted = (features.attrs.get("lines") or {}).get("converted")
+    if not bad.empty or converted:  # examples quote raw values: console only, never reports
         from helpers.spend import describe_bad_rows
 
         print(describe_bad_rows(features))

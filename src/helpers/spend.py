@@ -85,7 +85,7 @@ import pyarrow as pa
 
 from helpers import ledger_types
 from helpers.errors import DataError, Issue, quote
-from helpers.io import read_raw
+from helpers.io import check_column_types, read_raw
 from helpers.mapping import missing_columns_error, similar_columns
 
 __all__ = [
@@ -480,6 +480,8 @@ def _prepare_fx(fx: str | Path | pd.DataFrame, target: str) -> pd.DataFrame:
     """Validated monthly FX rates: currency, month_index, rate_to_eur (EUR = 1 added if absent)."""
     df, name = _read_table(fx, "FX table")
     _require(df, ("date", "currency", "rate_to_eur"), name, "FX table")
+    check_column_types(df, {"date": "date", "currency": "text", "rate_to_eur": "number"}, name,
+                       "FX table")
     dates = pd.to_datetime(df["date"].astype("str"), errors="coerce", format="mixed")
     _bad_rows_error(dates.isna(), "FX date is missing or not a date", name, "date", "bad-date",
                     "use the first day of each month, e.g. 2023-01-01")
@@ -520,6 +522,7 @@ def _prepare_vendors(vendors: str | Path | pd.DataFrame | None) -> pd.DataFrame:
                              "vendor_category": pd.Series([], dtype="str")})
     df, name = _read_table(vendors, "vendor map")
     _require(df, ("vendor", "vendor_category"), name, "vendor map")
+    check_column_types(df, {"vendor": "text", "vendor_category": "text"}, name, "vendor map")
     keys = df["vendor"].astype("str").str.strip().str.lower()
     cats = df["vendor_category"].astype("str").str.strip().str.lower()
     blank = df["vendor"].isna() | df["vendor_category"].isna() | (keys == "") | (cats == "")
@@ -829,6 +832,8 @@ def _typed_budgets(budgets: pd.DataFrame) -> pd.DataFrame:
     name = "budgets (DataFrame)"
     _require(budgets, ("firm_id", "year", "currency") + BUDGET_AMOUNTS, name, "budgets table")
     df = budgets.reset_index(drop=True).copy()
+    check_column_types(df, {"firm_id": "text", "year": "year", "currency": "text",
+                            **dict.fromkeys(BUDGET_AMOUNTS, "number")}, name, "budgets table")
     for col in BUDGET_AMOUNTS:
         values = pd.to_numeric(df[col], errors="coerce")
         _bad_rows_error(values.isna() & df[col].notna(), "amount is not a number", name, col,
