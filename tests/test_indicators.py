@@ -17,6 +17,7 @@ from helpers.indicators import (
     respondent_frame,
     dyad_gap,
     dyads,
+    reading,
     top_box_shares,
     wilson_interval,
 )
@@ -336,3 +337,35 @@ def test_choose_construct_default_rule_and_not_applicable(cb, survey_factory) ->
         choose_construct(bare, cb, None, **outcome)  # fail_1 is yes/no: not a rating
     with pytest.raises(KeyError):
         choose_construct(df, cb, "no_such", **outcome)
+
+
+def test_tests_the_data_cannot_support_say_why_and_give_no_verdict() -> None:
+    """Tiny segments: no complete pair, one answer per role, no variance — a "not estimable"
+    note instead of blanks (the count of a small group is not named), and the reading gives no
+    verdict without a test."""
+    df = survey([("f1", "CMO", 1, {"v": 1.0}), ("f2", "CIO", 1, {"v": 2.0})])
+    out = compare_roles(df, "v").set_index("method")
+    assert out.loc["paired", "note"] == "not estimable: a paired test needs at least 2 complete pairs"
+    assert out.loc["welch", "note"] == ("not estimable: Welch's test needs at least 2 answers "
+                                        "per role")
+    same = survey([(f"f{i}", role, 1, {"v": 3.0 if role == "CMO" else 2.0})
+                   for i in range(4) for role in ("CMO", "CIO")])
+    out = compare_roles(same, "v").set_index("method")
+    assert out.loc["paired", "difference"] == 1.0 and math.isnan(out.loc["paired", "p_value"])
+    assert out.loc["paired", "note"] == ("not estimable: every pair differs by the same amount "
+                                         "(no variance in the differences)")
+    assert out.loc["welch", "note"] == "not estimable: no variance within either role"
+    text = reading(compare_roles(same, "v", adjust="holm"), {"v": "V"})
+    assert text == ("On within-firm pairs, no comparison can be reported in this segment (every "
+                    "pair differs by the same amount (no variance in the differences)).")
+    assert compare_roles(dyad_frame(), "mutual_trust")["note"].eq("").all()
+
+
+def test_reading_counts_only_the_tests_reported() -> None:
+    table = compare_roles(dyad_frame(), "mutual_trust").assign(p_value=[0.001, np.nan])
+    table.loc[1, "n_cmo"] = 3  # as if suppressed below the minimum cell size
+    text = reading(table, {"mutual_trust": "Mutual trust"}, method="welch")
+    assert text == ("On all respondents (Welch), no comparison can be reported in this segment "
+                    "(groups below the minimum cell size are not shown).")
+    paired = reading(table, {"mutual_trust": "Mutual trust"})
+    assert paired.startswith("On within-firm pairs, 1 of 1 indicators tested differ")

@@ -401,3 +401,28 @@ def test_coverage_note_says_what_was_not_asked(codebook) -> None:
                     "fewer items than the codebook has: Mutual trust: scored from trust_1, "
                     "trust_2 (trust_3 not asked).")
     assert coverage_note(survey(), codebook, ["mutual_trust", "requirements_friction"]) == ""
+
+
+def test_alpha_rows_that_cannot_be_computed_say_why_and_count_the_rows_used(codebook) -> None:
+    """Tiny segments: a constant item, too few rows, no complete row under listwise deletion —
+    no numbers, a "not estimable" note in words, and n the rows the rule would use."""
+    data = survey(6)
+    flat = alpha_table(data.assign(trust_1=3.0), codebook).set_index("construct")
+    row = flat.loc["mutual_trust"]
+    assert np.isnan(row["alpha"]) and np.isnan(row["ci_low"]) and row["n"] == 6
+    assert row["note"] == "not estimable: trust_1 has no variance (one value, or fewer than 2 " \
+                          "answers)"
+    few = alpha_table(data.head(2), codebook).set_index("construct").loc["mutual_trust"]
+    assert few["note"] == "not estimable: alpha needs at least 3 rows with an answer, got 2"
+    holes = data.assign(trust_1=[np.nan, 1, 2, np.nan, np.nan, np.nan],
+                        trust_2=[1.0, np.nan, np.nan, 2, 3, 4])
+    listwise = alpha_table(holes, codebook, missing="listwise").set_index("construct")
+    assert listwise.loc["mutual_trust", "n"] == 0
+    assert listwise.loc["mutual_trust", "note"].startswith("not estimable: alpha needs at least "
+                                                           "3 complete rows, got 0")
+
+
+def test_alpha_refuses_items_whose_sum_score_has_no_variance() -> None:
+    items = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [4.0, 3, 2, 1]})
+    with pytest.raises(ValueError, match="sum score has no variance"):
+        cronbach_alpha(items)
