@@ -61,7 +61,15 @@ table (``unknown-currency``) or a booking before its currency's first FX rate (`
 excluded from the features and reported in ``df.attrs["bad_rows"]`` (rule, column, count,
 excluded, message, files, examples with file, row for Parquet, and the offending values). Each
 line counts under its first broken rule, in the order above. ``strict=True`` raises
-:class:`~helpers.errors.DataError` for them instead (``net-negative`` is only reported).
+:class:`~helpers.errors.DataError` for them instead (``net-negative`` is only reported). Even
+without it, a ledger with no usable line or with more than :data:`MAX_BAD_SHARE` (half) of its
+lines excluded is a DataError (rules ``no-usable-lines``, ``too-many-bad-lines``): an empty or
+mostly excluded spend table is never a silent success. ``attrs["lines"]`` holds the lines read
+and excluded and the columns converted.
+
+COLUMN TYPES: dates and amounts are read in the ledger's own form (integer ``yyyymmdd`` dates,
+``15.03.2024``, decimal commas, ...); a column of the wrong type (nested, boolean amount, ...)
+or an ambiguous form is a DataError before any line is read. See :mod:`helpers.ledger_types`.
 
 Note: pandas cannot ``pd.concat`` two results that both carry these attrs (it compares attrs with
 ``==``); clear them first (``df.attrs = {}``).
