@@ -48,15 +48,27 @@ def test_neither_budgets_nor_ledger_is_not_applicable() -> None:
 def test_segment_rows_by_firm_and_by_wave_year() -> None:
     survey = _survey()
     spend = _features(years=(2022, 2023, 2024))
-    nl = survey[survey["country"] == "NL"]
-    rows = spend_report.segment_rows(spend, nl, {"country": "NL"})
+    rows = spend_report.segment_rows(spend, survey, {"country": "NL"})
     assert set(rows["firm_id"]) == set("DEF") and set(rows["year"]) == {2022, 2023, 2024}
-    wave2 = survey[survey["wave"] == 2]
-    rows = spend_report.segment_rows(spend, wave2, {"wave": 2})
-    assert set(rows["year"]) == {2024} and len(rows) == 6 and rows.attrs["note"] == ""
-    rows = spend_report.segment_rows(spend, wave2.drop(columns="year"), {"wave": 2})
-    assert set(rows["year"]) == {2022, 2023, 2024} and "no fiscal year" in rows.attrs["note"]
+    rows = spend_report.segment_rows(spend, survey, {"wave": 2})
+    assert set(rows["year"]) == {2024} and len(rows) == 6 and rows.attrs["needs"] == ""
+    rows = spend_report.segment_rows(spend, survey.drop(columns="year"), {"wave": 2})
+    assert rows.empty and rows.attrs["needs"].startswith("the fiscal year of each survey wave")
+    assert "fiscal year" in spend_report.missing_reason(spend, rows, "ledger")
     assert spend_report.segment_rows(None, survey, {}) is None
+
+
+def test_segment_rows_put_each_firm_year_in_one_segment() -> None:
+    """A firm that moved from DE (wave 1, 2023) to NL (wave 2, 2024) counts in DE for 2022 and
+    2023 (the nearest answer) and in NL for 2024: the country segments add up to the whole."""
+    survey = _survey()
+    survey.loc[(survey["firm_id"] == "A") & (survey["wave"] == 2), "country"] = "NL"
+    spend = _features(years=(2022, 2023, 2024))
+    de = spend_report.segment_rows(spend, survey, {"country": "DE"})
+    nl = spend_report.segment_rows(spend, survey, {"country": "NL"})
+    a = sorted(de.loc[de["firm_id"] == "A", "year"]), sorted(nl.loc[nl["firm_id"] == "A", "year"])
+    assert a == ([2022, 2023], [2024])
+    assert len(de) + len(nl) == len(spend)
 
 
 def test_missing_reason() -> None:

@@ -531,6 +531,13 @@ class Violation:
                 f"{self.weight} {UNIT_NAMES.get(self.unit, self.unit)}")
 
 
+def part_codes(values: pd.Series, partition: Partition) -> np.ndarray:
+    """The index of each value's part in ``partition`` (−1: in no part)."""
+    labels = partition.assign(values.rename(partition.column))
+    codes = {p.label: i for i, p in enumerate(partition.parts)}
+    return labels.map(codes).fillna(-1).astype(int).to_numpy()
+
+
 def audit_units(survey: pd.DataFrame, parts: Mapping[str, Partition],
                 units: Sequence[str] = AUDIT_UNITS) -> dict[str, pd.DataFrame]:
     """The units of the audit with the index of their part in each published dimension.

@@ -2,10 +2,18 @@
 
 A survey comes with budgets, a ledger, both or neither, and with or without the fiscal year of
 each wave. The spend report (``05_spend_shadow_it``) asks this module which sections apply and why
-not, takes the firm-year rows of its segment, suppresses yearly means over fewer than
-``min_cell`` firms, and links each firm-wave's disconnect index to the spend of the wave's fiscal
-year (from ``survey.parquet``'s ``year`` column, never from a notebook default), saying how many
-firm-waves found no spend data instead of dropping them silently.
+not, takes the firm-year rows of its segment, and links each firm-wave's disconnect index to the
+spend of the wave's fiscal year (from ``survey.parquet``'s ``year`` column, never from a notebook
+default), saying how many firm-waves found no spend data instead of dropping them silently.
+
+Privacy: the unit of every spend statistic is the firm. A yearly mean and its interval need at
+least ``min_cell`` firms, a median at least ``2 * min_cell`` (a median is one firm's own value, or
+the mean of two; among ten or more it cannot be told whose). A firm-year belongs to exactly one
+segment of each dimension (:func:`helpers.privacy.firm_year_values`), so the segment reports of a
+dimension add up to the whole sample; a year is shown in segment reports only when, for every
+published segment and the firm-years no segment covers, differencing isolates no group of fewer
+than ``min_cell`` firms (:func:`shown_years`). The cross-firm model needs ``min_cell`` distinct
+firms besides its minimum of firm-waves.
 """
 
 from __future__ import annotations
@@ -38,27 +46,29 @@ def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,
                  segment: dict[str, Any] | None) -> pd.DataFrame | None:
     """The firm-year rows (budgets or spend features) that belong to the segment.
 
-    Rows of the segment's firms; for a segment by wave (or year) only the fiscal years of the
-    segment's survey rows, firm by firm, when the survey records them. Without ``year`` such a
-    segment keeps all years of its firms and ``attrs["note"]`` says so. None stays None.
+    ``survey`` is the whole survey (not the segment's rows): a firm-year belongs to the segment
+    its firm's answer for that fiscal year is in, or the answer nearest in time
+    (:func:`helpers.privacy.firm_year_values`), so a firm that moved size band between waves
+    counts in one size band per year, and the segment reports of a dimension add up to the
+    whole sample. For a segment by wave (or year) only the fiscal years of the segment's firm-
+    waves count; without the survey's ``year`` there are none and ``attrs["needs"]`` says what
+    is missing. Firms not in the survey are left out. None stays None.
     """
     if table is None:
         return None
     firms = set(survey["firm_id"].astype(str))
-    out = table[table["firm_id"].astype(str).isin(firms)].copy()
-    note = ""
-    if segment and any(k in segment for k in SEGMENT_KEYS_WITH_YEARS):
-        if _has_years(survey):
-            pairs = survey[["firm_id", "year"]].dropna().astype({"firm_id": str, "year": int})
-            keys = set(zip(pairs["firm_id"], pairs["year"], strict=True))
-            own = [(f, int(y)) in keys for f, y in zip(out["firm_id"].astype(str), out["year"],
-                                                       strict=True)]
-            out = out[np.asarray(own, dtype=bool)]
-        else:
-            note = ("The survey records no fiscal year per wave, so the tables cover every year "
-                    "of this segment's firms, not only the segment's wave.")
-    out = out.reset_index(drop=True)
-    out.attrs = {"note": note}
+    keep = table["firm_id"].astype(str).isin(firms).to_numpy().copy()
+    needs = ""
+    for column, value in (segment or {}).items():
+        if column == "year":
+            keep &= privacy.values_mask(table["year"], value).to_numpy()
+            continue
+        if column == "wave" and not _has_years(survey):
+            needs = YEAR_NEEDS
+        keep &= privacy.values_mask(privacy.firm_year_values(survey, table, column),
+                                    value).to_numpy()
+    out = table[keep].reset_index(drop=True)
+    out.attrs = {"note": "", "needs": needs}
     return out
 
 
@@ -69,6 +79,8 @@ def missing_reason(whole: pd.DataFrame | None, segment: pd.DataFrame | None, wha
     noun = "firm-year budgets" if what == "budgets" else "a transaction ledger"
     if whole is None:
         return f"{noun} ({how})"
+    if segment is not None and segment.attrs.get("needs"):
+        return f"{segment.attrs['needs']} (a segment by wave takes the spend of its fiscal year)"
     if segment is None or segment.empty:
         return (f"{noun} for this segment's firms and years; the processed {what} data has none "
                 "of them")
@@ -79,14 +91,74 @@ TREND_VALUES = ["mean", "median", "ci_low", "ci_high"]
 
 
 def trend(table: pd.DataFrame, column: str, min_cell: int = privacy.DEFAULT_MIN_CELL,
-          scale: float = 1.0) -> pd.DataFrame:
+          scale: float = 1.0, years: set[int] | None = None) -> pd.DataFrame:
     """Yearly mean, median and 95 % CI of ``column`` across firms (:func:`helpers.spend.share_trend`)
-    times ``scale`` (100 for percent), with years of fewer than ``min_cell`` firms blanked: one
-    firm's budget ratio is its own confidential figure."""
+    times ``scale`` (100 for percent), protected.
+
+    A year of fewer than ``min_cell`` firms is blank (``n`` shown as ``<min_cell``): one firm's
+    budget ratio is its own confidential figure. The median needs ``2 * min_cell`` firms (it is
+    one firm's value, or the mean of two). ``years`` (:func:`shown_years`, in a segment report)
+    lists the years the segment reports may show; the others are blank with ``n`` withheld
+    (:data:`helpers.privacy.SECONDARY_MARK`). ``attrs["note"]`` says what was left out.
+    """
     t = spend.share_trend(table, column).drop(columns="std")
     for c in TREND_VALUES:
         t[c] = t[c] * scale
-    return privacy.suppress_small_groups(t, ["n"], TREND_VALUES, min_cell)
+    n = pd.to_numeric(t["n"])
+    t["median"] = t["median"].where(n >= 2 * min_cell)
+    out = privacy.suppress_small_groups(t, ["n"], TREND_VALUES, min_cell)
+    notes = []
+    if years is not None:
+        other = ~t["year"].isin(years) & (n >= min_cell)
+        for c in TREND_VALUES:
+            out[c] = out[c].astype(object).where(~other, np.nan)
+        out["n"] = out["n"].astype(object).where(~other, privacy.SECONDARY_MARK)
+        if other.any():
+            notes.append(f"Years marked {privacy.SECONDARY_MARK} are shown in the whole-sample "
+                         "report only: with the other segment reports they would single out "
+                         f"fewer than {min_cell} firms.")
+    if out.attrs.get("suppressed"):
+        notes.append(f"Years with fewer than {min_cell} firms are blank.")
+    if ((n >= min_cell) & (n < 2 * min_cell)).any():
+        notes.append(f"Medians need at least {2 * min_cell} firms (with fewer, a median is close "
+                     "to one firm's own figure).")
+    out.attrs["suppressed"] = 0  # said in the note
+    out.attrs["note"] = " ".join(notes)
+    for c in TREND_VALUES:
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    return out
+
+
+def shown_years(whole_table: pd.DataFrame | None, survey: pd.DataFrame,
+                parts: dict[str, privacy.Partition], view: privacy.SegmentView, column: str,
+                min_cell: int = privacy.DEFAULT_MIN_CELL) -> set[int] | None:
+    """The years whose statistics of ``column`` a segment report may show (None: the whole
+    sample, which shows every year of at least ``min_cell`` firms).
+
+    ``whole_table`` holds the firm-years of the whole sample (budget shares or spend features).
+    For each year the firms with a value form the units; each firm-year lies in one part of
+    every dimension, or none (a year no wave refers to), and a year is shown only when no
+    combination of the whole sample with the parts of one or two dimensions isolates fewer than
+    ``min_cell`` firms (:func:`helpers.privacy.audit`). A segment of several dimensions shows
+    no year (its cells are not among the published groups).
+    """
+    if view.kind == "whole":
+        return None
+    if view.kind == "cross" or whole_table is None or whole_table.empty:
+        return set()
+    values = pd.to_numeric(whole_table[column], errors="coerce")
+    rows = whole_table[values.notna().to_numpy()].reset_index(drop=True)
+    published = {c: p for c, p in parts.items() if p.published}
+    codes = pd.DataFrame({c: privacy.part_codes(privacy.firm_year_values(survey, rows, c), p)
+                          for c, p in published.items()})
+    codes["_firm"] = rows["firm_id"].astype(str).to_numpy()
+    codes["_fw"] = codes["_firm"]
+    shown = set()
+    for year in sorted(pd.unique(rows["year"].dropna())):
+        units = {"firms": codes[(rows["year"] == year).to_numpy()].reset_index(drop=True)}
+        if privacy.audit(units, published, min_cell) is None:
+            shown.add(int(year))
+    return shown
 
 
 def plottable(trend_table: pd.DataFrame) -> pd.DataFrame:
@@ -200,4 +272,8 @@ def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataF
     if len(usable) < minimum:
         return Link(usable, needs=f"at least {minimum} firm-waves with a disconnect index and spend "
                     f"data for their fiscal year (found {len(usable)})", note=note, counts=counts)
+    if usable["firm_id"].nunique() < min_cell:
+        return Link(usable, needs=f"at least {min_cell} distinct firms with a disconnect index and "
+                    f"spend data (found fewer): a model on fewer firms describes them",
+                    note=note, counts=counts)
     return Link(usable.reset_index(drop=True), note=note, counts=counts)
