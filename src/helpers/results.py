@@ -4,18 +4,68 @@ A notebook calls :func:`record` with a tidy table (or a dict); the call emits an
 MIME type that a live notebook shows as nothing. The batch runner (:mod:`helpers.reporting`) lifts
 those outputs out of the executed notebook into ``<report>.json`` beside the HTML — notebook, parameters,
 data fingerprint, n and the tidy estimates — and removes them before the HTML export.
+
+Recorded numbers are rounded to the precision the reports show (:func:`rounded`): a results file
+in full float precision would let a reader difference two reports far beyond what either shows.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 MIME = "application/vnd.disconnect-lab.results+json"
+#: decimals of recorded estimates, intervals, means, shares and statistics
+DECIMALS = 3
+#: decimals of percentages (columns named pct_*, *_pct, percent…)
+PERCENT_DECIMALS = 1
+#: significant digits of p-values (so p = 0.00004 stays distinguishable from 0)
+P_DIGITS = 3
+PERCENT = re.compile(r"(^|_)(pct|percent)(_|$)", re.IGNORECASE)
+P_VALUE = re.compile(r"^(p|p_value|p_adjusted|pvalue|p_.*)$", re.IGNORECASE)
+COUNT = re.compile(r"^(n|n_.*|.*_n|firms|pairs|respondents|cmos|cios|count|df_resid|nobs|"
+                   r"firm_waves|matched|no_.*|clusters|excluded|cmo_only|cio_only|"
+                   r"complete_dyads|rows)$", re.IGNORECASE)
+
+
+def round_value(name: str, value: Any) -> Any:
+    """A recorded number as the report shows it: percentages to :data:`PERCENT_DECIMALS`,
+    p-values to :data:`P_DIGITS` significant digits, whole-number counts as integers, other
+    numbers to :data:`DECIMALS`. Anything else is returned as it is."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    v = float(value)
+    if not math.isfinite(v):
+        return v
+    if COUNT.match(name) and v.is_integer():
+        return int(v)
+    if P_VALUE.match(name):
+        return float(f"{v:.{P_DIGITS}g}")
+    if PERCENT.search(name):
+        return round(v, PERCENT_DECIMALS)
+    return round(v, DECIMALS)
+
+
+def rounded(value: Any, name: str = "") -> Any:
+    """:func:`round_value` through dicts (by key), lists and tables (by column)."""
+    if isinstance(value, pd.DataFrame):
+        out = value.copy()
+        for col in out.columns:
+            out[col] = pd.Series([round_value(str(col), v) for v in out[col]], index=out.index,
+                                 dtype=object)
+        return out
+    if isinstance(value, dict):
+        return {k: rounded(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, name) for v in value]
+    return round_value(name, value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -41,12 +91,13 @@ def plain(value: Any) -> Any:
 
 
 def payload(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> dict[str, Any]:
-    """The JSON entry for one recorded result (a table becomes a list of row records)."""
+    """The JSON entry for one recorded result (a table becomes a list of row records), rounded
+    to the precision reports show (:func:`rounded`)."""
     if isinstance(value, pd.DataFrame):
-        records = value.reset_index(drop=True).to_dict(orient="records")
+        records = rounded(value).reset_index(drop=True).to_dict(orient="records")
         return {"key": key, "kind": "table", "columns": [str(c) for c in value.columns],
                 "rows": _jsonable(records)}
-    return {"key": key, "kind": "value", "value": _jsonable(value)}
+    return {"key": key, "kind": "value", "value": _jsonable(rounded(value, key))}
 
 
 def record(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> None:
