@@ -37,18 +37,35 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\
 
 
 # --------------------------------------------------------------------------- fixtures
-def make_processed(folder: Path, seed: int = 0, n: int = 60) -> Path:
-    """A processed-data folder with a tiny survey and a manifest, as `make data` writes them."""
+def make_processed(folder: Path, seed: int = 0, n: int = 80) -> Path:
+    """A processed-data folder with a tiny survey and a manifest, as `make data` writes them.
+
+    ``n // 2`` firms, each with a CMO and a CIO, spread evenly over the cells of country (DE,
+    AT), size band (<250, 5000+) and wave (1, 2), so that every category is a published segment
+    (at least 5 CMOs, CIOs, firms and pairs, also beside the other dimensions); FR and 250-999
+    are empty categories. ``seed`` changes the scores only.
+    """
     rng = np.random.default_rng(seed)
+    firms = n // 2
+    cells = [(c, s, w) for c in ("DE", "AT") for s in ("<250", "5000+") for w in (1, 2)]
+    cell = [cells[i % len(cells)] for i in range(firms)]
+    rows = [(f"F{i:03d}", role, *cell[i]) for i in range(firms) for role in ("CMO", "CIO")]
+    frame = pd.DataFrame(rows, columns=["firm_id", "role", "country", "size_band", "wave"])
     survey = pd.DataFrame({
-        "country": pd.Categorical(rng.choice(["DE", "AT"], n), categories=["DE", "AT", "FR"]),
-        "size_band": pd.Categorical(rng.choice(["<250", "5000+"], n),
-                                    categories=["<250", "250-999", "5000+"], ordered=True),
-        "wave": pd.array(rng.choice([1, 2], n), dtype="Int64"),
-        "score": rng.normal(3.0, 1.0, n),
+        "respondent_id": [f"R{i:04d}" for i in range(len(frame))],
+        "firm_id": frame["firm_id"],
+        "role": pd.Categorical(frame["role"], categories=["CMO", "CIO"]),
+        "country": pd.Categorical(frame["country"], categories=["DE", "AT", "FR"]),
+        "size_band": pd.Categorical(frame["size_band"], categories=["<250", "250-999", "5000+"],
+                                    ordered=True),
+        "wave": pd.array(frame["wave"], dtype="Int64"),
+        "score": rng.normal(3.0, 1.0, len(frame)),
     })
     folder.mkdir(parents=True, exist_ok=True)
     survey.to_parquet(folder / "survey.parquet", index=False)
+    pd.DataFrame({"rule": pd.Series(dtype=str), "severity": pd.Series(dtype=str),
+                  "message": pd.Series(dtype=str)}).to_parquet(
+        folder / "survey_validation.parquet", index=False)
     manifest = {"synthetic": True, "outputs": {
         "survey.parquet": {"sha256": processing.fingerprint(folder / "survey.parquet")}}}
     (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -18,18 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_batch import (  # noqa: F401 (fixtures)
-    FAILS,
-    FIXTURES,
-    TINY,
-    data,
-    frozen_sources,
-    options,
-    run,
-    write_batch,
-)
+import test_batch
+from test_batch import FAILS, FIXTURES, TINY, options, run, write_batch
 
 from helpers import atomic, batch, cli
+
+data = test_batch.data  # shared fixtures: the tiny processed data, frozen sources
+frozen_sources = test_batch.frozen_sources
 
 KILLED = FIXTURES.parent / "resilience" / "killed.ipynb"
 
