@@ -142,7 +142,7 @@ def run(notebook: str, data_dir: Path, work: Path, name: str = "test", **paramet
     result = reporting.render(job, timeout=300, reports_dir=work / "reports",
                               executed_dir=work / "executed")
     html = result.html.read_text(encoding="utf-8")
-    doc = json.loads(result.html.with_suffix(".json").read_text(encoding="utf-8"))
+    doc = json.loads(job.json_path(work / "reports").read_text(encoding="utf-8"))
     return Run(result.status, visible_text(html), doc.get("results", {}), html, doc.get("n"))
 
 

@@ -14,6 +14,7 @@ import errno
 import io
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,17 +121,31 @@ def test_a_disk_full_for_the_whole_report_pair_changes_neither(
     assert not _leftovers(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory: pytest.TempPathFactory, data: Path,
+                  frozen_sources: Path) -> Path:
+    root = tmp_path_factory.mktemp("rendered")
+    f = write_batch(root / "b.yaml", [{"notebook": str(TINY)}, {"notebook": str(FAILS),
+                                      "parameters": {"segment": {"wave": 2}}}], data)
+    assert run(f, root) == {"tiny/all": "fresh", "fails/wave-2": "failed"}
+    return root
+
+
 @pytest.fixture
-def rendered(tmp_path: Path, data: Path) -> Path:
-    f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY)}, {"notebook": str(FAILS),
-                                          "parameters": {"segment": {"wave": 2}}}], data)
-    assert run(f, tmp_path) == {"tiny/all": "fresh", "fails/wave-2": "failed"}
-    return f
+def rendered(tmp_path: Path, rendered_once: Path) -> Path:
+    """A batch rendered once (one good report, one failed) copied into ``tmp_path``; returns
+    its batch file. Runs on it render nothing (``--only`` matches no job), they write the index."""
+    shutil.copytree(rendered_once, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "b.yaml"
 
 
-def _cli(f: Path, root: Path) -> list[str]:
+NOTHING = ["no such report"]
+
+
+def _cli(f: Path, root: Path, *only: str) -> list[str]:
     return ["reports", "--batch", str(f), "--reports-dir", str(root / "reports"),
-            "--executed-dir", str(root / "executed"), "-j", "1"]
+            "--executed-dir", str(root / "executed"), "-j", "1",
+            *(arg for pattern in only for arg in ("--only", pattern))]
 
 
 def test_an_index_that_cannot_be_written_is_one_clear_message_and_no_stale_index(
@@ -139,7 +154,7 @@ def test_an_index_that_cannot_be_written_is_one_clear_message_and_no_stale_index
     index = tmp_path / "reports/index.html"
     assert index.exists()
     disk_full(monkeypatch, lambda target, size: target.name == "index.html")
-    code = cli.main(_cli(rendered, tmp_path))
+    code = cli.main(_cli(rendered, tmp_path, *NOTHING))
     out, err = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in out + err
@@ -157,7 +172,7 @@ def test_a_full_disk_drops_the_forest_plots_before_the_index(
     size = len(index.read_bytes())
     assert "data:image/png" in index.read_text()
     disk_full(monkeypatch, lambda target, n: target.name == "index.html" and n > size // 2)
-    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path),
+    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path), only=NOTHING,
                          progress_stream=io.StringIO())
     assert len(outcomes.problems) == 1 and "without its forest plots" in outcomes.problems[0]
     text = index.read_text()
@@ -182,7 +197,7 @@ def test_an_index_neither_written_nor_removed_is_said_to_be_out_of_date(
 
     disk_full(monkeypatch, denied)
     monkeypatch.setattr(Path, "unlink", unlink)
-    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path),
+    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path), only=NOTHING,
                          progress_stream=io.StringIO())
     [problem] = outcomes.problems
     assert "permission denied" in problem and "could not be removed either" in problem

@@ -70,13 +70,15 @@ def test_names_that_collide_as_file_names_are_refused(tmp_path: Path, data: Path
         assert repr(f"tiny/{second}") in text and caught.value.rule == "batch-duplicate"
 
 
+@pytest.mark.parametrize("folder", ["reports", "executed"])
 def test_an_output_folder_reached_through_a_link_is_refused(tmp_path: Path, data: Path,
+                                                            folder: str,
                                                             capsys: pytest.CaptureFixture[str]
                                                             ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "tiny").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "tiny").symlink_to(elsewhere, target_is_directory=True)
     f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY)}], data)
     code = cli.main(["reports", "--batch", str(f), "--reports-dir", str(tmp_path / "reports"),
                      "--executed-dir", str(tmp_path / "executed")])

@@ -14,9 +14,16 @@
 3. **Render.** A driver process imports the heavy modules once (:func:`helpers.executor.preload`)
    and forks one clean worker per report (``-j`` at a time); the worker runs the notebook in-process
    and writes its outputs atomically. A worker past ``--timeout`` is killed and its report marked
-   failed; a failing report never stops the others. ``--engine kernel`` runs each report in a fresh
+   failed; a failing report never stops the others and never replaces its previous good report
+   (the error page goes beside it, ``<name>.error.html``). ``--engine kernel`` runs each report in a fresh
    Jupyter kernel instead (slower; the reference the in-process engine is tested against).
 4. **Index.** ``reports/index.html`` lists every job with its status (:mod:`helpers.index`).
+   Writing it never raises: a problem (a full disk, no permission) is returned with the outcomes
+   (:func:`publish_index`), and an index that cannot be written is removed rather than left
+   listing reports as they were.
+
+Job names (from ``reports.yaml`` and the data's segment values) become file names only after
+sanitising (:func:`safe_names`, :func:`helpers.reporting.file_stem`).
 
 A lock file (``<reports>/.lock``) serialises runs on one reports folder: a second run waits for
 the first, then finds its reports up to date. Leftover temporary files of an interrupted run, and
@@ -415,6 +422,8 @@ def outcomes_json(outcomes: Sequence[Outcome], reports_dir: Path) -> list[dict[s
     """A run's outcomes as ``--json`` prints them."""
     return [{"notebook": display_path(o.job.notebook), "name": o.job.name,
              "parameters": o.job.parameters, "html": display_path(o.job.html_path(reports_dir)),
+             "error_page": display_path(o.job.error_path(reports_dir))
+             if o.job.error_path(reports_dir).exists() else None,
              "status": o.status, "seconds": round(o.seconds, 2), "error": o.error,
              "not_applicable": o.not_applicable, "reasons": o.reasons, "selected": o.selected}
             for o in outcomes]
@@ -983,6 +992,20 @@ def publish_index(outcomes: Sequence[Outcome], options: Options) -> str | None:
     return problem + kept
 
 
+def check_outputs(jobs: Sequence[Job], options: Options) -> None:
+    """Check, before anything is rendered, that every output path of every job lies inside its
+    folder (:func:`helpers.reporting.inside`: a ``DataError`` naming the path otherwise, e.g.
+    when a notebook's folder is a link to elsewhere)."""
+    for job in jobs:
+        for folder, outputs in ((options.reports_dir, (job.html_path, job.json_path,
+                                                       job.error_path)),
+                                (options.executed_dir, (job.executed_path,
+                                                        job.executed_error_path,
+                                                        job.attempt_path, job.log_path))):
+            for output in outputs:
+                output(folder)
+
+
 def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), force: bool = False,
         progress_stream: TextIO | None = None, index: bool = True) -> Outcomes:
     """Render what is out of date among the jobs ``only`` selects and write the index.
@@ -1003,6 +1026,7 @@ def run(jobs: Sequence[Job], options: Options, *, only: Sequence[str] = (), forc
                   + ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else ""),
                   file=stream, flush=True)
         chosen = {job.key for job in select(jobs, only)}
+        check_outputs(jobs, options)
         planned = plan(jobs, options.reports_dir)
         for p in planned:
             if force and p.job.key in chosen:

@@ -12,7 +12,11 @@ writes, each atomically (an interrupted run leaves the previous file or none, ne
   the notebook recorded with :func:`helpers.results.record` (the index reads these);
 - ``build/executed/<notebook>/<name>.ipynb``: the executed notebook, for analysts who want the code.
 
-A failing notebook gets an error page naming the failing cell and the message; it never raises.
+A failing notebook gets an error page naming the failing cell and the message,
+``<name>.error.html`` beside the report: a previous good report, its results file and executed
+notebook are kept, never replaced by a failure (:func:`write_failure`); it never raises. File
+names come from :func:`file_stem` and every output path is checked to lie in its folder
+(:func:`inside`); what is published shows paths relative to the project (:func:`scrub`).
 A notebook that stops itself with ``helpers.privacy.TooFewResponses`` (a segment too small to show)
 or ``helpers.errors.NotApplicable`` (the survey did not collect what it needs) gets a short page
 saying so and a results file with status "ok": neither is a bug.
