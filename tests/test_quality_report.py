@@ -29,7 +29,7 @@ EXCLUSIONS = pd.DataFrame({
              "response_id in [R_9x]"],
     "n_rows": [3, 2, 7, 1, 6],
 })
-SPEEDERS, STRAIGHT_LINERS = 10, 12
+SPEEDERS, STRAIGHT_LINERS = 12, 22  # each row differs from the others by 5+ pairs
 DONT_KNOW = {"imp_1": 4, "trust_2": 6}
 
 
@@ -77,9 +77,13 @@ def test_dont_know_is_counted_apart_from_skipped(full_run: rv.Run, full: Path) -
     cb = load_codebook()
     for item, n in DONT_KNOW.items():
         asked = survey["role"].astype(str).isin(cb.items[item].roles)
+        if n < 5:  # a count below the minimum cell size, and its percentage, are withheld
+            assert missing.loc[item, "n_dont_know"] == "<5"
+            assert pd.isna(missing.loc[item, "pct_dont_know"])
+            continue
         assert missing.loc[item, "n_dont_know"] == n
         assert missing.loc[item, "n_skipped"] == int(survey.loc[asked, item].isna().sum()) - n
-        assert missing.loc[item, "pct_dont_know"] == pytest.approx(100 * n / asked.sum())
+        assert missing.loc[item, "pct_dont_know"] == pytest.approx(100 * n / asked.sum(), abs=0.05)
     assert (missing.drop(index=list(DONT_KNOW))["n_dont_know"] == 0).all()
     assert "skipped and \"don't know\"" in full_run.text
 
@@ -95,7 +99,7 @@ def test_sensitivity_line_matches_the_headline(full_run: rv.Run, full: Path) -> 
                         ("without speeders and straight-liners", kept)]:
         expected = indicators.compare_roles(frame.loc[rows], ["disconnect_index"])
         expected = expected[expected["method"] == "paired"].iloc[0]
-        assert sens.loc[label, "difference"] == pytest.approx(expected["difference"])
+        assert sens.loc[label, "difference"] == pytest.approx(expected["difference"], abs=5e-4)
         assert sens.loc[label, "pairs"] == expected["n_pairs"]
     assert "Within-firm CMO − CIO difference on the disconnect index, all respondents:" in \
         full_run.text
