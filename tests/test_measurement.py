@@ -408,10 +408,25 @@ def test_syntax_modifiers_fix_and_label_parameters(hs: pd.DataFrame) -> None:
     std_lv = M.cfa(hs, "visual =~ NA*x1 + x2 + x3\nvisual ~~ 1*visual\ntextual =~ x4 + x5 + x6\n"
                        "speed =~ x7 + x8 + x9")
     assert std_lv.fit["chisq"] == pytest.approx(85.30552177, abs=1e-6)
-    # a residual covariance and an orthogonal pair
+    # a residual covariance and an orthogonal pair (lavaan 0.6-14: std.all of a residual
+    # covariance is the residual correlation)
     fit = M.cfa(hs, HS + "\nx7 ~~ x8\nvisual ~~ 0*speed")
     assert _est(fit, "visual", "~~", "speed")["estimate"] == 0
-    assert fit.fit["df"] == 24
+    assert (fit.fit["chisq"], fit.fit["df"], fit.fit["srmr"]) == pytest.approx(
+        (113.6099663, 24, 0.1086717201), abs=1e-5)
+    x78 = _est(fit, "x7", "~~", "x8")
+    assert (x78["estimate"], x78["std_error"], x78["std_estimate"]) == pytest.approx(
+        (0.19050650, 0.18794031, 0.25774974), abs=1e-5)
+    assert _est(fit, "x7", "~~", "x7")["std_estimate"] == pytest.approx(0.75549112, abs=1e-5)
+    # composite reliability of speed counts the residual covariance on the items' standard scale
+    phi = _est(fit, "speed", "~~", "speed")["estimate"]
+    lam = {i: _est(fit, "speed", "=~", i)["estimate"] for i in ("x7", "x8", "x9")}
+    theta = {i: _est(fit, i, "~~", i)["estimate"] for i in lam}
+    sd = {i: np.sqrt(lam[i] ** 2 * phi + theta[i]) for i in lam}
+    std_lam = sum(lam[i] * np.sqrt(phi) / sd[i] for i in lam)
+    error = sum(theta[i] / sd[i] ** 2 for i in lam) + 2 * x78["estimate"] / (sd["x7"] * sd["x8"])
+    cr = fit.reliability.set_index("factor").loc["speed", "cr"]
+    assert cr == pytest.approx(std_lam ** 2 / (std_lam ** 2 + error), abs=1e-9)
 
 
 # --------------------------------------------------------------------------- codebook models

@@ -229,9 +229,13 @@ class CFAResult:
             for f in self.factors:
                 lam = eg[(eg["op"] == "=~") & (eg["lhs"] == f)]
                 its = list(lam["rhs"])
-                var = resid[(resid["lhs"] == resid["rhs"]) & resid["lhs"].isin(its)]["std_estimate"]
-                cov = resid[(resid["lhs"] != resid["rhs"]) & resid["lhs"].isin(its)
-                            & resid["rhs"].isin(its)]["std_estimate"]
+                own = resid[(resid["lhs"] == resid["rhs"]) & resid["lhs"].isin(its)]
+                var = own.set_index("lhs")["std_estimate"]
+                pairs = resid[(resid["lhs"] != resid["rhs"]) & resid["lhs"].isin(its)
+                              & resid["rhs"].isin(its)]
+                # std.all of a residual covariance is a residual correlation; CR needs it on the
+                # items' standardised scale: r · √(θ_ii θ_jj) with θ the standardised variances
+                cov = [r.std_estimate * np.sqrt(var[r.lhs] * var[r.rhs]) for r in pairs.itertuples()]
                 cr = composite_reliability(lam["std_estimate"], var, cov)
                 ave = average_variance_extracted(lam["std_estimate"], var)
                 rows.append({"factor": f, "group": g, "n_items": len(its), "cr": cr, "ave": ave,

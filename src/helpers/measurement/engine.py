@@ -185,8 +185,9 @@ class Model:
 
     def standardized(self, theta: np.ndarray) -> np.ndarray:
         """lavaan's ``std.all`` value of every parameter-table row: loadings λσ_f/σ_x, factor
-        (co)variances as correlations, residual (co)variances and intercepts over the implied
-        item SDs, latent means over the factor SDs."""
+        (co)variances as correlations, residual variances and intercepts over the implied item
+        variances / SDs, residual covariances as residual correlations, latent means over the
+        factor SDs."""
         out = np.full(len(self.params), np.nan)
         for g, (mats, (sigma, _)) in enumerate(zip(self.matrices(theta), self.implied(theta), strict=True)):
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -200,8 +201,10 @@ class Model:
                         value = mats[mat][rows, cols] * lv[cols] / ov[rows]
                     elif mat == "phi":
                         value = mats[mat][rows, cols] / (lv[rows] * lv[cols])
-                    elif mat == "theta":
-                        value = mats[mat][rows, cols] / (ov[rows] * ov[cols])
+                    elif mat == "theta":  # residual covariances as residual correlations
+                        th = mats[mat]
+                        value = np.where(rows == cols, th[rows, cols] / (ov[rows] * ov[cols]),
+                                         th[rows, cols] / np.sqrt(th[rows, rows] * th[cols, cols]))
                     elif mat == "nu":
                         value = mats[mat][rows] / ov[rows]
                     else:
