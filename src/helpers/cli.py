@@ -78,8 +78,9 @@ def _build_data(args: argparse.Namespace) -> int:
     if result.selection:
         print(result.selection)
     print(result.report)
+    folder = "data/processed" if args.out is None else str(args.out).rstrip("/")
     for name, meta in m["outputs"].items():
-        print(f"wrote data/processed/{name}: {meta['rows']} rows")
+        print(f"wrote {folder}/{name}: {meta['rows']} rows")
     if m["dropped_personal_fields"]:
         print(f"personal fields not carried over: {', '.join(m['dropped_personal_fields'])}")
     return 0

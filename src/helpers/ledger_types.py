@@ -316,6 +316,22 @@ class _Checker:
             raise _read_error(exc, self.source) from exc
         return [(value, self.source.display(file) + where) for value, file, where in rows]
 
+    def _examples(self, own: str, file: str) -> list[tuple[Any, str]]:
+        """The first three values of a column in one file, with where they are; none when the
+        file cannot be read on its own (the message then names the file and type only)."""
+        if file not in self.source.files:
+            file = self.source.files[0]
+        ident = _duck_ident(own)
+        row = ("' row ' || CAST(file_row_number + 1 AS VARCHAR)"
+               if self.source.format == "parquet" else "''")
+        sql = (f"SELECT {ident}, {row} FROM {_single_reader(file, self.source)} "
+               f"WHERE {ident} IS NOT NULL LIMIT 3")
+        try:
+            rows = self.con.sql(sql).fetchall()
+        except duckdb.Error:
+            return []
+        return [(value, self.source.display(file) + where) for value, where in rows]
+
     def _one(self, sql: str) -> tuple[Any, ...]:
         try:
             return self.con.execute(sql).fetchone() or ()
@@ -342,16 +358,16 @@ class _Checker:
     def wrong_type(self, conv: Conversion, kind: str, expected: str, hint: str,
                    examples: Sequence[Any] | None = None, what: str | None = None) -> None:
         """Raise the DataError for a column that cannot hold ``expected``."""
-        if examples is None:
-            shown = ", ".join(f"{where}: {quote(value)}" for value, where in self.sample(
-                conv.source, 3))
+        files = self.files_with(conv.source, conv.type)
+        if examples is None:  # read from a file that has the type: a folder's files may differ
+            shown = ", ".join(f"{where}: {quote(value)}"
+                              for value, where in self._examples(conv.source, files[0]))
         else:
             unique = {quote(v): None for v in list(examples)[:1000]}
             shown = ", ".join(list(unique)[:5])
         if not what:
             what = "is " + _CLASS_WORDS.get(kind, "a column of type {type}").format(
                 type=conv.type)
-        files = self.files_with(conv.source, conv.type)
         lines = ("" if self.source.format == "parquet"
                  else " (lines of a streamed CSV ledger are not tracked: example values only)")
         renamed = f" (the ledger's '{conv.source}')" if conv.source != conv.column else ""
@@ -377,7 +393,7 @@ def _read_error(exc: duckdb.Error, source: Any) -> DataError:
 def _single_reader(file: str, source: Any) -> str:
     literal = "'" + file.replace("'", "''") + "'"
     if source.format == "parquet":
-        return f"read_parquet({literal})"
+        return f"read_parquet({literal}, file_row_number = true)"
     return f"read_csv({literal}, header = true, all_varchar = true)"
 
 
