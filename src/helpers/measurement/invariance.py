@@ -7,8 +7,9 @@ variances) and is compared with the step before it (or with the partial model ac
 Verdicts (stated rules; every verdict follows from the numbers printed beside it):
 
 * configural — *holds* when the model converges, is identified, and fits acceptably:
-  CFI ≥ .90 and RMSEA ≤ .10 (Bentler & Bonett 1980; MacCallum, Browne & Sugawara 1996). If it
-  does not hold, the later steps are *not tested*.
+  CFI ≥ .90 and RMSEA ≤ .10 at three decimals (Bentler & Bonett 1980; MacCallum, Browne &
+  Sugawara 1996); *not estimable* when it does not converge or is not identified. Unless it
+  holds, the later steps are *not tested*.
 * metric, scalar, strict — Chen (2007), for samples above 300: a step *does not hold* when
   ΔCFI ≤ −.010 *and* either ΔRMSEA ≥ .015 or ΔSRMR ≥ .030 (metric) / ≥ .010 (scalar, strict);
   otherwise it *holds*. The Δs are rounded to three decimals, as printed, before the rule is
@@ -71,9 +72,12 @@ def compare(previous: CFAResult, current: CFAResult) -> dict[str, float]:
     d_chisq = b["chisq"] - a["chisq"]
     d_df = b["df"] - a["df"]
     p = float(stats.chi2.sf(max(d_chisq, 0.0), d_df)) if d_df > 0 else np.nan
+    def printed(x: float) -> float:
+        return round(float(x), 3) + 0.0  # + 0.0: no "-0.000"
+
     return {"delta_chisq": d_chisq, "delta_df": d_df, "p_chisq_diff": p,
-            "delta_cfi": round(b["cfi"] - a["cfi"], 3), "delta_rmsea": round(b["rmsea"] - a["rmsea"], 3),
-            "delta_srmr": round(b["srmr"] - a["srmr"], 3)}
+            "delta_cfi": printed(b["cfi"] - a["cfi"]), "delta_rmsea": printed(b["rmsea"] - a["rmsea"]),
+            "delta_srmr": printed(b["srmr"] - a["srmr"])}
 
 
 @dataclass
@@ -180,9 +184,16 @@ def invariance(data: pd.DataFrame, model: str | Sequence[str], group: str, *,
                                 pd.DataFrame(columns=_MEAN_COLUMNS), tuple(groups or ()), notes)
     fits["configural"] = configural
     labels = configural.groups
-    ok = (configural.usable and configural.fit["cfi"] >= CONFIGURAL_MIN_CFI
-          and configural.fit["rmsea"] <= CONFIGURAL_MAX_RMSEA)
-    rows.append(_row("configural", configural, None, "holds" if ok else "does not hold", ()))
+    if not configural.usable:
+        verdict = "not estimable"
+        notes.append("configural model not estimable: " + "; ".join(
+            n for n in configural.notes if "converge" in n or "identified" in n))
+    elif (round(configural.fit["cfi"], 3) >= CONFIGURAL_MIN_CFI
+          and round(configural.fit["rmsea"], 3) <= CONFIGURAL_MAX_RMSEA):
+        verdict = "holds"
+    else:
+        verdict = "does not hold"
+    rows.append(_row("configural", configural, None, verdict, ()))
     accepted = configural
     crit = float(stats.chi2.ppf(1 - alpha, len(labels) - 1))
     for step in steps[1:]:
