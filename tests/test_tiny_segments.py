@@ -7,11 +7,12 @@ once, in one module-scoped run, on small data built for the purpose:
 
 - ``lu``: the synthetic sample with one country (LU) of exactly 5 firms, 5 CMOs, 5 CIOs and 5
   complete pairs in one wave, rendered as the segment ``{"country": "LU"}`` by every notebook;
-  its respondents are flagged as speeders, so ``exclude=["speeder"]`` empties it;
+  one of its items is constant (trust_1) and its respondents are flagged as speeders, so
+  ``exclude=["speeder"]`` empties it;
 - ``one_firm``: one firm answering in five waves (5 CMOs, 5 CIOs, one cluster);
-- ``flat``: 5 pairs in one wave, one category of every control, a constant item (trust_1), a
-  constant outcome (joint project success), no failed project, one answer to "relationship
-  improved" and a yes/no driver everyone answered "yes";
+- ``flat``: 5 pairs in one wave, one category of every control, a constant outcome (joint
+  project success), no failed project, one answer to "relationship improved" and a yes/no
+  driver everyone answered "yes";
 - ``four_firms``: 8 pairs from 4 firms (two waves): a surface, but too few clusters for its
   joint test;
 - ``no_pairs``: 5 CMOs and 5 CIOs from 10 different firms.
@@ -86,6 +87,7 @@ def _build(root: Path) -> dict[str, Path]:
     country = survey["country"].astype(str).replace("LU", "DE").where(~lu, "LU")
     survey["country"] = pd.Categorical(country, categories=survey["country"].cat.categories)
     survey["flag_speeder"] = lu  # exclude=["speeder"] leaves the LU segment empty
+    survey.loc[lu & survey["trust_1"].notna(), "trust_1"] = 3.0  # a constant item
     folders = {"lu": _write(built, root / "lu", survey)}
 
     one = _rows(survey, once[5:10])
@@ -126,7 +128,6 @@ JOBS = {
     "03-lu-flagged": ("03", "lu", {"segment": LU, "exclude": ["speeder"]}),
     "03-one_firm": ("03", "one_firm", {}),
     "04-one_firm": ("04", "one_firm", RSA_BELOW_DEFAULT),
-    "01-flat": ("01", "flat", {}),
     "03-flat": ("03", "flat", {}),
     "04-flat": ("04", "flat", RSA_BELOW_DEFAULT),
     "04-four_firms": ("04", "four_firms", RSA_BELOW_DEFAULT),
@@ -214,7 +215,7 @@ def test_one_cluster_is_not_estimable_with_the_reason(rendered: dict[str, dict])
 
 
 def test_constant_items_outcomes_and_drivers_say_why(rendered: dict[str, dict]) -> None:
-    measurement = _report(rendered, "01-flat")["text"]
+    measurement = _report(rendered, "01-lu")["text"]
     assert "not estimable: trust_1 has no variance" in measurement
     drivers = _report(rendered, "03-flat")["text"]
     assert ("left out of the models: Co-funded joint projects (one value in all 10 complete "
