@@ -458,6 +458,10 @@ def test_codebook_constructs_give_the_model() -> None:
     assert fit.syntax == "mutual_trust =~ " + " + ".join(cb.constructs["mutual_trust"].items)
     assert (fit.loadings["std_estimate"] > 0.5).all()  # trust_3 re-keyed, so it loads positively
     assert any("re-keyed" in n and "trust_3" in n for n in fit.notes)
+    raw = M.cfa(data, fit.syntax)  # syntax without a codebook: trust_3 as answered
+    assert (raw.loadings.set_index("item").loc["trust_3", "estimate"] < 0
+            and any("opposite directions" in n for n in raw.notes))
+    assert raw.fit["chisq"] == pytest.approx(fit.fit["chisq"])  # keying does not change the fit
     same = M.cfa(data, fit.syntax, codebook=cb)
     assert same.fit["chisq"] == pytest.approx(fit.fit["chisq"])
     pooled = M.cfa(data, ["mutual_trust", "requirements_friction"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.measurement.cfa import CFAResult, cfa, prepare, resolve_model
+from helpers.measurement.cfa import ESTIMATOR_NOTE, CFAResult, cfa, prepare, resolve_model
 from helpers.measurement.invariance import (
     CHEN_2007, InvarianceResult, chen_noninvariant, invariance, latent_mean_differences)
 from helpers.measurement.spec import NotEstimable, parse_syntax
@@ -49,7 +49,7 @@ def htmt(data: pd.DataFrame, model: str | Sequence[str], group: str | None = Non
 
 
 __all__ = [
-    "CFAResult", "CHEN_2007", "HTMT_CUTOFF", "InvarianceResult", "NotEstimable",
+    "CFAResult", "CHEN_2007", "ESTIMATOR_NOTE", "HTMT_CUTOFF", "InvarianceResult", "NotEstimable",
     "average_variance_extracted", "cfa", "chen_noninvariant", "composite_reliability", "htmt",
     "htmt_matrix", "invariance", "latent_mean_differences", "parse_syntax",
 ]

@@ -32,6 +32,13 @@ from helpers.measurement.validity import (
     average_variance_extracted, composite_reliability, fornell_larcker_table, htmt_matrix)
 
 ALL = "all"  # the group label of a single-group model in tidy tables
+ESTIMATOR_NOTE = (
+    "Maximum likelihood (ML) on the items' covariances (and means, across groups), lavaan's "
+    "defaults; five-point items treated as continuous; rows with a missing answer left out "
+    "(listwise); standard errors from the expected information. A robust alternative (MLR) "
+    "would keep these estimates but widen the standard errors and scale the chi-square for "
+    "non-normal answers; WLSMV would treat the five points as ordered categories (thresholds "
+    "instead of intercepts).")
 Z95 = float(stats.norm.ppf(0.975))
 
 
@@ -149,6 +156,7 @@ class CFAResult:
     :attr:`notes` (Heywood cases, non-convergence, identification, dropped rows and items)."""
 
     estimator = "ML"
+    estimator_note = ESTIMATOR_NOTE
 
     def __init__(self, est: engine.Estimate, spec: Spec, labels: list[Any],
                  parts: list[pd.DataFrame], equal: Sequence[str], partial: Sequence[str],
@@ -318,6 +326,10 @@ class CFAResult:
             if abs(r["std_estimate"]) > 1:
                 out.append(f"Heywood case: standardised loading of {r['rhs']} on {r['lhs']} is "
                            f"{r['std_estimate']:.3f} (beyond ±1){where(r['group'])}")
+        for (f, g), lam in e[e["op"] == "=~"].groupby(["lhs", "group"], sort=False)["estimate"]:
+            if (lam > 0).any() and (lam < 0).any():
+                out.append(f"items of {f} load in opposite directions{where(g)}: re-key reverse-"
+                           "worded items (composite reliability and AVE assume one direction)")
         for _, r in e[(e["op"] == "~~") & e["lhs"].isin(self.factors) & (e["lhs"] != e["rhs"])
                       ].iterrows():
             if abs(r["std_estimate"]) > 1:
