@@ -237,13 +237,13 @@ def identification_notes(spec: Spec) -> tuple[list[str], str | None]:
     identified: three moments, four parameters).
     """
     notes: list[str] = []
-    fixed_cov = {(lhs, t.name) for lhs, t in spec.covariances if t.fixed is not None}
+    fixed_cov = {(lhs, t.name) for lhs, t in spec.covariances if t.fixed == 0}
     for f, terms in spec.factors.items():
         k = len(terms)
         if k == 1:
             return notes, (f"factor {f} has one indicator ({terms[0].name}): its error variance "
                            "cannot be separated from the factor variance")
-        if k == 2:
+        if k == 2 and terms[1].fixed is None:
             others = [g for g in spec.factors if g != f and (f, g) not in fixed_cov
                       and (g, f) not in fixed_cov]
             if not others:
