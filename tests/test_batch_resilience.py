@@ -78,7 +78,8 @@ def test_a_nearly_full_disk_keeps_the_good_report_and_the_next_run_recovers(
     assert not _leftovers(tmp_path)
     doc = json.loads(results.read_text())
     assert doc["status"] == "ok" and doc["results"] == json.loads(before[1])["results"]
-    assert "No space left on device" in doc["failure"]["error"]
+    assert doc["failure"]["error"] == ("The report could not be saved: No space left on "
+                                       "device: …/reports/tiny/all.html")
     page = (tmp_path / "reports/tiny/all.error.html").read_text()
     assert "The previous good report, rendered" in page and 'href="all.html"' in page
     index = (tmp_path / "reports/index.html").read_text()

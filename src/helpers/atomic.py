@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _naming(exc: OSError, target: Path, tmp: Path | None) -> OSError:
+    """The error naming the target rather than nothing or the temporary file (a write or a sync
+    that fails for a full disk names no file), so that messages say which output failed."""
+    if exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp)):
+        exc.filename = str(target)
+    return exc
+
+
 def _temporary(target: Path) -> Path:
     """An empty temporary file beside ``target`` (its folder created if needed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -40,14 +48,19 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is left untouched.
     """
     target = Path(target)
-    tmp_path = _temporary(target)
+    try:
+        tmp_path = _temporary(target)
+    except OSError as exc:
+        raise _naming(exc, target, None) from None
     try:
         yield tmp_path
         _sync(tmp_path)
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError):
+            _naming(exc, target, tmp_path)
         raise
 
 
@@ -71,19 +84,25 @@ def write_texts(files: Mapping[str | Path, str]) -> None:
     as it was.
     """
     staged: list[tuple[Path, Path]] = []
+    current: tuple[Path | None, Path] | None = None
     try:
         for target, text in files.items():
+            current = (None, Path(target))
             tmp = _temporary(Path(target))
             staged.append((tmp, Path(target)))
+            current = (tmp, Path(target))
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(text)
             _sync(tmp)
         for tmp, target in staged:
+            current = (tmp, target)
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        if isinstance(exc, OSError) and current is not None:
+            _naming(exc, current[1], current[0])
         raise
 
 

@@ -440,8 +440,9 @@ def summary(outcomes: Sequence[Outcome], reports_dir: Path, seconds: float) -> s
             kept = reporting.kept_report(o.job, reports_dir)
             when = reporting.time_label((kept or {}).get("rendered_at"))
             note = f"; the previous good report from {when} is kept" if kept else ""
-            lines.append(f"FAILED {o.job.key}: {_last_line(o.error)}  "
-                         f"(see {display_path(o.job.error_path(reports_dir))}{note})")
+            page = o.job.error_path(reports_dir)
+            see = f"see {display_path(page)}" if page.exists() else "no error page written"
+            lines.append(f"FAILED {o.job.key}: {_last_line(o.error)}  ({see}{note})")
     return "\n".join(lines)
 
 

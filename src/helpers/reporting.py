@@ -734,8 +734,9 @@ def write_failure(job: Job, failure: Failure, reports_dir: Path = paths.REPORTS,
                                            executed if executed.exists() else None, kept,
                                            reports_dir))
         record["page"] = page.name
-    except OSError as exc:  # e.g. the disk is full: say so in the results file
-        record["error"] += f"\n(the error page could not be written either: {_os_reason(exc)})"
+    except OSError as exc:  # e.g. the disk is full: say so in the results file, first (the
+        record["error"] = (f"(The error page could not be written either: {_os_reason(exc)}.)"
+                           f"\n{record['error']}")  # last line stays the failure's message)
     if kept is not None:
         doc = {**kept, "failure": record}
     else:
@@ -896,6 +897,9 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
         page = to_html(scrub_outputs(nb), job, doc, job.executed_path(executed_dir))
         target = _commit(job, page, doc, reports_dir, executed_dir)
         return JobResult(job, "ok", target, time.perf_counter() - start)
+    except OSError as exc:  # not from a cell (papermill wraps those): an output not written
+        failure = Failure(f"The report could not be saved: {_os_reason(exc)}",
+                          ename=type(exc).__name__, evalue=str(exc.strerror or exc))
     except Exception as exc:  # noqa: BLE001 -- one failing report must not stop the batch
         failure = failure_from(exc)
     try:
