@@ -17,7 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 import test_batch
-from test_batch import FAILS, TINY, make_processed, options, run, write_batch
+from test_batch import FAILS, SLOW, TINY, make_processed, options, run, write_batch
 
 from helpers import batch, cli, paths, reporting
 from helpers.errors import DataError
@@ -171,6 +171,24 @@ def test_a_failed_render_keeps_the_previous_good_report(tmp_path: Path, data: Pa
     assert not (tmp_path / "reports/fails/x.error.html").exists()
     assert not (tmp_path / "executed/fails/x.error.ipynb").exists()
     assert 'class="failed"' not in (tmp_path / "reports/index.html").read_text()
+
+
+def test_a_report_stopped_at_its_time_limit_keeps_the_previous_good_report(
+        tmp_path: Path, data: Path) -> None:
+    f = write_batch(tmp_path / "b.yaml", [{"notebook": str(SLOW),
+                                           "parameters": {"seconds": 0.1}}], data)
+    assert run(f, tmp_path) == {"slow/all": "fresh"}
+    report = tmp_path / "reports/slow/all.html"
+    before = report.read_bytes()
+    write_batch(f, [{"notebook": str(SLOW), "parameters": {"seconds": 60}}], data)
+    assert run(f, tmp_path, timeout=3) == {"slow/all": "failed"}  # the worker is killed
+    assert report.read_bytes() == before
+    doc = json.loads((tmp_path / "reports/slow/all.json").read_text())
+    assert doc["status"] == "ok" and doc["parameters"]["seconds"] == 0.1
+    assert doc["failure"]["error"].startswith("Timed out")
+    page = (tmp_path / "reports/slow/all.error.html").read_text()
+    assert "Timed out" in page and "The previous good report" in page
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
 # --------------------------------------------------------------------------- local paths
