@@ -78,7 +78,7 @@ def test_dont_know_is_counted_apart_from_skipped(full_run: rv.Run, full: Path) -
     for item, n in DONT_KNOW.items():
         asked = survey["role"].astype(str).isin(cb.items[item].roles)
         if n < 5:  # a count below the minimum cell size, and its percentage, are withheld
-            assert missing.loc[item, "n_dont_know"] == "<5"
+            assert missing.loc[item, "n_dont_know"] == "·"
             assert pd.isna(missing.loc[item, "pct_dont_know"])
             continue
         assert missing.loc[item, "n_dont_know"] == n

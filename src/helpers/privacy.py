@@ -739,8 +739,9 @@ def partitions(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL, *,
 
 
 # --------------------------------------------------------------------------- secondary suppression
-#: how a cell withheld to protect another (not itself small) is shown
-SECONDARY_MARK = "·"
+#: how a withheld count of a linked table is shown: small or withheld to protect a small one,
+#: alike (a "<5" beside a published total would bound the cell, and two of them can pin it)
+WITHHELD = "·"
 WHOLE = "all"
 
 
@@ -787,10 +788,10 @@ def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
     """What a reader can derive about each withheld cell (by position): its smallest and largest
     value.
 
-    The reader knows every shown cell, every equation of the cube and how withheld cells are
-    shown: ``<min_cell`` means 0 to ``min_cell − 1``, :data:`SECONDARY_MARK` at least
-    ``min_cell``. Solved as integer programmes (scipy's HiGHS): a cell whose smallest and
-    largest value coincide is given back by the published numbers.
+    The reader knows every shown cell, every equation of the cube and that counts are whole
+    numbers of at least 0; every withheld cell looks alike (:data:`WITHHELD`), small or not.
+    Solved as integer programmes (scipy's HiGHS): a cell whose smallest and largest value
+    coincide is given back by the published numbers.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -811,9 +812,7 @@ def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
         if coef.any():
             rows.append(coef)
             rhs.append(b)
-    value = np.array([values[cell] for cell in hidden])
-    lower = np.where(value < min_cell, 0.0, float(min_cell))
-    upper = np.where(value < min_cell, float(min_cell - 1), np.inf)
+    lower, upper = np.zeros(len(hidden)), np.full(len(hidden), np.inf)
     constraints = [LinearConstraint(np.array(rows), rhs, rhs)] if rows else []
     out = {}
     for cell in (cells or hidden):
@@ -844,14 +843,41 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
     values = cube.values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     free = np.array([c not in cube.known for c in cube.values.columns])
     suppressed = (values > 0) & (values < min_cell) & free[None, :]
+    primary = suppressed.copy()
     eqs = [[cell for cell, _ in eq] for eq in cube.equations()]
     derivable: list[tuple[int, int]] = []
+    useless: set[tuple[int, int]] = set()  # withheld in vain: pinned by published cells
 
     def pick(options: list[tuple[int, int]]) -> tuple[int, int]:
-        return min(options, key=lambda c: (values[c] >= min_cell, values[c], c))
+        return min(options, key=lambda c: (values[c], c))  # the least information lost
 
     def open_cells(cells: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        return [c for c in cells if free[c[1]] and not suppressed[c]]
+        return [c for c in cells if free[c[1]] and not suppressed[c] and c not in useless]
+
+    def neighbours(cell: tuple[int, int]) -> list[tuple[int, int]]:
+        """Cells that could be withheld beside ``cell``: in its equations, else in the
+        equations of the withheld cells linked to it (what pins a cell may be a few
+        equations away)."""
+        seen, frontier = {cell}, [cell]
+        while frontier:
+            options = list(dict.fromkeys(c for cells in eqs if any(f in cells for f in frontier)
+                                         for c in open_cells(cells)))
+            if options:
+                return options
+            linked = {c for cells in eqs if any(f in cells for f in frontier)
+                      for c in cells if suppressed[c]} - seen
+            seen |= linked
+            frontier = list(linked)
+        return []
+
+    def stuck(cell: tuple[int, int]) -> None:
+        """No cell left to withhold beside ``cell``: a secondary cell is shown again (it is
+        derivable, so withholding it protects nothing); a small one is recorded."""
+        if primary[cell]:
+            derivable.append(cell)
+        else:
+            suppressed[cell] = False
+            useless.add(cell)
 
     while True:
         changed = False
@@ -861,21 +887,21 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
                 options = open_cells(cells)
                 if options:
                     suppressed[pick(options)] = True
-                    changed = True
                 else:
-                    derivable.append(hidden[0])
+                    stuck(hidden[0])
+                changed = True
         if changed:
             continue
         exposed = [cell for cell, (lo, hi) in intervals(cube, suppressed, min_cell).items()
                    if hi - lo < 1 - 1e-9 and cell not in derivable]
         if not exposed:
             break
-        options = list(dict.fromkeys(c for cells in eqs if exposed[0] in cells
-                                     for c in open_cells(cells)))
+        cell = exposed[0]
+        options = neighbours(cell)
         if options:
             suppressed[pick(options)] = True
         else:
-            derivable.append(exposed[0])
+            stuck(cell)
     out = pd.DataFrame(suppressed, index=cube.values.index, columns=cube.values.columns)
     out.attrs["derivable"] = [(cube.values.index[r], cube.values.columns[c])
                               for r, c in derivable]
@@ -883,13 +909,11 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
 
 
 def shown_cells(cube: CountCube, suppressed: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """The cube as reports show it: withheld cells as ``<min_cell`` (below the minimum) or
-    :data:`SECONDARY_MARK` (withheld to protect another), counts as integers."""
+    """The cube as reports show it: withheld cells as :data:`WITHHELD`, counts as integers."""
     values = cube.values.to_numpy(dtype=float)
     hidden = suppressed.to_numpy(dtype=bool)
-    cells = [[(f"<{min_cell}" if v < min_cell else SECONDARY_MARK) if h else
-              (int(v) if np.isfinite(v) else np.nan) for v, h in zip(vr, hr, strict=True)]
-             for vr, hr in zip(values, hidden, strict=True)]
+    cells = [[WITHHELD if h else (int(v) if np.isfinite(v) else np.nan)
+              for v, h in zip(vr, hr, strict=True)] for vr, hr in zip(values, hidden, strict=True)]
     return pd.DataFrame(cells, index=cube.values.index, columns=cube.values.columns,
                         dtype=object)
 
@@ -900,8 +924,7 @@ def union_row(cube: CountCube, suppressed: pd.DataFrame, rows: Sequence[str],
     only when every part's cell is shown (then it is derivable anyway, so it adds nothing)."""
     total = cube.values.loc[list(rows)].sum()
     hidden = suppressed.loc[list(rows)].any()
-    return pd.Series([(f"<{min_cell}" if total[c] < min_cell else SECONDARY_MARK)
-                      if hidden[c] else int(total[c]) for c in cube.values.columns],
+    return pd.Series([WITHHELD if hidden[c] else int(total[c]) for c in cube.values.columns],
                      index=cube.values.columns, dtype=object)
 
 

@@ -691,9 +691,8 @@ def dyad_table(whole: pd.DataFrame, parts: dict[str, Partition], view: SegmentVi
     table["pct_complete"] = (100 * complete / firms).astype(float)
     n = int(table[DYAD_COUNTS].apply(lambda c: c.map(lambda v: isinstance(v, str))).sum().sum())
     table.attrs["note"] = "" if not n else (
-        f"Counts below {min_cell} are shown as <{min_cell}; {privacy.SECONDARY_MARK} marks a "
-        "count withheld because, with the totals here or in the other segment reports, it "
-        "would give a small count back.")
+        f"{privacy.WITHHELD} marks a withheld count: fewer than {min_cell}, or a count that "
+        "with the totals here or in the other segment reports would give such a count back.")
     return table
 
 
@@ -779,10 +778,9 @@ def protected_missingness(whole: pd.DataFrame, parts: dict[str, Partition], view
     out.attrs["dont_know_recorded"] = recorded
     notes = []
     if withheld:
-        notes.append(f"Counts below {min_cell} are shown as <{min_cell} and "
-                     f"{privacy.SECONDARY_MARK} marks a count withheld because, with the totals "
-                     "here or in the other segment reports, it would give a small count back; "
-                     "percentages of withheld counts are left blank.")
+        notes.append(f"{privacy.WITHHELD} marks a withheld count: fewer than {min_cell}, or a "
+                     "count that with the totals here or in the other segment reports would give "
+                     "such a count back; percentages of withheld counts are left blank.")
     if not recorded:
         notes.append("\"Don't know\" answers were not recorded apart from skipped items in this "
                      "processed data (it predates that record): every missing answer counts as "

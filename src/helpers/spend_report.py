@@ -99,7 +99,7 @@ def trend(table: pd.DataFrame, column: str, min_cell: int = privacy.DEFAULT_MIN_
     budget ratio is its own confidential figure. The median needs ``2 * min_cell`` firms (it is
     one firm's value, or the mean of two). ``years`` (:func:`shown_years`, in a segment report)
     lists the years the segment reports may show; the others are blank with ``n`` withheld
-    (:data:`helpers.privacy.SECONDARY_MARK`). ``attrs["note"]`` says what was left out.
+    (:data:`helpers.privacy.WITHHELD`). ``attrs["note"]`` says what was left out.
     """
     t = spend.share_trend(table, column).drop(columns="std")
     for c in TREND_VALUES:
@@ -112,9 +112,9 @@ def trend(table: pd.DataFrame, column: str, min_cell: int = privacy.DEFAULT_MIN_
         other = ~t["year"].isin(years) & (n >= min_cell)
         for c in TREND_VALUES:
             out[c] = out[c].astype(object).where(~other, np.nan)
-        out["n"] = out["n"].astype(object).where(~other, privacy.SECONDARY_MARK)
+        out["n"] = out["n"].astype(object).where(~other, privacy.WITHHELD)
         if other.any():
-            notes.append(f"Years marked {privacy.SECONDARY_MARK} are shown in the whole-sample "
+            notes.append(f"Years marked {privacy.WITHHELD} are shown in the whole-sample "
                          "report only: with the other segment reports they would single out "
                          f"fewer than {min_cell} firms.")
     if out.attrs.get("suppressed"):
