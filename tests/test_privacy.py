@@ -47,9 +47,12 @@ def test_suppress_small_groups_blanks_values_and_counts() -> None:
 
 
 def test_pool_rare_merges_small_categories() -> None:
-    df = pd.DataFrame({"country": ["DE"] * 6 + ["NO"] * 2 + ["LU"]})
-    out = privacy.pool_rare(df, ["country"], min_cell=5)
-    assert out["country"].value_counts().to_dict() == {"DE": 6, "Other": 3}
+    df = pd.DataFrame({"country": ["DE"] * 6 + ["NL"] * 5 + ["NO"] * 2 + ["LU"]})
+    out = privacy.pool_rare(df, ["country"], min_cell=5)  # no firm column: rows only
+    assert out["country"].value_counts().to_dict() == {"DE": 6, "Other": 8}
+    # "Other" of 3 cannot stand alone and DE is all that is left: one category
+    out = privacy.pool_rare(df[df["country"] != "NL"], ["country"], min_cell=5)
+    assert out["country"].unique().tolist() == ["Other"]
 
 
 def test_segment_guard(survey_factory) -> None:
