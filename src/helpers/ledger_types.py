@@ -21,7 +21,8 @@ Converted (``amount``): numbers as they are; text with a decimal point (``1234.5
 apostrophes as thousands separators (``1 234,56``, ``1'234.56``); a trailing minus
 (``1.234,56-``, SAP) and a currency sign or code before or after the number (``€ 1.234,56``,
 ``1234.56 EUR``, ``12,50 kr.``) when it agrees with the line's ``currency`` (a sign that does not
-is a bad amount). Which decimal mark a column uses is decided from its values; a column whose
+is a bad amount; signs are looked for when the sampled values have some, which keeps the common
+sign-free column fast). Which decimal mark a column uses is decided from its values; a column whose
 values never tell (only ``1.234`` or ``1,234``) is a DataError.
 
 DataErrors (rule ``ledger-column-type``) name the ledger file, the column and the expected type,
@@ -82,9 +83,10 @@ _CURRENCY_TOKEN = "(€|£|[$]|kr[.]?|S?Fr[.]|[A-Za-z]{3})"
 _GROUPING = "[ \u00a0\u202f\u2009'\u2019]"
 COMMA_DECIMAL = "^[+-]?(([0-9]{1,3}([.][0-9]{3})+|[0-9]+)(,[0-9]+)?|,[0-9]+)$"
 DOT_DECIMAL = "^[+-]?(([0-9]{1,3}(,[0-9]{3})+|[0-9]+)([.][0-9]+)?|[.][0-9]+)([eE][+-]?[0-9]+)?$"
-_SIGN_CURRENCIES = {"€": ("EUR",), "£": ("GBP",), "$": ("USD", "CAD", "AUD", "NZD"),
-                    "kr": ("DKK", "SEK", "NOK", "ISK"), "kr.": ("DKK", "SEK", "NOK", "ISK"),
-                    "Fr.": ("CHF",), "SFr.": ("CHF",)}
+_SIGN_RE = re.compile(f"^{_CURRENCY_TOKEN}|{_CURRENCY_TOKEN}$")
+# What a sign stands for; replaced longest first, so "SFr." is not read as "Fr.".
+_SIGN_CODES = (("SFr.", "CHF"), ("Fr.", "CHF"), ("kr.", "DKK SEK NOK ISK"),
+               ("kr", "DKK SEK NOK ISK"), ("€", "EUR"), ("£", "GBP"), ("$", "USD CAD AUD NZD"))
 
 _DATE_HINT = ("store booking dates as dates, or as text in one form such as 2024-03-15, "
               "15.03.2024 or 20240315 (integers yyyymmdd work too)")
@@ -107,6 +109,7 @@ class Conversion:
     kind: str = "as_is"
     formats: tuple[str, ...] = ()
     decimal: str = "."
+    signs: bool = False  # amount_text: some values carry a currency sign or code
 
     def describe(self) -> str:
         """The conversion in words, e.g. ``booking_date: text dates 15.03.2024``."""
@@ -265,6 +268,7 @@ class _Checker:
             self.wrong_type(conv, kind, "numbers", _AMOUNT_HINT)
         values = [str(v).strip() for v, _ in self.sample(conv.source)]
         values = [v for v in values if v]
+        signs = any(_SIGN_RE.search(v) for v in values)
         cleaned = [clean_amount(v) for v in values]
         comma = [bool(re.fullmatch(COMMA_DECIMAL, c)) for c in cleaned]
         dot = [bool(re.fullmatch(DOT_DECIMAL, c)) for c in cleaned]
@@ -273,7 +277,8 @@ class _Checker:
                             what="holds text that is not an amount in any known form")
         if decimal is None:
             decimal = self._decimal(conv, values, cleaned, comma, dot)
-        return Conversion(**{**conv.__dict__, "kind": "amount_text", "decimal": decimal})
+        return Conversion(**{**conv.__dict__, "kind": "amount_text", "decimal": decimal,
+                             "signs": signs})
 
     def _decimal(self, conv: Conversion, values: list[str], cleaned: list[str],
                  comma: list[bool], dot: list[bool]) -> str:
@@ -426,10 +431,10 @@ def _example_date(fmt: str) -> str:
     return datetime(2024, 3, 15).strftime(fmt)
 
 
-def clean_amount(text: str) -> str:
+def clean_amount(text: str, signs: bool = True) -> str:
     """A text amount without currency sign and grouping spaces/apostrophes, a trailing minus
     moved to the front: the Python twin of :func:`clean_amount_sql` (to read the sample)."""
-    t = re.sub(f"^{_CURRENCY_TOKEN}|{_CURRENCY_TOKEN}$", "", text.strip())
+    t = _SIGN_RE.sub("", text.strip()) if signs else text.strip()
     t = re.sub(_GROUPING, "", t)
     return re.sub("^([^-].*)-$", r"-\1", t)
 
@@ -452,10 +457,13 @@ def _replace_all(dialect: str, text: str, pattern: str, replacement: str) -> str
     return f"regexp_replace({text}, {_literal(pattern, dialect)}, {_literal(replacement, dialect)})"
 
 
-def clean_amount_sql(column: str, dialect: str) -> str:
-    """SQL for :func:`clean_amount` of the text of ``column`` (DuckDB or Spark SQL)."""
+def clean_amount_sql(column: str, dialect: str, signs: bool = True) -> str:
+    """SQL for :func:`clean_amount` of the text of ``column`` (DuckDB or Spark SQL). Without
+    ``signs`` (no sampled value had one) currency signs are not looked for: a value with one
+    is then a bad amount, and the column is read faster."""
     t = f"TRIM(CAST({column} AS STRING))"
-    t = _replace_all(dialect, t, f"^{_CURRENCY_TOKEN}|{_CURRENCY_TOKEN}$", "")
+    if signs:
+        t = _replace_all(dialect, t, f"^{_CURRENCY_TOKEN}|{_CURRENCY_TOKEN}$", "")
     t = _replace_all(dialect, t, _GROUPING, "")
     return _replace_all(dialect, t, "^([^-].*)-$", "-\\1")
 
@@ -522,27 +530,27 @@ def expression(conv: Conversion, ref: Callable[[str], str], dialect: str,
                          f"THEN {parsed} END")
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
     if conv.kind == "amount_text":
-        n = clean_amount_sql(x, dialect)
+        n = clean_amount_sql(x, dialect, conv.signs)
         if conv.decimal == ",":
             pattern, number = COMMA_DECIMAL, f"replace(replace({n}, '.', ''), ',', '.')"
         else:
             pattern, number = DOT_DECIMAL, f"replace({n}, ',', '')"
         value = f"CASE WHEN {_matches(dialect, n, pattern)} THEN TRY_CAST({number} AS DOUBLE) END"
-        if currency is None:
+        if currency is None or not conv.signs:
             return value
         return f"CASE WHEN {_currency_agrees(ref(currency), x, dialect)} THEN {value} END"
     return x
 
 
 def _currency_agrees(currency: str, amount: str, dialect: str) -> str:
-    """SQL: the amount's currency sign or code (if any) names the line's currency."""
+    """SQL: the amount's currency sign or code, if it has one, names the line's currency
+    (a sign as one of the codes it stands for: "$" for USD, CAD, AUD or NZD)."""
     t = f"TRIM(CAST({amount} AS STRING))"
-    first = f"regexp_extract({t}, {_literal('^' + _CURRENCY_TOKEN, dialect)}, 1)"
-    last = f"regexp_extract({t}, {_literal(_CURRENCY_TOKEN + '$', dialect)}, 1)"
-    token = f"(CASE WHEN {first} <> '' THEN {first} ELSE {last} END)"
+    token = (f"concat(regexp_extract({t}, {_literal('^' + _CURRENCY_TOKEN, dialect)}, 1), "
+             f"regexp_extract({t}, {_literal(_CURRENCY_TOKEN + '$', dialect)}, 1))")
+    codes = token
+    for sign, code in _SIGN_CODES:
+        codes = f"replace({codes}, {_literal(sign, dialect)}, '{code}')"
     code = f"UPPER(TRIM(CAST({currency} AS STRING)))"
-    cases = " ".join(
-        f"WHEN {token} = '{sign}' THEN COALESCE({code} IN ({', '.join(repr(c) for c in codes)}),"
-        " FALSE)" for sign, codes in _SIGN_CURRENCIES.items())
-    return (f"(CASE WHEN {token} = '' THEN TRUE {cases} "
-            f"ELSE COALESCE(UPPER({token}) = {code}, FALSE) END)")
+    return (f"COALESCE(length({token}) = 0 OR (length({code}) = 3 "
+            f"AND instr(UPPER({codes}), {code}) > 0), FALSE)")
