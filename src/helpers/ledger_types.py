@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -190,13 +190,13 @@ class _Checker:
         values = [str(v).strip() for v, _ in self.sample(conv.source)]
         values = [v for v in values if v]
         if not values:
-            return Conversion(**{**conv.__dict__, "kind": "date_text", "formats": (ISO,)})
+            return replace(conv, kind="date_text", formats=(ISO,))
         if date_format:
             if not any(_parses(v, date_format) for v in values[:1000]):
                 self.wrong_type(conv, kind, f"dates in the mapping's date_format "
                                 f"{quote(date_format)}", "fix ledger: date_format: in the "
                                 "mapping file to match the dates shown", examples=values)
-            return Conversion(**{**conv.__dict__, "kind": "date_text", "formats": (date_format,)})
+            return replace(conv, kind="date_text", formats=(date_format,))
         found: list[str] = []
         families: dict[tuple[str, int], list[bool]] = {}  # (sep, year digits) -> [day1st, mon1st]
         unknown = []
@@ -219,7 +219,7 @@ class _Checker:
         if not found:
             self.wrong_type(conv, kind, "dates", _DATE_HINT, examples=unknown,
                             what="holds text that is not a date in any known form")
-        return Conversion(**{**conv.__dict__, "kind": "date_text", "formats": tuple(found)})
+        return replace(conv, kind="date_text", formats=tuple(found))
 
     def _order(self, conv: Conversion, sep: str, digits: int, day_first: bool,
                month_first: bool, values: list[str]) -> str:
@@ -257,7 +257,7 @@ class _Checker:
             self.wrong_type(conv, kind, "dates (whole numbers count as dates only as yyyymmdd, "
                             "e.g. 20240315)", _DATE_HINT + "; Excel day numbers (45366) must "
                             "be formatted as dates before exporting", examples=values)
-        return Conversion(**{**conv.__dict__, "kind": "yyyymmdd"})
+        return replace(conv, kind="yyyymmdd")
 
     # --- amounts
     def amount(self, conv: Conversion, kind: str, decimal: str | None,
@@ -277,8 +277,7 @@ class _Checker:
                             what="holds text that is not an amount in any known form")
         if decimal is None:
             decimal = self._decimal(conv, values, cleaned, comma, dot)
-        return Conversion(**{**conv.__dict__, "kind": "amount_text", "decimal": decimal,
-                             "signs": signs})
+        return replace(conv, kind="amount_text", decimal=decimal, signs=signs)
 
     def _decimal(self, conv: Conversion, values: list[str], cleaned: list[str],
                  comma: list[bool], dot: list[bool]) -> str:
