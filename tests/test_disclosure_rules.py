@@ -308,7 +308,12 @@ def test_secondary_suppression_cannot_be_undone_by_the_margins(rows) -> None:
         assert lo <= cube.values.loc[cell] <= hi
     labels_, cols = list(cube.values.index), list(cube.values.columns)
     for eq in cube.equations():  # no published equation holds exactly one withheld cell
-        assert sum(bool(hidden.loc[labels_[i], cols[j]]) for (i, j), _ in eq) != 1
+        withheld = [(labels_[i], cols[j], k) for (i, j), k in eq if hidden.loc[labels_[i], cols[j]]]
+        assert len(withheld) != 1
+        if len({k for *_, k in withheld}) == 1:  # their total follows: never a small group,
+            total = sum(cube.values.loc[r, c] for r, c, _ in withheld)  # unless it follows
+            shown_cols = {cols[j] for (i, j), _ in eq if not hidden.loc[labels_[i], cols[j]]}
+            assert total == 0 or total >= MIN or shown_cols <= set(cube.known), withheld
 
 
 def test_a_union_row_shows_only_what_its_parts_show() -> None:

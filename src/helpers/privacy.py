@@ -834,17 +834,22 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
     Primary: counts from 1 to ``min_cell − 1``. Secondary, as in official statistics (Hundepool
     et al. 2012, *Statistical Disclosure Control*, ch. 4; tau-ARGUS): more cells are withheld
     until no withheld cell can be derived from the shown ones — every row, column or margin
-    equation holding a withheld cell holds another, and integer programming over all equations
-    together (:func:`intervals`) leaves every withheld cell at least two possible values. The
-    next cell withheld is the smallest one sharing an equation with an exposed cell.
+    equation holding a withheld cell holds another, the withheld cells of an equation never add
+    up to a small group (when they stand on one side of it their total follows: it is 0 or at
+    least ``min_cell``), and integer programming over all equations together
+    (:func:`intervals`) leaves every withheld cell at least two possible values. The next cell
+    withheld is the smallest one sharing an equation with an exposed cell.
     ``attrs["derivable"]`` lists cells (row, column) that no choice could protect (all their
-    equations made of cells published elsewhere); callers must not show those rows.
+    equations made of cells published elsewhere), ``attrs["small_totals"]`` groups of withheld
+    cells whose small total follows from the ``known`` columns alone (firm-waves minus pairs:
+    the firm-waves with one executive); both are empty unless ``known`` gives them away.
     """
     values = cube.values.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     free = np.array([c not in cube.known for c in cube.values.columns])
     suppressed = (values > 0) & (values < min_cell) & free[None, :]
     primary = suppressed.copy()
-    eqs = [[cell for cell, _ in eq] for eq in cube.equations()]
+    signed = cube.equations()
+    eqs = [[cell for cell, _ in eq] for eq in signed]
     derivable: list[tuple[int, int]] = []
     useless: set[tuple[int, int]] = set()  # withheld in vain: pinned by published cells
 
@@ -879,6 +884,13 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
             suppressed[cell] = False
             useless.add(cell)
 
+    def small_total(eq: list[tuple[tuple[int, int], int]]) -> float:
+        """The total of the withheld cells of an equation when they all stand on one side of
+        it (then the total follows from the shown cells); 0 otherwise."""
+        sides = {k for c, k in eq if suppressed[c]}
+        return sum(values[c] for c, _ in eq if suppressed[c]) if len(sides) == 1 else 0.0
+
+    small_sums: list[list[tuple[int, int]]] = []
     while True:
         changed = False
         for cells in eqs:  # fast pass: an equation with exactly one withheld cell gives it back
@@ -890,6 +902,18 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
                 else:
                     stuck(hidden[0])
                 changed = True
+        for eq, cells in zip(signed, eqs, strict=True):
+            # withheld cells that together are a small group: their total follows from the
+            # equation ("whole minus the shown segments" would count fewer than min_cell)
+            total = small_total(eq)
+            if 0 < total < min_cell and cells not in small_sums:
+                options = open_cells(cells)
+                if options:
+                    enough = [c for c in options if values[c] >= min_cell - total]
+                    suppressed[pick(enough or options)] = True
+                    changed = True
+                else:
+                    small_sums.append(cells)
         if changed:
             continue
         exposed = [cell for cell, (lo, hi) in intervals(cube, suppressed, min_cell).items()
@@ -905,6 +929,10 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
     out = pd.DataFrame(suppressed, index=cube.values.index, columns=cube.values.columns)
     out.attrs["derivable"] = [(cube.values.index[r], cube.values.columns[c])
                               for r, c in derivable]
+    out.attrs["small_totals"] = [[(cube.values.index[r], cube.values.columns[c])
+                                  for r, c in cells if suppressed[r, c]]
+                                 for eq, cells in zip(signed, eqs, strict=True)
+                                 if 0 < small_total(eq) < min_cell]
     return out
 
 
