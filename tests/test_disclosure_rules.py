@@ -429,3 +429,12 @@ def test_results_are_rounded_to_the_precision_reports_show() -> None:
     value = results.payload("link", {"n": 40.0, "difference": 0.98765, "share_pct": 4.449})
     assert value["value"] == {"n": 40, "difference": 0.988, "share_pct": 4.4}
     assert isinstance(json.loads(json.dumps(value))["value"]["n"], int)
+
+
+def test_ledger_quality_shows_no_small_count_and_no_vendor_amount() -> None:
+    issues = pd.DataFrame({"rule": ["net-negative", None], "count": ["1", None],
+                           "kind": ["bad_rows", "unmapped_vendor"], "vendor": [None, "Adly"],
+                           "n_lines": [None, "717"], "amount_eur": [None, "4433093.57"]})
+    out = spend_report.ledger_quality(issues, MIN)
+    assert out.loc[0, "count"] == "<5" and out.loc[1, "n_lines"] == 717
+    assert "amount_eur" not in out.columns and "Amounts are not shown" in out.attrs["note"]

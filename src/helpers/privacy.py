@@ -782,23 +782,12 @@ class CountCube:
         return eqs
 
 
-def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
-              cells: Sequence[tuple[int, int]] | None = None
-              ) -> dict[tuple[int, int], tuple[float, float]]:
-    """What a reader can derive about each withheld cell (by position): its smallest and largest
-    value.
-
-    The reader knows every shown cell, every equation of the cube and that counts are whole
-    numbers of at least 0; every withheld cell looks alike (:data:`WITHHELD`), small or not.
-    Solved as integer programmes (scipy's HiGHS): a cell whose smallest and largest value
-    coincide is given back by the published numbers.
-    """
+def _solver(cube: CountCube, suppressed: np.ndarray) -> tuple[list[tuple[int, int]], Any]:
+    """The withheld cells and a function giving a reader's bounds on one of them."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     values = cube.values.to_numpy(dtype=float)
-    hidden = [tuple(c) for c in np.argwhere(suppressed)]
-    if not hidden:
-        return {}
+    hidden = [tuple(int(x) for x in c) for c in np.argwhere(suppressed)]
     pos = {cell: i for i, cell in enumerate(hidden)}
     rows, rhs = [], []
     for eq in cube.equations():
@@ -812,20 +801,35 @@ def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
         if coef.any():
             rows.append(coef)
             rhs.append(b)
-    lower, upper = np.zeros(len(hidden)), np.full(len(hidden), np.inf)
     constraints = [LinearConstraint(np.array(rows), rhs, rhs)] if rows else []
-    out = {}
-    for cell in (cells or hidden):
-        i = pos[tuple(cell)]
+    bounds = Bounds(np.zeros(len(hidden)), np.full(len(hidden), np.inf))
+    integral = np.ones(len(hidden))
+
+    def bounds_of(cell: tuple[int, int]) -> tuple[float, float]:
         ends = []
         for sign in (1.0, -1.0):
             c = np.zeros(len(hidden))
-            c[i] = sign
-            res = milp(c, constraints=constraints, integrality=np.ones(len(hidden)),
-                       bounds=Bounds(lower, upper))
-            ends.append(sign * res.fun if res.status == 0 else (-np.inf if sign > 0 else np.inf))
-        out[tuple(cell)] = (ends[0], ends[1])
-    return out
+            c[pos[cell]] = sign
+            res = milp(c, constraints=constraints, integrality=integral, bounds=bounds)
+            ends.append(sign * res.fun if res.status == 0 else sign * -np.inf)
+        return ends[0], ends[1]
+
+    return hidden, bounds_of
+
+
+def intervals(cube: CountCube, suppressed: np.ndarray, min_cell: int,
+              cells: Sequence[tuple[int, int]] | None = None
+              ) -> dict[tuple[int, int], tuple[float, float]]:
+    """What a reader can derive about each withheld cell (by position): its smallest and largest
+    value.
+
+    The reader knows every shown cell, every equation of the cube and that counts are whole
+    numbers of at least 0; every withheld cell looks alike (:data:`WITHHELD`), small or not.
+    Solved as integer programmes (scipy's HiGHS): a cell whose smallest and largest value
+    coincide is given back by the published numbers.
+    """
+    hidden, bounds_of = _solver(cube, np.asarray(suppressed, dtype=bool))
+    return {tuple(c): bounds_of(tuple(c)) for c in (cells or hidden)}
 
 
 def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
@@ -916,11 +920,11 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
                     small_sums.append(cells)
         if changed:
             continue
-        exposed = [cell for cell, (lo, hi) in intervals(cube, suppressed, min_cell).items()
-                   if hi - lo < 1 - 1e-9 and cell not in derivable]
-        if not exposed:
+        hidden_cells, bounds_of = _solver(cube, suppressed)
+        cell = next((c for c in hidden_cells if c not in derivable
+                     and np.subtract(*bounds_of(c)[::-1]) < 1 - 1e-9), None)
+        if cell is None:
             break
-        cell = exposed[0]
         options = neighbours(cell)
         if options:
             suppressed[pick(options)] = True

@@ -169,6 +169,34 @@ def plottable(trend_table: pd.DataFrame) -> pd.DataFrame:
     return out[["year", "estimate", "ci_low", "ci_high"]].astype(float)
 
 
+LEDGER_COUNTS = ("count", "n_lines", "n_uncategorised")
+LEDGER_AMOUNTS = ("amount_eur", "amount")
+
+
+def ledger_quality(issues: pd.DataFrame, min_cell: int = privacy.DEFAULT_MIN_CELL
+                   ) -> pd.DataFrame:
+    """The ledger's data-quality table (excluded rows, unmapped vendors) as a report shows it.
+
+    Counts of 1 to ``min_cell`` − 1 (firm-years with a net-negative class, lines of a vendor)
+    are shown as ``<min_cell``; amounts are left out: an unmapped vendor's total may be the
+    spend of one or two firms. The table has no totals, so nothing else gives a count back.
+    """
+    out = issues.drop(columns=[c for c in LEDGER_AMOUNTS if c in issues.columns])
+    counts = [c for c in LEDGER_COUNTS if c in out.columns]
+    for c in counts:
+        out[c] = pd.to_numeric(out[c], errors="coerce")
+    out, n = privacy.suppress_counts(out, min_cell, counts)
+    for c in counts:
+        out[c] = pd.Series([v if isinstance(v, str) or pd.isna(v) else int(v) for v in out[c]],
+                           index=out.index, dtype=object)
+    notes = ["Amounts are not shown: a vendor's total may be the spend of very few firms."] \
+        if any(c in issues.columns for c in LEDGER_AMOUNTS) else []
+    if n:
+        notes.append(f"Counts below {min_cell} are shown as <{min_cell}.")
+    out.attrs["note"] = " ".join(notes)
+    return out
+
+
 # --------------------------------------------------------------------------- survey to spend
 @dataclass
 class Link:
