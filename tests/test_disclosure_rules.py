@@ -172,8 +172,8 @@ def test_cut_enumeration_matches_brute_force_on_small_grids() -> None:
     """min_cut finds the smallest group that a combination of the published totals of two
     dimensions isolates: checked against every combination with coefficients -2..2."""
     rng = np.random.default_rng(3)
-    for _ in range(25):
-        n_p, n_q = 3, 3
+    for trial in range(30):
+        n_p, n_q = [(3, 3), (2, 3), (3, 2)][trial % 3]
         cells = rng.integers(0, 4, size=(n_p, n_q)) * (rng.random((n_p, n_q)) < 0.7)
         units = pd.DataFrame([(p, q) for p in range(n_p) for q in range(n_q)
                               for _ in range(cells[p, q])], columns=["a", "b"])

@@ -607,6 +607,9 @@ def min_cut(table: pd.DataFrame, columns: Sequence[str], sizes: Sequence[int],
             if 0 < w < min_cell and (best is None or w < best[0]):
                 best = (int(w), ((k,),))
         return best
+    if sizes[1] > sizes[0]:  # enumerate the larger side's subsets in chunks, the smaller's whole
+        found = min_cut(table, columns[::-1], sizes[::-1], min_cell, distinct)
+        return (found[0], found[1][::-1]) if found else None
     (vp, n_p), (vq, n_q) = (_vertices(table[c].to_numpy(), s) for c, s in zip(columns, sizes,
                                                                              strict=True))
     weights = np.zeros((n_p, n_q))
