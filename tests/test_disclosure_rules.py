@@ -216,6 +216,10 @@ def test_segments_that_are_not_unions_of_published_parts_are_refused() -> None:
         privacy.segment_view({"language": "EN"}, parts, "reports.yaml")
     with pytest.raises(privacy.TooFewResponses, match="not published"):
         privacy.check_published({"country": "LU"}, parts)
+    # a value the data does not hold (every respondent excluded): nobody to describe, no error
+    assert privacy.segment_view({"country": "FR"}, parts, "reports.yaml").kind == "empty"
+    with pytest.raises(privacy.TooFewResponses, match="too few responses"):
+        privacy.check_published({"country": "FR"}, parts)
 
 
 def _processed(folder: Path, df: pd.DataFrame) -> Path:

@@ -313,7 +313,8 @@ class Partition:
         return None
 
     def parts_for(self, values: Any) -> list[Part] | None:
-        """The parts whose union is exactly ``values`` (a value or a list), or None."""
+        """The parts whose union is exactly ``values`` (a value or a list), or None; ``[]``
+        when no value is in the data (the segment selects nobody)."""
         values = list(values) if isinstance(values, list | tuple | set) else [values]
         parts = []
         for v in values:
@@ -325,7 +326,7 @@ class Partition:
         wanted = {str(plain_value(v)) if v is not None else None for v in values}
         covered = {str(plain_value(v)) if v is not None else None
                    for p in parts for v in p.values}
-        return parts if parts and covered <= wanted else None
+        return parts if covered <= wanted else None
 
     def assign(self, series: pd.Series) -> pd.Series:
         """The part label of each value of ``series`` (NaN outside every part)."""
@@ -969,7 +970,8 @@ class SegmentView:
     """Where a report's segment sits among the published parts.
 
     ``kind``: ``"whole"`` (no segment), ``"part"`` (one part of one dimension), ``"union"``
-    (several parts of one dimension) or ``"cross"`` (several dimensions at once).
+    (several parts of one dimension), ``"cross"`` (several dimensions at once) or ``"empty"``
+    (a value the data does not hold: the report has nobody to describe and says so).
     """
 
     kind: str
@@ -1029,6 +1031,8 @@ def segment_view(segment: Mapping[str, Any] | None, parts: Mapping[str, Partitio
                      f"{parts[column].parts[-1].segment}" if part.published else
                      f"{column} has no segment grid at this minimum cell size")
         views[column] = found
+    if any(not found for found in views.values()):
+        return SegmentView("empty")
     if len(views) == 1:
         column, found = next(iter(views.items()))
         return SegmentView("part" if len(found) == 1 else "union", column, found)
@@ -1084,6 +1088,9 @@ def check_published(segment: Mapping[str, Any] | None, parts: Mapping[str, Parti
 
     try:
         view = segment_view(segment, parts)
+        if view.kind == "empty":
+            raise TooFewResponses("too few responses to report this segment: the data holds "
+                                  "none of its respondents.")
         if view.kind == "cross" and survey is not None:
             check_cross_segment(survey, dict(segment or {}), parts, min_cell, spend,
                                 where="the report parameter `segment`")
