@@ -158,8 +158,11 @@ def test_reports_whose_inputs_are_absent_are_not_applicable(tmp_path_factory, tm
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny") / "processed"
     folder.mkdir()
-    survey = pd.DataFrame({"wave": pd.array([1, 1, 2, 2], dtype="Int64"),
-                           "country": ["DE", "AT", "DE", "AT"]})
+    # 20 firms (CMO and CIO), 5 in each country and wave: every category is a published segment
+    firms = [f"F{i:02d}" for i in range(20) for _ in ("CMO", "CIO")]
+    survey = pd.DataFrame({"firm_id": firms, "role": ["CMO", "CIO"] * 20,
+                           "wave": pd.array([1 + (i // 4) % 2 for i in range(40)], dtype="Int64"),
+                           "country": ["DE", "DE", "AT", "AT"] * 10})
     survey.to_parquet(folder / "survey.parquet", index=False)
     manifest = {"synthetic": False, "outputs": {
         "survey.parquet": {"sha256": processing.fingerprint(folder / "survey.parquet")}}}
@@ -184,7 +187,7 @@ def test_not_applicable_page_results_index_and_exit_status(tiny_data: Path,
     assert "<b>" not in page and "Traceback" not in page
     doc = json.loads((tmp_path / "reports" / "adaptive" / "wave-2.json").read_text())
     assert doc["status"] == "ok" and doc["not_applicable"] == "needs <b>wave 2</b> items & a ledger"
-    assert doc["results"] == {} and doc["n"] == 2
+    assert doc["results"] == {} and doc["n"] == 20
     index = (tmp_path / "reports" / "index.html").read_text()
     row = re.search(r'<tr class="not-applicable">.*?</tr>', index, re.S).group(0)
     assert "wave-2" in row and "not applicable" in row and "&lt;b&gt;wave 2" in row

@@ -97,6 +97,19 @@ def _resolve(path: str | Path) -> Path:
     return p if p.is_absolute() else paths.ROOT / p
 
 
+class _GridData:
+    """What the grid reads of a processed-data folder: the survey and the firm-year tables."""
+
+    def __init__(self, folder: Path) -> None:
+        import pandas as pd
+
+        def read(name: str) -> Any:
+            return pd.read_parquet(folder / name) if (folder / name).exists() else None
+
+        self.survey = read(SURVEY_FILE)
+        self.budgets, self.spend = read("budgets.parquet"), read("spend_features.parquet")
+
+
 class _SegmentValues:
     """The published parts of each segment dimension (:func:`helpers.privacy.published_parts`),
     computed once per data folder, minimum cell size and exclusion."""
@@ -107,7 +120,7 @@ class _SegmentValues:
         self.columns: dict[Path, list[str]] = {}
 
     def parts(self, params: dict[str, Any]) -> dict[str, Any]:
-        from helpers import privacy, processing
+        from helpers import privacy
 
         folder = _resolve(params.get("data_dir") or paths.PROCESSED)
         min_cell = int(params.get("min_cell", privacy.DEFAULT_MIN_CELL))
@@ -118,7 +131,7 @@ class _SegmentValues:
                 raise DataError("the grid needs the processed survey to list segments; run "
                                 "`make data` first", file=str(folder / SURVEY_FILE),
                                 rule="batch-no-data")
-            data = processing.load_processed(folder)
+            data = _GridData(folder)
             self.cache[key] = privacy.published_parts(data, min_cell, key[2])
             self.columns[folder] = list(data.survey.columns)
         return self.cache[key]
@@ -140,13 +153,12 @@ class _SegmentValues:
 
     def check(self, params: dict[str, Any], segment: dict[str, Any]) -> None:
         """Refuse an explicit segment that is not a union of published parts (``DataError``)."""
-        from helpers import privacy, processing
+        from helpers import privacy
 
         parts = self.parts(params)
         view = privacy.segment_view(segment, parts, where=str(self.batch_file))
         if view.kind == "cross":
-            folder = _resolve(params.get("data_dir") or paths.PROCESSED)
-            data = processing.load_processed(folder)
+            data = _GridData(_resolve(params.get("data_dir") or paths.PROCESSED))
             privacy.check_cross_segment(data.survey, segment, parts,
                                         int(params.get("min_cell", privacy.DEFAULT_MIN_CELL)),
                                         {"budgets": data.budgets, "ledger": data.spend},
