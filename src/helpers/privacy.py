@@ -445,7 +445,7 @@ class Units:
         firms = set(self.firm[mask])
         out = {"CMO": int((role == "CMO").sum()), "CIO": int((role == "CIO").sum()),
                "firms": len(firms), "pairs": len(fw_cmo & fw_cio)}
-        for name, table in self.spend.items():
+        for name in self.spend:
             if column is None:
                 out[name] = int(np.isin(self._spend_firms[name], list(firms)).sum())
             else:
