@@ -1,10 +1,19 @@
-"""Privacy: small-cell suppression and keyed pseudonyms for respondent and firm ids.
-
-Groups smaller than a minimum cell size are never shown as numbers.
+"""Privacy: disclosure control by design, small-cell suppression and keyed pseudonyms.
 
 Respondents are senior executives who were promised confidentiality; in a small country-by-industry
-cell a count of 1 or 2 can identify a person. Suppressed cells are shown as ``<min_cell`` and every
-table that suppressed something says so.
+cell a count of 1 or 2 can identify a person. No published number, alone or combined with others,
+may describe fewer than ``min_cell`` CMOs, CIOs, firms, pairs or firm-years:
+
+- :func:`partitions`: the published segments, one partition per dimension whose parts hold none
+  or at least ``min_cell`` of every unit (small categories pooled into "Other (…)"), audited
+  across any two dimensions (:func:`audit`), so differencing published segments yields only
+  published segments;
+- :func:`secondary_suppression`: count tables computed for the whole sample and every part,
+  withheld together so that no total gives a cell back (:class:`CountCube`);
+- :func:`pool_rare`: model terms of at least ``min_cell`` rows and firms;
+- :func:`suppress_counts` / :func:`suppress_small_groups`: ``<min_cell`` in single tables.
+
+The README's privacy section states the rule and why it holds.
 """
 
 from __future__ import annotations
