@@ -20,6 +20,8 @@ table, any report, any results file, the index), lets a reader recover a statist
   suppressed cell of a row or column with a published total, or whose row or column total is
   itself published, follows by subtraction; bounds from the other suppressed cells are checked by
   linear programming (a suppressed cell whose feasible interval is a single value is recovered).
+* :func:`within_tables`: two rows of one results table about the same variable whose group
+  sizes differ by 1 to ``min_cell - 1`` while both show the group's mean (nested groups).
 """
 
 from __future__ import annotations
@@ -164,10 +166,15 @@ def small_counts(root: Path, min_cell: int) -> list[str]:
     return found
 
 
+KEY_COLUMN = re.compile(r"^(year|fiscal_year|wave|period|role|group)$", re.I)
+
+
 def _label(row: dict[str, Any]) -> str:
-    """The text cells of a results row: what identifies it across reports."""
+    """What identifies a results row across reports: its text cells and its key columns
+    (year, wave, …) even when those are numbers."""
     return ", ".join(f"{k}={v}" for k, v in row.items()
-                     if isinstance(v, str) and not _suppressed(v) and _number(v) is None)[:200]
+                     if KEY_COLUMN.match(str(k)) or (
+                         isinstance(v, str) and not _suppressed(v) and _number(v) is None))[:200]
 
 
 def _unit_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -259,6 +266,43 @@ def results_differencing(root: Path, min_cell: int) -> list[str]:
                                     f"{notebook}/{w.name}.json {table} [{key}]: {column} "
                                     f"{n_whole:g} minus the published {'/'.join(dim)} segments "
                                     f"leaves {rest:g}, whose {', '.join(additive)} follow")
+    return found
+
+
+def within_tables(root: Path, min_cell: int) -> list[str]:
+    """Two rows of one results table about the same thing (same first text cell: a variable or
+    item) whose counts ``n_X`` differ by 1 to ``min_cell - 1`` while both show ``mean_X`` /
+    ``share_X``: nested groups (all CMOs and the CMOs with a paired CIO, say) whose difference
+    is a statistic of the few respondents in one and not the other."""
+    found = []
+    for rep in reports(root):
+        if not rep.shows_numbers:
+            continue
+        for table, rows in result_tables(rep.doc).items():
+            if not rows:
+                continue
+            columns = list(rows[0])
+            pairs = [(c, m) for c in columns if str(c).startswith("n_") for m in columns
+                     if str(m) in (f"mean_{str(c)[2:]}", f"share_{str(c)[2:]}")]
+            named = [c for c in ("variable", "item", "construct", "indicator", "outcome", "term")
+                     if c in columns]
+            first = named[0] if named else next(
+                (c for c in columns if isinstance(rows[0].get(c), str)), None)
+            if not pairs or first is None:
+                continue
+            for i, a in enumerate(rows):
+                for b in rows[i + 1:]:
+                    if a.get(first) != b.get(first):
+                        continue
+                    for count, mean in pairs:
+                        na, nb = _number(a.get(count)), _number(b.get(count))
+                        if None in (na, nb) or _number(a.get(mean)) is None \
+                                or _number(b.get(mean)) is None:
+                            continue
+                        if 0 < abs(na - nb) < min_cell:
+                            found.append(f"{rep.notebook}/{rep.name}.json {table} "
+                                         f"[{first}={a.get(first)}]: {count} {na:g} and {nb:g} "
+                                         f"with {mean} in both rows")
     return found
 
 
@@ -365,4 +409,5 @@ def attack(root: Path, survey: pd.DataFrame, min_cell: int, select: Any) -> Find
     findings.add("segment complement", segment_complements(root, survey, min_cell, select))
     findings.add("results differencing", results_differencing(root, min_cell))
     findings.add("table margins", table_margins(root, min_cell))
+    findings.add("within a table", within_tables(root, min_cell))
     return findings

@@ -165,3 +165,53 @@ def test_a_withdrawal_leaves_no_stale_segment_and_nothing_recoverable(first_run:
     for name in {r.name for r in reports(root)}:
         assert name in index or json.dumps(name)[1:-1] in index, f"{name} not in the index"
     assert np.all([not g.endswith(".tmp") for g in gone])
+
+
+# --------------------------------------------------------------------------- the attacker itself
+def _write_report(root: Path, notebook: str, name: str, segment: dict, tables: dict,
+                  n: int | None = None, page: str = "") -> None:
+    folder = root / "reports" / notebook
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {k: {"kind": "table", "columns": list(rows[0]), "rows": rows}
+               for k, rows in tables.items()}
+    doc = {"notebook": f"{notebook}.ipynb", "name": name, "status": "ok", "n": n,
+           "parameters": {"segment": segment}, "results": results}
+    (folder / f"{name}.json").write_text(json.dumps(doc), encoding="utf-8")
+    (folder / f"{name}.html").write_text(page or "<html><body></body></html>", encoding="utf-8")
+
+
+def test_the_attacker_finds_planted_leaks(tmp_path: Path) -> None:
+    """Each attack fires on outputs built to leak (so a clean run means something)."""
+    survey = pd.DataFrame({"firm_id": [f"F{i // 2}" for i in range(24)],
+                           "role": ["CMO", "CIO"] * 12,
+                           "country": ["DE"] * 20 + ["LU"] * 4})
+    row = {"variable": "trust", "method": "welch"}
+    _write_report(tmp_path, "02", "all", {}, {"t": [
+        {**row, "n_cmo": 12, "mean_cmo": 3.5},
+        {**row, "method": "paired", "n_cmo": 10, "mean_cmo": 3.4}]}, n=24,
+        page="<table><tr><th>country</th><th>CMO</th><th>CIO</th><th>Total</th></tr>"
+             "<tr><td>DE</td><td>10</td><td>10</td><td>20</td></tr>"
+             "<tr><td>LU</td><td>&lt;5</td><td>&lt;5</td><td>4</td></tr>"
+             "<tr><td>Total</td><td>12</td><td>12</td><td>24</td></tr></table>"
+             "<table><tr><th>reason</th><th>n</th></tr><tr><td>x</td><td>3</td></tr></table>")
+    _write_report(tmp_path, "02", "country-DE", {"country": "DE"},
+                  {"t": [{**row, "n_cmo": 10, "mean_cmo": 3.6}]}, n=20)
+    found = attack(tmp_path, survey, MIN_CELL, processing.select_segment)
+    assert found.items["small count"], found.describe()
+    assert any("whole sample minus its country segments leaves CMO 2" in f
+               for f in found.items["segment complement"]), found.describe()
+    assert any("leaves 2" in f for f in found.items["results differencing"]), found.describe()
+    assert len(found.items["table margins"]) >= 2, found.describe()
+    assert found.items["within a table"], found.describe()
+
+
+def test_nested_rows_are_withheld_when_they_differ_by_a_few() -> None:
+    from helpers import privacy
+
+    table = pd.DataFrame({"variable": ["a", "a", "b", "b"],
+                          "method": ["paired", "welch", "paired", "welch"],
+                          "n_cmo": [7, 8, 7, 20], "n_cio": [7, 12, 7, 20],
+                          "mean_cmo": [3.1, 3.2, 3.3, 3.4], "note": ""})
+    out = privacy.withhold_nested_rows(table, "variable", ["n_cmo", "n_cio"], ["mean_cmo"], 5)
+    assert out["mean_cmo"].isna().tolist() == [False, True, False, False]
+    assert out.loc[1, "note"].startswith("withheld") and out.attrs["withheld"] == 1

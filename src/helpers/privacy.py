@@ -135,6 +135,43 @@ def suppress_small_groups(table: pd.DataFrame, n_columns: list[str], value_colum
     return out
 
 
+def withhold_nested_rows(table: pd.DataFrame, key: str, n_columns: list[str],
+                         value_columns: list[str], min_cell: int = DEFAULT_MIN_CELL,
+                         note: str = "note") -> pd.DataFrame:
+    """Blank the larger of two nested groups' rows when they differ by 1 to ``min_cell`` − 1.
+
+    Two rows with the same ``key`` (e.g. one indicator compared over complete pairs and over
+    all respondents) describe nested groups when every count of one is at least that of the
+    other; if any count differs by 1 to ``min_cell`` − 1, ``n·mean`` of the larger minus that of
+    the smaller is the sum over those few respondents. The larger group's ``value_columns`` are
+    blanked (its counts stay: they describe who answered, not what) and ``note`` says why;
+    ``attrs["withheld"]`` counts the rows. Apply before :func:`suppress_small_groups`.
+    """
+    out = table.copy()
+    counts = out[n_columns].apply(pd.to_numeric, errors="coerce")
+    withheld = pd.Series(False, index=out.index)
+    for _, rows in out.groupby(key, sort=False).groups.items():
+        idx = list(rows)
+        for small in idx:
+            for large in idx:
+                if small == large:
+                    continue
+                a, b = counts.loc[small], counts.loc[large]
+                if a.isna().any() or b.isna().any() or not (b >= a).all():
+                    continue
+                diff = b - a
+                if ((diff > 0) & (diff < min_cell)).any():
+                    withheld[large] = True
+    for col in value_columns:
+        out[col] = out[col].astype(object).where(~withheld, np.nan)
+    if note in out.columns:
+        out[note] = out[note].astype(object).where(
+            ~withheld, f"withheld: its groups differ from another row's by fewer than "
+                       f"{min_cell} respondents, whose answers the two rows would reveal")
+    out.attrs["withheld"] = int(withheld.sum())
+    return out
+
+
 def pool_rare(data: pd.DataFrame, columns: list[str], min_cell: int = DEFAULT_MIN_CELL,
               label: str = OTHER, firm: str = "firm_id") -> pd.DataFrame:
     """Merge rare categories into one ``label`` category that itself meets the minimum, so no
