@@ -442,3 +442,23 @@ def test_ledger_quality_shows_no_small_count_and_no_vendor_amount() -> None:
     out = spend_report.ledger_quality(issues, MIN)
     assert out.loc[0, "count"] == "<5" and out.loc[1, "n_lines"] == 717
     assert "amount_eur" not in out.columns and "Amounts are not shown" in out.attrs["note"]
+
+
+def test_binned_means_count_firms_not_firm_waves() -> None:
+    """A bin of five firm-waves from three firms describes three firms: bins are widened until
+    each holds at least min_cell firms, and none is dropped."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers import plots
+
+    rng = np.random.default_rng(3)
+    firms = np.repeat([f"F{i}" for i in range(12)], 2)  # 12 firms, two waves each
+    x = pd.Series(np.repeat(rng.normal(size=12), 2) + rng.normal(0, 0.01, 24))
+    y = pd.Series(rng.normal(size=24))
+    fig = plots.binned_means(x, y, title="t", xlabel="x", ylabel="y", min_cell=5, bins=8,
+                             units=pd.Series(firms))
+    points = fig.axes[0].lines[0].get_xydata()
+    assert 1 <= len(points) <= 2  # 12 firms hold at most two bins of five
+    without = plots.binned_means(x, y, title="t", xlabel="x", ylabel="y", min_cell=5, bins=8)
+    assert len(without.axes[0].lines[0].get_xydata()) > len(points)  # firm-waves: more bins

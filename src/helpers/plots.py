@@ -259,17 +259,29 @@ def role_distribution(values: pd.Series, roles: pd.Series, *, title: str, xlabel
 
 
 def binned_means(x: pd.Series, y: pd.Series, *, title: str, xlabel: str, ylabel: str,
-                 min_cell: int = 5, bins: int = 8, ax: plt.Axes | None = None) -> plt.Figure:
+                 min_cell: int = 5, bins: int = 8, ax: plt.Axes | None = None,
+                 units: pd.Series | None = None) -> plt.Figure:
     """Mean of y (95 % CI) within quantile bins of x, each bin holding at least ``min_cell``
-    units: the relationship without plotting any single firm or person."""
+    units: the relationship without plotting any single firm or person.
+
+    ``units`` (e.g. the firm id of each firm-wave) says what is counted: a bin of five
+    firm-waves from three firms would describe three firms. The number of bins is lowered until
+    every bin meets the minimum, so no bin is dropped (a dropped bin's mean would follow from the
+    others and the overall mean)."""
     fig, ax = _axes(ax, (7, 4.5))
     frame = pd.DataFrame({"x": pd.to_numeric(x, errors="coerce").to_numpy(),
-                          "y": pd.to_numeric(y, errors="coerce").to_numpy()}).dropna()
-    k = max(1, min(bins, len(frame) // max(min_cell, 1)))
-    frame["bin"] = pd.qcut(frame["x"], q=k, duplicates="drop") if k > 1 else 0
-    g = frame.groupby("bin", observed=True).agg(x=("x", "mean"), y=("y", "mean"),
-                                                 sd=("y", "std"), n=("y", "size"))
-    g = g[g["n"] >= min_cell]
+                          "y": pd.to_numeric(y, errors="coerce").to_numpy(),
+                          "unit": (units.to_numpy() if units is not None
+                                   else np.arange(len(x)))}).dropna(subset=["x", "y"])
+    g = pd.DataFrame(columns=["x", "y", "sd", "n", "units"])
+    for k in range(max(1, min(bins, frame["unit"].nunique() // max(min_cell, 1))), 0, -1):
+        frame["bin"] = pd.qcut(frame["x"], q=k, duplicates="drop") if k > 1 else 0
+        g = frame.groupby("bin", observed=True).agg(x=("x", "mean"), y=("y", "mean"),
+                                                     sd=("y", "std"), n=("y", "size"),
+                                                     units=("unit", "nunique"))
+        if (g["units"] >= min_cell).all():
+            break
+    g = g[g["units"] >= min_cell]  # only when even one bin falls short: nothing is drawn
     half = 1.96 * g["sd"] / np.sqrt(g["n"])
     ax.errorbar(g["x"], g["y"], yerr=half, fmt="o-", color=OKABE_ITO[1], capsize=3,
                 label=f"bin means (each ≥ {min_cell} units)")
