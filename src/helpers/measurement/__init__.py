@@ -8,6 +8,9 @@ Public API (used by the notebooks, callable by a researcher):
   ``.estimates`` and ``.notes``.
 * :func:`invariance` — the configural → metric → scalar → strict ladder with Chen's (2007)
   criteria, partial invariance and latent mean differences.
+* :func:`pair_agreement` (ICC(1), ICC(2), r_wg(j), gaps within the CMO–CIO pair),
+  :func:`perception_accuracy` and :func:`apim` / :func:`apim_survey` (actor–partner
+  interdependence model) — modules ``agreement`` and ``apim``.
 * :func:`composite_reliability`, :func:`average_variance_extracted`, :func:`htmt` — the
   validity statistics on their own.
 
@@ -25,6 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.measurement.agreement import (
+    icc1, icc2, pair_agreement, perception_accuracy, prediction_accuracy, rwg, rwg_j)
+from helpers.measurement.apim import APIMResult, apim, apim_survey
 from helpers.measurement.cfa import ESTIMATOR_NOTE, CFAResult, cfa, prepare, resolve_model
 from helpers.measurement.invariance import (
     CHEN_2007, InvarianceResult, chen_noninvariant, invariance, latent_mean_differences)
@@ -49,6 +55,8 @@ def htmt(data: pd.DataFrame, model: str | Sequence[str], group: str | None = Non
 
 
 __all__ = [
+    "APIMResult", "apim", "apim_survey", "icc1", "icc2", "pair_agreement", "perception_accuracy",
+    "prediction_accuracy", "rwg", "rwg_j",
     "CFAResult", "CHEN_2007", "ESTIMATOR_NOTE", "HTMT_CUTOFF", "InvarianceResult", "NotEstimable",
     "average_variance_extracted", "cfa", "chen_noninvariant", "composite_reliability", "htmt",
     "htmt_matrix", "invariance", "latent_mean_differences", "parse_syntax",
