@@ -217,4 +217,75 @@ def apim_survey(survey: pd.DataFrame, predictor: str, outcome: str, codebook: An
     return apim(wide, *need, **kwargs)
 
 
-__all__ = ["APIMResult", "EFFECT_COLUMNS", "apim", "apim_survey"]
+def try_apim_survey(survey: pd.DataFrame, predictor: str, outcome: str, codebook: Any = None,
+                    **kwargs: Any) -> APIMResult | str:
+    """:func:`apim_survey`, or why it does not apply, in words (for a report section that must
+    not take its report down: a segment with few pairs, a construct asked of one role only)."""
+    from helpers.errors import NotApplicable
+
+    try:
+        return apim_survey(survey, predictor, outcome, codebook, **kwargs)
+    except NotApplicable as exc:
+        return str(exc)
+
+
+def _p(p: float) -> str:
+    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"{lo:.2f} to {hi:.2f}"
+
+
+def reading(result: APIMResult, predictor_label: str, outcome_label: str,
+            conf: float = 0.95) -> str:
+    """The APIM in words, every statement from the numbers beside it: per role the actor and
+    the partner association (estimate, ``conf`` interval, p; "no clear association" when the
+    interval includes 0) and the pattern k = partner/actor (bootstrap interval when computed,
+    else delta method): "couple" when the interval includes 1 but not 0, "actor-only" when it
+    includes 0 but not 1, "between the two" when it lies inside (0, 1), "contrast" below 0,
+undetermined when it holds both 0 and 1 (Kenny & Ledermann 2010). Associations, not
+    effects in a causal sense: both views and the outcome come from the same survey."""
+    level = f"{round(conf * 100)} %"
+    sentences = []
+    for role, other in (result.roles, result.roles[::-1]):
+        for effect, whose in (("actor", f"the {role}'s own"), ("partner", f"the {other}'s")):
+            row = result.effects[(result.effects["role"] == role)
+                                 & (result.effects["effect"] == effect)].iloc[0]
+            numbers = (f"{row['estimate']:.2f} points per scale point, {level} CI "
+                       f"{_ci(row['ci_low'], row['ci_high'])}, {_p(row['p_value'])}")
+            beyond = f", beyond the {role}'s own" if effect == "partner" else ""
+            if row["ci_low"] > 0 or row["ci_high"] < 0:
+                direction = "higher" if row["estimate"] > 0 else "lower"
+                sentences.append(f"The {role}'s rating of {outcome_label} is {direction} where "
+                                 f"{whose} rating of {predictor_label} is higher{beyond} "
+                                 f"({numbers}).")
+            else:
+                sentences.append(f"The {role}'s rating of {outcome_label} shows no clear "
+                                 f"association with {whose} rating of {predictor_label}{beyond} "
+                                 f"({numbers}).")
+    for _, row in result.k.iterrows():
+        boot = "boot_ci_low" in row and pd.notna(row.get("boot_ci_low"))
+        lo, hi = ((row["boot_ci_low"], row["boot_ci_high"]) if boot
+                  else (row["delta_ci_low"], row["delta_ci_high"]))
+        kind = "bootstrap" if boot else "delta-method"
+        if lo <= 1 <= hi and not lo <= 0 <= hi:
+            pattern = "consistent with a couple pattern (both executives' views count alike)"
+        elif lo <= 0 <= hi and not lo <= 1 <= hi:
+            pattern = "consistent with an actor-only pattern (the counterpart's view adds little)"
+        elif 0 < lo and hi < 1:
+            pattern = ("between the two: the counterpart's view counts, but less than the "
+                       "executive's own")
+        elif hi < 0:
+            pattern = ("a contrast pattern (the counterpart's view goes the other way)"
+                       if lo <= -1 <= hi else "the counterpart's view goes the other way")
+        elif lo <= 0 <= hi and lo <= 1 <= hi:
+            pattern = "too imprecise to tell the pattern apart"
+        else:
+            pattern = "the counterpart's view counts more than the executive's own"
+        sentences.append(f"For the {row['role']}, k = partner/actor = {row['k']:.2f} "
+                         f"({kind} {level} CI {_ci(lo, hi)}): {pattern}.")
+    return " ".join(sentences)
+
+
+__all__ = ["APIMResult", "EFFECT_COLUMNS", "apim", "apim_survey", "reading", "try_apim_survey"]
