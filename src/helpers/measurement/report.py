@@ -27,8 +27,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from helpers.measurement.invariance import InvarianceResult, invariance
+from helpers.measurement import engine
+from helpers.measurement.cfa import Z95, CFAResult, cfa
+from helpers.measurement.invariance import CHEN_2007, InvarianceResult, chen_noninvariant, invariance
 from helpers.measurement.spec import NotEstimable
 
 ROLE_GROUPS = ("CIO", "CMO")  # reference first: latent mean differences read CMO − CIO
@@ -188,3 +191,418 @@ def invariance_verdicts(survey: pd.DataFrame, codebook: Any, min_cell: int = 5, 
     """
     return verdicts_from_ladders(construct_ladders(survey, codebook, min_cell, group=group,
                                                    groups=groups))
+
+
+# --------------------------------------------------------------------------- CFA tables
+def try_cfa(survey: pd.DataFrame, constructs: Sequence[str], codebook: Any, *,
+            group: str | None = None, groups: Sequence[Any] | None = None,
+            model: str | None = None) -> tuple[CFAResult | None, str]:
+    """The CFA of ``constructs`` (or of lavaan ``model``), or None and the reason it is not
+    estimable in these data."""
+    if not constructs and model is None:
+        return None, "no construct with two or more five-point items asked of both roles"
+    try:
+        return cfa(survey, model or list(constructs), group, groups=groups, codebook=codebook), ""
+    except NotEstimable as exc:
+        return None, exc.reason
+
+
+def fit_table(fits: dict[str, CFAResult]) -> pd.DataFrame:
+    """One row per model: n, χ², df, p, CFI, TLI, RMSEA with its 90 % interval, SRMR, and
+    whether it converged and is identified (a model that did not shows no fit index)."""
+    rows = []
+    for name, f in fits.items():
+        x = f.fit
+        ok = f.usable
+        rows.append({"model": name, "n": int(x["n"]), "chi2": x["chisq"], "df": int(x["df"]),
+                     "p": x["pvalue"], "CFI": x["cfi"], "TLI": x["tli"], "RMSEA": x["rmsea"],
+                     "RMSEA 90% CI": f"[{x['rmsea_low']:.3f}, {x['rmsea_high']:.3f}]",
+                     "SRMR": x["srmr"],
+                     "status": "estimated" if ok else "not estimable (see notes)"})
+    out = pd.DataFrame(rows)
+    if len(out):
+        bad = out["status"] != "estimated"
+        for c in ("chi2", "p", "CFI", "TLI", "RMSEA", "SRMR"):
+            out[c] = out[c].astype(float).where(~bad)
+        out["RMSEA 90% CI"] = out["RMSEA 90% CI"].where(~bad, "")
+    return out
+
+
+def fit_reading(f: CFAResult, what: str) -> str:
+    """Fit in words, each judgement next to its number (Hu & Bentler 1999 cut-offs: CFI and TLI
+    ≥ .95, RMSEA ≤ .06, SRMR ≤ .08; CFI ≥ .90 and RMSEA ≤ .08 acceptable)."""
+    if not f.usable:
+        return f"The {what} is not estimable: " + "; ".join(
+            n for n in f.notes if "converge" in n or "not identified" in n) + "."
+    x = {k: round(float(f.fit[k]), 3) for k in ("cfi", "tli", "rmsea", "srmr")}
+    good = x["cfi"] >= .95 and x["tli"] >= .95 and x["rmsea"] <= .06 and x["srmr"] <= .08
+    fair = x["cfi"] >= .90 and x["rmsea"] <= .08 and x["srmr"] <= .08
+    verdict = ("fits well" if good else "fits acceptably" if fair else "does not fit acceptably")
+    return (f"The {what} {verdict} (CFI {x['cfi']:.3f}, TLI {x['tli']:.3f}, RMSEA "
+            f"{x['rmsea']:.3f} [90 % CI {f.fit['rmsea_low']:.3f}, {f.fit['rmsea_high']:.3f}], SRMR "
+            f"{x['srmr']:.3f}; χ²({int(f.fit['df'])}) = {f.fit['chisq']:.1f}, p "
+            f"{'< .001' if f.fit['pvalue'] < .001 else '= ' + format(f.fit['pvalue'], '.3f')}). "
+            "Cut-offs: good when CFI and TLI ≥ .95, RMSEA ≤ .06 and SRMR ≤ .08 (Hu & Bentler "
+            "1999); acceptable when CFI ≥ .90, RMSEA ≤ .08 and SRMR ≤ .08. With several hundred "
+            "respondents the χ² test rejects almost any model and is shown, not used.")
+
+
+def loadings_table(f: CFAResult) -> pd.DataFrame:
+    """Standardised loadings (std.all) with delta-method standard errors and 95 % intervals,
+    and the unstandardised estimate (marker loadings fixed at 1 have no standard error)."""
+    e = f.estimates
+    rows = np.flatnonzero((e["op"] == "=~").to_numpy())
+    with engine.one_blas_thread():
+        se = f._std_errors(rows)
+    sub = e.iloc[rows]
+    out = pd.DataFrame({"factor": sub["lhs"].to_numpy(), "item": sub["rhs"].to_numpy(),
+                        "group": sub["group"].to_numpy(),
+                        "loading": sub["estimate"].to_numpy(),
+                        "std. loading": sub["std_estimate"].to_numpy(), "SE (std.)": se})
+    out["95% CI"] = [f"[{a - Z95 * s:.2f}, {a + Z95 * s:.2f}]" if np.isfinite(s) else ""
+                     for a, s in zip(out["std. loading"], out["SE (std.)"], strict=True)]
+    return out
+
+
+def validity_table(f: CFAResult) -> pd.DataFrame:
+    """Per factor: items, composite reliability, AVE, √AVE, the largest latent correlation and
+    whether Fornell–Larcker holds (√AVE above it), with the usual thresholds flagged
+    (CR ≥ .70, AVE ≥ .50; Fornell & Larcker 1981)."""
+    rel = f.reliability
+    fl = f.fornell_larcker
+    out = rel.merge(fl[["factor", "group", "max_abs_correlation", "with", "holds"]],
+                    on=["factor", "group"], how="left")
+    out["CR ≥ .70"] = out["cr"].round(2) >= 0.70
+    out["AVE ≥ .50"] = out["ave"].round(2) >= 0.50
+    return out.rename(columns={"n_items": "items", "cr": "CR", "ave": "AVE", "sqrt_ave": "√AVE",
+                               "max_abs_correlation": "largest |r|", "with": "with",
+                               "holds": "Fornell–Larcker"})
+
+
+def htmt_table(f: CFAResult) -> pd.DataFrame:
+    """HTMT of every pair of factors, flagged above .85 (Henseler, Ringle & Sarstedt 2015)."""
+    h = f.htmt.rename(columns={"above_85": "above .85"})
+    return h.drop(columns=["group"]) if set(h["group"]) == {"all"} else h
+
+
+def labelled(table: pd.DataFrame, codebook: Any, columns: Sequence[str], language: str = "EN"
+             ) -> pd.DataFrame:
+    """``table`` with construct ids in ``columns`` replaced by their codebook labels."""
+    out = table.copy()
+    for c in columns:
+        out[c] = [codebook.label(v, language) if isinstance(v, str) and v in codebook.constructs
+                  else v for v in out[c]]
+    return out
+
+
+def cfa_notes(f: CFAResult) -> str:
+    """Every note of a fit (Heywood cases, convergence, identification, left-out items), or a
+    sentence saying there is none."""
+    if not f.notes:
+        return "No Heywood case, convergence or identification problem."
+    return "Notes: " + "; ".join(f.notes) + "."
+
+
+def alpha_side_table(alpha: pd.DataFrame, validity: pd.DataFrame) -> pd.DataFrame:
+    """Cronbach's alpha and omega (helpers.scales) beside the CFA's composite reliability."""
+    cr = validity.set_index("factor")["CR"] if len(validity) else pd.Series(dtype=float)
+    out = alpha[["construct", "label", "k", "n", "alpha", "ci_low", "ci_high", "omega", "note"]].copy()
+    out.insert(out.columns.get_loc("omega") + 1, "CR (CFA)", out["construct"].map(cr))
+    return out.drop(columns=["construct"])
+
+
+# --------------------------------------------------------------------------- invariance
+def _num(x: float) -> str:
+    """A Δ as printed: three decimals with its sign (−.074, +.021)."""
+    v = round(float(x), 3) + 0.0
+    s = f"{abs(v):.3f}".lstrip("0")
+    return ("−" if v < 0 else "+" if v > 0 else "") + s
+
+
+_ADJ = {"metric": "metric", "scalar": "scalar", "strict": "strict"}
+_LICENSE = {"configural": "the same factor structure in both groups (nothing may be compared "
+                          "numerically yet)",
+            "metric": "equal loadings, so correlations and regression slopes of the construct "
+                      "may be compared",
+            "scalar": "equal intercepts as well, so construct means may be compared",
+            "strict": "equal residual variances as well, so observed scale scores are "
+                      "comparable"}
+
+
+def step_sentence(step: str, row: pd.Series | dict, subject: str = "The model") -> str:
+    """One step of a ladder in words, the verdict derived from the numbers quoted in it (Chen
+    2007 for metric/scalar/strict; the configural fit cut-offs of
+    :mod:`helpers.measurement.invariance`), not copied from the table's verdict column."""
+    row = dict(row)
+    verdict = row.get("verdict")
+    if verdict == "not tested":
+        return f"{subject}: {step} invariance is not tested (the step before it does not hold)."
+    if verdict == "not estimable" or (step != "configural" and not np.isfinite(
+            float(row.get("delta_cfi", np.nan)))):
+        return f"{subject}: the {step} model is not estimable in these data."
+    if step == "configural":
+        cfi, rmsea = round(float(row["cfi"]), 3), round(float(row["rmsea"]), 3)
+        ok = cfi >= 0.90 and rmsea <= 0.10
+        return (f"{subject} {'is' if ok else 'is not'} configurally invariant (CFI {cfi:.3f}, "
+                f"RMSEA {rmsea:.3f}; needs CFI ≥ .90 and RMSEA ≤ .10).")
+    d_cfi, d_rmsea, d_srmr = (float(row[k]) for k in ("delta_cfi", "delta_rmsea", "delta_srmr"))
+    fails = chen_noninvariant(step, d_cfi, d_rmsea, d_srmr)
+    cut_cfi, cut_rmsea, cut_srmr = CHEN_2007[step]
+    numbers = f"ΔCFI {_num(d_cfi)}, ΔRMSEA {_num(d_rmsea)}, ΔSRMR {_num(d_srmr)}"
+    rule = (f"non-invariant when ΔCFI ≤ {_num(cut_cfi)} with ΔRMSEA ≥ {_num(cut_rmsea)} or "
+            f"ΔSRMR ≥ {_num(cut_srmr)}, Chen 2007")
+    freed = str(row.get("freed") or "")
+    if fails:
+        tried = f", even with {freed} freed" if freed else ""
+        return f"{subject} is not {_ADJ[step]} invariant{tried} ({numbers}; {rule})."
+    if freed:
+        return (f"{subject} is partially {_ADJ[step]} invariant once {freed} "
+                f"{'is' if ',' not in freed else 'are'} freed ({numbers}; {rule}).")
+    return f"{subject} is {_ADJ[step]} invariant ({numbers}; {rule})."
+
+
+def ladder_reading(table: pd.DataFrame, subject: str = "The model", groups: str = "the roles"
+                   ) -> str:
+    """The whole ladder in words, step by step, ending with what may be compared across
+    ``groups``; every verdict follows from the numbers in its sentence."""
+    sentences, reached = [], None
+    for _, row in table.iterrows():
+        s = step_sentence(row["step"], row, subject)
+        sentences.append(s)
+        if " is not " in s or "not tested" in s or "not estimable" in s:
+            break
+        reached = row["step"]
+    if reached is None:
+        end = (f"Nothing may be compared across {groups}: not even the factor structure is the "
+               "same.")
+    else:
+        end = f"Across {groups} this licenses {_LICENSE[reached]}."
+        if reached in ("configural", "metric"):
+            end += (f" Construct means may not be compared across {groups}: compare the items "
+                    "one by one instead.")
+    return " ".join(sentences + [end])
+
+
+def ladder_table(res: InvarianceResult) -> pd.DataFrame:
+    """The ladder as printed: χ², df, CFI, TLI, RMSEA, SRMR, Δχ² test, ΔCFI, ΔRMSEA, ΔSRMR,
+    verdict and the constraints freed."""
+    t = res.table.copy()
+    return t.rename(columns={"chisq": "chi2", "pvalue": "p", "delta_chisq": "Δchi2",
+                             "delta_df": "Δdf", "p_chisq_diff": "p (Δchi2)", "delta_cfi": "ΔCFI",
+                             "delta_rmsea": "ΔRMSEA", "delta_srmr": "ΔSRMR", "cfi": "CFI",
+                             "tli": "TLI", "rmsea": "RMSEA", "srmr": "SRMR"})
+
+
+def construct_ladder_table(ladders: dict[str, InvarianceResult | str], codebook: Any,
+                           language: str = "EN") -> pd.DataFrame:
+    """Per construct: CFI and the Δs of metric and scalar, the level reached, freed constraints
+    and the reading sentence of its scalar step (or why there is none)."""
+    rows = []
+    verdicts = verdicts_from_ladders(ladders).set_index("construct")
+    for c, res in ladders.items():
+        v = verdicts.loc[c]
+        row = {"construct": codebook.label(c, language), "level": v["level"],
+               "freed": v["freed"], "tested with": v["tested_with"] or "alone"}
+        if isinstance(res, str):
+            row["reading"] = f"No verdict: {res}."
+            rows.append(row)
+            continue
+        t = res.table.set_index("step")
+        for step in ("metric", "scalar"):
+            for k, name in (("delta_cfi", "ΔCFI"), ("delta_rmsea", "ΔRMSEA"), ("delta_srmr", "ΔSRMR")):
+                row[f"{step} {name}"] = t.loc[step, k] if step in t.index else np.nan
+        label = codebook.label(c, language)
+        row["reading"] = ladder_reading(res.table[res.table["step"] != "strict"], label)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def latent_means_table(ladders: dict[str, InvarianceResult | str], codebook: Any,
+                       language: str = "EN") -> pd.DataFrame:
+    """Latent mean differences (second group − reference, CMO − CIO for roles) with 95 %
+    intervals, only for constructs at (partial) scalar invariance."""
+    verdicts = verdicts_from_ladders(ladders).set_index("construct")
+    rows = []
+    for c, res in ladders.items():
+        if isinstance(res, str) or not verdicts.loc[c, "means_comparable"]:
+            continue
+        lm = res.latent_means
+        for _, r in lm[lm["factor"] == c].iterrows():
+            rows.append({"construct": codebook.label(c, language),
+                         "difference": f"{r['group']} − {r['reference']}",
+                         "estimate": r["estimate"], "SE": r["std_error"], "ci_low": r["ci_low"],
+                         "ci_high": r["ci_high"], "p": r["p_value"],
+                         "standardised": r["std_estimate"], "level": verdicts.loc[c, "level"]})
+    return pd.DataFrame(rows, columns=["construct", "difference", "estimate", "SE", "ci_low",
+                                       "ci_high", "p", "standardised", "level"])
+
+
+def verdicts_reading(verdicts: pd.DataFrame, codebook: Any, groups: str = "CMOs and CIOs",
+                     language: str = "EN") -> str:
+    """Which construct means may and may not be compared, from the verdict table."""
+    if verdicts.empty:
+        return "No construct could be tested."
+    ok = verdicts[verdicts["means_comparable"]]
+    no = verdicts[~verdicts["means_comparable"]]
+    parts = []
+    if len(ok):
+        parts.append(f"Construct means may be compared between {groups} for "
+                     + ", ".join(f"{codebook.label(c, language)} ({lv})"
+                                 for c, lv in zip(ok["construct"], ok["level"], strict=True))
+                     + ".")
+    if len(no):
+        parts.append("They may not be compared for "
+                     + ", ".join(f"{codebook.label(c, language)} (level reached: {lv})"
+                                 for c, lv in zip(no["construct"], no["level"], strict=True))
+                     + ": there, compare the items one by one.")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- common method
+METHOD_MIN_PER_ITEM = 10  # ULMC only with 10 complete responses per item (it rarely converges below)
+
+
+def method_factor(survey: pd.DataFrame, trait: CFAResult, codebook: Any
+                  ) -> tuple[pd.DataFrame, str, CFAResult | None]:
+    """Unmeasured latent method construct (ULMC; Podsakoff et al. 2003, Liang et al. 2007): the
+    trait model plus one method factor on which every item also loads, uncorrelated with the
+    traits (variance fixed at 1, loadings free). Returns the comparison table (fit of both
+    models, Δχ² test, ΔCFI, and the average share of item variance due to the traits and to the
+    method factor: mean squared standardised loadings), a reading, and the method fit. Fitted
+    only with at least :data:`METHOD_MIN_PER_ITEM` complete responses per item (otherwise the
+    table is empty and the reading says why)."""
+    n, p = int(trait.fit["n"]), len(trait.items)
+    if n < METHOD_MIN_PER_ITEM * p:
+        return (pd.DataFrame(), f"The method-factor model is not fitted in this segment: it adds "
+                f"a loading for each of the {p} items and needs at least {METHOD_MIN_PER_ITEM} "
+                f"complete responses per item ({METHOD_MIN_PER_ITEM * p}); there are {n}.", None)
+    spec = trait.spec
+    syntax = (spec.syntax + "\n_method =~ NA*" + " + ".join(trait.items) + "\n_method ~~ 1*_method\n"
+              + "\n".join(f"_method ~~ 0*{f}" for f in trait.factors))
+    try:
+        m = cfa(survey, syntax, codebook=codebook, start=trait)
+    except NotEstimable as exc:
+        return pd.DataFrame(), f"The method-factor model is not estimable: {exc.reason}.", None
+    if not m.usable:
+        return (pd.DataFrame(), "The method-factor model is not estimable: " + "; ".join(
+            n for n in m.notes if "converge" in n or "not identified" in n) + ".", None)
+    lo = m.loadings
+    method = lo[lo["factor"] == "_method"]["std_estimate"].to_numpy(float)
+    traits = lo[lo["factor"] != "_method"]["std_estimate"].to_numpy(float)
+    d_chisq = trait.fit["chisq"] - m.fit["chisq"]
+    d_df = int(trait.fit["df"] - m.fit["df"])
+    p = float(stats.chi2.sf(max(d_chisq, 0), d_df))
+    table = pd.DataFrame([
+        {"model": "traits only", "chi2": trait.fit["chisq"], "df": int(trait.fit["df"]),
+         "CFI": trait.fit["cfi"], "RMSEA": trait.fit["rmsea"], "SRMR": trait.fit["srmr"],
+         "trait variance": float(np.mean(trait.loadings["std_estimate"].to_numpy(float) ** 2)),
+         "method variance": np.nan},
+        {"model": "traits + method factor", "chi2": m.fit["chisq"], "df": int(m.fit["df"]),
+         "CFI": m.fit["cfi"], "RMSEA": m.fit["rmsea"], "SRMR": m.fit["srmr"],
+         "trait variance": float(np.mean(traits ** 2)),
+         "method variance": float(np.mean(method ** 2))}])
+    share_m, share_t = table["method variance"].iloc[1], table["trait variance"].iloc[1]
+    d_cfi = round(m.fit["cfi"] - trait.fit["cfi"], 3)
+    big = share_m >= 0.25 or share_m >= share_t / 2
+    reading = (f"Adding a method factor improves the fit by Δχ²({d_df}) = {d_chisq:.1f} "
+               f"(p {'< .001' if p < .001 else '= ' + format(p, '.3f')}), ΔCFI {_num(d_cfi)}. "
+               f"On average it explains {share_m:.0%} of an item's variance, against {share_t:.0%} "
+               f"explained by the constructs. ")
+    reading += ("That is a substantial method share: relations between constructs answered by the "
+                "same respondent may be inflated." if big else
+                "Method variance is small beside trait variance (Williams, Cote & Buckley 1989 "
+                "report a median of about 25 % in survey research), so common-method bias is "
+                "unlikely to drive the relations between constructs; the χ² improvement alone "
+                "is expected with this many items and respondents.")
+    return table, reading, m
+
+
+def harman(survey: pd.DataFrame, trait: CFAResult) -> tuple[float, str]:
+    """Harman's single-factor test (side note): the share of the items' total variance on the
+    first unrotated principal component of their correlations (listwise, as the CFA)."""
+    parts = trait._parts
+    data = pd.concat(parts)
+    corr = np.corrcoef(data.to_numpy(float), rowvar=False)
+    share = float(np.linalg.eigvalsh(corr)[-1] / corr.shape[0])
+    return share, (f"Harman's single-factor test (a weak check, shown for completeness): the first "
+                   f"unrotated component carries {share:.0%} of the variance of the "
+                   f"{corr.shape[0]} items, {'above' if share > 0.5 else 'below'} the 50 % that "
+                   "would signal one dominant common factor.")
+
+
+# --------------------------------------------------------------------------- Table 1
+def table1(scores: pd.DataFrame, cr: dict[str, float], min_cell: int, codebook: Any,
+           language: str = "EN") -> pd.DataFrame:
+    """Table 1 as journals print it: n, mean and SD of each construct score, and the lower
+    triangle of their correlations (pairwise complete) with composite reliability on the
+    diagonal. A row with fewer than ``min_cell`` scores is suppressed, and so is a correlation
+    resting on fewer than ``min_cell`` respondents (privacy)."""
+    from helpers.privacy import suppress_small_groups
+
+    cols = [c for c in scores.columns if scores[c].notna().any()]
+    k = len(cols)
+    names = [f"{i + 1}. {codebook.label(c, language)}" for i, c in enumerate(cols)]
+    out = pd.DataFrame({"n": [int(scores[c].notna().sum()) for c in cols],
+                        "M": [scores[c].mean() for c in cols],
+                        "SD": [scores[c].std() for c in cols]}, index=names)
+    present = scores[cols].notna().astype(int)
+    pair_n = present.T @ present
+    corr = scores[cols].corr()
+    for j in range(k):
+        col = []
+        for i in range(k):
+            if i == j:
+                col.append(cr.get(cols[i], np.nan))
+            elif i > j and pair_n.iloc[i, j] >= min_cell:
+                col.append(corr.iloc[i, j])
+            else:
+                col.append(np.nan)
+        out[str(j + 1)] = col
+    out.index.name = "construct"
+    out = out.reset_index()
+    return suppress_small_groups(out, ["n"], ["M", "SD"] + [str(j + 1) for j in range(k)], min_cell)
+
+
+def table1_by_role(survey: pd.DataFrame, codebook: Any, constructs: Sequence[str], min_cell: int,
+                   language: str = "EN") -> dict[str, tuple[pd.DataFrame, str]]:
+    """Table 1 for all respondents and for each role: the scores of ``constructs``
+    (:func:`helpers.scales.score`) with the composite reliability of a CFA fitted to the same
+    respondents on the diagonal; a CFA that is not estimable leaves the diagonal empty and says
+    why (the second element)."""
+    from helpers import scales
+
+    out = {}
+    subsets = [("all respondents", survey)]
+    if "role" in survey.columns:
+        subsets += [(f"{r}s", survey[survey["role"] == r]) for r in codebook.roles
+                    if (survey["role"] == r).any()]
+    for name, part in subsets:
+        if len(part) < min_cell:
+            out[name] = (pd.DataFrame(), f"fewer than {min_cell} respondents")
+            continue
+        fit, why = try_cfa(part, constructs, codebook)
+        cr = {}
+        note = "Composite reliability (CFA of these respondents) on the diagonal."
+        if fit is not None and fit.usable:
+            cr = dict(zip(fit.reliability["factor"], fit.reliability["cr"], strict=True))
+        else:
+            note = ("Diagonal empty: the CFA of these respondents is not estimable ("
+                    + (why or "; ".join(n for n in fit.notes if "converge" in n
+                                        or "not identified" in n)) + ").")
+        scores = scales.score(part, codebook, list(constructs))
+        out[name] = (table1(scores, cr, min_cell, codebook, language), note)
+    return out
+
+
+def whole_ladder(survey: pd.DataFrame, codebook: Any, min_cell: int, *, group: str = "role",
+                 groups: Sequence[Any] | None = ROLE_GROUPS, strict: bool = True
+                 ) -> InvarianceResult | str:
+    """The ladder of the model of every modelled construct across ``group`` (configural →
+    metric → scalar → strict), or why it is not fitted (fewer than two groups, a group below
+    ``min_cell``, or a model that is not estimable)."""
+    constructs = modelled_constructs(survey, codebook)
+    if not constructs:
+        return "no construct with two or more five-point items asked of both roles"
+    present = _groups_present(survey, group, groups)
+    reason = _too_small(survey, group, present, min_cell)
+    return reason or _ladder(survey, constructs, group, present, codebook, strict)
