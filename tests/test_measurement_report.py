@@ -105,6 +105,9 @@ def test_every_ladder_sentence_agrees_with_its_table_row(survey, cb):
         held = row["verdict"] in ("holds", "partial")
         assert (" is not " not in s) == held, (row["step"], s)
         assert ("partially" in s) == (row["verdict"] == "partial")
+    reading = R.ladder_reading(whole.table, "The whole model", "CMOs and CIOs")
+    assert "The whole model is partially scalar invariant once speed_2~1 is freed" in reading
+    assert "The invariance is partial: speed_2~1 differ(s) between the groups" in reading
     ladders = R.construct_ladders(survey, cb, 5, whole=whole)
     table = R.construct_ladder_table(ladders, cb).set_index("construct")
     speed = table.loc[cb.label("speed_friction")]

@@ -13,7 +13,9 @@ by Chen's 2007 criteria, with partial invariance as in :mod:`helpers.measurement
 A construct with two items is not identified on its own (and two-item constructs that correlate
 weakly are not identified across groups together either), so a two-item construct takes the
 verdict of the whole model (every modelled construct, each identified through its correlations
-with the others) — a joint verdict, shown as such (``tested_with``). The whole
+with the others) — a joint verdict, shown as such (``tested_with``). The whole model's ladder is
+fitted only with :data:`LADDER_MIN_PER_ITEM` respondents per item in every group; below that the
+two-item constructs have no verdict ("none", with the reason). The whole
 model's ladder is shown in the report beside the per-construct verdicts. Groups are passed as
 ``("CIO", "CMO")`` so that latent mean differences are CMO − CIO.
 
@@ -34,6 +36,9 @@ from helpers.measurement.cfa import Z95, CFAResult, cfa
 from helpers.measurement.invariance import CHEN_2007, InvarianceResult, chen_noninvariant, invariance
 from helpers.measurement.spec import NotEstimable
 
+LADDER_MIN_PER_ITEM = 5  # whole-model ladder: respondents per item in every group (below, the
+# multi-group model of 30+ items rarely converges and the batch would spend minutes on it)
+CFA_MIN_PER_ITEM = 2  # a role's own CFA for Table 1's diagonal: complete rows per item
 ROLE_GROUPS = ("CIO", "CMO")  # reference first: latent mean differences read CMO − CIO
 LEVELS = ("none", "configural", "partial metric", "metric", "partial scalar", "scalar")
 VERDICT_COLUMNS = ["construct", "level", "freed", "means_comparable", "tested_with",
@@ -95,9 +100,11 @@ def construct_ladders(survey: pd.DataFrame, codebook: Any, min_cell: int, *,
     pairs = [c for c in constructs if _n_items(survey, codebook, c) == 2]
     if pairs:
         if whole is None:
-            whole = _ladder(survey, constructs, group, present, codebook, strict)
+            whole = whole_ladder(survey, codebook, min_cell, group=group, groups=groups,
+                                 strict=strict)
         for c in pairs:
-            out[c] = whole
+            out[c] = whole if not isinstance(whole, str) else (
+                f"two items only: judged in the whole model, whose ladder is not fitted ({whole})")
     for c in constructs:
         if c not in out:
             out[c] = _ladder(survey, [c], group, present, codebook, strict)
@@ -186,8 +193,9 @@ def invariance_verdicts(survey: pd.DataFrame, codebook: Any, min_cell: int = 5, 
 
     Constructs asked with different items of the two roles, or with one item, have no row: compare
     them item by item. No model is fitted when a group has fewer than ``min_cell`` respondents
-    (every row then reads "none" with the reason). Fast: about 0.2 s per construct on ~800
-    respondents.
+    (every row then reads "none" with the reason). Cost on the sample (835 respondents): about
+    0.2 s per construct with three or more items, plus one whole-model ladder (3–5 s) when a
+    two-item construct is present.
     """
     return verdicts_from_ladders(construct_ladders(survey, codebook, min_cell, group=group,
                                                    groups=groups))
@@ -365,13 +373,15 @@ def ladder_reading(table: pd.DataFrame, subject: str = "The model", groups: str 
                    ) -> str:
     """The whole ladder in words, step by step, ending with what may be compared across
     ``groups``; every verdict follows from the numbers in its sentence."""
-    sentences, reached = [], None
+    sentences, reached, freed = [], None, []
     for _, row in table.iterrows():
         s = step_sentence(row["step"], row, subject)
         sentences.append(s)
         if " is not " in s or "not tested" in s or "not estimable" in s:
             break
         reached = row["step"]
+        if row.get("freed"):
+            freed.append(str(row["freed"]))
     if reached is None:
         end = (f"Nothing may be compared across {groups}: not even the factor structure is the "
                "same.")
@@ -380,6 +390,10 @@ def ladder_reading(table: pd.DataFrame, subject: str = "The model", groups: str 
         if reached in ("configural", "metric"):
             end += (f" Construct means may not be compared across {groups}: compare the items "
                     "one by one instead.")
+        elif freed:
+            end += (f" The invariance is partial: {', '.join(freed)} differ(s) between the groups, "
+                    "so a construct containing those items is compared through the latent model "
+                    "(its latent mean), not through its raw score.")
     return " ".join(sentences + [end])
 
 
@@ -567,8 +581,9 @@ def table1_by_role(survey: pd.DataFrame, codebook: Any, constructs: Sequence[str
                    language: str = "EN") -> dict[str, tuple[pd.DataFrame, str]]:
     """Table 1 for all respondents and for each role: the scores of ``constructs``
     (:func:`helpers.scales.score`) with the composite reliability of a CFA fitted to the same
-    respondents on the diagonal; a CFA that is not estimable leaves the diagonal empty and says
-    why (the second element)."""
+    respondents on the diagonal; a CFA that is not estimable, or a role with fewer than
+    :data:`CFA_MIN_PER_ITEM` respondents per item, leaves the diagonal empty and says why (the
+    second element)."""
     from helpers import scales
 
     out = {}
@@ -576,11 +591,17 @@ def table1_by_role(survey: pd.DataFrame, codebook: Any, constructs: Sequence[str
     if "role" in survey.columns:
         subsets += [(f"{r}s", survey[survey["role"] == r]) for r in codebook.roles
                     if (survey["role"] == r).any()]
+    p = sum(_n_items(survey, codebook, c) for c in constructs)
     for name, part in subsets:
         if len(part) < min_cell:
             out[name] = (pd.DataFrame(), f"fewer than {min_cell} respondents")
             continue
-        fit, why = try_cfa(part, constructs, codebook)
+        if name != "all respondents" and len(part) < CFA_MIN_PER_ITEM * p:
+            fit, why = None, (f"{len(part)} respondents for {p} items; a CFA of one role is "
+                              f"fitted with at least {CFA_MIN_PER_ITEM} per item "
+                              f"({CFA_MIN_PER_ITEM * p})")
+        else:
+            fit, why = try_cfa(part, constructs, codebook)
         cr = {}
         note = "Composite reliability (CFA of these respondents) on the diagonal."
         if fit is not None and fit.usable:
@@ -599,10 +620,21 @@ def whole_ladder(survey: pd.DataFrame, codebook: Any, min_cell: int, *, group: s
                  ) -> InvarianceResult | str:
     """The ladder of the model of every modelled construct across ``group`` (configural →
     metric → scalar → strict), or why it is not fitted (fewer than two groups, a group below
-    ``min_cell``, or a model that is not estimable)."""
+    ``min_cell`` or below :data:`LADDER_MIN_PER_ITEM` respondents per item, or a model that is
+    not estimable)."""
     constructs = modelled_constructs(survey, codebook)
     if not constructs:
         return "no construct with two or more five-point items asked of both roles"
     present = _groups_present(survey, group, groups)
     reason = _too_small(survey, group, present, min_cell)
-    return reason or _ladder(survey, constructs, group, present, codebook, strict)
+    if reason:
+        return reason
+    p = sum(_n_items(survey, codebook, c) for c in constructs)
+    need = LADDER_MIN_PER_ITEM * p
+    counts = survey[group].value_counts()
+    small = [f"{g} ({int(counts.get(g, 0))})" for g in present if counts.get(g, 0) < need]
+    if small:
+        return (f"the whole model has {p} items; its ladder is fitted only with at least "
+                f"{LADDER_MIN_PER_ITEM} respondents per item in every group ({need}), and "
+                f"{', '.join(small)} {'has' if len(small) == 1 else 'have'} fewer")
+    return _ladder(survey, constructs, group, present, codebook, strict)
