@@ -262,3 +262,17 @@ def test_method_factor_needs_ten_responses_per_item(survey, cb):
     table, reading, m = R.method_factor(part, fit, cb)
     assert table.empty and m is None
     assert f"needs at least 10 complete responses per item (350); there are {len(part)}" in reading
+
+
+def test_whole_model_ladder_needs_five_respondents_per_item(survey, cb):
+    part = survey[survey["country"] == "DE"]  # 88 CMOs, 88 CIOs, 35 items: 175 needed per group
+    whole = R.whole_ladder(part, cb, 5)
+    assert isinstance(whole, str)
+    assert "at least 5 respondents per item in every group (175), and CIO (88), CMO (88) have" in whole
+    v = R.invariance_verdicts(part, cb, 5).set_index("construct")
+    assert v.loc["data_ownership", "level"] == "none"
+    assert v.loc["data_ownership", "note"].startswith("two items only: judged in the whole model")
+    assert v.loc["mutual_trust", "level"] != "none"  # three items: its own ladder
+    t1 = R.table1_by_role(part, cb, R.modelled_constructs(part, cb), 5)
+    assert "a CFA of one role is fitted with at least 2 per item (70)" not in t1["CMOs"][1]
+    assert t1["CMOs"][0]["1"].iloc[0] > 0  # 88 ≥ 70: the role's CFA gives the diagonal
