@@ -72,12 +72,17 @@ def _groups_present(survey: pd.DataFrame, group: str, groups: Sequence[Any] | No
     return [g for g in groups if g in set(present)]
 
 
+def _group_name(group: str, value: Any) -> str:
+    """A group as read in a sentence: "CMO" for roles, "wave 2" for other columns."""
+    return str(value) if group == "role" else f"{group} {value}"
+
+
 def _too_small(survey: pd.DataFrame, group: str, groups: Sequence[Any], min_cell: int) -> str:
     """Why no ladder may be fitted (fewer than two groups, or a group below min_cell), or ''."""
     if len(groups) < 2:
         return f"needs two groups of {group}; these data have {len(groups)}"
     counts = survey[group].value_counts()
-    small = [str(g) for g in groups if counts.get(g, 0) < min_cell]
+    small = [_group_name(group, g) for g in groups if counts.get(g, 0) < min_cell]
     if small:
         return (f"fewer than {min_cell} respondents in group(s) {', '.join(small)}: no model is "
                 "fitted (privacy)")
@@ -632,7 +637,8 @@ def whole_ladder(survey: pd.DataFrame, codebook: Any, min_cell: int, *, group: s
     p = sum(_n_items(survey, codebook, c) for c in constructs)
     need = LADDER_MIN_PER_ITEM * p
     counts = survey[group].value_counts()
-    small = [f"{g} ({int(counts.get(g, 0))})" for g in present if counts.get(g, 0) < need]
+    small = [f"{_group_name(group, g)} ({int(counts.get(g, 0))})" for g in present
+             if counts.get(g, 0) < need]
     if small:
         return (f"the whole model has {p} items; its ladder is fitted only with at least "
                 f"{LADDER_MIN_PER_ITEM} respondents per item in every group ({need}), and "
