@@ -42,3 +42,17 @@ def test_reading_follows_the_intervals() -> None:
     if lo <= 0 <= hi and not lo <= 1 <= hi:
         assert "actor-only" in text.split("For the CMO")[1].split("For the CIO")[0]
     assert "effect of" not in text  # associations, never causal wording
+
+
+def test_agreement_reading_follows_the_table() -> None:
+    from helpers.measurement.agreement import agreement_reading
+
+    table = pd.DataFrame({"label": ["trust", "speed", "data"], "icc1": [0.4, 0.05, 0.8],
+                          "p_value": [0.001, 0.3, 0.0001], "share_gap_1plus": [0.3, 0.6, 0.1]})
+    text = agreement_reading(table)
+    assert "agree most on data (ICC(1) = 0.80, 10% of pairs" in text
+    assert "least on speed (ICC(1) = 0.05, 60% apart)" in text
+    assert "2 of 3 constructs show agreement" in text and "cannot tell" in text
+    all_clear = agreement_reading(table.assign(p_value=0.001))
+    assert "3 of 3" in all_clear and "cannot tell" not in all_clear
+    assert "No agreement statistic" in agreement_reading(table.assign(icc1=np.nan))

@@ -373,7 +373,28 @@ def perception_accuracy(survey: pd.DataFrame, codebook: Any = None,
 
 __all__ = [
     "ACCURACY_COLUMNS", "AGREEMENT_COLUMNS", "NULL_VARIANCES", "RWG_STRONG", "SLIGHT_SKEW_5",
-    "anova_oneway", "distribution_variance", "icc1", "icc2", "null_variance", "pair_agreement",
+    "agreement_reading", "anova_oneway", "distribution_variance", "icc1", "icc2", "null_variance", "pair_agreement",
     "perception_accuracy", "prediction_accuracy", "rwg", "rwg_j", "rwg_j_groups",
     "shared_items",
 ]
+
+
+def agreement_reading(table: pd.DataFrame) -> str:
+    """:func:`pair_agreement` in words, from its numbers: the constructs on which the two
+    executives of a firm agree most and least (ICC(1)), how many ICC(1)s are distinguishable from
+    zero (the ANOVA F test at .05), and the share of pairs one scale point or more apart."""
+    rows = table.dropna(subset=["icc1"])
+    if rows.empty:
+        return ("No agreement statistic in this segment: every construct was withheld or not "
+                "estimable (the table's notes say why).")
+    hi, lo = rows.loc[rows["icc1"].idxmax()], rows.loc[rows["icc1"].idxmin()]
+    clear = int((rows["p_value"] < 0.05).sum())
+    text = (f"Within a firm, the CMO's and the CIO's answers agree most on {hi['label']} "
+            f"(ICC(1) = {hi['icc1']:.2f}, {hi['share_gap_1plus']:.0%} of pairs one scale point or "
+            f"more apart) and least on {lo['label']} (ICC(1) = {lo['icc1']:.2f}, "
+            f"{lo['share_gap_1plus']:.0%} apart). ")
+    text += (f"{clear} of {len(rows)} construct{'s' if len(rows) != 1 else ''} show agreement "
+             "within pairs beyond chance (F test, p < .05)")
+    return text + ("." if clear == len(rows) else
+                   "; for the others the data cannot tell the two executives' answers from those "
+                   "of two respondents of different firms.")
