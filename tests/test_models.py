@@ -813,8 +813,8 @@ def test_as_many_parameters_as_cases_is_not_estimable_instead_of_zero_division()
     ("o ~ x1", "ordered_logit", {"o": 3}, "the outcome o has one category only"),
     ("y ~ x1 + C(c)", "ols", {"c": "DE"}, "C(c) has one category among the 10 complete cases; "
      "a factor needs at least 2"),
-    ("y ~ x1 + x2 + d", "ols", {"d": lambda f: f["x1"] - f["x2"]}, "d is an exact linear combination of the other "
-     "terms among the 10 complete cases (aliased"),
+    ("y ~ x1 + x2 + d", "ols", {"d": lambda f: f["x1"] - f["x2"]},
+     "d is an exact linear combination of the other terms among the 10 complete cases (aliased"),
     ("y ~ x1 + x9", "ols", {"x9": np.nan}, "no complete cases"),
 ])
 def test_each_minimum_is_checked_before_fitting(formula, kind, change, reason):

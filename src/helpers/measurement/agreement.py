@@ -373,7 +373,8 @@ def perception_accuracy(survey: pd.DataFrame, codebook: Any = None,
 
 __all__ = [
     "ACCURACY_COLUMNS", "AGREEMENT_COLUMNS", "NULL_VARIANCES", "RWG_STRONG", "SLIGHT_SKEW_5",
-    "agreement_reading", "anova_oneway", "distribution_variance", "icc1", "icc2", "null_variance", "pair_agreement",
+    "agreement_reading", "anova_oneway", "distribution_variance", "icc1", "icc2",
+    "null_variance", "pair_agreement",
     "perception_accuracy", "prediction_accuracy", "rwg", "rwg_j", "rwg_j_groups",
     "shared_items",
 ]
