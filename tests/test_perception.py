@@ -289,3 +289,26 @@ def test_profile_report_renders_on_the_sample_and_on_a_tiny_data_set(sample_proc
     assert "On all respondents (Welch)" in sample_doc["text"]
     tiny_doc = docs["tiny"]
     assert "not comparable" in tiny_doc["text"]
+
+
+def test_every_failed_step_quotes_the_changes_its_verdict_rests_on(sample, cb) -> None:
+    """A 'fails' reason carries ΔCFI, ΔRMSEA and ΔSRMR, and they meet Chen's (2007) rule that
+    the verdict applies: ΔCFI ≤ −.010 together with ΔRMSEA ≥ .015 or ΔSRMR ≥ .030 (loadings) /
+    .010 (intercepts). Checked on a small segment too, where steps fail more often."""
+    import re
+
+    segments = [sample, sample[sample["country"].astype(str) == "BE"]]
+    seen = 0
+    for survey in segments:
+        verdicts = perception.construct_verdicts(survey, cb, min_cell=5)
+        for reason in verdicts["reason"]:
+            m = re.search(r"(metric|scalar) invariance fails: ΔCFI ([-+]\d\.\d+), "
+                          r"ΔRMSEA ([-+]\d\.\d+), ΔSRMR ([-+]\d\.\d+)", reason)
+            if not m:
+                assert "fails" not in reason, reason
+                continue
+            seen += 1
+            step, cfi, rmsea, srmr = m.group(1), *map(float, m.groups()[1:])
+            assert cfi <= -0.010, reason
+            assert rmsea >= 0.015 or srmr >= (0.030 if step == "metric" else 0.010), reason
+    assert seen, "no failed step to check: the test would be void"

@@ -315,6 +315,17 @@ def _ladder_row(c: str, result: Any) -> dict[str, Any]:
     return row
 
 
+def _shared_deltas(v: pd.Series, step: str) -> str:
+    """The changes in fit a verdict of the shared table rests on: ΔCFI, and ΔRMSEA and ΔSRMR
+    when the table has them (Chen 2007 needs ΔCFI together with one of the two)."""
+    parts = []
+    for k, name in (("cfi", "ΔCFI"), ("rmsea", "ΔRMSEA"), ("srmr", "ΔSRMR")):
+        value = pd.to_numeric(pd.Series([v.get(f"delta_{k}_{step}")]), errors="coerce").iloc[0]
+        if pd.notna(value):
+            parts.append(f"{name} {value:+.3f}")
+    return ", ".join(parts)
+
+
 def _shared_row(v: pd.Series) -> dict[str, Any]:
     """A row of the measurement report's verdict table in this module's terms."""
     comparable = bool(v["means_comparable"])
@@ -329,12 +340,12 @@ def _shared_row(v: pd.Series) -> dict[str, Any]:
     elif level in ("metric", "partial metric") and pd.notna(d_cfi) and d_cfi <= -0.010:
         # Chen (2007) fails a step only at ΔCFI <= -.010: the intercepts are what differ
         row["reason"] = ("not comparable: intercepts differ between roles (scalar invariance "
-                         f"fails: ΔCFI {d_cfi:+.3f}" + (f" with {freed} freed" if freed else "")
-                         + "); compared item by item")
+                         f"fails: {_shared_deltas(v, 'scalar')}"
+                         + (f" with {freed} freed" if freed else "") + "); compared item by item")
     elif level == "configural" and pd.notna(d_metric := pd.to_numeric(
             pd.Series([v.get("delta_cfi_metric")]), errors="coerce").iloc[0]) and d_metric <= -0.010:
         row["reason"] = (f"not comparable: loadings differ between roles (metric invariance fails: "
-                         f"ΔCFI {d_metric:+.3f}); compared item by item")
+                         f"{_shared_deltas(v, 'metric')}); compared item by item")
     elif level != "none":
         row["reason"] = (f"not comparable: scalar invariance not established in these data (level "
                          f"reached: {level}" + (f"; {v['note']}" if v["note"] else "")

@@ -42,7 +42,8 @@ CFA_MIN_PER_ITEM = 2  # a role's own CFA for Table 1's diagonal: complete rows p
 ROLE_GROUPS = ("CIO", "CMO")  # reference first: latent mean differences read CMO − CIO
 LEVELS = ("none", "configural", "partial metric", "metric", "partial scalar", "scalar")
 VERDICT_COLUMNS = ["construct", "level", "freed", "means_comparable", "tested_with",
-                   "delta_cfi_metric", "delta_cfi_scalar", "note"]
+                   "delta_cfi_metric", "delta_cfi_scalar", "delta_rmsea_metric",
+                   "delta_rmsea_scalar", "delta_srmr_metric", "delta_srmr_scalar", "note"]
 
 
 def modelled_constructs(survey: pd.DataFrame, codebook: Any, *, both_roles: bool = True
@@ -146,11 +147,11 @@ def verdicts_from_ladders(ladders: dict[str, InvarianceResult | str]) -> pd.Data
     for c, res in ladders.items():
         if isinstance(res, str):
             rows.append({"construct": c, "level": "none", "freed": "", "means_comparable": False,
-                         "tested_with": "", "delta_cfi_metric": np.nan,
-                         "delta_cfi_scalar": np.nan, "note": res})
+                         "tested_with": "", "note": res})
             continue
         factors = res.fits["configural"].factors if "configural" in res.fits else [c]
-        d = res.table.set_index("step")["delta_cfi"]
+        steps = res.table.set_index("step")
+        d = steps["delta_cfi"]
         level = _level(res)
         note = ""
         if level == "none":
@@ -170,7 +171,9 @@ def verdicts_from_ladders(ladders: dict[str, InvarianceResult | str]) -> pd.Data
             "tested_with": "the whole model" if len(factors) > 2 else
             ", ".join(f for f in factors if f != c),
             "delta_cfi_metric": float(d.get("metric", np.nan)),
-            "delta_cfi_scalar": float(d.get("scalar", np.nan)), "note": note})
+            "delta_cfi_scalar": float(d.get("scalar", np.nan)),
+            **{f"delta_{k}_{step}": float(steps[f"delta_{k}"].get(step, np.nan))
+               for k in ("rmsea", "srmr") for step in ("metric", "scalar")}, "note": note})
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
