@@ -307,11 +307,16 @@ class _Checker:
         return int(first or 0), int(second or 0)
 
     # --- reading and errors
+    def _where_in_file(self) -> str:
+        """SQL text saying where a value is in its file: the record number for Parquet; CSV
+        line numbers are not tracked by the streamed read."""
+        return ("' row ' || CAST(file_row_number + 1 AS VARCHAR)"
+                if self.source.format == "parquet" else "''")
+
     def sample(self, own: str, n: int = SAMPLE_VALUES) -> list[tuple[Any, str]]:
         """Up to ``n`` non-missing values of a column, each with where it is (for examples)."""
         ident = _duck_ident(own)
-        row = ("' row ' || CAST(file_row_number + 1 AS VARCHAR)"
-               if self.source.format == "parquet" else "''")
+        row = self._where_in_file()
         sql = (f"SELECT {ident}, source_file, {row} FROM {self.reader} "
                f"WHERE {ident} IS NOT NULL LIMIT {int(n)}")
         try:
@@ -326,8 +331,7 @@ class _Checker:
         if file not in self.source.files:
             file = self.source.files[0]
         ident = _duck_ident(own)
-        row = ("' row ' || CAST(file_row_number + 1 AS VARCHAR)"
-               if self.source.format == "parquet" else "''")
+        row = self._where_in_file()
         sql = (f"SELECT {ident}, {row} FROM {_single_reader(file, self.source)} "
                f"WHERE {ident} IS NOT NULL LIMIT 3")
         try:

@@ -127,18 +127,13 @@ def _ladder(survey: pd.DataFrame, constructs: list[str], group: str, groups: lis
 
 
 def _level(result: InvarianceResult) -> str:
-    """The ladder's level capped at scalar (strict is not needed to compare means)."""
-    level = "none"
-    for _, row in result.table.iterrows():
-        if row["step"] == "strict":
-            break
-        if row["verdict"] == "holds":
-            level = row["step"]
-        elif row["verdict"] == "partial":
-            level = f"partial {row['step']}"
-        else:
-            break
-    return level
+    """The ladder's level (:attr:`InvarianceResult.level`) capped at scalar: strict is not
+    needed to compare means, so a ladder that reached (partial) strict reports its scalar step."""
+    level = result.level
+    if not level.endswith("strict"):
+        return level
+    scalar = result.table.loc[result.table["step"] == "scalar", "verdict"].iloc[0]
+    return "scalar" if scalar == "holds" else "partial scalar"
 
 
 def verdicts_from_ladders(ladders: dict[str, InvarianceResult | str]) -> pd.DataFrame:
