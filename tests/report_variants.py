@@ -46,8 +46,8 @@ def variant(base: Path, dest: Path, *, budgets: bool = True, ledger: bool = True
             fill_missing: bool = False) -> Path:
     """A copy of ``base`` reshaped; ``None`` removes a part, ``UNSET`` keeps it as built.
 
-    ``flags``: reason -> how many respondents to flag (CMOs and CIOs alternately, so both roles
-    lose some; each reason takes the next respondents, so the groups do not overlap).
+    ``flags``: reason -> how many respondents to flag (the CMO and CIO of whole complete pairs,
+    :func:`flagged`; each reason takes the next pairs, so the groups do not overlap).
     ``dont_know``: item -> how many respondents asked it answered "don't know" (their cells
     become missing, as ``make data`` writes them). ``fill_missing``: every item a respondent was
     asked gets an answer (no missingness at all).
@@ -109,10 +109,20 @@ def variant(base: Path, dest: Path, *, budgets: bool = True, ledger: bool = True
 
 
 def flagged(survey: pd.DataFrame, n: int, start: int = 0) -> pd.Series:
-    """True for ``n`` respondents: CMOs and CIOs alternately, from the ``start``-th on."""
+    """True for ``n`` respondents from the ``start``-th on, taken as whole complete pairs.
+
+    Respondents are ordered CMO then CIO of each complete pair (firm-wave with both roles, in
+    firm and wave order), so an even ``n`` breaks exactly ``n / 2`` pairs and takes ``n / 2``
+    of each role, whatever the simulated sample looks like on this machine (a CMO and CIO of
+    different firms would break a data-dependent number of pairs).
+    """
     roles = survey["role"].astype(str)
-    cmos, cios = list(survey.index[roles == "CMO"]), list(survey.index[roles == "CIO"])
-    order = [i for pair in zip(cmos, cios, strict=False) for i in pair]
+    key = survey["firm_id"].astype(str) + "|" + survey["wave"].astype(str)
+    cmos = dict(zip(key[roles == "CMO"], survey.index[roles == "CMO"], strict=True))
+    cios = dict(zip(key[roles == "CIO"], survey.index[roles == "CIO"], strict=True))
+    order = [i for k in sorted(set(cmos) & set(cios)) for i in (cmos[k], cios[k])]
+    if start + n > len(order):
+        raise ValueError(f"only {len(order) // 2} complete pairs to flag, asked for {start + n} rows")
     out = pd.Series(False, index=survey.index)
     out.loc[order[start:start + n]] = True
     return out

@@ -29,7 +29,9 @@ EXCLUSIONS = pd.DataFrame({
              "response_id in [R_9x]"],
     "n_rows": [3, 2, 7, 1, 6],
 })
-SPEEDERS, STRAIGHT_LINERS = 12, 22  # each row differs from the others by 5+ pairs
+# whole pairs (rv.flagged): 6 and 11 pairs, so each sensitivity row differs from every other by
+# at least 6 CMOs, 6 CIOs and 6 pairs and none is withheld, on any machine's simulated sample
+SPEEDERS, STRAIGHT_LINERS = 12, 22
 DONT_KNOW = {"imp_1": 4, "trust_2": 6}
 
 
