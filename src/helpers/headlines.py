@@ -1,0 +1,135 @@
+"""Headline estimates: the few numbers a report's reader acts on, in one shape.
+
+Every headline estimate (a role gap, a driver effect, a consequence of the disconnect, the
+congruence surface, the shadow-IT share and slope) is one named function that the notebook calls
+and the validity study (:mod:`helpers.validity`) calls, returning :class:`Headline` rows: what is
+validated is what is reported. The verdict in words follows from the numbers by one rule,
+:func:`verdict`, so that the study can count how often the reading is right.
+
+Verdicts
+--------
+``"positive"`` / ``"negative"``
+    the ``conf`` interval excludes zero (the sign of the association is read);
+``"no evidence"``
+    the interval includes zero *and* the design had power >= :data:`ADEQUATE_POWER` to detect
+    the smallest effect of interest: an effect that large would very likely have been seen;
+``"not detectable"``
+    the interval includes zero and power was below :data:`ADEQUATE_POWER`: the data cannot tell
+    (the reading names the power, and the reliability where measurement error is the reason);
+``"exploratory"``
+    the sample lies between the model's minimum and its confirmatory size: numbers are shown
+    with a small-sample correction, no verdict in words;
+``"not estimable"``
+    below the model's minimum, or the fit failed (the reason is given).
+
+Power is the normal-approximation power of a two-sided test at level 1 − ``conf`` against the
+smallest effect of interest ``sesoi`` (stated per estimand by the function that computes it),
+from the standard error of the estimate: ``Φ(|sesoi|/se − z) + Φ(−|sesoi|/se − z)``. It is a
+property of the design and measurement, not of the estimate ("observed power" is never used).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+
+VERDICTS = ("positive", "negative", "no evidence", "not detectable", "exploratory",
+            "not estimable")
+SIGNED = ("positive", "negative")
+ADEQUATE_POWER = 0.8
+"""Power below which an interval that includes zero reads "not detectable", not "no evidence"."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline estimate as a report states it and the validity study scores it.
+
+    ``key`` names the estimand in the truth document of simulated data (``estimands`` in
+    ``truth.yaml``, e.g. ``"drivers.cofunded_projects"``); real data has no truth, the key still
+    identifies the quantity across segments and reports.
+    """
+
+    key: str
+    label: str
+    unit: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n: int | None
+    n_unit: str
+    verdict: str
+    reading: str
+    method: str
+    power: float | None = None
+    sesoi: float | None = None
+    std_error: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero (the verdict reads a sign)."""
+        return self.verdict in SIGNED
+
+
+def power(std_error: float | None, sesoi: float | None, conf: float = 0.95) -> float | None:
+    """Power of a two-sided level ``1 − conf`` z test against an effect of size ``sesoi``."""
+    if std_error is None or sesoi is None or not math.isfinite(std_error) or std_error <= 0:
+        return None
+    z = stats.norm.ppf(0.5 + conf / 2)
+    ratio = abs(sesoi) / std_error
+    return float(stats.norm.cdf(ratio - z) + stats.norm.cdf(-ratio - z))
+
+
+def verdict(ci_low: float | None, ci_high: float | None, power_: float | None, *,
+            exploratory: bool = False, estimable: bool = True) -> str:
+    """The verdict in words that the numbers support (see the module docstring)."""
+    if not estimable or ci_low is None or ci_high is None \
+            or not (math.isfinite(ci_low) and math.isfinite(ci_high)):
+        return "not estimable"
+    if exploratory:
+        return "exploratory"
+    if ci_low > 0:
+        return "positive"
+    if ci_high < 0:
+        return "negative"
+    if power_ is not None and power_ >= ADEQUATE_POWER:
+        return "no evidence"
+    return "not detectable"
+
+
+def not_estimable(key: str, label: str, unit: str, reason: str, method: str, *,
+                  n: int | None = None, n_unit: str = "") -> Headline:
+    """A headline that could not be estimated, with the reason as its reading."""
+    return Headline(key=key, label=label, unit=unit, estimate=None, ci_low=None, ci_high=None,
+                    p_value=None, n=n, n_unit=n_unit, verdict="not estimable", reading=reason,
+                    method=method)
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as journals print it: ``"< .001"`` or three decimals without the leading zero."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    if p < 0.001:
+        return "< .001"
+    return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
+
+
+def table(headlines: Iterable[Headline]) -> pd.DataFrame:
+    """The headlines as a tidy table (one row each), for the report and the results file."""
+    rows = []
+    for h in headlines:
+        row = asdict(h)
+        row.pop("extra")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[f for f in Headline.__dataclass_fields__ if f != "extra"])
