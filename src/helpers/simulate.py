@@ -1518,6 +1518,10 @@ def truth_document(config: SimulationConfig, *, codebook: Codebook | None = None
     }
     if survey is not None:
         doc["quality"] = _quality(survey, cb)
+    # the true value of every headline estimand (helpers.truth derives them from this module's
+    # settings, so it is imported here rather than at the top: it imports this module)
+    from helpers import truth
+    doc["estimands"] = truth.estimands(c, cb)
     return _plain(doc)
 
 
@@ -1553,9 +1557,14 @@ def _quality(survey: pd.DataFrame, cb: Codebook) -> dict[str, Any]:
 def write_sample(out_dir: str | Path, *, firms: int = SimulationConfig.firms,
                  ledger_rows: int = SimulationConfig.ledger_rows,
                  seed: int = SimulationConfig.seed,
-                 waves: int = SimulationConfig.waves) -> dict[str, Path]:
-    """Write the synthetic sample into ``out_dir`` (each file atomically); return name -> path."""
-    config = SimulationConfig(firms=firms, ledger_rows=ledger_rows, seed=seed, waves=waves)
+                 waves: int = SimulationConfig.waves,
+                 config: SimulationConfig | None = None) -> dict[str, Path]:
+    """Write the synthetic sample into ``out_dir`` (each file atomically); return name -> path.
+
+    ``config`` (every setting, as the validity study passes it) replaces the four keywords.
+    """
+    if config is None:
+        config = SimulationConfig(firms=firms, ledger_rows=ledger_rows, seed=seed, waves=waves)
     cb = load_codebook()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

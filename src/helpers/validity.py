@@ -1,0 +1,258 @@
+"""The validity study: does every headline estimate recover the known truth?
+
+For many simulated samples (:mod:`helpers.simulate`, any setting overridable) the study builds
+the processed data exactly as ``make data`` does (:func:`helpers.processing.build_processed`),
+runs each report's headline function (:mod:`helpers.headlines`) — the function the notebook
+calls, with the notebook's default parameters — and compares every :class:`Headline` with its
+true value (:mod:`helpers.truth`). Per estimand it reports bias, RMSE, 95 % CI coverage, power
+(share of samples with a signed verdict when the truth is not zero), the false-positive rate
+(share with a signed verdict when the truth is zero), how often the verdict in words is right,
+and whether the targets of issue 12 are met:
+
+- coverage between :data:`COVERAGE` (0.92–0.98);
+- false positives at most :data:`MAX_FALSE_POSITIVE` (0.05) on true nulls;
+- |bias| below :data:`MAX_RELATIVE_BIAS` (10 %) of the effect (of the smallest effect of
+  interest for a true zero);
+- the verdict right in at least :data:`MIN_VERDICT_RIGHT` (95 %) of samples: the right sign when
+  the truth is not zero, or "not detectable" when the interval includes zero (the honest
+  reading when the design cannot tell); for a true zero "no evidence" or "not detectable";
+- the estimate given (not "not estimable") in at least 95 % of samples at the size studied.
+
+``benchmarks/validity.py`` is the command line; ``tests/test_validity.py`` runs a quick variant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from helpers import processing, simulate, truth
+from helpers.codebook import Codebook, load_codebook
+from helpers.headlines import SIGNED, Headline
+
+COVERAGE = (0.92, 0.98)
+MAX_FALSE_POSITIVE = 0.05
+MAX_RELATIVE_BIAS = 0.10
+MIN_VERDICT_RIGHT = 0.95
+MIN_ESTIMABLE = 0.95
+CONF = 0.95
+
+
+# --------------------------------------------------------------------------- the reports' calls
+def _role_gaps(data: processing.ProcessedData, cb: Codebook) -> list[Headline]:
+    from helpers import role_gaps
+    return role_gaps.headlines(data.survey, cb)
+
+
+def _drivers(data: processing.ProcessedData, cb: Codebook) -> list[Headline]:
+    from helpers import drivers
+    return drivers.headlines(data.survey, cb) + drivers.consequences(data.survey, cb)
+
+
+def _congruence(data: processing.ProcessedData, cb: Codebook) -> list[Headline]:
+    from helpers import congruence
+    return congruence.headlines(data.survey, cb)
+
+
+def _shadow(data: processing.ProcessedData, cb: Codebook) -> list[Headline]:
+    from helpers import shadow
+    if data.spend is None:
+        return []
+    return shadow.headlines(data.survey, data.spend, cb)
+
+
+AREA_CALLS: dict[str, Callable[[processing.ProcessedData, Codebook], list[Headline]]] = {
+    "role_gaps": _role_gaps, "drivers": _drivers, "congruence": _congruence, "shadow": _shadow}
+"""Area -> the headline call its notebook makes, on the whole sample with default parameters."""
+
+
+# --------------------------------------------------------------------------- settings
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["item_sd=0.8", "report_accuracy=0.85"]`` -> settings, each checked against
+    :class:`helpers.simulate.SimulationConfig` (an unknown name is an error naming it)."""
+    known = {f.name: f for f in fields(simulate.SimulationConfig)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            close = ", ".join(sorted(k for k in known if name[:4] in k)[:6])
+            raise ValueError(f"--set {pair!r}: expected name=value with a simulation setting "
+                             f"name{f' (did you mean {close}?)' if close else ''}")
+        out[name] = yaml.safe_load(text)
+    return out
+
+
+def make_config(firms: int, seed: int, settings: Mapping[str, Any] | None = None
+                ) -> simulate.SimulationConfig:
+    """The simulation settings of one replication (``settings`` override the defaults).
+
+    The ledger is scaled with the number of firms (the default's lines per firm), unless
+    ``ledger_rows`` is set, so that ledgers are as thin per firm-year as in the sample.
+    """
+    base = simulate.SimulationConfig()
+    values = {"ledger_rows": round(base.ledger_rows * firms / base.firms)}
+    values.update(settings or {})
+    values.update(firms=firms, seed=seed)
+    for name in ("size_weights", "country_weights", "industry_weights"):  # YAML gives mappings
+        if isinstance(values.get(name), Mapping):
+            values[name] = tuple(values[name].items())
+    return replace(base, **values)
+
+
+def simulated_data(config: simulate.SimulationConfig, workdir: Path,
+                   codebook: Codebook | None = None) -> processing.ProcessedData:
+    """Write the sample of ``config`` and build its processed data as ``make data`` does."""
+    raw = simulate.write_sample(workdir / "raw", config=config)
+    out = workdir / "processed"
+    with contextlib.redirect_stdout(io.StringIO()):  # the ledger summary make data prints
+        processing.build_processed(raw["survey"], budgets=raw["budgets"], ledger=raw["ledger"],
+                                   fx=raw["fx_rates"], vendors=raw["vendors"], out_dir=out,
+                                   codebook=codebook, force=True)
+    return processing.load_processed(out)
+
+
+# --------------------------------------------------------------------------- one replication
+def replicate(seed: int, firms: int, settings: Mapping[str, Any] | None = None,
+              areas: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One simulated sample: a row per headline with its truth, estimate, interval, verdict."""
+    cb = load_codebook()
+    config = make_config(firms, seed, settings)
+    chosen = list(areas or truth.available())
+    true = truth.estimands(config, cb, chosen)
+    workdir = Path(tempfile.mkdtemp(prefix="validity-"))
+    try:
+        data = simulated_data(config, workdir, cb)
+        rows = []
+        for area in chosen:
+            for h in AREA_CALLS[area](data, cb):
+                if h.key not in true:
+                    raise KeyError(f"headline {h.key!r} of {area} has no true value in "
+                                   f"helpers.truth.{area}")
+                rows.append({"seed": seed, "area": area, "key": h.key, "truth": true[h.key],
+                             "estimate": h.estimate, "ci_low": h.ci_low, "ci_high": h.ci_high,
+                             "p_value": h.p_value, "verdict": h.verdict, "power": h.power,
+                             "sesoi": h.sesoi, "reading": h.reading})
+        return rows
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def verdict_right(verdict: str, true_value: float) -> bool:
+    """Is the verdict in words right about the truth? (see the module docstring)"""
+    if true_value == 0:
+        return verdict in ("no evidence", "not detectable")
+    if verdict == "not detectable":
+        return True
+    return verdict == ("positive" if true_value > 0 else "negative")
+
+
+# --------------------------------------------------------------------------- the study
+@dataclass(frozen=True)
+class Study:
+    """The settings and per-replication rows of a validity study, and their summary."""
+
+    reps: int
+    firms: int
+    seed: int
+    settings: dict[str, Any]
+    rows: pd.DataFrame
+    summary: pd.DataFrame
+
+    @property
+    def within(self) -> int:
+        return int(self.summary["within_targets"].sum())
+
+    def last_line(self) -> str:
+        return f"validity: {self.within}/{len(self.summary)} estimands within targets"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reps": self.reps, "firms": self.firms, "seed": self.seed,
+                "settings": self.settings,
+                "summary": self.summary.replace({np.nan: None}).to_dict(orient="records"),
+                "within_targets": self.within, "estimands": len(self.summary)}
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per estimand: bias, RMSE, coverage, power, false positives, verdicts right, targets met."""
+    out = []
+    for key, g in rows.groupby("key", sort=False):
+        t = float(g["truth"].iloc[0])
+        est = g[g["estimate"].notna() & g["verdict"].ne("not estimable")]
+        n = len(est)
+        estimable = n / len(g)
+        signed = est["verdict"].isin(SIGNED)
+        covered = (est["ci_low"] <= t) & (t <= est["ci_high"])
+        right = pd.Series([verdict_right(v, t) for v in g["verdict"]], dtype=float)
+        bias = float(est["estimate"].mean() - t) if n else math.nan
+        sesoi = float(est["sesoi"].dropna().median()) if est["sesoi"].notna().any() else math.nan
+        scale = abs(t) if t != 0 else (abs(sesoi) if math.isfinite(sesoi) else math.nan)
+        row = {
+            "key": key, "area": g["area"].iloc[0], "truth": t, "reps": len(g),
+            "estimable": estimable,
+            "mean_estimate": float(est["estimate"].mean()) if n else math.nan,
+            "bias": bias, "relative_bias": bias / scale if scale else math.nan,
+            "rmse": float(np.sqrt(((est["estimate"] - t) ** 2).mean())) if n else math.nan,
+            "coverage": float(covered.mean()) if n else math.nan,
+            "power": float(signed.mean()) if (n and t != 0) else math.nan,
+            "false_positive": float(signed.mean()) if (n and t == 0) else math.nan,
+            "verdict_right": float(right.mean()),
+            "not_detectable": float((g["verdict"] == "not detectable").mean()),
+            "mean_stated_power": float(est["power"].mean()) if est["power"].notna().any()
+            else math.nan,
+        }
+        failed = []
+        if estimable < MIN_ESTIMABLE:
+            failed.append("estimable")
+        if not (COVERAGE[0] <= row["coverage"] <= COVERAGE[1]):
+            failed.append("coverage")
+        if t == 0 and not row["false_positive"] <= MAX_FALSE_POSITIVE:
+            failed.append("false positives")
+        if not abs(row["relative_bias"]) < MAX_RELATIVE_BIAS:
+            failed.append("bias")
+        if not row["verdict_right"] >= MIN_VERDICT_RIGHT:
+            failed.append("verdict")
+        row["failed"] = ", ".join(failed)
+        row["within_targets"] = not failed
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def run(reps: int, firms: int = 300, seed: int = 1, settings: Mapping[str, Any] | None = None,
+        areas: Sequence[str] | None = None, workers: int | None = None) -> Study:
+    """``reps`` replications (seeds ``seed``, ``seed + 1``, …) in parallel; their summary."""
+    settings = dict(settings or {})
+    make_config(firms, seed, settings)  # a bad setting fails here, once, not in every worker
+    seeds = [seed + r for r in range(reps)]
+    workers = max(1, min(workers or os.cpu_count() or 1, reps))
+    if workers == 1:
+        parts = [replicate(s, firms, settings, areas) for s in seeds]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(replicate, seeds, [firms] * reps, [settings] * reps,
+                                  [areas] * reps))
+    rows = pd.DataFrame([r for part in parts for r in part])
+    return Study(reps=reps, firms=firms, seed=seed, settings=settings, rows=rows,
+                 summary=summarise(rows))
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as a plain-text table (three decimals)."""
+    cols = ["key", "truth", "mean_estimate", "bias", "rmse", "coverage", "power",
+            "false_positive", "verdict_right", "estimable", "failed"]
+    return summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}",
+                                   na_rep="–")
+
