@@ -880,3 +880,48 @@ def test_zscore_centres_a_constant_column():
     out = models.zscore(pd.DataFrame({"a": [2.0, 2.0, np.nan], "b": [1.0, 2.0, 3.0]}), ["a", "b"])
     assert out["a"].tolist()[:2] == [0.0, 0.0] and np.isnan(out["a"].iloc[2])
     np.testing.assert_allclose(out["b"], [-1.0, 0.0, 1.0])
+
+
+# ─── mixed model: convergence and lme4's fixed-effect covariance ────────────────────────────────
+
+
+class _NeverConverges:
+    """A stand-in MixedLM whose every fit reports no convergence (statsmodels' flag)."""
+
+    def __init__(self, result):
+        self.result, self.calls = result, []
+
+    def fit(self, **options):
+        self.calls.append(options.get("method", "default"))
+        import types
+        return types.SimpleNamespace(converged=False, params=self.result.params,
+                                     scale=self.result.scale, llf=self.result.llf)
+
+
+def test_a_mixed_model_that_does_not_converge_is_not_estimable():
+    from helpers.models import MIXED_OPTIMIZERS, NotEstimable, _fit_mixed
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"g": np.repeat(np.arange(30), 4), "x": rng.normal(size=120)})
+    frame["y"] = frame["x"] + np.repeat(rng.normal(size=30), 4) + rng.normal(size=120)
+    good = fit("y ~ x", frame, kind="mixed", cluster="g")
+    fake = _NeverConverges(good.raw)
+    with pytest.raises(NotEstimable, match="did not converge with any optimizer"):
+        _fit_mixed(fake, {})
+    assert fake.calls == ["default", *MIXED_OPTIMIZERS]  # every optimizer was tried first
+
+
+def test_mixed_fixed_effect_covariance_is_the_gls_one():
+    """(X' V^-1 X)^-1 built densely from the fitted variances equals the reported SEs."""
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(2, 7, 40)
+    g = np.repeat(np.arange(40), sizes)
+    frame = pd.DataFrame({"g": g, "x": rng.normal(size=len(g))})
+    frame["y"] = 1 + 0.5 * frame["x"] + rng.normal(0, 0.8, 40)[g] + rng.normal(size=len(g))
+    result = fit("y ~ x", frame, kind="mixed", cluster="g")
+    x = np.column_stack([np.ones(len(g)), frame["x"]])
+    tau2, s2 = float(result.raw.cov_re.iloc[0, 0]), float(result.raw.scale)
+    v = s2 * np.eye(len(g)) + tau2 * (g[:, None] == g[None, :])
+    cov = np.linalg.inv(x.T @ np.linalg.solve(v, x))
+    tidy = result.tidy()
+    assert tidy["std_error"].to_numpy() == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-10)
+    assert result.glance()["df_inference"].isna().all()  # z tests

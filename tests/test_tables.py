@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from helpers import tables
@@ -33,3 +35,14 @@ def test_readings_are_text_with_code_spans_only() -> None:
     assert text.startswith("<p>*&lt;img")  # a star from the data is no emphasis
     assert "<code>make data</code></p><p>[x](javascript:alert(1)) # not a heading $a$</p>" in text
     assert "<a " not in text and "href" not in text
+
+
+def test_p_values_print_as_journals_print_them() -> None:
+    from helpers import tables
+    table = pd.DataFrame({"term": ["a", "b", "c"], "p_value": [1.29e-21, 0.0123, 0.99995],
+                          "p_adj": [0.0004, None, 1.0], "estimate": [0.5, 0.25, 1.0]})
+    html = tables.show(table, "t", decimals=2).data
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == ["a", "&lt; .001", "&lt; .001", "0.50", "b", ".012", "", "0.25",
+                     "c", "1.000", "1.000", "1.00"]
+    assert "e-21" not in html and "0.000" not in html

@@ -50,7 +50,8 @@ KINDS = (
 )
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 GLANCE_COLUMNS = [
-    "kind", "n", "n_dropped", "n_clusters", "df_resid", "r2", "adj_r2", "pseudo_r2",
+    "kind", "n", "n_dropped", "n_clusters", "df_resid", "df_inference", "r2", "adj_r2",
+    "pseudo_r2",
     "aic", "bic", "loglik", "cov_type", "group_var", "resid_var", "icc",
 ]
 INTERCEPT = "Intercept"
@@ -161,6 +162,10 @@ class ModelResult:
     def glance(self) -> pd.DataFrame:
         """One row: kind, n, n_dropped, n_clusters, df_resid, fit statistics and covariance type.
 
+        ``df_resid`` is R's ``df.residual`` (N − K); ``df_inference`` the degrees of freedom the
+        t tests and intervals of :meth:`tidy` actually use: G − 1 for a clustered linear model
+        (Stata's convention), N − K for an unclustered one, NaN where inference is normal (z).
+
         ``r2``/``adj_r2`` for OLS/WLS, McFadden's ``pseudo_r2`` for logit/probit/poisson/ordered
         models, ``group_var``/``resid_var``/``icc`` (random-intercept variance, residual variance
         and their ratio) for mixed models; columns that do not apply are NaN.
@@ -169,7 +174,8 @@ class ModelResult:
         row: dict[str, Any] = dict.fromkeys(GLANCE_COLUMNS, np.nan)
         row.update(
             kind=self.kind, n=self.n, n_dropped=self.n_dropped, n_clusters=self.n_clusters,
-            df_resid=float(getattr(raw, "df_resid", np.nan)), aic=float(raw.aic),
+            df_resid=float(getattr(raw, "df_resid", np.nan)),
+            df_inference=_df_inference(self), aic=float(raw.aic),
             bic=float(raw.bic), loglik=float(raw.llf), cov_type=self.cov_type,
         )
         if self.kind in _LINEAR:
@@ -239,13 +245,92 @@ def fit(
     groups = _cluster_codes(frame, cluster)
     options, cov_label = _fit_options(kind, groups, cov_type, len(frame))
     model = _build_model(kind, formula, frame, cluster, weights, model_kwargs)
-    raw = model.fit(**{**options, **fit_kwargs})
+    if kind == "mixed":
+        raw = _fit_mixed(model, {**options, **fit_kwargs})
+    else:
+        raw = model.fit(**{**options, **fit_kwargs})
     return ModelResult(
         raw=raw, formula=formula, kind=kind, n=len(frame), n_dropped=n_dropped,
         n_clusters=None if groups is None else int(groups.max() + 1), cluster=cluster,
         cov_type=cov_label,
         outcome_levels=_level_names(model) if kind in _ORDERED else None,
     )
+
+
+MIXED_OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm")
+"""Optimizers tried for a mixed model, in turn, when statsmodels' default run does not converge;
+the converged fit with the highest (restricted) log-likelihood is kept (lme4 users expect the
+maximum, and statsmodels' first optimizer can stop early at a lower one)."""
+
+
+def _fit_mixed(model: Any, options: Mapping[str, Any]) -> Any:
+    """Fit a MixedLM; refit with other optimizers when needed; refuse when none converges.
+
+    A fit is accepted only when statsmodels reports convergence and every variance is finite;
+    among the accepted fits (default run and :data:`MIXED_OPTIMIZERS`) the one with the highest
+    (restricted) log-likelihood is returned. No accepted fit: :class:`NotEstimable` with the
+    reason — a non-converged mixed model is never returned as a result.
+    """
+    fits, reasons = [], []
+    runs = [dict(options)] if "method" in options else \
+        [dict(options)] + [{**options, "method": m} for m in MIXED_OPTIMIZERS]
+    for run_options in runs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                raw = model.fit(**run_options)
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                reasons.append(f"{run_options.get('method', 'default')}: {exc}")
+                continue
+        trouble = [str(w.message) for w in caught
+                   if "converge" in str(w.message).lower() or "singular" in str(w.message).lower()
+                   or "hessian" in str(w.message).lower()]
+        finite = np.isfinite(np.asarray(raw.params, dtype=float)).all() and \
+            np.isfinite(float(raw.scale))
+        if getattr(raw, "converged", False) and finite and not any(
+                "did not converge" in t.lower() or "failed to converge" in t.lower()
+                for t in trouble):
+            fits.append(raw)
+        else:
+            reasons.append(f"{run_options.get('method', 'default')}: "
+                           + ("; ".join(trouble[:1]) or "no convergence"))
+        if fits and "method" not in run_options:
+            break  # the default run converged: statsmodels' own choice, as before
+    if not fits:
+        raise NotEstimable("the mixed model did not converge with any optimizer ("
+                           + "; ".join(reasons[:3]) + "): no estimate is given")
+    return max(fits, key=lambda r: float(r.llf))
+
+
+def mixed_fixed_cov(raw: Any) -> np.ndarray:
+    """lme4's covariance of the fixed effects, ``(X' V^-1 X)^-1``, at the fitted variances.
+
+    ``V`` is block-diagonal by group: ``V_g = s^2 I + Z_g Psi Z_g'`` with the residual variance
+    ``s^2`` (``raw.scale``) and the random-effects covariance ``Psi`` (``raw.cov_re``, already
+    on the data scale in statsmodels). statsmodels' own ``cov_params()`` inverts the observed
+    Hessian of all parameters (fixed effects and variance components together), which differs
+    from what ``vcov(lmer(...))`` prints; reports use this one (see :meth:`ModelResult.tidy`).
+    """
+    model = raw.model
+    k = len(raw.fe_params)
+    psi = np.asarray(raw.cov_re, dtype=float)
+    scale = float(raw.scale)
+    info = np.zeros((k, k))
+    for g in range(model.n_groups):
+        x = np.asarray(model.exog_li[g], dtype=float)[:, :k]
+        z = np.asarray(model.exog_re_li[g], dtype=float)
+        v = scale * np.eye(len(x)) + z @ psi @ z.T
+        info += x.T @ np.linalg.solve(v, x)
+    return np.linalg.inv(info)
+
+
+def _df_inference(result: ModelResult) -> float:
+    """The t degrees of freedom of the model's tests (NaN for z tests)."""
+    if result.kind not in _LINEAR:
+        return float("nan")
+    if result.n_clusters:
+        return float(result.n_clusters - 1)
+    return float(result.raw.df_resid)
 
 
 def _check_options(
@@ -549,8 +634,17 @@ def _n_coefficients(result: ModelResult) -> int:
 
 
 def _coefficient_table(result: ModelResult, alpha: float) -> pd.DataFrame:
-    """The regression coefficients with statsmodels' own inference (t or z, robust or not)."""
+    """The regression coefficients with statsmodels' own inference (t or z, robust or not).
+
+    Mixed models: standard errors from lme4's ``(X' V^-1 X)^-1`` (:func:`mixed_fixed_cov`)
+    with Wald z tests and normal intervals (lme4 prints no p-values; lmerTest's Satterthwaite
+    t would be slightly wider in small samples).
+    """
     raw, k = result.raw, _n_coefficients(result)
+    if result.kind == "mixed":
+        estimate = np.asarray(raw.fe_params, dtype=float)
+        std_error = np.sqrt(np.diag(mixed_fixed_cov(raw)))
+        return _normal_table(list(raw.model.exog_names)[:k], estimate, std_error, alpha)
     table = _tidy_frame(
         list(raw.model.exog_names)[:k], np.asarray(raw.params)[:k], np.asarray(raw.bse)[:k],
         np.asarray(raw.tvalues)[:k], np.asarray(raw.pvalues)[:k],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
 from helpers import markup
+from helpers.headlines import format_p
 from helpers.codebook import Codebook, load_codebook
 from helpers.privacy import DEFAULT_MIN_CELL, suppress_counts, suppression_note
 
@@ -39,14 +42,28 @@ def _formatter(decimals: int, suffix: str = ""):
     return fmt
 
 
+P_VALUE = re.compile(r"^(p|p_value|p_adj\w*|p_\w*adjusted|\w+_p_value|p \(.*\))$", re.I)
+"""Column names that hold p-values: shown as journals print them (``< .001``, ``.012``)."""
+
+
+def _p_formatter(v: object) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating, int, np.integer)):
+        return markup.text(format_p(float(v)))
+    return markup.text(v)
+
+
 def show(df: pd.DataFrame, caption: str, *, note: str = "", percent: tuple[str, ...] = (),
          decimals: int = 1, index: bool = True) -> HTML:
     """Render a table with a caption and an optional note, percentages and rounding applied.
 
     A table that went through :func:`helpers.privacy.suppress_small_groups` gets the suppression
-    note automatically.
+    note automatically. p-value columns (:data:`P_VALUE`) print as ``< .001`` or three decimals,
+    never ``0.000`` or ``1.29e-21``.
     """
-    fmt = {c: _formatter(decimals, " %" if c in percent else "") for c in df.columns}
+    fmt = {c: _p_formatter if P_VALUE.match(str(c)) else
+           _formatter(decimals, " %" if c in percent else "") for c in df.columns}
     styler = df.style.format(fmt, na_rep="").set_caption(markup.text(caption))
     for axis in (0, 1):  # row and column labels and their names come from the data too
         styler = styler.format_index(escape="html", axis=axis).format_index_names(
