@@ -362,7 +362,8 @@ def test_alpha_on_the_items_present_and_one_item_says_so(codebook) -> None:
     assert "sales_involvement" not in table.index  # not asked: no row
     one = alpha_table(data.drop(columns="trust_2"), codebook).set_index("construct")
     row = one.loc["mutual_trust"]
-    assert np.isnan(row["alpha"]) and row["k"] == 1 and row["n"] == 400
+    # n counts the rows that could enter alpha (two or more items answered): none with one item
+    assert np.isnan(row["alpha"]) and row["k"] == 1 and row["n"] == 0
     assert row["note"] == ("one item (trust_1): alpha needs at least 2 items "
                            "(trust_2, trust_3 not asked)")
     items = item_table(data.drop(columns="trust_2"), codebook)
@@ -426,3 +427,13 @@ def test_alpha_refuses_items_whose_sum_score_has_no_variance() -> None:
     items = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [4.0, 3, 2, 1]})
     with pytest.raises(ValueError, match="sum score has no variance"):
         cronbach_alpha(items)
+
+
+def test_a_failed_alpha_row_counts_only_rows_that_could_enter_it(cb) -> None:
+    """Items never answered together (one asked of CMOs, one of CIOs): no alpha and n = 0,
+    not the number of respondents who answered one of them."""
+    from helpers.scales import _alpha_row
+    items = pd.DataFrame({"a": [1, 2, 3, np.nan, np.nan, np.nan],
+                          "b": [np.nan, np.nan, np.nan, 2, 4, 5]}, dtype=float)
+    row = _alpha_row(items, [], "pairwise", 0.95)
+    assert np.isnan(row["alpha"]) and row["n"] == 0 and "not estimable" in row["note"]

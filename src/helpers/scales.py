@@ -462,7 +462,10 @@ def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float,
     """Numbers for one alpha-table row, NaN with a note when alpha is not computable."""
     used = [c for c in items.columns if items[c].notna().any()]
     answered = items[used].notna()
-    n_used = answered.all(axis=1) if missing == "listwise" else answered.any(axis=1)
+    # rows that can enter alpha: all items answered (listwise), or at least two of them
+    # (pairwise: a row with one answer adds to no covariance) — a failed row's n is never
+    # the count of respondents who merely answered something
+    n_used = answered.all(axis=1) if missing == "listwise" else answered.sum(axis=1) >= 2
     empty = {"k": len(used), "n": int(n_used.sum()), "alpha": np.nan,
              "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan}
     if len(used) < MIN_ALPHA_ITEMS:
