@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from helpers import atomic, markup, reporting
+from helpers import atomic, heterogeneity, markup, reporting
+from helpers.headlines import format_p
 from helpers.reporting import Job
 
 if TYPE_CHECKING:
@@ -222,10 +223,43 @@ def _label(outcome: Outcome, doc: dict[str, Any] | None) -> str:
         else outcome.status
 
 
+def _headline_rows(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The headline rows of a good report's results file (empty when none were recorded)."""
+    if not doc or doc.get("status") != "ok":
+        return []
+    table = (doc.get("results") or {}).get(heterogeneity.KEY) or {}
+    return [r for r in table.get("rows") or [] if r.get("key")]
+
+
+def _segment_tests(items: list[tuple[Outcome, dict[str, Any] | None]]) -> str:
+    """"Do segments differ?": one corrected test per headline and dimension
+    (:func:`helpers.heterogeneity.segment_tests`); empty when no segment recorded headlines."""
+    table = heterogeneity.segment_tests((o.job.segment, _headline_rows(d)) for o, d in items)
+    if table.empty:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(str(r.label))}</td><td>{html.escape(r.dimension)}</td>"
+        f'<td class="num">{r.parts}</td><td class="num">{_number(r.q)}</td>'
+        f'<td class="num">{"" if math.isnan(r.df) else int(r.df)}</td>'
+        f'<td class="num">{html.escape(format_p(r.p_value)) if r.p_value == r.p_value else ""}'
+        f'</td><td class="num">'
+        f'{html.escape(format_p(r.p_holm)) if r.p_holm == r.p_holm else ""}</td>'
+        f"<td>{html.escape(r.reading)}</td></tr>" for r in table.itertuples())
+    return ('<details class="segments" open><summary>Do segments differ? One test per headline '
+            "estimate and segment dimension</summary><p>Cochran's Q on the segment estimates, "
+            "equal to the Wald test of the segment interactions in the fully interacted pooled "
+            "model (segments share no firms); Holm-corrected over every test of this notebook. "
+            "A single segment's estimate is not evidence that the segment differs.</p>"
+            "<table><thead><tr><th>Estimate</th><th>Dimension</th><th>Segments</th><th>Q</th>"
+            "<th>df</th><th>p</th><th>p (Holm)</th><th>Reading</th></tr></thead>"
+            f"<tbody>{body}</tbody></table></details>")
+
+
 def _notebook_section(stem: str, items: list[tuple[Outcome, dict[str, Any] | None]],
                       reports_dir: Path, figures: str) -> str:
     rows = "".join(_job_row(o, d, reports_dir) for o, d in items)
-    return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>{figures}'
+    return (f'<section id="{html.escape(stem)}"><h2>{html.escape(stem)}</h2>'
+            f"{_segment_tests(items)}{figures}"
             "<table><thead><tr><th>Report</th><th>Segment</th><th>Status</th><th>n</th>"
             "<th>Key estimates [CI]</th><th>Rendered</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></section>")
