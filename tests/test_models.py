@@ -42,6 +42,7 @@ from helpers.models import (
     compare,
     fit,
     marginal_effects,
+    reading,
     standardized,
     vif,
 )
@@ -943,3 +944,15 @@ def test_mixed_model_matches_lme4_printed_values():
     assert glance["group_var"] == pytest.approx(0.6324289053, abs=1e-5)
     assert glance["resid_var"] == pytest.approx(1.0394100777, abs=1e-5)
     assert glance["loglik"] == pytest.approx(-162.8349611, abs=1e-5)
+
+
+def test_reading_words_associations_with_interval_first_and_journal_p():
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "z": rng.normal(size=400)})
+    frame["y"] = -0.8 * frame["x"] + rng.normal(size=400)
+    result = fit("y ~ x + z", frame)
+    text = reading(result, {"x": "Co-funding", "z": "KPIs"}, outcome="disconnect")
+    assert text.startswith("1 of 2 terms is associated with disconnect at p < 0.05 (n = 400).")
+    assert "Co-funding is associated with a lower disconnect (-0.78, 95 % CI -0.87 to -0.69" in text
+    assert "p < .001)" in text and "e-" not in text
+    assert "goes with" not in text and "narrows" not in text

@@ -44,6 +44,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from helpers.errors import DataError
+from helpers.headlines import format_p
 
 KINDS = (
     "ols", "wls", "logit", "probit", "poisson", "ordered_logit", "ordered_probit", "mixed",
@@ -1105,19 +1106,27 @@ def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[s
 
 def reading(result: ModelResult, labels: Mapping[str, str], *, outcome: str,
             alpha: float = 0.05) -> str:
-    """Plain-English reading of the labelled terms of a model: direction, size, CI, p."""
+    """Plain-English reading of the labelled terms of a model: the association, its size and
+    interval first, then p (``< .001`` or three decimals).
+
+    Worded as associations ("is associated with a lower …"), never as causes: the models are fit
+    on cross-sectional survey data where the same respondent reports both sides.
+    """
     t = result.tidy()
     t = t[t["term"].isin(labels)]
     sig = t[t["p_value"] < alpha]
+    conf = f"{100 * (1 - alpha):g} %"
+    verb_n = "is" if len(sig) == 1 else "are"
     noun = "term" if len(t) == 1 else "terms"
-    head = (f"{len(sig)} of {len(t)} {noun} are associated with {outcome} at p < {alpha:g} "
+    head = (f"{len(sig)} of {len(t)} {noun} {verb_n} associated with {outcome} at p < {alpha:g} "
             f"(n = {result.n}"
             + (f", {result.n_clusters} firms" if getattr(result, "n_clusters", None) else "")
             + ").")
     parts = []
     for _, r in sig.sort_values("estimate").iterrows():
-        verb = "lower" if r["estimate"] < 0 else "higher"
-        parts.append(f"{labels[r['term']]} goes with {verb} {outcome} "
-                     f"({r['estimate']:+.2f}, 95 % CI {r['ci_low']:+.2f} to {r['ci_high']:+.2f}, "
-                     f"p = {r['p_value']:.3g})")
+        direction = "lower" if r["estimate"] < 0 else "higher"
+        p = format_p(float(r["p_value"]))
+        parts.append(f"{labels[r['term']]} is associated with a {direction} {outcome} "
+                     f"({r['estimate']:+.2f}, {conf} CI {r['ci_low']:+.2f} to "
+                     f"{r['ci_high']:+.2f}, p {p if p.startswith('<') else '= ' + p})")
     return head + (" " + "; ".join(parts) + "." if parts else "")
