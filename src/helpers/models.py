@@ -20,6 +20,22 @@ Covariance, as Stata computes it (we choose statsmodels' options, we do not re-i
 * ``cov_type="HC1"`` etc. without clustering; for ML models ``HC1`` is ``HC0 * N/(N-1)``, which is
   Stata's ``vce(robust)``; ``HC2``/``HC3`` exist for linear models only.
 
+Conventions that differ between R and Stata, and which one we follow:
+
+* ``HC1``: N/(N−K) for linear models (both); ``HC0 * N/(N−1)`` for ML models (Stata's
+  ``vce(robust)``; R's ``sandwich::vcovHC(type = "HC1")`` uses N/(N−K) there too).
+* probit (and other non-canonical links): standard errors from the observed information (the
+  Hessian at the estimate, as Stata's default ``vce(oim)``); R's ``glm`` reports the expected
+  (Fisher) information, so its probit SEs differ in the third or fourth digit. Logit and
+  Poisson (canonical links) agree exactly.
+* mixed models: REML; fixed-effect SEs from lme4's ``(X'V⁻¹X)⁻¹`` with Wald z tests (lme4
+  prints t values without p-values; lmerTest's Satterthwaite t is slightly wider with few
+  groups); statsmodels' own Hessian-based SEs are not used. Non-converged fits are refused.
+* clustered linear models: t(G−1) inference (Stata); ``glance()["df_inference"]`` says which df
+  the tests used, ``df_resid`` is R's N − K.
+* Cronbach's alpha interval (helpers.scales): Feldt's with n = the rows used (psych's ``n.obs``
+  convention for complete data; with pairwise missing data psych uses the full row count).
+
 Ordered models report cut-points as R's ``MASS::polr`` does: ``logit P(Y <= j) = zeta_j - x'beta``,
 thresholds on the latent scale named after the category boundaries (``"Low|Medium"``), with
 delta-method standard errors (statsmodels stores the first threshold and log increments).
