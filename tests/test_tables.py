@@ -46,3 +46,17 @@ def test_p_values_print_as_journals_print_them() -> None:
     assert cells == ["a", "&lt; .001", "&lt; .001", "0.50", "b", ".012", "", "0.25",
                      "c", "1.000", "1.000", "1.00"]
     assert "e-21" not in html and "0.000" not in html
+
+
+def test_headlines_table_escapes_and_flags_exploratory_samples() -> None:
+    from helpers import headlines as hl
+    from helpers import tables
+    row = hl.Headline(key="k", label="<img src=x>", unit="points", estimate=-0.5, ci_low=-0.9,
+                      ci_high=-0.1, p_value=0.0004, n=40, n_unit="pairs", verdict="exploratory",
+                      reading="Reading with <script>", method="m", power=0.4)
+    html = tables.headlines([row], "Headline").data
+    assert "<img" not in html and "<script>" not in html and "&lt;img src=x&gt;" in html
+    assert "-0.50 [-0.90, -0.10]" in html and "&lt; .001" in html and "40 %" in html
+    assert "Exploratory:" in html and "40 pairs" in html
+    confirmed = hl.Headline(**{**row.__dict__, "verdict": "negative"})
+    assert "Exploratory:" not in tables.headlines([confirmed], "Headline").data

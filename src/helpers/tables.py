@@ -132,3 +132,45 @@ def say(text: str) -> Reading:
     never markup: only `backticked` commands become code; ``<``, ``&``, ``[…](…)``, ``#``, ``*``
     and ``$`` show as typed ("<5" reads as such). See :func:`helpers.markup.reading`."""
     return Reading(text)
+
+
+def headlines(rows: list, caption: str, *, decimals: int = 2) -> HTML:
+    """Headline estimates (:class:`helpers.headlines.Headline`) as a table, then their readings.
+
+    One row each: what is estimated, its unit, the estimate with its interval, p, the power
+    against the smallest effect of interest, the units it rests on and the verdict; an
+    "exploratory" banner first when any headline is between its minimum and confirmatory size.
+    """
+    from helpers.headlines import format_p
+
+    def number(v: object) -> str:
+        return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{decimals}f}"
+
+    table = pd.DataFrame([{
+        "estimate of": h.label, "unit": h.unit,
+        "estimate [CI]": (f"{number(h.estimate)} [{number(h.ci_low)}, {number(h.ci_high)}]"
+                          if h.estimate is not None else "–"),
+        "p": format_p(h.p_value) if h.p_value is not None else "–",
+        "power": f"{100 * h.power:.0f} %" if h.power is not None else "–",
+        "n": f"{h.n} {h.n_unit}" if h.n is not None else "–",
+        "verdict": h.verdict} for h in rows])
+    parts = [exploratory_banner(rows).data, show(table, caption, index=False).data]
+    parts += [Reading(h.reading).data for h in rows if h.reading]
+    return HTML("".join(parts))
+
+
+def exploratory_banner(rows: list) -> HTML:
+    """A banner when any headline is exploratory: numbers without a verdict in words."""
+    shown = [h for h in rows if h.verdict == "exploratory"]
+    if not shown:
+        return HTML("")
+    sizes = "; ".join(sorted({f"{h.n} {h.n_unit}" for h in shown if h.n is not None}))
+    return HTML(
+        '<div class="exploratory-banner" role="note" style="border:2px solid #0072B2;'
+        'background:#EAF4FB;color:#0B2A40;padding:0.6em 1em;margin:0.5em 0">'
+        "<strong>Exploratory:</strong> "
+        + markup.text(f"this sample ({sizes}) is above the minimum for estimating but below the "
+                      "size for a confirmatory reading: estimates carry a small-sample "
+                      "correction and no verdict is given in words. Whether this segment "
+                      "differs from others is tested in the index (Do segments differ?).")
+        + "</div>")
