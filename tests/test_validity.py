@@ -46,6 +46,10 @@ def test_a_confident_null_reading_of_a_true_effect_is_wrong() -> None:
     assert not validity.verdict_right("positive", -0.4)
     assert validity.verdict_right("no evidence", 0.0)
     assert not validity.verdict_right("negative", 0.0)
+    # "no evidence" of an effect as large as the smallest of interest: right for a smaller one
+    assert validity.verdict_right("no evidence", -0.05, sesoi=0.2)
+    assert not validity.verdict_right("no evidence", -0.25, sesoi=0.2)
+    assert validity.verdict_right("negative", -0.05, sesoi=0.2)
 
 
 def test_targets_fail_for_an_attenuated_estimator() -> None:

@@ -12,10 +12,11 @@ and whether the targets of issue 12 are met:
 - coverage between :data:`COVERAGE` (0.92–0.98);
 - false positives at most :data:`MAX_FALSE_POSITIVE` (0.05) on true nulls;
 - |bias| below :data:`MAX_RELATIVE_BIAS` (10 %) of the effect (of the smallest effect of
-  interest for a true zero);
-- the verdict right in at least :data:`MIN_VERDICT_RIGHT` (95 %) of samples: the right sign when
-  the truth is not zero, or "not detectable" when the interval includes zero (the honest
-  reading when the design cannot tell); for a true zero "no evidence" or "not detectable";
+  interest when the effect is smaller than that, e.g. a true zero);
+- the verdict right in at least :data:`MIN_VERDICT_RIGHT` (95 %) of samples (:func:`verdict_right`):
+  the right sign; or "not detectable" when the interval includes zero (the honest reading when
+  the design cannot tell); or "no evidence" when the true effect is smaller than the smallest
+  effect of interest;
 - the estimate given (not "not estimable") in at least 95 % of samples at the size studied.
 
 ``benchmarks/validity.py`` is the command line; ``tests/test_validity.py`` runs a quick variant.
@@ -151,13 +152,22 @@ def replicate(seed: int, firms: int, settings: Mapping[str, Any] | None = None,
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def verdict_right(verdict: str, true_value: float) -> bool:
-    """Is the verdict in words right about the truth? (see the module docstring)"""
-    if true_value == 0:
-        return verdict in ("no evidence", "not detectable")
+def verdict_right(verdict: str, true_value: float, sesoi: float | None = None) -> bool:
+    """Is the verdict in words right about the truth? (see the module docstring)
+
+    A signed verdict is right when its sign is the truth's. "not detectable" is always an
+    honest reading of an interval that includes zero. "no evidence" says that an effect as
+    large as the smallest effect of interest ``sesoi`` would very likely have been seen: right
+    when the true effect is smaller than that (or zero), wrong for a larger one.
+    """
+    if verdict in ("positive", "negative"):
+        return true_value != 0 and verdict == ("positive" if true_value > 0 else "negative")
     if verdict == "not detectable":
         return True
-    return verdict == ("positive" if true_value > 0 else "negative")
+    if verdict == "no evidence":
+        return true_value == 0 or (sesoi is not None and math.isfinite(sesoi)
+                                   and abs(true_value) < abs(sesoi))
+    return False
 
 
 # --------------------------------------------------------------------------- the study
@@ -196,10 +206,12 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         estimable = n / len(g)
         signed = est["verdict"].isin(SIGNED)
         covered = (est["ci_low"] <= t) & (t <= est["ci_high"])
-        right = pd.Series([verdict_right(v, t) for v in g["verdict"]], dtype=float)
+        right = pd.Series([verdict_right(v, t, e) for v, e in zip(g["verdict"], g["sesoi"],
+                                                                     strict=True)], dtype=float)
         bias = float(est["estimate"].mean() - t) if n else math.nan
         sesoi = float(est["sesoi"].dropna().median()) if est["sesoi"].notna().any() else math.nan
-        scale = abs(t) if t != 0 else (abs(sesoi) if math.isfinite(sesoi) else math.nan)
+        # 10 % of the effect; of the smallest effect of interest when the effect is smaller
+        scale = max(abs(t), abs(sesoi)) if math.isfinite(sesoi) else abs(t) or math.nan
         row = {
             "key": key, "area": g["area"].iloc[0], "truth": t, "reps": len(g),
             "estimable": estimable,
