@@ -195,7 +195,7 @@ def test_ledger_without_budgets(full: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_full_link_uses_the_survey_years(full: Path, tmp_path: Path) -> None:
-    run = rv.run(NOTEBOOK, full, tmp_path)
+    run = rv.run(NOTEBOOK, full, tmp_path, min_lines=1)  # the fixture's ledger is tiny
     assert run.status == "ok"
     link = run.results["link"]["value"]
     total = _firm_waves(full)
@@ -205,8 +205,11 @@ def test_full_link_uses_the_survey_years(full: Path, tmp_path: Path) -> None:
         link["no_disconnect_index"] == total
     assert f"{link['matched']} of {total} firm-waves matched" in run.text
     key = rv.table(run.results, "key_estimates")
-    assert key["term"].tolist() == ["disconnect_index"]
-    assert "Within firms (firm FE, cluster firm)" in run.text
+    assert "shadow.share" in key["term"].tolist()
+    assert set(key["term"]) <= {"shadow.share", "shadow.slope"}
+    heads = rv.table(run.results, "headlines").set_index("key")
+    assert heads.loc["shadow.share", "unit"] == "%"
+    assert "Within firms (firm fixed effects" in run.text and "within R²" in run.text
 
 
 @pytest.mark.slow
@@ -217,29 +220,33 @@ def test_survey_without_year(full: Path, tmp_path: Path) -> None:
     assert ("Not applicable: The link between the disconnect and shadow IT needs the fiscal year "
             "of each survey wave: add wave_years: to the mapping (e.g. wave_years: {1: 2024, 2: 2025})"
             in run.text)
-    assert "shadow_it_share" in run.results and "key_estimates" not in run.results
+    assert "shadow_it_share" in run.results
+    # the share needs no fiscal year; the slope does and says so
+    assert rv.table(run.results, "key_estimates")["term"].tolist() == ["shadow.share"]
+    heads = rv.table(run.results, "headlines").set_index("key")
+    assert heads.loc["shadow.slope", "verdict"] == "not estimable"
 
 
 @pytest.mark.slow
 def test_wave_years_outside_the_ledger_are_named(full: Path, tmp_path: Path) -> None:
     shifted = rv.variant(full, tmp_path / "shifted", wave_years={1: 2019, 2: 2025})
-    run = rv.run(NOTEBOOK, shifted, tmp_path / "work")
+    run = rv.run(NOTEBOOK, shifted, tmp_path / "work", min_lines=1)
     assert run.status == "ok"
     link = run.results["link"]["value"]
     assert link["waves_without_spend_year"] == [1]
     assert link["no_spend_for_year"] >= _firm_waves(shifted, wave=1)
     assert "Wave 1 (fiscal year 2019) has no spend data at all" in run.text
-    assert "Within firms" not in run.text  # one wave left: no within-firm model
+    assert "Within firms (firm fixed effects" not in run.text  # one wave left: no model
 
 
 @pytest.mark.slow
 def test_one_wave(tmp_path: Path) -> None:
     one = rv.base_processed(tmp_path / "one", waves=1)
     shaped = rv.variant(one, tmp_path / "one_wave", wave_years={1: 2024})
-    run = rv.run(NOTEBOOK, shaped, tmp_path / "work")
+    run = rv.run(NOTEBOOK, shaped, tmp_path / "work", min_lines=1)
     assert run.status == "ok"
     assert run.results["link"]["value"]["firm_waves"] == _firm_waves(shaped)
-    assert "(fewer than 10: no within-firm model)" in run.text
+    assert "Within firms: not fitted — needs at least 10 firms in more than one wave" in run.text
 
 
 @pytest.mark.slow
@@ -291,7 +298,7 @@ def test_on_processed_data_as_make_data_writes_it(base: Path, tmp_path: Path) ->
     """No reshaping: the sample's wave years reach the link through survey.parquet's year."""
     survey = pd.read_parquet(base / "survey.parquet")
     assert "year" in survey.columns, "make data writes the year of each wave (COMMON contract)"
-    run = rv.run(NOTEBOOK, base, tmp_path)
+    run = rv.run(NOTEBOOK, base, tmp_path, min_lines=1)  # the fixture's ledger is tiny
     assert run.status == "ok"
     link = run.results["link"]["value"]
     assert link["firm_waves"] == _firm_waves(base) and link["no_year"] == 0

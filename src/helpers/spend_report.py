@@ -305,3 +305,105 @@ def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataF
                     f"spend data (found fewer): a model on fewer firms describes them",
                     note=note, counts=counts)
     return Link(usable.reset_index(drop=True), note=note, counts=counts)
+
+
+# --------------------------------------------------------------------------- shadow IT
+def usable_features(features: pd.DataFrame | None, min_lines: int) -> pd.DataFrame | None:
+    """The firm-years with at least ``min_lines`` ledger lines (:data:`helpers.shadow.MIN_LINES`
+    documents why); ``attrs["excluded"]`` counts the others. None stays None."""
+    if features is None:
+        return None
+    lines = pd.to_numeric(features["n_lines"], errors="coerce").fillna(0)
+    out = features[(lines >= min_lines).to_numpy()].reset_index(drop=True)
+    out.attrs = {**features.attrs, "excluded": int((lines < min_lines).sum())}
+    return out
+
+
+def shadow_trend(features: pd.DataFrame, min_cell: int = privacy.DEFAULT_MIN_CELL,
+                 years: set[int] | None = None, conf: float = 0.95) -> pd.DataFrame:
+    """Spend-weighted shadow-IT share (%) by year: Σ shadow-IT spend / Σ technology spend over
+    the firm-years of the year, with the firm-clustered CR2 interval of
+    :func:`helpers.shadow.ratio_of_sums` (the unweighted mean of firm-year ratios is biased
+    upwards by thin ledgers). Columns year, share, ci_low, ci_high, n (firms). A year of fewer
+    than ``min_cell`` firms is blank with ``n`` shown as ``<min_cell``; years not in ``years``
+    (:func:`shown_years`, segment reports) are blank with ``n`` withheld."""
+    from helpers.shadow import ratio_of_sums
+
+    rows = []
+    tech = pd.to_numeric(features["tech_spend_total"], errors="coerce")
+    usable = features[(tech > 0).to_numpy()]
+    for year, g in usable.groupby("year", sort=True):
+        firms = g["firm_id"].astype(str)
+        n = int(firms.nunique())
+        row = {"year": int(year), "share": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n}
+        if n >= max(min_cell, 2) and (years is None or int(year) in years):
+            r = ratio_of_sums(pd.to_numeric(g["shadow_it_spend"], errors="coerce").fillna(0),
+                              pd.to_numeric(g["tech_spend_total"]), firms.to_numpy(), conf)
+            row.update(share=100 * r.estimate, ci_low=100 * r.ci_low, ci_high=100 * r.ci_high)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["year", "share", "ci_low", "ci_high", "n"])
+    notes = []
+    n = out["n"].copy()
+    out["n"] = out["n"].astype(object)
+    few = n < min_cell
+    out.loc[few, "n"] = f"<{min_cell}"
+    if few.any():
+        notes.append(f"Years with fewer than {min_cell} firms are blank.")
+    if years is not None:
+        other = ~out["year"].isin(years) & ~few
+        out.loc[other, "n"] = privacy.WITHHELD
+        if other.any():
+            notes.append(f"Years marked {privacy.WITHHELD} are shown in the whole-sample report "
+                         f"only: with the other segment reports they would single out fewer "
+                         f"than {min_cell} firms.")
+    out.attrs["note"] = " ".join(notes)
+    return out
+
+
+WITHIN_MIN_FIRMS = 10
+"""Firms in more than one wave that the within-firm model needs (below: not fitted)."""
+
+
+def within_firms(linked: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame | str:
+    """Within-firm association of the shadow-IT share (pp) with the disconnect index: firm fixed
+    effects and wave dummies (the within transformation), OLS on the firm-waves of firms in
+    more than one wave, errors clustered by firm (CR1 as Stata's ``xtreg, fe vce(cluster)``:
+    G/(G−1)·(N−1)/(N−K), K without the absorbed firm means) and t with G − 1 df.
+
+    One row: estimate, std_error, ci_low, ci_high, p_value, within_r2 (R² of the demeaned
+    regression — the share of within-firm variation the index and the waves explain), firms,
+    firm_waves. A reason (str) when fewer than :data:`WITHIN_MIN_FIRMS` firms have two waves.
+    Descriptive only: a change in one or two executives' index between two waves is mostly
+    measurement error (the slope is attenuated towards zero), and with few firms the interval is
+    wide — the report shows it without a verdict.
+    """
+    from scipy import stats
+
+    data = linked.dropna(subset=["shadow_it_pct", "disconnect_index"])
+    data = data[data.groupby("firm_id")["wave"].transform("nunique") > 1]
+    g = int(data["firm_id"].nunique())
+    if g < WITHIN_MIN_FIRMS:
+        return (f"needs at least {WITHIN_MIN_FIRMS} firms in more than one wave with a "
+                f"disconnect index and spend data (found {g})")
+    waves = pd.get_dummies(data["wave"].astype(str), prefix="wave", drop_first=True, dtype=float)
+    x = pd.concat([data[["disconnect_index"]].astype(float), waves], axis=1)
+    y = data["shadow_it_pct"].astype(float)
+    firm = data["firm_id"].astype(str)
+    xd = (x - x.groupby(firm).transform("mean")).to_numpy()
+    yd = (y - y.groupby(firm).transform("mean")).to_numpy()
+    beta, *_ = np.linalg.lstsq(xd, yd, rcond=None)
+    resid = yd - xd @ beta
+    bread = np.linalg.pinv(xd.T @ xd)
+    codes = pd.factorize(firm)[0]
+    scores = np.zeros((g, xd.shape[1]))
+    np.add.at(scores, codes, xd * resid[:, None])
+    n, k = xd.shape
+    cov = g / (g - 1) * (n - 1) / (n - k) * bread @ scores.T @ scores @ bread
+    se = float(np.sqrt(cov[0, 0]))
+    t = stats.t.ppf(0.5 + conf / 2, g - 1)
+    p = float(2 * stats.t.sf(abs(beta[0] / se), g - 1)) if se > 0 else np.nan
+    r2 = 1 - float(resid @ resid) / float(yd @ yd) if float(yd @ yd) > 0 else np.nan
+    return pd.DataFrame([{"term": "disconnect_index", "estimate": float(beta[0]),
+                          "std_error": se, "ci_low": float(beta[0] - t * se),
+                          "ci_high": float(beta[0] + t * se), "p_value": p, "within_r2": r2,
+                          "firms": g, "firm_waves": n}])

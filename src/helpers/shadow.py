@@ -1,0 +1,558 @@
+"""Shadow IT: the spend-weighted shadow-IT share of technology spend and its association with
+the CMO–CIO disconnect — the two headline estimates of the spend report (``05``).
+
+What is estimated
+-----------------
+``shadow.share`` — the *spend-weighted* shadow-IT share, in percent: the ratio of sums
+``Σ shadow_it_spend / Σ tech_spend_total`` over the firm-years of the segment (each with at
+least ``min_lines`` ledger lines). It answers "what share of the technology euros in these
+ledgers is shadow IT". The unweighted mean of firm-year ratios is *not* used: a firm-year with a
+thin ledger (few lines) has a ratio of two small random sums, which is biased upwards here
+(cheap shadow-IT card purchases are frequent, large sanctioned purchases rare: a thin ledger often
+lacks the large ones; firm-years with <= 48 lines measure about 15 % against a true 8 %). The
+ratio of sums is consistent whatever the thinness, because ``E[S − R·T] = 0`` holds line by
+line (Cochran 1977, ch. 6). Interval: the linearised (delta-method) variance of a ratio,
+clustered by firm, with the CR2 leverage correction of Bell & McCaffrey (2002) — the ratio is
+the weighted least-squares intercept of ``S/T`` on 1 with weights ``T``, whose cluster leverage
+is ``h_g = T_g / ΣT`` — and a t reference with G − 1 degrees of freedom (G firms). The
+shadow-IT cost is given beside it (``extra``): the total in EUR of the firm-years used and the
+mean per firm-year with the same clustered CR2 interval.
+
+``shadow.slope`` — the association of the share with the firm's disconnect: the average
+marginal effect (AME), in *percentage points per point of the disconnect index* (1–5), of a
+fractional logit (Papke & Wooldridge 1996: Bernoulli quasi-likelihood for a share, consistent
+for the conditional mean whatever the distribution of the share) of each firm-wave's shadow-IT
+share of its fiscal year on the firm's disconnect, with the controls and the wave:
+
+* **Weighted by technology spend.** The score of the T-weighted quasi-likelihood is
+  ``Σ_i (S_i − T_i·μ(x_i))·x_i``, whose expectation is zero when ``E[S | x] = μ(x)·E[T | x]``:
+  the model recovers the share *of euros* without the small-sum bias of thin firm-years (the
+  unweighted fit of ``S/T`` inherits that bias and overstated the slope). The AME is averaged
+  with the same weights, so both headlines are "per euro of technology spend".
+* **The disconnect is a latent firm quantity measured with error** by each executive's
+  disconnect index (perception, construct and item noise; a single respondent in many
+  firm-waves). A regression on the observed mean index is attenuated by its reliability. The
+  two executives of one firm measure the same disconnect with independent errors, so the
+  variance of the firm's true score is the covariance of the CMO's and the CIO's index across
+  firm-waves with both (after the role means, the controls and the wave are partialled out),
+  and each role's error variance is its residual variance minus that covariance. The firm-wave's
+  disconnect enters the model as its best linear predictor given the executives who answered and
+  the controls (*regression calibration*, Carroll et al. 2006, ch. 4): both indices weighted by
+  their precisions, or the one index shrunk by its reliability. The slope is then per point of
+  the *true score* of the disconnect index (what an error-free index would measure), not per
+  point of one noisy answer. Calibration and model are re-estimated in every bootstrap sample.
+* **Inference**: a pairs bootstrap over firms (``bootstrap`` resamples; Cameron, Gelbach &
+  Miller 2008), which carries the uncertainty of the estimated reliability into the interval;
+  the interval is ``AME ± t_{G−1} · SE_boot`` and the p-value uses the same t reference.
+  The firm-clustered sandwich of the fractional logit (statsmodels' CR1: G/(G−1)·(N−1)/(N−K))
+  is reported beside it (``extra["se_cluster_naive"]``) — it treats the calibrated disconnect
+  as known and is too narrow.
+
+Minimums and small samples
+--------------------------
+Firm-years with fewer than ``min_lines`` ledger lines (:data:`MIN_LINES`) are left out of both
+headlines and counted (``extra["excluded_firm_years"]``): below that, a firm-year's technology
+total rests on a handful of purchases. The share needs :data:`MIN_FIRMS_SHARE` firms (and
+``min_cell``); the slope :data:`MIN_FIRMS_SLOPE` firms with linked spend and
+:data:`MIN_DYADS` firm-waves with both executives (to estimate the reliability). Between these
+and :data:`CONFIRMATORY_FIRMS` firms the headline is *exploratory*: numbers with the small-
+cluster corrections above (CR2 and t(G−1) for the share; t(G−1) with the cluster bootstrap for
+the slope), no verdict in words.
+
+Readings are associations in cross-sectional survey-and-ledger data, never causal claims.
+Power is against :data:`SESOI_SLOPE_PP` percentage points per point of the index for the slope,
+:data:`SESOI_SHARE_PP` for the share (:func:`helpers.headlines.power`).
+
+Conventions that differ from defaults elsewhere: the fractional logit's clustered covariance uses
+statsmodels' small-sample factor (Stata's ``vce(cluster)``); the ratio's uses CR2, not CR1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from helpers import headlines as hl
+from helpers import indicators, privacy
+from helpers.codebook import Codebook
+from helpers.headlines import Headline
+
+MIN_LINES = 20
+"""Ledger lines a firm-year needs to count (fewer: its technology total rests on a handful of
+purchases). Firm-years left out are counted in the headline's note."""
+MIN_FIRMS_SHARE = 10
+MIN_FIRMS_SLOPE = 20
+MIN_DYADS = 10
+CONFIRMATORY_FIRMS = 60
+BOOTSTRAP_REPS = 199
+SESOI_SHARE_PP = 1.0
+SESOI_SLOPE_PP = 2.0
+ROLES = ("CMO", "CIO")
+EXCLUDE_TECH_BELOW = 0.005  # a technology total below half a cent has no share
+
+SHARE_KEY, SLOPE_KEY = "shadow.share", "shadow.slope"
+SHARE_LABEL = "Shadow-IT share of technology spend (spend-weighted)"
+SLOPE_LABEL = "Shadow-IT share per point of the disconnect index (true score)"
+SHARE_METHOD = ("ratio of sums over firm-years (spend-weighted), delta-method SE clustered by "
+                "firm with CR2 correction, t(G-1)")
+SLOPE_METHOD = ("fractional logit weighted by technology spend on the regression-calibrated "
+                "disconnect (reliability from the CMO-CIO covariance), average marginal effect; "
+                "pairs bootstrap over firms, t(G-1)")
+
+
+# --------------------------------------------------------------------------- estimators
+def _least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """OLS coefficients by the normal equations (fast for the bootstrap); columns that are all
+    zero (a category absent from a bootstrap sample) get 0, a singular system falls back to
+    the minimum-norm least-squares solution."""
+    keep = np.any(x != 0, axis=0)
+    xk = x[:, keep]
+    try:
+        b = np.linalg.solve(xk.T @ xk, xk.T @ y)
+    except np.linalg.LinAlgError:
+        b = np.linalg.lstsq(xk, y, rcond=None)[0]
+    out = np.zeros(x.shape[1])
+    out[keep] = b
+    return out
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    """A ratio of sums with its firm-clustered (CR2) standard error and t interval."""
+
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    df: int
+    n_clusters: int
+
+
+def ratio_of_sums(num: np.ndarray, den: np.ndarray, groups: np.ndarray,
+                  conf: float = 0.95) -> RatioEstimate:
+    """``R = Σ num / Σ den`` with the delta-method variance clustered by ``groups`` (CR2).
+
+    The residuals ``u_i = num_i − R·den_i`` are summed per cluster (``U_g``); with cluster
+    leverage ``h_g = Σ_{i∈g} den_i / Σ den`` (the ratio is the WLS intercept of num/den on 1 with
+    weights den), ``Var(R) = Σ_g U_g² / (1 − h_g) / (Σ den)²`` (CR2, Bell & McCaffrey 2002) and
+    the interval uses t with G − 1 degrees of freedom.
+    """
+    num = np.asarray(num, float)
+    den = np.asarray(den, float)
+    codes = pd.factorize(pd.Series(groups))[0]
+    total = den.sum()
+    r = num.sum() / total
+    u = np.bincount(codes, weights=num - r * den)
+    h = np.bincount(codes, weights=den) / total
+    g = len(u)
+    var = float(np.sum(u**2 / np.clip(1 - h, 1e-12, None))) / total**2
+    se = math.sqrt(var)
+    df = max(g - 1, 1)
+    t = stats.t.ppf(0.5 + conf / 2, df)
+    return RatioEstimate(float(r), se, float(r - t * se), float(r + t * se), df, g)
+
+
+def mean_of_totals(values: np.ndarray, groups: np.ndarray, conf: float = 0.95) -> RatioEstimate:
+    """Mean of ``values`` per row with the CR2-clustered interval (a ratio with unit weights)."""
+    return ratio_of_sums(values, np.ones(len(values)), groups, conf)
+
+
+def fractional_logit(y: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None,
+                     groups: np.ndarray | None = None, *, tol: float = 1e-10,
+                     max_iter: int = 100) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bernoulli quasi-likelihood (fractional logit) by IRLS; ``(params, cluster covariance)``.
+
+    ``y`` in [0, 1], ``x`` the design with intercept, ``weights`` variance weights (as
+    statsmodels' ``GLM(..., family=Binomial(), var_weights=w)``). The covariance (None without
+    ``groups``) is the cluster sandwich with statsmodels' correction G/(G−1)·(N−1)/(N−K).
+    Aliased columns (a category absent from a bootstrap sample) get coefficient 0 through the
+    least-squares step; the covariance is then not meaningful (it is not used there).
+    """
+    y = np.asarray(y, float)
+    x = np.asarray(x, float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    mean_y = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+    beta = np.zeros(x.shape[1])
+    beta[0] = special.logit(mean_y)
+    for _ in range(max_iter):
+        eta = x @ beta
+        mu = special.expit(eta)
+        v = np.clip(mu * (1 - mu), 1e-12, None)
+        z = eta + (y - mu) / v
+        sw = np.sqrt(w * v)
+        new = _least_squares(x * sw[:, None], z * sw)
+        if np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(beta))):
+            beta = new
+            break
+        beta = new
+    else:
+        raise RuntimeError("the fractional logit did not converge")
+    if groups is None:
+        return beta, None
+    mu = special.expit(x @ beta)
+    bread = np.linalg.inv((x * (w * mu * (1 - mu))[:, None]).T @ x)
+    scores = x * (w * (y - mu))[:, None]
+    codes = pd.factorize(pd.Series(groups))[0]
+    g = codes.max() + 1
+    s = np.zeros((g, x.shape[1]))
+    np.add.at(s, codes, scores)
+    n, k = x.shape
+    factor = g / (g - 1) * (n - 1) / (n - k)
+    return beta, factor * bread @ (s.T @ s) @ bread
+
+
+def average_marginal_effect(beta: np.ndarray, x: np.ndarray, column: int,
+                            weights: np.ndarray | None = None) -> float:
+    """Weighted mean over rows of dμ/dx_column = β_column · μ(1 − μ) (in proportions)."""
+    mu = special.expit(x @ beta)
+    return float(np.average(beta[column] * mu * (1 - mu), weights=weights))
+
+
+# --------------------------------------------------------------------------- data
+def _firm_waves(survey: pd.DataFrame, codebook: Codebook,
+                controls: Sequence[str], min_cell: int) -> pd.DataFrame:
+    """One row per firm-wave with an index: CMO and CIO index, fiscal year, controls."""
+    from helpers.spend_report import firm_wave_years
+
+    frame = indicators.respondent_frame(survey, codebook)
+    frame = frame[frame["disconnect_index"].notna() & frame["role"].astype(str).isin(ROLES)]
+    keys = ["firm_id", "wave"]
+    wide = (frame.assign(role=frame["role"].astype(str))
+            .pivot_table(index=keys, columns="role", values="disconnect_index",
+                         aggfunc="mean", observed=True))
+    wide = wide.reindex(columns=list(ROLES)).reset_index()
+    fields = [c for c in controls if c in frame.columns]
+    if fields:
+        first = frame.groupby(keys, observed=True)[fields].first().reset_index()
+        wide = wide.merge(first, on=keys, how="left")
+    years = firm_wave_years(survey)
+    out = wide.merge(years, on=keys, how="left")
+    out["firm_id"] = out["firm_id"].astype(str)
+    out = privacy.pool_rare(out, [c for c in fields], min_cell) if fields else out
+    return out.reset_index(drop=True)
+
+
+def _design(frame: pd.DataFrame, controls: Sequence[str]) -> pd.DataFrame:
+    """Intercept, dummies of the controls that vary and of the wave (first level dropped)."""
+    parts = [pd.Series(1.0, index=frame.index, name="const")]
+    for c in [*controls, "wave"]:
+        if c not in frame.columns:
+            continue
+        values = frame[c].astype(str).where(frame[c].notna(), "(missing)")
+        if values.nunique() < 2:
+            continue
+        dummies = pd.get_dummies(values, prefix=c, drop_first=True, dtype=float)
+        parts.append(dummies)
+    return pd.concat(parts, axis=1)
+
+
+@dataclass
+class _Calibration:
+    true_score: np.ndarray      # E[τ | indices, controls] per firm-wave
+    var_true: float             # variance of the true score given the controls
+    var_error: dict[str, float]  # error variance of each role's index
+    reliability: float          # mean reliability of the firm-waves' calibrated index
+    n_dyads: int
+
+
+def _calibrate(idx: np.ndarray, z: np.ndarray) -> _Calibration | str:
+    """Regression calibration of the latent disconnect from the role indices (see module doc).
+
+    ``idx``: (n, 2) CMO and CIO index (NaN where the role did not answer); ``z``: controls with
+    intercept. Returns the calibration or the reason it is impossible.
+    """
+    has = ~np.isnan(idx)
+    rows, roles = np.nonzero(has)
+    y = idx[rows, roles]
+    xr = np.column_stack([z[rows], (roles == 1).astype(float)])
+    coef = _least_squares(xr, y)
+    resid = np.full(idx.shape, np.nan)
+    resid[rows, roles] = y - xr @ coef
+    both = has.all(axis=1)
+    n_dyads = int(both.sum())
+    if n_dyads < 2:
+        return "no firm-wave with both executives' disconnect index"
+    var_true = float(np.sum(resid[both, 0] * resid[both, 1]) / (n_dyads - 1))
+    k = xr.shape[1]
+    var_error = {}
+    for j, role in enumerate(ROLES):
+        r = resid[has[:, j], j]
+        dof = max(len(r) - k / 2, 1)  # the residual df the role's rows lose to the fit
+        var_error[role] = float(np.sum(r**2) / dof) - var_true
+    if var_true <= 0 or min(var_error.values()) <= 0:
+        return ("the CMO's and the CIO's disconnect index do not covary as two measures of one "
+                "disconnect: its measurement error cannot be separated")
+    prec = np.array([1 / var_error[r] for r in ROLES])
+    r0 = np.where(has, resid, 0.0)
+    info = has @ prec                                  # Σ precisions of the answers present
+    u_hat = var_true * (r0 @ prec) / (1 + var_true * info)
+    rel = var_true * info / (1 + var_true * info)
+    true_score = z @ coef[:-1] + u_hat
+    return _Calibration(true_score, var_true, var_error, float(np.mean(rel)), n_dyads)
+
+
+@dataclass
+class _SlopeData:
+    fw: pd.DataFrame             # firm-waves with an index (the calibration sample)
+    z: np.ndarray                # controls design of fw (with intercept)
+    idx: np.ndarray              # (n, 2) role indices
+    linked: np.ndarray           # positions in fw of the firm-waves with usable spend
+    s: np.ndarray                # shadow-IT spend of the linked firm-waves' fiscal years
+    t: np.ndarray                # technology spend
+    firm_codes: np.ndarray       # firm code of every fw row
+
+
+def _slope_once(data: _SlopeData, rows_fw: np.ndarray, rows_link: np.ndarray
+                ) -> tuple[float, np.ndarray, np.ndarray, _Calibration] | str:
+    """Calibration on ``rows_fw`` of fw, model on ``rows_link`` of the linked rows: AME (pp)."""
+    cal = _calibrate(data.idx[rows_fw], data.z[rows_fw])
+    if isinstance(cal, str):
+        return cal
+    score = np.full(len(data.fw), np.nan)
+    # a firm-wave drawn twice has one calibrated value (same inputs, same coefficients)
+    score[rows_fw] = cal.true_score
+    pos = data.linked[rows_link]
+    x = np.column_stack([np.ones(len(pos)), score[pos], data.z[pos][:, 1:]])
+    t = data.t[rows_link]
+    w = t / t.mean()
+    y = np.clip(data.s[rows_link] / t, 0.0, 1.0)
+    beta, _ = fractional_logit(y, x, w)
+    return 100 * average_marginal_effect(beta, x, 1, w), beta, x, cal
+
+
+# --------------------------------------------------------------------------- headlines
+def headlines(survey: pd.DataFrame, spend: pd.DataFrame | None, codebook: Codebook, *,
+              conf: float = 0.95, controls: Sequence[str] = ("size_band", "industry", "country"),
+              min_lines: int = MIN_LINES, min_cell: int = privacy.DEFAULT_MIN_CELL,
+              bootstrap: int = BOOTSTRAP_REPS, seed: int = 12,
+              share_years: set[int] | None = None) -> list[Headline]:
+    """The spend-weighted shadow-IT share and its association with the disconnect.
+
+    ``survey``: the respondents of the segment (processed survey); ``spend``: the firm-year
+    spend features of the segment (:func:`helpers.spend.firm_year_features`); firm-years of
+    firms not in ``survey`` are left out. See the module docstring for the methods. Returns
+    ``[share, slope]`` (:class:`helpers.headlines.Headline`, estimates in percent and
+    percentage points per point of the disconnect index). ``share_years`` (a segment report's
+    :func:`helpers.spend_report.shown_years`) limits the share to the years that may be shown;
+    None uses every year. ``bootstrap`` resamples of firms with ``seed`` give the slope's
+    interval.
+    """
+    if spend is None or spend.empty:
+        reason = "needs a transaction ledger (make data LEDGER=… FX=…)"
+        return [hl.not_estimable(SHARE_KEY, SHARE_LABEL, "%", reason, SHARE_METHOD),
+                hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, "pp per index point", reason,
+                                 SLOPE_METHOD)]
+    firms = set(survey["firm_id"].astype(str))
+    fy = spend[spend["firm_id"].astype(str).isin(firms)].copy()
+    fy["firm_id"] = fy["firm_id"].astype(str)
+    tech = pd.to_numeric(fy["tech_spend_total"], errors="coerce")
+    lines = pd.to_numeric(fy["n_lines"], errors="coerce").fillna(0)
+    thin = lines < min_lines
+    no_tech = ~thin & ~(tech >= EXCLUDE_TECH_BELOW)
+    usable = fy[~thin & ~no_tech].reset_index(drop=True)
+    counts = {"firm_years": int(len(fy)), "excluded_firm_years": int(thin.sum()),
+              "no_technology_spend": int(no_tech.sum()), "min_lines": int(min_lines)}
+    in_years = usable if share_years is None else \
+        usable[pd.to_numeric(usable["year"], errors="coerce").isin(share_years).to_numpy()]
+    share = _share(in_years.reset_index(drop=True), counts, conf, min_cell)
+    slope = _slope(survey, usable, codebook, counts, conf=conf, controls=controls,
+                   min_cell=min_cell, bootstrap=bootstrap, seed=seed)
+    return [share, slope]
+
+
+def _excluded_text(counts: dict[str, Any]) -> str:
+    parts = []
+    if counts["excluded_firm_years"]:
+        parts.append(f"{counts['excluded_firm_years']} firm-years with fewer than "
+                     f"{counts['min_lines']} ledger lines left out")
+    if counts["no_technology_spend"]:
+        parts.append(f"{counts['no_technology_spend']} without technology spend")
+    return "; ".join(parts)
+
+
+def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
+           min_cell: int) -> Headline:
+    n_firms = usable["firm_id"].nunique()
+    minimum = max(MIN_FIRMS_SHARE, min_cell)
+    if n_firms < minimum:
+        return hl.not_estimable(
+            SHARE_KEY, SHARE_LABEL, "%",
+            f"needs at least {minimum} firms with {counts['min_lines']} or more ledger lines "
+            f"in a year (found {n_firms})", SHARE_METHOD, n=len(usable), n_unit="firm-years")
+    s = pd.to_numeric(usable["shadow_it_spend"], errors="coerce").fillna(0).to_numpy()
+    t = pd.to_numeric(usable["tech_spend_total"], errors="coerce").to_numpy()
+    groups = usable["firm_id"].to_numpy()
+    r = ratio_of_sums(s, t, groups, conf)
+    cost = mean_of_totals(s, groups, conf)
+    est, lo, hi, se = 100 * r.estimate, 100 * r.ci_low, 100 * r.ci_high, 100 * r.std_error
+    p = float(2 * stats.t.sf(abs(est / se), r.df)) if se > 0 else None
+    power = hl.power(se, SESOI_SHARE_PP, conf)
+    exploratory = n_firms < CONFIRMATORY_FIRMS
+    verdict = hl.verdict(lo, hi, power, exploratory=exploratory)
+    pct = round(100 * conf)
+    excluded = _excluded_text(counts)
+    head = (f"Shadow IT is {est:.1f} % of technology spend ({pct} % CI {lo:.1f} to {hi:.1f} %), "
+            f"spend-weighted over {len(usable)} firm-years of {n_firms} firms"
+            + (f" ({excluded})" if excluded else "") + ". ")
+    money = (f"Shadow-IT spend averages EUR {cost.estimate:,.0f} per firm-year ({pct} % CI "
+             f"{cost.ci_low:,.0f} to {cost.ci_high:,.0f}); EUR {s.sum():,.0f} in total.")
+    if exploratory:
+        head = (f"Exploratory ({n_firms} firms, fewer than {CONFIRMATORY_FIRMS}): no verdict. "
+                + head)
+    return Headline(
+        key=SHARE_KEY, label=SHARE_LABEL, unit="%", estimate=est, ci_low=lo, ci_high=hi,
+        p_value=p, n=len(usable), n_unit="firm-years", verdict=verdict, reading=head + money,
+        method=SHARE_METHOD, power=power, sesoi=SESOI_SHARE_PP, std_error=se,
+        note=excluded,
+        extra={**counts, "firms": int(n_firms), "cost_total_eur": float(s.sum()),
+               "cost_mean_eur": cost.estimate, "cost_ci_low": cost.ci_low,
+               "cost_ci_high": cost.ci_high, "tech_total_eur": float(t.sum()),
+               "df": r.df})
+
+
+def _slope_data(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
+                controls: Sequence[str], min_cell: int) -> _SlopeData | str:
+    from helpers.spend_report import YEAR_NEEDS, _has_years
+
+    if not _has_years(survey):
+        return YEAR_NEEDS
+    fw = _firm_waves(survey, codebook, controls, min_cell)
+    if fw.empty:
+        return "the disconnect index, which needs indicator items answered by CMOs and CIOs"
+    if not fw[list(ROLES)].notna().all(axis=1).any():
+        return ("answers of both executives (CMO and CIO) for some firms: with one role the "
+                "disconnect cannot be separated from measurement error")
+    z = _design(fw, [c for c in controls if c in fw.columns]).to_numpy()
+    spend = usable[["firm_id", "year", "shadow_it_spend", "tech_spend_total"]].copy()
+    spend["year"] = pd.to_numeric(spend["year"], errors="coerce")
+    left = fw[["firm_id", "year"]].reset_index().dropna(subset=["year"])
+    left["year"] = left["year"].astype(float)
+    spend["year"] = spend["year"].astype(float)
+    linked = left.merge(spend, on=["firm_id", "year"], how="inner")
+    return _SlopeData(
+        fw=fw, z=z, idx=fw[list(ROLES)].to_numpy(dtype=float),
+        linked=linked["index"].to_numpy(),
+        s=pd.to_numeric(linked["shadow_it_spend"], errors="coerce").fillna(0).to_numpy(),
+        t=pd.to_numeric(linked["tech_spend_total"], errors="coerce").to_numpy(),
+        firm_codes=pd.factorize(fw["firm_id"])[0])
+
+
+def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
+           counts: dict[str, Any], *, conf: float, controls: Sequence[str], min_cell: int,
+           bootstrap: int, seed: int) -> Headline:
+    unit = "pp per index point"
+
+    def refuse(reason: str, n: int | None = None) -> Headline:
+        return hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, unit, reason, SLOPE_METHOD, n=n,
+                                n_unit="firm-waves")
+
+    data = _slope_data(survey, usable, codebook, controls, min_cell)
+    if isinstance(data, str):
+        return refuse(f"needs {data}")
+    link_firms = data.firm_codes[data.linked]
+    n_firms = len(np.unique(link_firms))
+    n_dyads = int((~np.isnan(data.idx)).all(axis=1).sum())
+    minimum = max(MIN_FIRMS_SLOPE, min_cell)
+    if n_firms < minimum:
+        return refuse(f"needs at least {minimum} firms with a disconnect index and spend data "
+                      f"for the wave's fiscal year (found {n_firms})", len(data.linked))
+    if n_dyads < MIN_DYADS:
+        return refuse(f"needs at least {MIN_DYADS} firm-waves in which both executives answered, "
+                      f"to separate the disconnect from measurement error (found {n_dyads})",
+                      len(data.linked))
+    all_fw = np.arange(len(data.fw))
+    all_link = np.arange(len(data.linked))
+    try:
+        first = _slope_once(data, all_fw, all_link)
+    except (np.linalg.LinAlgError, RuntimeError) as exc:
+        return refuse(f"a model that can be fitted ({exc})", len(data.linked))
+    if isinstance(first, str):
+        return refuse(f"{first}", len(data.linked))
+    ame, beta, x, cal = first
+    groups = data.firm_codes[data.linked]
+    t = data.t
+    w = t / t.mean()
+    y = np.clip(data.s / t, 0, 1)
+    _, cov = fractional_logit(y, x, w, groups)
+    mu = special.expit(x @ beta)
+    grad = np.average((mu * (1 - mu))[:, None] * (np.eye(x.shape[1])[1][None, :]
+                      + beta[1] * (1 - 2 * mu)[:, None] * x), axis=0, weights=w)
+    se_naive = 100 * float(np.sqrt(grad @ cov @ grad))
+    # pairs bootstrap over firms
+    rng = np.random.default_rng(seed)
+    firms = np.unique(data.firm_codes)
+    fw_of = [np.flatnonzero(data.firm_codes == f) for f in firms]
+    link_of = [np.flatnonzero(groups == f) for f in firms]
+    draws = []
+    for _ in range(bootstrap):
+        pick = rng.integers(0, len(firms), len(firms))
+        rows_fw = np.concatenate([fw_of[i] for i in pick])
+        rows_link = np.concatenate([link_of[i] for i in pick])
+        if len(rows_link) < 3:
+            continue
+        try:
+            out = _slope_once(data, rows_fw, rows_link)
+        except (np.linalg.LinAlgError, RuntimeError):
+            continue
+        if not isinstance(out, str):
+            draws.append(out[0])
+    if len(draws) < max(20, bootstrap // 2):
+        return refuse("bootstrap samples in which the model can be fitted (most failed)",
+                      len(data.linked))
+    se = float(np.std(draws, ddof=1))
+    df = n_firms - 1
+    tq = stats.t.ppf(0.5 + conf / 2, df)
+    lo, hi = ame - tq * se, ame + tq * se
+    p = float(2 * stats.t.sf(abs(ame / se), df)) if se > 0 else None
+    power = hl.power(se, SESOI_SLOPE_PP, conf)
+    exploratory = n_firms < CONFIRMATORY_FIRMS
+    verdict = hl.verdict(lo, hi, power, exploratory=exploratory)
+    reading = _slope_reading(ame, lo, hi, p, power, verdict, conf, len(data.linked), n_firms,
+                             cal.reliability, counts)
+    return Headline(
+        key=SLOPE_KEY, label=SLOPE_LABEL, unit=unit, estimate=ame, ci_low=lo, ci_high=hi,
+        p_value=p, n=len(data.linked), n_unit="firm-waves", verdict=verdict, reading=reading,
+        method=SLOPE_METHOD, power=power, sesoi=SESOI_SLOPE_PP, std_error=se,
+        note=_excluded_text(counts),
+        extra={"firms": int(n_firms), "dyads": n_dyads, "reliability": cal.reliability,
+               "var_true_score": cal.var_true, "var_error_cmo": cal.var_error["CMO"],
+               "var_error_cio": cal.var_error["CIO"], "se_cluster_naive": se_naive,
+               "bootstrap_reps": len(draws), "df": df, **counts})
+
+
+def _slope_reading(ame: float, lo: float, hi: float, p: float | None, power: float | None,
+                   verdict: str, conf: float, n: int, n_firms: int, reliability: float,
+                   counts: dict[str, Any]) -> str:
+    pct = round(100 * conf)
+    numbers = (f"{ame:+.1f} percentage points of the shadow-IT share per point of the "
+               f"disconnect index ({pct} % CI {lo:+.1f} to {hi:+.1f} pp, p {_p(p)}), "
+               f"across {n} firm-waves of {n_firms} firms, corrected for the measurement error "
+               f"of the executives' answers (reliability of a firm-wave's index "
+               f"{reliability:.2f})")
+    power_text = "–" if power is None else f"{100 * power:.0f} %"
+    if verdict == "exploratory":
+        return (f"Exploratory ({n_firms} firms, fewer than {CONFIRMATORY_FIRMS}): {numbers}. "
+                "No verdict at this size.")
+    if verdict == "positive":
+        return (f"{numbers[0].upper()}{numbers[1:]}: firms whose executives report a larger "
+                "disconnect have a larger shadow-IT share of technology spend (an association).")
+    if verdict == "negative":
+        return (f"{numbers[0].upper()}{numbers[1:]}: firms whose executives report a larger "
+                "disconnect have a smaller shadow-IT share of technology spend (an association).")
+    if verdict == "no evidence":
+        return (f"{numbers[0].upper()}{numbers[1:]}: no evidence of an association; the design "
+                f"had {power_text} power to detect {SESOI_SLOPE_PP:.0f} pp per point.")
+    return (f"{numbers[0].upper()}{numbers[1:]}: not detectable with this data — the interval "
+            f"includes zero and the power to detect {SESOI_SLOPE_PP:.0f} pp per point is "
+            f"{power_text} (reliability {reliability:.2f}).")
+
+
+def _p(p: float | None) -> str:
+    text = hl.format_p(p)
+    return text if text.startswith("<") else f"= {text}"
