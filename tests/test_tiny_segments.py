@@ -231,7 +231,7 @@ def test_constant_items_outcomes_and_drivers_say_why(rendered: dict[str, dict]) 
 def test_joint_test_needs_more_clusters_than_restrictions(rendered: dict[str, dict]) -> None:
     surface = _report(rendered, "04-four_firms")
     assert not _not_estimable(surface)
-    assert surface["results"]["key_estimates"]["rows"]  # a1..a5 are estimated
+    assert surface["results"]["observed_surface"]["rows"]  # a1..a5 of the uncorrected surface
     assert ("joint test of the five polynomial terms: not reported: a cluster-robust joint test "
             "of the 5 polynomial terms needs at least 6 clusters; these data have 4") \
         in surface["text"]

@@ -1,0 +1,529 @@
+"""Dyadic congruence corrected for measurement error: the headline surface of report 04.
+
+Question: does a firm's outcome (by default joint project success, the mean of the CMO's and the
+CIO's scale scores) depend on whether the two executives' views of a construct (by default shared
+understanding, own view) *agree*, beyond how high they are? The response surface of Edwards &
+Parry (1993) answers it, Z = b0 + b1 X + b2 Y + b3 X² + b4 XY + b5 Y², read along the line of
+agreement (a1 = b1 + b2, a2 = b3 + b4 + b5) and of disagreement (a3 = b1 − b2,
+a4 = b3 − b4 + b5; a4 < 0: the outcome is lower where the two disagree).
+
+Why not OLS on the observed scale scores (:mod:`helpers.rsa`)
+---------------------------------------------------------------
+Each executive's scale score W = T + u carries measurement error u (item noise, rounding). In a
+polynomial regression measurement error does not only attenuate: the quadratic terms lose far
+more than the linear ones, and along the line of disagreement the shared part of X and Y cancels
+while both errors add up, so the *reliability of the difference* W_x − W_y is what matters. With
+three agree5 items per executive it is about .5 in the synthetic sample, and the observed-score
+a4 keeps roughly a quarter of the curvature (issue 12: mean a4 −0.12 against −0.46 on the
+construct's true-score scale, CI coverage 4 %).
+
+Method: structural errors-in-variables correction (regression calibration, exact here)
+--------------------------------------------------------------------------------------
+With W = T + u, the errors of the CMO and of the CIO independent of each other (two respondents,
+two sets of items) and of T, and (T, u) jointly normal, E[T | W] = μ + Λ (W − μ) with
+Λ = Σ_T Σ_W⁻¹, Σ_T = Σ_W − diag(σ²_x, σ²_y), and Var(T | W) does not depend on W. For a quadratic
+surface E[Z | T] = b0 + b′T + T′BT this makes E[Z | W] the same quadratic in E[T | W] plus a
+constant, so the OLS surface on the observed scores, re-expressed in E[T | W] (B_T = Λ⁻ᵀ B Λ⁻¹,
+b_T = Λ⁻ᵀ (b + 2 B r) with r = (I − Λ⁻¹) μ), is consistent for the true-score surface
+(regression calibration, Carroll, Ruppert, Stefanski & Crainiceanu 2006, ch. 4, exact for
+quadratic regression under normality; the moment counterpart of the latent moderated structural
+equation model, LMS, of Klein & Moosbrugger 2000, which assumes normal latent predictors too).
+Along X = −Y the correction divides the observed curvature by about the squared reliability of
+the difference. Why not the functional adjusted least squares (ALS) estimator of Cheng &
+Schneeweiss (1998), which needs no normal T: its Hermite corrections use the fourth moments of
+normal errors, and the errors of rounded five-point answers are not normal; in the synthetic
+sample ALS kept about three quarters of the curvature (a4 −0.35 against −0.47 at 3,000 firms)
+and its sampling distribution was heavy-tailed (SD of a4 0.63 against 0.40 at 300 firms).
+
+The error variance of each respondent's score comes from the item-level data of the same pairs,
+per role (the measurement layer's tau-equivalent model, under which the unit-weighted scale score
+is the natural score and Cronbach's alpha is its reliability): the off-diagonal item covariances
+estimate the true-score variance, item i's error variance is θ_i = C_ii − c̄, and a respondent who
+answered the item set A has error variance Σ_{i∈A} θ_i / |A|² (a skipped item raises it). With
+congeneric items alpha is a lower bound, so the correction is then conservative (it corrects a
+little too much); the measurement report (01) shows the loadings. A construct with one item has
+no estimable reliability: the corrected surface is then "not estimable".
+
+Intervals and p-values: a nonparametric bootstrap over firms (a firm can appear in two waves):
+firms are resampled with replacement and the *whole* estimator, the error variances included, is
+recomputed in each replicate, so the intervals carry the uncertainty of the reliabilities
+(Efron & Tibshirani 1993, percentile intervals; the p-value is the two-sided percentile p,
+2·min(P*(â ≤ 0), P*(â ≥ 0)), consistent with the interval). The standard error is the
+normal-equivalent spread of the replicates, (q₈₄.₁ − q₁₅.₉)/2, robust to the heavy tails of a
+ratio-type correction when the true-score covariance is nearly singular. A replicate whose
+true-score covariance Σ_T is not positive definite (or whose design is singular) is dropped and
+counted; when more than :data:`MAX_FAILED_SHARE` of them fail, the correction is not identified
+at this reliability and sample size and the headline is "not estimable".
+
+Estimand and scale
+------------------
+The estimand is the population least-squares quadratic surface of the outcome on the *true
+scores* of the two executives' scale — the classical true score, the scale score a respondent
+would give on average over replications of the items (rounding and the scale's ceiling
+included) — in scale points, centred as ``center`` says (default ``"pooled"``: one grand mean
+subtracted from X and Y, so that X = Y is agreement in raw scores). It does not hold any third
+variable constant (the surface is an association). In the synthetic sample (``truth.yaml``) the
+items of shared understanding measure the executive's latent shared understanding *plus* a part
+of their perceived disconnect, so the scale's true score is not the latent X = su_cmo of
+``truth.yaml`` (whose a4 = −0.60); the perceived part that the two executives do not share stays
+in the true-score difference and dilutes the curvature along X − Y (a4 about −0.49 on the
+scale). :mod:`helpers.truth.congruence` derives the estimand on this scale from the simulation
+settings by numerical integration; the latent X itself is not identified from the survey.
+
+Verdict, power and small samples
+--------------------------------
+The verdict comes from :func:`helpers.headlines.verdict`. Power is the power of the interval's
+test against the smallest effect of interest (:data:`SESOI`: a4 = −0.40, a disagreement of one
+scale point going with a 0.10-point lower outcome, since along X = −Y the surface is
+a4·(X − Y)²/4; slopes 0.20 outcome points per scale point), from the bootstrap standard error.
+An interval that includes zero at power below 0.8 reads "not detectable with this measurement",
+naming the reliability of the difference and the power. Below :data:`MIN_PAIRS` complete pairs
+(or :data:`MIN_FIRMS` firms) nothing is estimated; below :data:`CONFIRMATORY_PAIRS` the numbers
+are shown as exploratory, without a verdict in words (the firm bootstrap is the small-cluster
+method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers import headlines as hl
+from helpers.codebook import Codebook
+from helpers.headlines import Headline
+from helpers.privacy import DEFAULT_MIN_CELL
+
+KEYS = ("congruence.a1", "congruence.a3", "congruence.a4")
+"""The headline estimands. a2 (curvature along the line of agreement) is estimated
+(``Surface.interval("congruence.a2")``) but is not a headline: on the true-score scale of a
+five-point scale it picks up the ceiling of the items (about +0.025 in the synthetic sample), a
+curvature of the measurement, not of the relation."""
+ALL_TERMS = ("congruence.a1", "congruence.a2", "congruence.a3", "congruence.a4")
+HEADLINE_KEY = "congruence.a4"
+MIN_PAIRS = 20
+"""Fewest complete CMO–CIO pairs for the corrected surface (six coefficients, two error variances
+and a bootstrap over firms); below it the headline is "not estimable"."""
+MIN_FIRMS = 15
+"""Fewest distinct firms for the firm bootstrap."""
+CONFIRMATORY_PAIRS = 100
+"""From this many pairs the headline carries a verdict; between MIN_PAIRS and this it is
+exploratory (no verdict in words)."""
+MIN_ITEMS = 2
+"""Fewest items of the predictor construct: its reliability is estimated from the items."""
+N_BOOT = 999
+SEED = 20261202
+MAX_FAILED_SHARE = 0.10
+"""Share of bootstrap replicates whose correction may fail (true-score covariance not positive
+definite) before the headline is "not estimable"."""
+SESOI: dict[str, float] = {"congruence.a1": 0.20, "congruence.a2": 0.40,
+                           "congruence.a3": 0.20, "congruence.a4": 0.40}
+"""Smallest effects of interest (outcome points per scale point for the slopes a1, a3; per
+squared scale point for the curvatures a2, a4: |a4| = 0.40 is a 0.10-point lower outcome for a
+one-point disagreement)."""
+LABELS = {
+    "congruence.a1": "slope along the line of agreement (a1)",
+    "congruence.a2": "curvature along the line of agreement (a2)",
+    "congruence.a3": "slope along the line of disagreement (a3)",
+    "congruence.a4": "curvature along the line of disagreement (a4)",
+}
+METHOD = ("polynomial regression on the executives' true scores (structural errors-in-variables "
+          "correction, regression calibration; error variances from the items of each role), "
+          "{conf:.0%} percentile intervals from {b} bootstrap replicates over firms")
+CENTER_OPTIONS = (None, "pooled", "separate")
+_MONOMIALS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))  # b0, b1 X, b2 Y, b3, b4, b5
+_A_WEIGHTS = {"congruence.a1": (0, 1, 1, 0, 0, 0), "congruence.a2": (0, 0, 0, 1, 1, 1),
+              "congruence.a3": (0, 1, -1, 0, 0, 0), "congruence.a4": (0, 0, 0, 1, -1, 1)}
+
+
+# --------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DyadData:
+    """The complete pairs: scale scores, keyed items per role, outcome, firm of each pair."""
+
+    firm: np.ndarray            # integer firm code per pair
+    w: dict[str, np.ndarray]    # role -> scale score per pair
+    items: dict[str, np.ndarray]  # role -> (pairs x items) keyed item answers (NaN: skipped)
+    z: np.ndarray               # outcome: mean of the two executives' scores
+    predictor: str
+    outcome: str
+    item_ids: tuple[str, ...]
+    excluded_pairs: int = 0     # complete pairs left out for straight-lining
+
+    @property
+    def n(self) -> int:
+        return len(self.z)
+
+    @property
+    def n_firms(self) -> int:
+        return int(len(np.unique(self.firm)))
+
+
+def straight_lining(survey: pd.DataFrame, codebook: Codebook) -> pd.Series:
+    """Validation's straight-lining flag per respondent (the processed data's column, or the
+    same rule, :func:`helpers.validate.respondent_flags`, when the column is absent)."""
+    if "flag_straight_lining" in survey.columns:
+        return survey["flag_straight_lining"].fillna(False).astype(bool)
+    from helpers.validate import respondent_flags
+
+    return respondent_flags(survey, codebook)["flag_straight_lining"].astype(bool)
+
+
+def dyad_data(survey: pd.DataFrame, codebook: Codebook, predictor: str, outcome: str
+              ) -> DyadData:
+    """Complete CMO–CIO pairs (firm-waves) with both scale scores and the outcome.
+
+    Scores are :func:`helpers.scales.score` (mean of the reverse-keyed items answered, at least
+    half of them); the outcome is the mean of the two executives' outcome scores (either when one
+    skipped it), as in the observed-score surface of report 04. Pairs with a respondent who
+    straight-lined (:func:`straight_lining`) are left out: one answer to every item carries no
+    information on the true score, and their perfectly agreeing items would pass for reliability
+    (``excluded_pairs`` counts them).
+    """
+    from helpers.indicators import dyads
+    from helpers.scales import score
+
+    item_ids = tuple(codebook.items_present(survey, predictor))
+    scores = score(survey, codebook, [predictor, outcome])
+    keyed = pd.DataFrame({f"{i}__item": codebook.items[i].score(pd.to_numeric(survey[i]))
+                          for i in item_ids}, index=survey.index)
+    flat = straight_lining(survey, codebook).astype(float).rename("__flat")
+    frame = survey[["firm_id", "wave", "role"]].join(scores).join(keyed).join(flat)
+    wide = dyads(frame, [predictor, outcome, *keyed.columns, "__flat"])
+    z = wide[[f"{outcome}_cmo", f"{outcome}_cio"]].mean(axis=1)
+    keep = (wide[f"{predictor}_cmo"].notna() & wide[f"{predictor}_cio"].notna()
+            & z.notna()).to_numpy()
+    careless = ((wide["__flat_cmo"] > 0) | (wide["__flat_cio"] > 0)).to_numpy()
+    excluded = int((keep & careless).sum())
+    keep = keep & ~careless
+    wide, z = wide.loc[keep], z.loc[keep]
+    firm = pd.factorize(wide["firm_id"])[0]
+    return DyadData(
+        firm=np.asarray(firm, dtype=np.int64),
+        w={r: wide[f"{predictor}_{r.lower()}"].to_numpy(float) for r in ("CMO", "CIO")},
+        items={r: wide[[f"{i}__item_{r.lower()}" for i in item_ids]].to_numpy(float)
+               for r in ("CMO", "CIO")},
+        z=z.to_numpy(float), predictor=predictor, outcome=outcome, item_ids=item_ids,
+        excluded_pairs=excluded)
+
+
+# --------------------------------------------------------------------------- estimator
+def _wmean(values: np.ndarray, w: np.ndarray) -> Any:
+    return np.tensordot(w, values, axes=(0, 0)) / w.sum()
+
+
+def error_variances(items: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Error variance of each respondent's scale score under the tau-equivalent model.
+
+    ``items``: (respondents x k) keyed answers, NaN where skipped; ``w``: frequency weights (the
+    bootstrap's). Item covariances come from the respondents who answered every item; the
+    true-score variance is their mean off-diagonal covariance c̄, item i's error variance
+    θ_i = max(C_ii − c̄, 0), and a respondent who answered the set A has Σ_A θ_i / |A|².
+    """
+    n, k = items.shape
+    weights = np.ones(n) if w is None else np.asarray(w, float)
+    complete = ~np.isnan(items).any(axis=1) & (weights > 0)
+    x, wc = items[complete], weights[complete]
+    if k < MIN_ITEMS or wc.sum() < 3:
+        return np.full(n, np.nan)
+    mean = _wmean(x, wc)
+    dev = x - mean
+    cov = (dev * wc[:, None]).T @ dev / (wc.sum() - 1)
+    off = (cov.sum() - np.trace(cov)) / (k * (k - 1))
+    theta = np.maximum(np.diag(cov) - off, 0.0)
+    answered = ~np.isnan(items)
+    count = answered.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (answered * theta).sum(axis=1) / count**2, np.nan)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One estimate of the surface (the full sample or one bootstrap replicate)."""
+
+    b: np.ndarray | None          # b0..b5 on the true-score scale (None: not identified)
+    b_observed: np.ndarray | None  # OLS on the observed scores (None: singular design)
+    reliability: dict[str, float]  # CMO, CIO, difference
+    center: tuple[float, float]
+
+    def a(self, key: str, corrected: bool = True) -> float:
+        b = self.b if corrected else self.b_observed
+        return float(np.dot(_A_WEIGHTS[key], b)) if b is not None else float("nan")
+
+
+def _center_values(wx: np.ndarray, wy: np.ndarray, w: np.ndarray, center: str | None
+                   ) -> tuple[float, float]:
+    if center is None:
+        return 0.0, 0.0
+    mx, my = float(_wmean(wx, w)), float(_wmean(wy, w))
+    if center == "pooled":
+        return (mx + my) / 2, (mx + my) / 2
+    return mx, my
+
+
+def _ols(x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    design = np.column_stack([x**a * y**b for a, b in _MONOMIALS])
+    m = (design * w[:, None]).T @ design
+    eig = np.linalg.eigvalsh(m)
+    if eig[0] <= 1e-10 * max(eig[-1], 1e-300):
+        return None
+    return np.linalg.solve(m, (design * w[:, None]).T @ z)
+
+
+def fit(data: DyadData, w: np.ndarray | None = None, center: str | None = "pooled") -> Fit:
+    """The true-score surface by the structural correction (see the module docstring).
+
+    OLS of Z on the quadratic in the centred observed scores w gives b and the quadratic form
+    B; with μ the mean of w, Σ_W its covariance, Σ_T = Σ_W − diag(σ²_x, σ²_y) and
+    Λ = Σ_T Σ_W⁻¹, E[T | W] − c = μ + Λ(w − μ), so w = Λ⁻¹ m + r with r = (I − Λ⁻¹) μ and
+    the surface in m has B_T = Λ⁻ᵀ B Λ⁻¹ and b_T = Λ⁻ᵀ (b + 2 B r).
+    """
+    weights = np.ones(data.n) if w is None else np.asarray(w, float)
+    wx, wy = data.w["CMO"], data.w["CIO"]
+    sx, sy = error_variances(data.items["CMO"], weights), error_variances(data.items["CIO"],
+                                                                          weights)
+    cx, cy = _center_values(wx, wy, weights, center)
+    x, y = wx - cx, wy - cy
+    rel = _reliabilities(x, y, sx, sy, weights)
+    b_obs = _ols(x, y, data.z, weights)
+    if b_obs is None or np.isnan(sx).any() or np.isnan(sy).any():
+        return Fit(None, b_obs, rel, (cx, cy))
+    mu = np.array([_wmean(x, weights), _wmean(y, weights)])
+    dev = np.column_stack([x, y]) - mu
+    sigma_w = (dev * weights[:, None]).T @ dev / weights.sum()
+    sigma_t = sigma_w - np.diag([_wmean(sx, weights), _wmean(sy, weights)])
+    if np.linalg.eigvalsh(sigma_t)[0] <= 0:
+        return Fit(None, b_obs, rel, (cx, cy))
+    inv_lambda = sigma_w @ np.linalg.inv(sigma_t)   # Λ⁻¹ = Σ_W Σ_T⁻¹
+    quad = np.array([[b_obs[3], b_obs[4] / 2], [b_obs[4] / 2, b_obs[5]]])
+    r = mu - inv_lambda @ mu
+    quad_t = inv_lambda.T @ quad @ inv_lambda
+    lin_t = inv_lambda.T @ (b_obs[1:3] + 2 * quad @ r)
+    b0 = (float(_wmean(data.z, weights)) - lin_t @ mu - mu @ quad_t @ mu
+          - float(np.trace(quad_t @ sigma_t)))
+    b_t = np.array([b0, lin_t[0], lin_t[1], quad_t[0, 0], 2 * quad_t[0, 1], quad_t[1, 1]])
+    return Fit(b_t, b_obs, rel, (cx, cy))
+
+
+def _reliabilities(x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+                   w: np.ndarray) -> dict[str, float]:
+    def var(values: np.ndarray) -> float:
+        mean = _wmean(values, w)
+        return float(np.dot(w, (values - mean) ** 2) / (w.sum() - 1))
+
+    ex, ey = float(_wmean(sx, w)), float(_wmean(sy, w))
+    return {"CMO": 1 - ex / var(x), "CIO": 1 - ey / var(y),
+            "difference": 1 - (ex + ey) / var(x - y)}
+
+
+# --------------------------------------------------------------------------- bootstrap
+@dataclass(frozen=True)
+class Surface:
+    """The corrected surface with its firm bootstrap."""
+
+    data: DyadData
+    estimate: Fit
+    replicates: np.ndarray        # (B x 6) b0..b5 of the replicates that succeeded
+    replicates_observed: np.ndarray
+    failed: int
+    n_boot: int
+    conf: float
+    center: str | None
+    labels: tuple[str, str] = ("their views", "the outcome")
+
+    def a_replicates(self, key: str, corrected: bool = True) -> np.ndarray:
+        reps = self.replicates if corrected else self.replicates_observed
+        return reps @ np.asarray(_A_WEIGHTS[key], float)
+
+    def interval(self, key: str, corrected: bool = True) -> dict[str, float]:
+        """Estimate, percentile interval, percentile p and normal-equivalent SE of one a."""
+        boot = self.a_replicates(key, corrected)
+        est = self.estimate.a(key, corrected)
+        tail = (1 - self.conf) / 2
+        lo, hi = np.quantile(boot, [tail, 1 - tail]) if len(boot) else (np.nan, np.nan)
+        q16, q84 = np.quantile(boot, [0.158655, 0.841345]) if len(boot) else (np.nan, np.nan)
+        below, above = np.sum(boot <= 0), np.sum(boot >= 0)
+        p = min(1.0, 2 * (min(below, above) + 1) / (len(boot) + 1))
+        return {"estimate": est, "ci_low": float(lo), "ci_high": float(hi), "p_value": p,
+                "std_error": float((q84 - q16) / 2)}
+
+
+def surface(data: DyadData, *, center: str | None = "pooled", conf: float = 0.95,
+            n_boot: int = N_BOOT, seed: int = SEED,
+            labels: tuple[str, str] = ("their views", "the outcome")) -> Surface:
+    """The corrected surface and ``n_boot`` firm-bootstrap replicates of it."""
+    estimate = fit(data, center=center)
+    rng = np.random.default_rng(seed)
+    g = data.n_firms
+    reps, reps_obs, failed = [], [], 0
+    for _ in range(n_boot):
+        counts = np.bincount(rng.integers(0, g, g), minlength=g)
+        rep = fit(data, counts[data.firm].astype(float), center=center)
+        if rep.b_observed is not None:
+            reps_obs.append(rep.b_observed)
+        if rep.b is None:
+            failed += 1
+        else:
+            reps.append(rep.b)
+    return Surface(data, estimate, np.array(reps).reshape(-1, 6),
+                   np.array(reps_obs).reshape(-1, 6), failed, n_boot, conf, center, labels)
+
+
+# --------------------------------------------------------------------------- headlines
+def headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None = None,
+              outcome: str | None = None, center: str | None = "pooled",
+              min_pairs: int = MIN_PAIRS, conf: float = 0.95, n_boot: int = N_BOOT,
+              seed: int = SEED, confirmatory_pairs: int = CONFIRMATORY_PAIRS,
+              sesoi: Mapping[str, float] | None = None) -> list[Headline]:
+    """The congruence headlines a1..a4 (a4 first: the (dis)agreement association).
+
+    ``predictor`` / ``outcome``: construct ids, or None for the report's default rule
+    (shared understanding, own view, and joint project success when asked;
+    :func:`helpers.indicators.choose_construct`). ``min_pairs`` is raised to :data:`MIN_PAIRS`
+    if lower. See the module docstring for the method, the estimand and the verdict rule.
+    """
+    from helpers.indicators import choose_construct
+
+    if center not in CENTER_OPTIONS:
+        raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}")
+    pid = choose_construct(survey, codebook, predictor, kind="indicator",
+                           prefer="shared_understanding_own", both_roles=True)
+    oid = choose_construct(survey, codebook, outcome, kind="outcome",
+                           prefer="joint_project_success", continuous=True)
+    data = dyad_data(survey, codebook, pid, oid)
+    method = METHOD.format(conf=conf, b=n_boot)
+    order = (HEADLINE_KEY, *[k for k in KEYS if k != HEADLINE_KEY])
+    minimum = max(int(min_pairs), MIN_PAIRS)
+    reason = _not_estimable_reason(data, minimum)
+    if reason:
+        return [hl.not_estimable(k, LABELS[k], _unit(k), reason, method, n=data.n,
+                                 n_unit="CMO–CIO pairs") for k in order]
+    labels = (codebook.label(pid).lower(), codebook.label(oid).lower())
+    result = surface(data, center=center, conf=conf, n_boot=n_boot, seed=seed, labels=labels)
+    if result.estimate.b is None or result.failed > MAX_FAILED_SHARE * n_boot:
+        why = ("the measurement-error correction is not identified in this sample: the "
+               "true-score covariance of the two scores is not positive definite"
+               + ("" if result.estimate.b is None else
+                  f" in {result.failed} of {n_boot} bootstrap replicates")
+               + f" (reliability of the CMO–CIO difference "
+               f"{result.estimate.reliability['difference']:.2f})")
+        return [hl.not_estimable(k, LABELS[k], _unit(k), why, method, n=data.n,
+                                 n_unit="CMO–CIO pairs") for k in order]
+    values = dict(SESOI, **(sesoi or {}))
+    exploratory = data.n < confirmatory_pairs
+    return [_headline(result, k, values[k], exploratory, confirmatory_pairs, method)
+            for k in order]
+
+
+def _not_estimable_reason(data: DyadData, minimum: int) -> str:
+    if data.n < minimum:
+        return (f"{data.n} complete CMO–CIO pairs; the corrected response surface needs at "
+                f"least {minimum}")
+    if data.n_firms < MIN_FIRMS:
+        return (f"{data.n_firms} firms; the bootstrap over firms needs at least {MIN_FIRMS}")
+    if len(data.item_ids) < MIN_ITEMS:
+        return ("the predictor has a single item, so its reliability (and the measurement-error "
+                "correction) cannot be estimated from the items")
+    return ""
+
+
+def _unit(key: str) -> str:
+    if key in ("congruence.a2", "congruence.a4"):
+        return "outcome points per squared scale point"
+    return "outcome points per scale point"
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}".replace("-", "\u2212")
+
+
+def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
+              confirmatory: int, method: str) -> Headline:
+    stats = result.interval(key)
+    observed = result.interval(key, corrected=False)
+    power = hl.power(stats["std_error"], sesoi, result.conf)
+    verdict = hl.verdict(stats["ci_low"], stats["ci_high"], power, exploratory=exploratory)
+    rel = result.estimate.reliability
+    name = key.split(".")[1]
+    numbers = (f"{name} = {_num(stats['estimate'])} ({result.conf:.0%} CI "
+               f"{_num(stats['ci_low'])} to {_num(stats['ci_high'])}, "
+               f"p {_p_text(stats['p_value'])}; corrected for measurement error)")
+    reading = _reading(key, verdict, numbers, power, sesoi, rel, result.data.n, confirmatory,
+                       result.labels)
+    note = (f"Reliability of the scale: CMO {rel['CMO']:.2f}, CIO {rel['CIO']:.2f}; of the "
+            f"CMO–CIO difference {rel['difference']:.2f}. Uncorrected (observed scores) {name} = "
+            f"{_num(observed['estimate'])} ({_num(observed['ci_low'])} to "
+            f"{_num(observed['ci_high'])}).")
+    if result.data.excluded_pairs:
+        count = (str(result.data.excluded_pairs) if result.data.excluded_pairs >= DEFAULT_MIN_CELL
+                 else f"fewer than {DEFAULT_MIN_CELL}")
+        note += (f" Pairs with an executive who straight-lined (one answer to every item of a "
+                 f"rating scale) were left out: {count}.")
+    if result.failed:
+        note += (f" {result.failed} of {result.n_boot} bootstrap replicates had a true-score "
+                 "covariance that is not positive definite and were left out.")
+    return Headline(
+        key=key, label=LABELS[key], unit=_unit(key), estimate=stats["estimate"],
+        ci_low=stats["ci_low"], ci_high=stats["ci_high"], p_value=stats["p_value"],
+        n=result.data.n, n_unit="CMO–CIO pairs", verdict=verdict, reading=reading,
+        method=method, power=power, sesoi=sesoi, std_error=stats["std_error"], note=note,
+        extra={"reliability": dict(rel), "observed": observed, "center": result.center,
+               "center_values": result.estimate.center, "failed_replicates": result.failed,
+               "n_firms": result.data.n_firms, "excluded_pairs": result.data.excluded_pairs,
+               "predictor": result.data.predictor,
+               "outcome": result.data.outcome, "b": result.estimate.b.tolist()
+               if result.estimate.b is not None else None})
+
+
+def _p_text(p: float) -> str:
+    text = hl.format_p(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
+_MEANING = {
+    "congruence.a4": ("{out} is {dir} where the CMO's and the CIO's {pred} differ than where they "
+                      "agree, at the same average level"),
+    "congruence.a2": ("along the line of agreement {out} is {dir} (curvature where both "
+                      "executives give the same {pred} score)"),
+    "congruence.a1": ("where the two executives agree, {out} is {dir} the higher both rate "
+                      "{pred}"),
+    "congruence.a3": ("{out} is {dir} where the CMO rates {pred} above the CIO than the "
+                      "reverse"),
+}
+
+
+def _reading(key: str, verdict: str, numbers: str, power: float | None, sesoi: float,
+             rel: Mapping[str, float], n: int, confirmatory: int,
+             labels: tuple[str, str] = ("their views", "the outcome")) -> str:
+    name = key.split(".")[1]
+    pred, out = labels
+    power_text = "–" if power is None else f"{power:.2f}"
+    if verdict == "exploratory":
+        return (f"Exploratory ({n} CMO–CIO pairs, fewer than the {confirmatory} a verdict "
+                f"needs): {numbers}. No conclusion is drawn at this size.")
+    if verdict in hl.SIGNED:
+        if key == "congruence.a2":
+            direction = "curved downward" if verdict == "negative" else "curved upward"
+        elif key == "congruence.a4":
+            direction = "lower" if verdict == "negative" else "higher"
+        else:
+            direction = "higher" if verdict == "positive" else "lower"
+        meaning = _MEANING[key].format(out=out, pred=pred, dir=direction)
+        return (f"{numbers}: {meaning[0].upper()}{meaning[1:]} — an association in "
+                "cross-sectional survey answers, not an effect.")
+    if verdict == "no evidence":
+        return (f"{numbers}: no evidence of an association of this size; the design had power "
+                f"{power_text} to detect |{name}| = {sesoi:.2f}.")
+    return (f"{numbers}: not detectable with this measurement: reliability of the difference "
+            f"between the two executives' scores {rel['difference']:.2f} (CMO scale "
+            f"{rel['CMO']:.2f}, CIO {rel['CIO']:.2f}), power {power_text} to detect "
+            f"|{name}| = {sesoi:.2f}. This does not show that it does not matter.")
+
+
+def headline_table(items: Sequence[Headline]) -> pd.DataFrame:
+    """The headlines as the report shows them (estimate, interval, p, power, verdict)."""
+    table = hl.table(items)
+    return table[["label", "estimate", "ci_low", "ci_high", "p_value", "power", "verdict", "n"]]
