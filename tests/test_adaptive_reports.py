@@ -113,13 +113,16 @@ def test_notebooks_adapt_to_a_shortened_one_wave_survey(shortened: Path, tmp_pat
     assert "Not asked in this survey, so not analysed: Mutual trust" in pages[
         "02_disconnect_profile"]
 
-    # 03: every driver asked (sales involvement not), outcomes not asked are not applicable
-    drivers = {r["term"] for r in docs["03_drivers"]["results"]["key_estimates"]["rows"]}
+    # 03: every driver asked (sales involvement not), outcomes not asked are not estimable
+    verdicts = {r["key"]: r["verdict"] for r in docs["03_drivers"]["results"]["headlines"]["rows"]}
+    drivers = {k.removeprefix("drivers.") for k in verdicts if k.startswith("drivers.")}
     assert drivers == set(CB.constructs_present(survey, kind="driver"))
     assert "sales_involvement" not in drivers and "data_readiness" in drivers
-    assert set(docs["03_drivers"]["results"]["not_applicable"]["value"]) == {
-        "Ordered logit: relationship improved", "Logit: project failed or late"}
-    assert "Not applicable: Logit: project failed or late needs item fail_1" in pages["03_drivers"]
+    assert verdicts["consequences.project_failure"] == "not estimable"
+    assert verdicts["consequences.relationship_improved"] == "not estimable"
+    assert verdicts["consequences.customer_insight"] != "not estimable"
+    assert "not estimable: needs Failed or late joint project asked of both executives" in pages[
+        "03_drivers"]
     assert "Sales involvement" in pages["03_drivers"]  # listed as not asked
 
     # 04: shared understanding not asked -> the documented rule picks the first indicator asked
