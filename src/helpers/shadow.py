@@ -360,6 +360,7 @@ def headlines(survey: pd.DataFrame, spend: pd.DataFrame | None, codebook: Codebo
               "no_technology_spend": int(no_tech.sum()), "min_lines": int(min_lines)}
     in_years = usable if share_years is None else \
         usable[pd.to_numeric(usable["year"], errors="coerce").isin(share_years).to_numpy()]
+    counts["years_withheld"] = int(len(usable) - len(in_years))
     share = _share(in_years.reset_index(drop=True), counts, conf, min_cell)
     slope = _slope(survey, usable, codebook, counts, conf=conf, controls=controls,
                    min_cell=min_cell, bootstrap=bootstrap, seed=seed)
@@ -380,6 +381,12 @@ def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
            min_cell: int) -> Headline:
     n_firms = usable["firm_id"].nunique()
     minimum = max(MIN_FIRMS_SHARE, min_cell)
+    if usable.empty and counts.get("years_withheld"):
+        return hl.not_estimable(
+            SHARE_KEY, SHARE_LABEL, "%",
+            "no year this segment report may show: with the other segment reports its firm-years "
+            f"would single out fewer than {min_cell} firms (see the whole-sample report)",
+            SHARE_METHOD, n_unit="firm-years")
     if n_firms < minimum:
         return hl.not_estimable(
             SHARE_KEY, SHARE_LABEL, "%",
