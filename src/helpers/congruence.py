@@ -404,11 +404,11 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None
     labels = (codebook.label(pid).lower(), codebook.label(oid).lower())
     result = surface(data, center=center, conf=conf, n_boot=n_boot, seed=seed, labels=labels)
     if result.estimate.b is None or result.failed > MAX_FAILED_SHARE * n_boot:
-        why = ("the measurement-error correction is not identified in this sample: the "
-               "true-score covariance of the two scores is not positive definite"
-               + ("" if result.estimate.b is None else
-                  f" in {result.failed} of {n_boot} bootstrap replicates")
-               + f" (reliability of the CMO–CIO difference "
+        where = ("in this sample" if result.estimate.b is None
+                 else f"in {result.failed} of {n_boot} bootstrap replicates")
+        why = (f"the measurement-error correction is not identified {where}: the items' error "
+               "variance leaves no true-score variation in the difference between the two "
+               "executives' scores (reliability of the CMO–CIO difference "
                f"{result.estimate.reliability['difference']:.2f})")
         return [hl.not_estimable(k, LABELS[k], _unit(k), why, method, n=data.n,
                                  n_unit="CMO–CIO pairs") for k in order]
