@@ -285,8 +285,14 @@ def test_profile_report_renders_on_the_sample_and_on_a_tiny_data_set(sample_proc
     comparison = sample_doc["results"]["comparison"]["rows"]
     req = [r for r in comparison if r["variable"] == "requirements_friction"]
     assert req and all(r["difference"] is None and "not comparable" in r["note"] for r in req)
-    assert "On within-firm pairs" in sample_doc["text"]  # both readings are shown
-    assert "On all respondents (Welch)" in sample_doc["text"]
+    assert "On within-firm pairs" in sample_doc["text"]  # the sensitivity reading is shown
+    assert "all respondents, clustered by firm" in sample_doc["text"]  # the headline table
+    gaps = {r["construct"]: r for r in sample_doc["results"]["role_gaps"]["rows"]}
+    assert "requirements_friction" not in gaps  # different items: compared item by item
+    assert gaps["speed_friction"]["verdict"] == "not estimable"  # not comparable (metric only)
+    assert "not comparable" in gaps["speed_friction"]["note"]
+    assert gaps["bypass_standards"]["verdict"] == "negative"  # the largest true gap
+    assert gaps["bypass_standards"]["n_firms"] == 80 and "Holm-adjusted p" in sample_doc["text"]
     tiny_doc = docs["tiny"]
     assert "not comparable" in tiny_doc["text"]
 

@@ -231,3 +231,25 @@ def test_comparable_from_the_measurement_verdicts() -> None:
                              "reason": ["comparable: scalar", "not comparable: x"]})
     assert role_gaps.comparable_from(verdicts, False, "not comparable: y") == {
         "a": True, "b": "not comparable: x", "disconnect_index": "not comparable: y"}
+
+
+def test_protect_withholds_a_headline_nested_in_the_pairs_by_a_few_respondents(cb) -> None:
+    """12 complete pairs plus 2 lone CMOs: the all-respondent means beside the pair means would
+    reveal the two; the headline row is withheld (numbers and reading), the pairs stay."""
+    survey, _ = simulate.simulate_survey(simulate.SimulationConfig(firms=200, ledger_rows=0),
+                                         codebook=cb)
+    roles = survey.groupby(["firm_id", "wave"], observed=True)["role"].agg(
+        lambda r: "".join(sorted(map(str, r))))
+    pairs = roles[roles == "CIOCMO"].index[:12]
+    lone = roles[roles == "CMO"].index[:2]
+    keys = pd.MultiIndex.from_frame(survey[["firm_id", "wave"]].astype(object))
+    small = survey[keys.isin(list(pairs) + list(lone))].reset_index(drop=True)
+    frame = indicators.respondent_frame(small, cb)
+    compared = indicators.compare_roles(frame, ["mutual_trust"], conf=0.95)
+    rows = [h for h in role_gaps.headlines(small, cb) if h.key == "role_gap.mutual_trust"]
+    assert rows[0].verdict == "exploratory"
+    shown, sens = role_gaps.protect(rows, compared[compared["method"] == "paired"], 5)
+    assert shown.loc[0, "verdict"] == "withheld" and pd.isna(shown.loc[0, "estimate"])
+    assert pd.isna(shown.loc[0, "mean_cmo"]) and "withheld" in shown.loc[0, "reading"]
+    assert str(round(rows[0].estimate, 2)) not in shown.loc[0, "reading"]
+    assert sens["difference"].notna().all()  # 12 pairs: shown

@@ -407,3 +407,49 @@ def table(rows: Sequence[Headline]) -> pd.DataFrame:
     for col in TABLE_COLUMNS[5:-2]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
+
+
+SENSITIVITY_VALUES = ["mean_cmo", "mean_cio", "difference", "ci_low", "ci_high", "statistic",
+                      "df", "p_value", "effect_size", "effect_ci_low", "effect_ci_high",
+                      "p_adjusted"]
+TABLE_VALUES = [c for c in TABLE_COLUMNS if c not in ("construct", "label", "n_cmo", "n_cio",
+                                                      "n_firms", "note")] + ["reading"]
+
+
+def protect(rows: Sequence[Headline], paired: pd.DataFrame, min_cell: int
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The role-gap table (with each ``reading``) and the complete-pairs sensitivity rows
+    (``indicators.compare_roles(..., method paired)``), safe to show together.
+
+    The pairs are a subset of the respondents the headline uses, so when the two groups differ
+    by 1 to ``min_cell`` − 1 respondents of a role, showing both means would reveal those few:
+    the headline row is withheld (:func:`helpers.privacy.withhold_nested_rows`, its reading
+    replaced by the reason); sensitivity rows with fewer than ``min_cell`` pairs are suppressed
+    (:func:`helpers.privacy.suppress_small_groups`)."""
+    from helpers import privacy
+
+    main = table(rows)
+    main["reading"] = [h.reading for h in rows]
+    sens = paired.copy()
+    both = pd.concat([
+        sens.assign(_source="paired", _key=sens["variable"].astype(str)),
+        main.assign(_source="main", _key=main["construct"].astype(str))], ignore_index=True)
+    values = [c for c in dict.fromkeys(SENSITIVITY_VALUES + TABLE_VALUES) if c in both.columns]
+    both = privacy.withhold_nested_rows(both, "_key", ["n_cmo", "n_cio"], values, min_cell)
+    main_part = both[both["_source"] == "main"]
+    withheld = main_part["note"].astype(str).str.startswith("withheld")
+    out = main.copy()
+    for col in TABLE_VALUES:
+        out[col] = out[col].astype(object).where(~withheld.to_numpy(), None)
+    hit = withheld.to_numpy()
+    notes = main_part.loc[withheld, "note"].to_numpy()
+    out.loc[hit, "reading"] = [f"{label}: {note}" for label, note in
+                               zip(out.loc[hit, "label"], notes, strict=True)]
+    out.loc[hit, "note"] = notes
+    out.loc[hit, "verdict"] = "withheld"
+    out.attrs["withheld"] = int(withheld.sum())
+    sens_part = both[both["_source"] == "paired"].drop(columns=["_source", "_key"])
+    sens_part = sens_part[sens.columns].set_axis(sens.index)
+    sens_part = privacy.suppress_small_groups(sens_part, ["n_pairs"], [
+        c for c in SENSITIVITY_VALUES if c in sens_part.columns], min_cell)
+    return out, sens_part
