@@ -148,3 +148,22 @@ def test_not_detectable_names_reliability_and_power(cb):
     assert h.verdict == "not detectable"     # this seed's interval includes zero at low power
     assert "reliability of the difference" in h.reading and "power" in h.reading
     assert h.power < 0.8
+
+
+def test_model_comparison_matches_r_aic_convention():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(3, 0.8, 400), rng.normal(3.2, 0.8, 400)
+    z = 3 - 0.3 * (x - y) ** 2 + rng.normal(0, 0.4, 400)
+    table = cg.model_comparison(x, y, z).set_index("model")
+    c = (x.mean() + y.mean()) / 2
+    xc, yc = x - c, y - c
+    full = sm.OLS(z, sm.add_constant(np.column_stack([xc, yc, xc**2, xc * yc, yc**2]))).fit()
+    assert table.at["full", "log_lik"] == pytest.approx(full.llf, rel=1e-10)
+    assert table.at["full", "aic"] == pytest.approx(-2 * full.llf + 2 * 7, rel=1e-10)  # R: k + 1
+    sqd = sm.OLS(z, sm.add_constant((xc - yc) ** 2)).fit()
+    assert table.at["squared difference (SQD)", "log_lik"] == pytest.approx(sqd.llf, rel=1e-10)
+    assert table["aic_weight"].sum() == pytest.approx(1.0)
+    # the data were made by the SQD model: it has the smallest AIC
+    assert table["delta_aic"].idxmin() == "squared difference (SQD)"

@@ -527,3 +527,66 @@ def headline_table(items: Sequence[Headline]) -> pd.DataFrame:
     """The headlines as the report shows them (estimate, interval, p, power, verdict)."""
     table = hl.table(items)
     return table[["label", "estimate", "ci_low", "ci_high", "p_value", "power", "verdict", "n"]]
+
+
+# --------------------------------------------------------------------------- constrained models
+CONSTRAINED_MODELS: dict[str, str] = {
+    "full": "b1 X + b2 Y + b3 X² + b4 XY + b5 Y² (all free)",
+    "shifted squared difference (SSQD)": "c (X − Y) + d (X − Y)²: b1 = −b2, b3 = b5 = −b4/2",
+    "squared difference (SQD)": "d (X − Y)²: b1 = b2 = 0, b3 = b5 = −b4/2",
+    "interaction (IA)": "b1 X + b2 Y + b4 XY",
+    "additive": "b1 X + b2 Y",
+    "null": "intercept only",
+}
+
+
+def _constrained_design(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    d = x - y
+    columns = {
+        "full": [x, y, x * x, x * y, y * y], "shifted squared difference (SSQD)": [d, d * d],
+        "squared difference (SQD)": [d * d], "interaction (IA)": [x, y, x * y],
+        "additive": [x, y], "null": [],
+    }[name]
+    return np.column_stack([np.ones_like(x), *columns])
+
+
+def model_comparison(x: Any, y: Any, z: Any, center: str | None = "pooled") -> pd.DataFrame:
+    """Constrained response-surface models compared by information criteria, as R's ``RSA``
+    package does (Schönbrodt & Humberg), on the observed scores.
+
+    Each model is the polynomial with the constraints in :data:`CONSTRAINED_MODELS`, fitted by
+    OLS; the Gaussian log-likelihood counts the residual variance as a parameter, as R's
+    ``AIC(lm)`` does (k = coefficients + 1). Columns: model, constraints, k, log_lik, aic, bic,
+    delta_aic, aic_weight (Akaike weights, Burnham & Anderson 2002), r2. The criteria treat pairs
+    as independent (a firm in two waves counts twice) and measurement error is not corrected, so
+    the comparison describes the observed scores and tends to favour simpler models.
+    """
+    xs, ys, zs = (np.asarray(v, dtype=float) for v in (x, y, z))
+    keep = np.isfinite(xs) & np.isfinite(ys) & np.isfinite(zs)
+    xs, ys, zs = xs[keep], ys[keep], zs[keep]
+    if center not in CENTER_OPTIONS:
+        raise ValueError(f"center must be one of {CENTER_OPTIONS}, got {center!r}")
+    cx, cy = _center_values(xs, ys, np.ones_like(xs), center)
+    xs, ys = xs - cx, ys - cy
+    n = len(zs)
+    tss = float(np.sum((zs - zs.mean()) ** 2))
+    rows = []
+    for name, text in CONSTRAINED_MODELS.items():
+        design = _constrained_design(name, xs, ys)
+        if n <= design.shape[1] + 1:
+            continue
+        coef = np.linalg.lstsq(design, zs, rcond=None)[0]
+        rss = float(np.sum((zs - design @ coef) ** 2))
+        k = design.shape[1] + 1
+        log_lik = -n / 2 * (np.log(2 * np.pi * rss / n) + 1)
+        rows.append({"model": name, "constraints": text, "k": k, "log_lik": log_lik,
+                     "aic": -2 * log_lik + 2 * k, "bic": -2 * log_lik + np.log(n) * k,
+                     "r2": 1 - rss / tss if tss > 0 else np.nan})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["delta_aic"] = table["aic"] - table["aic"].min()
+    weights = np.exp(-table["delta_aic"] / 2)
+    table["aic_weight"] = weights / weights.sum()
+    return table[["model", "constraints", "k", "log_lik", "aic", "bic", "delta_aic",
+                  "aic_weight", "r2"]]
