@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"only these areas ({', '.join(validity.AREA_CALLS)})")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--rows", metavar="CSV", default=None,
+                        help="also write every replication's headline rows to this CSV file")
     args = parser.parse_args(argv)
     try:
         settings = validity.parse_settings(args.settings)
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     study = validity.run(args.reps, args.firms, args.seed, settings, args.areas, args.workers)
     seconds = time.perf_counter() - start
+    if args.rows:
+        study.rows.to_csv(args.rows, index=False)
     if args.json:
         print(json.dumps({**study.to_json(), "seconds": round(seconds, 1)}, indent=2))
     else:

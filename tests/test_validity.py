@@ -60,12 +60,22 @@ def test_targets_fail_for_an_attenuated_estimator() -> None:
 
 
 def test_false_positives_on_a_true_null() -> None:
+    est = [0.0] * 85 + [0.3, -0.3] * 7 + [0.01]
+    s = validity.summarise(rows("k", 0.0, est, 0.2)).iloc[0]
+    assert s["false_positive"] == pytest.approx(0.14)
+    assert math.isnan(s["power"])
+    assert "false positives" in s["failed"] and "verdict" in s["failed"]
+    assert abs(s["relative_bias"]) < 0.01  # measured against the smallest effect of interest
+
+
+def test_a_miss_the_replications_cannot_tell_from_the_target_is_marginal() -> None:
+    # 2 false positives in 20 samples: 0.10 > 0.05, but the Wilson interval reaches 0.03
     est = [0.0] * 18 + [0.3, -0.3]
     s = validity.summarise(rows("k", 0.0, est, 0.2)).iloc[0]
     assert s["false_positive"] == pytest.approx(0.1)
-    assert math.isnan(s["power"])
-    assert "false positives" in s["failed"] and "verdict" in s["failed"]
-    assert s["relative_bias"] == pytest.approx(0.0)  # measured against the smallest effect
+    assert s["failed"] == "" and "false positives" in s["marginal"] and s["within_targets"]
+    lo, hi = validity.wilson(0.1, 20)
+    assert (lo, hi) == (pytest.approx(0.0279, abs=1e-4), pytest.approx(0.3010, abs=1e-4))
 
 
 def test_not_estimable_samples_count_against_the_target() -> None:
