@@ -91,13 +91,13 @@ def test_truth_follows_the_config(cb) -> None:
     base = simulate.SimulationConfig()
     t = truth_shadow.estimands(base, cb)
     assert 6.5 < t["shadow.share"] < 8.0          # spend weighting: below the mean share 8 %
-    assert 4.5 < t["shadow.slope"] < 5.6          # 5 pp per point of D, clipped, over λ ≈ 0.91
+    assert 4.2 < t["shadow.slope"] < 5.0          # 5 pp per point of D, less the clipped share
     assert truth_shadow.estimands(replace(base, shadow_on_disconnect=0.0), cb)[
         "shadow.slope"] == 0.0
     steeper = truth_shadow.estimands(replace(base, shadow_on_disconnect=0.08), cb)
     assert steeper["shadow.slope"] > 1.3 * t["shadow.slope"]
-    noisier = truth_shadow.estimands(replace(base, item_sd=1.2), cb)  # more rounding noise:
-    assert noisier["shadow.slope"] != pytest.approx(t["shadow.slope"], rel=1e-3)  # λ moves
+    noisier = truth_shadow.estimands(replace(base, item_sd=1.2), cb)  # per point of latent D:
+    assert noisier["shadow.slope"] == pytest.approx(t["shadow.slope"], rel=1e-12)  # no λ
     assert truth_shadow.estimands(replace(base, shadow_intercept=0.12), cb)[
         "shadow.share"] > t["shadow.share"] + 3
 
@@ -133,7 +133,8 @@ def test_headlines_shape_and_units(small_sample, cb) -> None:
     share, slope = shadow.headlines(data.survey, data.spend, cb, bootstrap=49)
     assert (share.key, slope.key) == ("shadow.share", "shadow.slope")
     assert share.unit == "%" and 3 < share.estimate < 15     # percent, not a proportion
-    assert slope.unit == "pp per index point" and 0 < slope.estimate < 15
+    assert slope.unit == "pp per point of the disconnect" and 0 < slope.estimate < 15
+    assert 0.8 < slope.extra["kappa"] < 1
     assert share.extra["excluded_firm_years"] >= 0 and share.extra["min_lines"] == 20
     assert share.extra["cost_total_eur"] > 0
     assert share.extra["cost_ci_low"] < share.extra["cost_mean_eur"] < share.extra["cost_ci_high"]
@@ -182,3 +183,19 @@ def test_recovery_through_the_headline_function(cb, tmp_path: Path) -> None:
     assert df["share_cover"].mean() >= 0.8, df
     slope_bias = (df["slope"] - df["slope_truth"]).mean() / df["slope_truth"].mean()
     assert abs(slope_bias) < 0.2, df
+
+
+def test_index_loading_is_the_floor_ceiling_factor_times_the_varying_share() -> None:
+    rng = np.random.default_rng(9)
+    n = 20_000
+    latent = rng.normal(3.9, 0.8, n)                 # towards the ceiling: κ below 1
+    codes = (np.clip(np.floor(latent + 0.5), 1, 5) - 1).astype(int)
+    cuts = np.arange(1, 5) + 0.5
+    expected = float(np.sum(stats.norm.pdf((cuts - 3.9) / 0.8)) / 0.8)
+    flat = (rng.random(n) < 0.1).astype(int)
+    items = [shadow._ItemCodes(role, 1.0, codes, 1, 5) for role in shadow.ROLES]
+    kappa = shadow.index_loading(items)
+    assert kappa["CMO"] == pytest.approx(expected, rel=0.03) and expected < 0.95
+    items += [shadow._ItemCodes("CMO", 0.0, flat, 0, 1, flat=True)]
+    assert shadow.index_loading(items)["CMO"] == pytest.approx(
+        (1 - flat.mean()) * kappa["CMO"], rel=1e-12)

@@ -19,7 +19,7 @@ shadow-IT cost is given beside it (``extra``): the total in EUR of the firm-year
 mean per firm-year with the same clustered CR2 interval.
 
 ``shadow.slope`` — the association of the share with the firm's disconnect: the average
-marginal effect (AME), in *percentage points per point of the disconnect index* (1–5), of a
+marginal effect (AME), in *percentage points per point of the disconnect* (1–5 index scale), of a
 fractional logit (Papke & Wooldridge 1996: Bernoulli quasi-likelihood for a share, consistent
 for the conditional mean whatever the distribution of the share) of each firm-wave's shadow-IT
 share of its fiscal year on the firm's disconnect, with the controls and the wave:
@@ -38,9 +38,18 @@ share of its fiscal year on the firm's disconnect, with the controls and the wav
   and each role's error variance is its residual variance minus that covariance. The firm-wave's
   disconnect enters the model as its best linear predictor given the executives who answered and
   the controls (*regression calibration*, Carroll et al. 2006, ch. 4): both indices weighted by
-  their precisions, or the one index shrunk by its reliability. The slope is then per point of
-  the *true score* of the disconnect index (what an error-free index would measure), not per
-  point of one noisy answer. Calibration and model are re-estimated in every bootstrap sample.
+  their precisions, or the one index shrunk by its reliability. That best prediction is on
+  the scale of the index's *true score*, which is flatter than the latent disconnect: answers
+  are rounded to whole scale points and stop at 1 and 5 (floor and ceiling), and straight-
+  lining respondents' answers do not move at all. The slope is therefore multiplied by the
+  index's floor/ceiling factor κ — for each item, the slope of its expected rounded answer in
+  a shift of its (normal) latent answer, from the item's category shares
+  (:func:`helpers.drivers.grouped_normal_kappa`, the same correction as the drivers report),
+  averaged with the item's weight in the index, times the share of the role's respondents not
+  flagged as straight-lining; the geometric mean of the CMO's and the CIO's. The slope is then
+  *per point of the latent disconnect* on the index's 1–5 scale (what an error-free,
+  unrounded index would measure), not per point of one noisy answer. Calibration, κ and model
+  are re-estimated in every bootstrap sample.
 * **Inference**: a pairs bootstrap over firms (``bootstrap`` resamples; Cameron, Gelbach &
   Miller 2008), which carries the uncertainty of the estimated reliability into the interval;
   the interval is ``AME ± t_{G−1} · SE_boot`` and the p-value uses the same t reference.
@@ -96,9 +105,11 @@ SESOI_SLOPE_PP = 2.0
 ROLES = ("CMO", "CIO")
 EXCLUDE_TECH_BELOW = 0.005  # a technology total below half a cent has no share
 
+FLAT_FLAG = "flag_straight_lining"
 SHARE_KEY, SLOPE_KEY = "shadow.share", "shadow.slope"
 SHARE_LABEL = "Shadow-IT share of technology spend (spend-weighted)"
-SLOPE_LABEL = "Shadow-IT share per point of the disconnect index (true score)"
+SLOPE_LABEL = "Shadow-IT share per point of the disconnect (corrected for measurement error)"
+SLOPE_UNIT = "pp per point of the disconnect"
 SHARE_METHOD = ("ratio of sums over firm-years (spend-weighted), delta-method SE clustered by "
                 "firm with CR2 correction, t(G-1)")
 SLOPE_METHOD = ("fractional logit weighted by technology spend on the regression-calibrated "
@@ -235,7 +246,87 @@ def _firm_waves(survey: pd.DataFrame, codebook: Codebook,
     out = wide.merge(years, on=keys, how="left")
     out["firm_id"] = out["firm_id"].astype(str)
     out = privacy.pool_rare(out, [c for c in fields], min_cell) if fields else out
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["indicators"] = list(frame.attrs.get("indicators", []))
+    return out
+
+
+@dataclass
+class _ItemCodes:
+    """One index item of one role: its weight in the index and each firm-wave's answer as a
+    category code (−1 where missing), for the floor/ceiling factor κ."""
+
+    role: str
+    weight: float
+    codes: np.ndarray
+    low: int
+    high: int
+    flat: bool = False          # the role's straight-lining flag (1) per firm-wave, not an item
+
+
+def _index_item_codes(survey: pd.DataFrame, codebook: Codebook, fw: pd.DataFrame
+                      ) -> list[_ItemCodes]:
+    """The answers behind each role's disconnect index, aligned with the rows of ``fw``."""
+    keys = ["firm_id", "wave"]
+    rows = survey.assign(firm_id=survey["firm_id"].astype(str), role=survey["role"].astype(str))
+    pos = fw[keys].astype({"firm_id": str}).reset_index().rename(columns={"index": "_row"})
+    out = []
+    for role in ROLES:
+        answers = rows[rows["role"] == role].drop_duplicates(keys)
+        answers = pos.merge(answers, on=keys, how="left").sort_values("_row")
+        flat = pd.Series(False, index=answers.index)
+        if FLAT_FLAG in answers.columns:
+            flat = answers[FLAT_FLAG].astype("boolean").fillna(False).astype(bool)
+        present = answers["respondent_id"].notna().to_numpy() if "respondent_id" in \
+            answers.columns else np.ones(len(answers), bool)
+        out.append(_ItemCodes(role, 0.0, np.where(present, flat.to_numpy().astype(int), -1),
+                              0, 1, flat=True))
+        constructs = []
+        for cid in fw.attrs.get("indicators", []):
+            ids = [i for i in codebook.constructs[cid].items if i in answers.columns
+                   and role in codebook.items[i].roles and answers[i].notna().any()]
+            if ids:
+                constructs.append(ids)
+        for ids in constructs:
+            for item in ids:
+                scale = codebook.items[item].scale
+                x = pd.to_numeric(answers[item], errors="coerce").to_numpy(dtype=float)
+                ok = np.isfinite(x) & (x >= scale.min) & (x <= scale.max) & (x == np.round(x))
+                ok &= ~flat.to_numpy()  # κ from the answers that vary with the disconnect
+                codes = np.where(ok, np.nan_to_num(x) - scale.min, -1).astype(int)
+                out.append(_ItemCodes(role, 1.0 / (len(constructs) * len(ids)), codes,
+                                      int(scale.min), int(scale.max)))
+    return out
+
+
+def index_loading(items: list[_ItemCodes], rows: np.ndarray | None = None) -> dict[str, float]:
+    """Each role's floor/ceiling factor of the disconnect index: the index-weighted mean of its
+    items' κ (:func:`helpers.drivers.grouped_normal_kappa` — the slope of an item's expected
+    rounded, clipped answer in a shift of its normal latent answer, from the category shares).
+    It converts the index's true-score scale to the latent disconnect's. Respondents flagged
+    as straight-lining (``flag_straight_lining`` from validation) are left out of κ and scale
+    it by the share of the role's respondents who are not flagged: their flat answers do not
+    move with the disconnect."""
+    from helpers.drivers import grouped_normal_kappa
+
+    out = {}
+    for role in ROLES:
+        num = den = 0.0
+        answering = 1.0
+        for it in items:
+            if it.role != role:
+                continue
+            c = it.codes if rows is None else it.codes[rows]
+            if it.flat:
+                answering = 1.0 - float(np.mean(c[c >= 0])) if np.any(c >= 0) else 1.0
+                continue
+            counts = np.bincount(c[c >= 0], minlength=it.high - it.low + 1)
+            kappa = float(grouped_normal_kappa(counts, it.low, it.high)[0])
+            if math.isfinite(kappa):
+                num += it.weight * kappa
+                den += it.weight
+        out[role] = answering * num / den if den > 0 else math.nan
+    return out
 
 
 def _design(frame: pd.DataFrame, controls: Sequence[str]) -> pd.DataFrame:
@@ -259,6 +350,7 @@ class _Calibration:
     var_error: dict[str, float]  # error variance of each role's index
     reliability: float          # mean reliability of the firm-waves' calibrated index
     n_dyads: int
+    kappa: float = math.nan     # floor/ceiling factor: index true score per point of latent D
 
 
 def _calibrate(idx: np.ndarray, z: np.ndarray) -> _Calibration | str:
@@ -306,6 +398,7 @@ class _SlopeData:
     s: np.ndarray                # shadow-IT spend of the linked firm-waves' fiscal years
     t: np.ndarray                # technology spend
     firm_codes: np.ndarray       # firm code of every fw row
+    items: list[_ItemCodes]      # the index's item answers, for the latent scale
 
 
 def _slope_once(data: _SlopeData, rows_fw: np.ndarray, rows_link: np.ndarray
@@ -323,7 +416,12 @@ def _slope_once(data: _SlopeData, rows_fw: np.ndarray, rows_link: np.ndarray
     w = t / t.mean()
     y = np.clip(data.s[rows_link] / t, 0.0, 1.0)
     beta, _ = fractional_logit(y, x, w)
-    return 100 * average_marginal_effect(beta, x, 1, w), beta, x, cal
+    kappa = index_loading(data.items, rows_fw)
+    scale = math.sqrt(kappa["CMO"] * kappa["CIO"])
+    if not math.isfinite(scale) or scale <= 0:
+        return "the answers' category shares, which give the index's floor/ceiling factor"
+    cal.kappa = scale
+    return 100 * scale * average_marginal_effect(beta, x, 1, w), beta, x, cal
 
 
 # --------------------------------------------------------------------------- headlines
@@ -346,7 +444,7 @@ def headlines(survey: pd.DataFrame, spend: pd.DataFrame | None, codebook: Codebo
     if spend is None or spend.empty:
         reason = "needs a transaction ledger (make data LEDGER=… FX=…)"
         return [hl.not_estimable(SHARE_KEY, SHARE_LABEL, "%", reason, SHARE_METHOD),
-                hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, "pp per index point", reason,
+                hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, SLOPE_UNIT, reason,
                                  SLOPE_METHOD)]
     firms = set(survey["firm_id"].astype(str))
     fy = spend[spend["firm_id"].astype(str).isin(firms)].copy()
@@ -447,13 +545,14 @@ def _slope_data(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
         linked=linked["index"].to_numpy(),
         s=pd.to_numeric(linked["shadow_it_spend"], errors="coerce").fillna(0).to_numpy(),
         t=pd.to_numeric(linked["tech_spend_total"], errors="coerce").to_numpy(),
-        firm_codes=pd.factorize(fw["firm_id"])[0])
+        firm_codes=pd.factorize(fw["firm_id"])[0],
+        items=_index_item_codes(survey, codebook, fw))
 
 
 def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
            counts: dict[str, Any], *, conf: float, controls: Sequence[str], min_cell: int,
            bootstrap: int, seed: int) -> Headline:
-    unit = "pp per index point"
+    unit = SLOPE_UNIT
 
     def refuse(reason: str, n: int | None = None) -> Headline:
         return hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, unit, reason, SLOPE_METHOD, n=n,
@@ -490,7 +589,7 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
     mu = special.expit(x @ beta)
     grad = np.average((mu * (1 - mu))[:, None] * (np.eye(x.shape[1])[1][None, :]
                       + beta[1] * (1 - 2 * mu)[:, None] * x), axis=0, weights=w)
-    se_naive = 100 * float(np.sqrt(grad @ cov @ grad))
+    se_naive = 100 * cal.kappa * float(np.sqrt(grad @ cov @ grad))
     # pairs bootstrap over firms
     rng = np.random.default_rng(seed)
     firms = np.unique(data.firm_codes)
@@ -528,6 +627,7 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
         method=SLOPE_METHOD, power=power, sesoi=SESOI_SLOPE_PP, std_error=se,
         note=_excluded_text(counts),
         extra={"firms": int(n_firms), "dyads": n_dyads, "reliability": cal.reliability,
+               "kappa": cal.kappa,
                "var_true_score": cal.var_true, "var_error_cmo": cal.var_error["CMO"],
                "var_error_cio": cal.var_error["CIO"], "se_cluster_naive": se_naive,
                "bootstrap_reps": len(draws), "df": df, **counts})
@@ -538,10 +638,10 @@ def _slope_reading(ame: float, lo: float, hi: float, p: float | None, power: flo
                    counts: dict[str, Any]) -> str:
     pct = round(100 * conf)
     numbers = (f"{ame:+.1f} percentage points of the shadow-IT share per point of the "
-               f"disconnect index ({pct} % CI {lo:+.1f} to {hi:+.1f} pp, p {_p(p)}), "
-               f"across {n} firm-waves of {n_firms} firms, corrected for the measurement error "
-               f"of the executives' answers (reliability of a firm-wave's index "
-               f"{reliability:.2f})")
+               f"disconnect on the 1–5 index scale ({pct} % CI {lo:+.1f} to {hi:+.1f} pp, "
+               f"p {_p(p)}), across {n} firm-waves of {n_firms} firms, corrected for the "
+               f"measurement error of the executives' answers (reliability of a firm-wave's "
+               f"index {reliability:.2f})")
     power_text = "–" if power is None else f"{100 * power:.0f} %"
     if verdict == "exploratory":
         return (f"Exploratory ({n_firms} firms, fewer than {CONFIRMATORY_FIRMS}): {numbers}. "

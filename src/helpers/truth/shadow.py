@@ -18,17 +18,14 @@ Computed by exact numerical integration over the data-generating process of
 ``shadow.share`` (percent) = ``100 · E[s·τ·1{N ≥ min}] / E[τ·1{N ≥ min}]`` over every firm and
 ledger year: the population ratio of sums that :func:`helpers.shadow.ratio_of_sums` estimates.
 
-``shadow.slope`` (percentage points per point of the disconnect index's true score) =
-``100 · E_T[ d m_T(D)/dD ] / λ``, where ``m_T(D) = E[s·τ | D] / E[τ | D]`` is the
+``shadow.slope`` (percentage points per point of the latent disconnect D, which is on the
+disconnect index's 1–5 scale: every indicator item loads 1 on D before rounding) =
+``100 · E_T[ d m_T(D)/dD ]``, where ``m_T(D) = E[s·τ | D] / E[τ | D]`` is the
 technology-spend-weighted mean share at disconnect D (the regression function of the
-spend-weighted fractional logit), ``E_T`` averages over the firm-years the report links (the
-fiscal year of each wave) weighted by their expected technology spend, and ``λ`` is the loading
-of the disconnect index on D: the average slope ``E[d E[index | D]/dD]`` of a role's expected
-index (mean over the indicator constructs asked of the role of the mean of their items' rounded,
-clipped, disconnect-oriented answers, straight-liners answering flat), the geometric mean of the
-CMO's and the CIO's. The estimator's regression calibration measures the disconnect on the
-index's true-score scale ``λ·D`` (the CMO–CIO covariance), hence the division by λ; with
-continuous answers λ = 1.
+spend-weighted fractional logit) and ``E_T`` averages over the firm-years the report links (the
+fiscal year of each wave) weighted by their expected technology spend. It does not depend on
+how noisily the survey measures D (item noise, perception, rounding): the estimator corrects
+for that (regression calibration and the floor/ceiling factor κ of :mod:`helpers.shadow`).
 """
 
 from __future__ import annotations
@@ -112,31 +109,6 @@ def _size_weight(config: simulate.SimulationConfig, bands: dict[str, tuple[float
     return out
 
 
-def _index_loading(config: simulate.SimulationConfig, cb: Codebook, role: str) -> float:
-    """Average slope of a role's expected disconnect index in D (see the module docstring)."""
-    calib = simulate.calibration_table(config, cb)
-    values, weights, var_d, _ = simulate._disconnect_mixture(config, cb)
-    mu_of = {(r.item, r.role): (r.mu, r.loading, r.sd) for r in calib.itertuples()}
-    per_construct = []
-    for cid in cb.constructs_of_kind("indicator"):
-        slopes = []
-        for item in cb.items.values():
-            if item.construct != cid or role not in item.roles or (item.id, role) not in mu_of:
-                continue
-            mu, a, sd = mu_of[(item.id, role)]
-            noise = sd**2 - var_d                      # latent variance given D
-            spread = math.sqrt(noise + a**2 * var_d)
-            cuts = np.arange(item.scale.min, item.scale.max) + 0.5
-            z = (mu + a * values[:, None] - cuts[None, :]) / spread
-            slope = abs(a) * float(weights @ stats.norm.pdf(z).sum(axis=1)) / spread
-            if item.scale.type == "likert":
-                slope *= 1 - config.straightliner_share
-            slopes.append(slope)
-        if slopes:
-            per_construct.append(float(np.mean(slopes)))
-    return float(np.mean(per_construct))
-
-
 def _d_nodes(bands: dict[str, tuple[float, float]], rest: np.ndarray, rest_w: np.ndarray,
              var_normal: float, mean: float, size: str, shift: float
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -178,9 +150,7 @@ def estimands(config: simulate.SimulationConfig, codebook: Codebook,
     share = 100 * num / den
     wave_years = [config.wave_year(wv) for wv in range(1, config.waves + 1)]
     _, den_l, slope_l = expect([y for y in wave_years if y in config.years])
-    loading = math.sqrt(_index_loading(config, codebook, "CMO")
-                        * _index_loading(config, codebook, "CIO"))
-    return {"shadow.share": float(share), "shadow.slope": float(100 * slope_l / den_l / loading)}
+    return {"shadow.share": float(share), "shadow.slope": float(100 * slope_l / den_l)}
 
 
 __all__ = ["estimands"]
