@@ -453,3 +453,12 @@ def protect(rows: Sequence[Headline], paired: pd.DataFrame, min_cell: int
     sens_part = privacy.suppress_small_groups(sens_part, ["n_pairs"], [
         c for c in SENSITIVITY_VALUES if c in sens_part.columns], min_cell)
     return out, sens_part
+
+
+def headline_rows(shown: pd.DataFrame) -> pd.DataFrame:
+    """The shown (privacy-protected, :func:`protect`) role-gap table in the shape of
+    :func:`helpers.headlines.table` (key, label, estimate, std_error, ci_low, ci_high, p_value,
+    verdict): what the results file records for the index's segment tests."""
+    out = shown.assign(key=PREFIX + shown["construct"].astype(str))
+    return out[["key", "label", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+                "verdict"]]
