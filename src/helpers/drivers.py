@@ -59,10 +59,9 @@ Intervals: a nonparametric bootstrap over **firms** (clusters: both waves of a f
 together; Cameron & Miller 2015), ``n_boot`` resamples re-estimating the moments, ``λ`` and
 ``κ`` from the measures residualised once on the controls (Frisch–Waugh–Lovell; resampling the
 dummies themselves would leave rare categories with one or two firms in a resample and inflate
-the variance); standard error = the bootstrap distribution's IQR / 1.349 (a robust SD: a
-resample whose cross-rater moments are nearly singular gives a wild estimate) times
-``√(n / (n − k))`` (``k`` = controls and regressors: the HC1 degrees-of-freedom factor, which
-the pairs bootstrap, like HC0, omits; MacKinnon & White 1985), interval = estimate ± z·SE
+the variance); standard error = the SD of the bootstrap estimates times ``√(n / (n − k))``
+(``k`` = controls and regressors: the HC1 degrees-of-freedom factor, which the pairs
+bootstrap, like HC0, omits; MacKinnon & White 1985), interval = estimate ± z·SE
 (normal; the percentile interval is in ``extra``), p = 2Φ(−|est|/SE). Power (for the
 verdict rule of :mod:`helpers.headlines`) is against the smallest association of interest:
 :data:`SESOI_BINARY` for yes/no drivers, :data:`SESOI_PER_SD` per SD, :data:`SESOI_FAILURE` and
@@ -111,10 +110,6 @@ MIN_RESIDUAL_DF = 10
 """Fewest dyads beyond the parameters (controls + measures) for the residualised moments."""
 N_BOOT = 400
 """Bootstrap resamples of firms."""
-IQR_PER_SD = 2 * float(stats.norm.ppf(0.75))
-"""Interquartile range of a normal distribution in SDs (1.349): the bootstrap SE is the IQR of
-the resampled estimates over it, robust to the few resamples whose denominators come close to
-zero (their estimates are wild and would inflate a plain SD)."""
 
 SESOI_BINARY = 0.10
 """Smallest driver association of interest: a tenth of a scale point of the disconnect index
@@ -425,8 +420,7 @@ def _fit_headlines(model: _Model, specs: Sequence[_Spec], conf: float, n_boot: i
     out = []
     for j, s in enumerate(specs):
         est = float(point[j])
-        q25, q75 = np.quantile(draws[:, j], [0.25, 0.75])
-        se = float(q75 - q25) / IQR_PER_SD * dof
+        se = float(np.std(draws[:, j], ddof=1)) * dof
         low, high = est - crit * se, est + crit * se
         tail = (stats.t(model.firms - 1) if exploratory else stats.norm).sf
         p = float(2 * tail(abs(est) / se)) if se > 0 else float("nan")
@@ -522,11 +516,11 @@ def headlines(survey: pd.DataFrame, codebook: Codebook | None = None, *, conf: f
     model = _Model(dy, cb, measures, controls)
     specs = [_Spec(f"drivers.{d}", cb.label(d, language), _driver_unit(cb, d),
                    SESOI_BINARY if cb.is_binary(d) else SESOI_PER_SD,
-                   ((f"Reports of {cb.label(d, language).lower()} (from both executives) are "
-                     if cb.is_binary(d) else
-                     f"A higher {cb.label(d, language).lower()} (as both executives rate it) is ")
-                    + "associated with a {direction} disconnect of the firm"),
-                   cb.label(d, language).lower())
+                   (f"Firms with '{cb.label(d, language)}' (from both executives' reports, "
+                    "corrected for misreporting) have a {direction} disconnect" if cb.is_binary(d)
+                    else f"A higher '{cb.label(d, language)}' (as both executives rate it) is "
+                    "associated with a {direction} disconnect of the firm"),
+                   f"'{cb.label(d, language)}'")
              for d in asked]
     note = ("All drivers in one model (partial associations); the drivers come from both "
             "executives and the disconnect from both, always paired across executives.")
