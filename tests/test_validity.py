@@ -110,3 +110,22 @@ def test_truth_follows_the_settings() -> None:
                             areas=["drivers"])
     assert base["drivers.cofunded_projects"] == pytest.approx(-0.4)
     assert moved["drivers.cofunded_projects"] == pytest.approx(-0.8)
+
+
+@pytest.mark.slow
+def test_quick_study_through_every_report_headline() -> None:
+    """The quick variant of benchmarks/validity.py: two samples of 200 firms through every
+    area's headline function (the notebooks' calls), each compared with its truth."""
+    study = validity.run(reps=2, firms=200, seed=11, workers=1)
+    keys = set(study.summary["key"])
+    true = truth.estimands(validity.make_config(200, 11))
+    assert keys <= set(true)  # every headline has its truth (replicate raises otherwise)
+    assert {"drivers.cofunded_projects", "congruence.a4", "shadow.share",
+            "role_gap.mutual_trust"} <= keys
+    rows = study.rows[study.rows["verdict"] != "not estimable"]
+    assert len(rows) >= 0.9 * len(study.rows)
+    # no estimate far from its truth: 5 half-widths of its own interval at most
+    half = (rows["ci_high"] - rows["ci_low"]) / 2
+    assert ((rows["estimate"] - rows["truth"]).abs() <= 5 * half).all()
+    assert study.last_line().startswith("validity: ")
+    assert study.last_line().endswith(f"/{len(keys)} estimands within targets")
