@@ -125,6 +125,8 @@ def estimands(config: simulate.SimulationConfig, codebook: Codebook,
     from helpers.shadow import MIN_LINES
 
     min_lines = MIN_LINES if min_lines is None else min_lines
+    if config.ledger_rows <= 0:
+        return {}  # no ledger is simulated: the sample has no shadow-IT estimand
     bands, rest, rest_w, var_normal, mean = _disconnect_parts(config, codebook)
     size_w = _size_weight(config, bands, min_lines)
     grid = np.linspace(-6.0, 6.0, 4801)
