@@ -457,7 +457,7 @@ def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
     name = key.split(".")[1]
     numbers = (f"{name} = {_num(stats['estimate'])} ({result.conf:.0%} CI "
                f"{_num(stats['ci_low'])} to {_num(stats['ci_high'])}, "
-               f"p {_p_text(stats['p_value'])}; corrected for measurement error)")
+               f"{hl.p_phrase(stats['p_value'])}; corrected for measurement error)")
     reading = _reading(key, verdict, numbers, power, sesoi, rel, result.data.n, confirmatory,
                        result.labels)
     note = (f"Reliability of the scale: CMO {rel['CMO']:.2f}, CIO {rel['CIO']:.2f}; of the "
@@ -483,11 +483,6 @@ def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
                "predictor": result.data.predictor,
                "outcome": result.data.outcome, "b": result.estimate.b.tolist()
                if result.estimate.b is not None else None})
-
-
-def _p_text(p: float) -> str:
-    text = hl.format_p(p)
-    return text if text.startswith("<") else f"= {text}"
 
 
 _MEANING = {

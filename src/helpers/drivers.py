@@ -445,8 +445,7 @@ def _num(x: float) -> str:
 
 
 def _p_text(p: float) -> str:
-    text = hl.format_p(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
+    return hl.p_phrase(p)
 
 
 def _reading(s: _Spec, est: float, low: float, high: float, p: float, power: float | None,

@@ -125,6 +125,12 @@ def format_p(p: float | None) -> str:
     return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
 
 
+def p_phrase(p: float | None) -> str:
+    """``"p < .001"`` or ``"p = .012"``: a p-value inside a sentence."""
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def table(headlines: Iterable[Headline]) -> pd.DataFrame:
     """The headlines as a tidy table (one row each), for the report and the results file."""
     rows = []

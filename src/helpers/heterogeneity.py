@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from helpers.headlines import format_p
+from helpers.headlines import p_phrase
 
 KEY = "headlines"
 """The results-file entry holding a report's headline table (:func:`helpers.headlines.table`)."""
@@ -127,13 +127,9 @@ def segment_tests(reports: Iterable[tuple[Mapping[str, Any] | None, Mapping[str,
         for i in table.index[tested]:
             p = table.at[i, "p_holm"]
             table.at[i, "reading"] = (
-                f"the {table.at[i, 'dimension']} segments differ (Holm-corrected p "
-                f"{_p(p)})" if p < alpha else
+                f"the {table.at[i, 'dimension']} segments differ (Holm-corrected "
+                f"{p_phrase(p)})" if p < alpha else
                 f"no detectable difference between {table.at[i, 'dimension']} segments "
-                f"(Holm-corrected p {_p(p)}): read the whole-sample estimate")
+                f"(Holm-corrected {p_phrase(p)}): read the whole-sample estimate")
     return table
 
-
-def _p(p: float) -> str:
-    text = format_p(p)
-    return text if text.startswith("<") else f"= {text}"

@@ -22,6 +22,7 @@ from scipy import optimize, special, stats
 from statsmodels.stats.multitest import multipletests
 
 from helpers.codebook import Codebook, Item, load_codebook
+from helpers.headlines import p_phrase
 
 ROLES: tuple[str, str] = ("CMO", "CIO")
 
@@ -475,7 +476,7 @@ def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "pai
         higher = "CMOs" if r["difference"] > 0 else "CIOs"
         parts.append(f"{labels.get(r['variable'], r['variable'])}: {higher} higher by "
                      f"{abs(r['difference']):.2f} points ({r['effect_measure']} = "
-                     f"{r['effect_size']:.2f}, p = {r[pcol]:.3g})")
+                     f"{r['effect_size']:.2f}, {p_phrase(r[pcol])})")
     corrected = " (p-values corrected for multiple testing)" if pcol == "p_adjusted" else ""
     return (f"On {basis}, {len(sig)} of {len(tested)} indicators tested differ between CMOs and "
             f"CIOs{corrected}. " + "; ".join(parts) + "." + untested)

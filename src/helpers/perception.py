@@ -46,6 +46,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from helpers.codebook import Codebook
+from helpers.headlines import format_p
 from helpers.indicators import DISCONNECT_INDEX, ROLES
 from helpers.privacy import suppress_small_groups
 
@@ -482,11 +483,11 @@ def verdict_reading(verdicts: pd.DataFrame, labels: Mapping[str, str],
 
 
 def p_text(p: Any) -> str:
-    """A p value as printed: three significant digits, "<0.001" below it, blank when missing."""
+    """A p value as printed: ``< .001`` or three decimals, blank when missing."""
     p = pd.to_numeric(pd.Series([p]), errors="coerce").iloc[0]
     if pd.isna(p):
         return ""
-    return "<0.001" if p < 0.001 else f"{p:.3g}"
+    return format_p(float(p))
 
 
 def shown_columns(table: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from helpers.headlines import p_phrase
 from helpers.models import NotEstimable, aliased_terms
 
 POLY_TERMS = ("b1", "b2", "b3", "b4", "b5")
@@ -458,10 +459,8 @@ def _line(intercept: float, slope: float, plain: bool = False) -> str:
 
 
 def _p(p: float) -> str:
-    """APA-style p value."""
-    if p < 0.001:
-        return "p < .001"
-    return f"p = {p:.3f}".replace("0.", ".", 1)
+    """APA-style p value (:func:`helpers.headlines.p_phrase`)."""
+    return p_phrase(p)
 
 
 def _cite(term: tuple[str, float, float]) -> str:

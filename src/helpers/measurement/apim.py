@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.headlines import p_phrase
 from helpers.privacy import DEFAULT_MIN_CELL
 
 ROLES: tuple[str, str] = ("CMO", "CIO")
@@ -230,7 +231,7 @@ def try_apim_survey(survey: pd.DataFrame, predictor: str, outcome: str, codebook
 
 
 def _p(p: float) -> str:
-    return "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+    return p_phrase(p)
 
 
 def _ci(lo: float, hi: float) -> str:
