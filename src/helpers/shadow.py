@@ -52,7 +52,11 @@ share of its fiscal year on the firm's disconnect, with the controls and the wav
   are re-estimated in every bootstrap sample.
 * **Inference**: a pairs bootstrap over firms (``bootstrap`` resamples; Cameron, Gelbach &
   Miller 2008), which carries the uncertainty of the estimated reliability into the interval;
-  the interval is ``AME ± t_{G−1} · SE_boot`` and the p-value uses the same t reference.
+  the estimate is bias-corrected with the same resamples, ``2·AME − mean(AME*)`` (Efron &
+  Tibshirani 1993, §10.6: the correction for measurement error and the spend weights leave an
+  O(1/n) upward bias — about +7 % at 150 firms, +2 % at 300 — that the resamples measure; the
+  plug-in value is kept in ``extra["plug_in_estimate"]``); the interval is
+  ``estimate ± t_{G−1} · SE_boot`` and the p-value uses the same t reference.
   The firm-clustered sandwich of the fractional logit (statsmodels' CR1: G/(G−1)·(N−1)/(N−K))
   is reported beside it (``extra["se_cluster_naive"]``) — it treats the calibrated disconnect
   as known and is too narrow.
@@ -612,6 +616,8 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
         return refuse("bootstrap samples in which the model can be fitted (most failed)",
                       len(data.linked))
     se = float(np.std(draws, ddof=1))
+    plug_in = ame
+    ame = 2 * plug_in - float(np.mean(draws))  # bootstrap bias correction (see module doc)
     df = n_firms - 1
     tq = stats.t.ppf(0.5 + conf / 2, df)
     lo, hi = ame - tq * se, ame + tq * se
@@ -627,7 +633,7 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
         method=SLOPE_METHOD, power=power, sesoi=SESOI_SLOPE_PP, std_error=se,
         note=_excluded_text(counts),
         extra={"firms": int(n_firms), "dyads": n_dyads, "reliability": cal.reliability,
-               "kappa": cal.kappa,
+               "kappa": cal.kappa, "plug_in_estimate": plug_in,
                "var_true_score": cal.var_true, "var_error_cmo": cal.var_error["CMO"],
                "var_error_cio": cal.var_error["CIO"], "se_cluster_naive": se_naive,
                "bootstrap_reps": len(draws), "df": df, **counts})
