@@ -1340,7 +1340,7 @@ Regenerate with
 | `ledger.parquet` | {ledger_rows:,} purchase bookings: firm, booking date, cost centre, vendor, category, payment method, currency, amount (local currency) |
 | `fx_rates.parquet` | monthly rates to EUR (first of the month) for EUR, DKK, CHF, GBP, SEK, NOK and USD |
 | `vendors.csv` | vendor -> vendor_category; {unmapped} vendors that occur in the ledger are deliberately missing |
-| `truth.yaml` | every parameter of the data-generating process, the seed, the sizes, the calibration targets and the injected quality problems |
+| `truth.yaml` | every parameter of the data-generating process, the seed, the sizes, the calibration targets, the injected quality problems and the true value of every headline estimand (`estimands`, checked by `benchmarks/validity.py`) |
 
 ## How the data were generated
 
