@@ -28,9 +28,25 @@ def test_ratio_of_sums_known_answer() -> None:
     r = shadow.ratio_of_sums(num, den, np.array(list("AABCC")))
     assert r.estimate == pytest.approx(7 / 60, abs=1e-15)
     assert r.std_error == pytest.approx(1 / 30, rel=1e-12)
-    assert r.df == 2 and r.n_clusters == 3
+    assert r.df == pytest.approx(2, rel=1e-12) and r.n_clusters == 3  # equal shares: G - 1
     t = stats.t.ppf(0.975, 2)
     assert (r.ci_low, r.ci_high) == pytest.approx((7 / 60 - t / 30, 7 / 60 + t / 30), rel=1e-12)
+
+
+def test_ratio_of_sums_df_is_bell_mccaffrey_as_the_general_cr2_code_computes_it() -> None:
+    """Unequal spend per firm: SE and df equal the general CR2 / Bell–McCaffrey computation
+    (helpers.role_gaps.cr2_contrast, N x N per cluster) on the WLS form of the ratio."""
+    from helpers import role_gaps
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(12), rng.integers(1, 4, 12))
+    den = rng.lognormal(3, 1.2, len(groups))  # skewed spend
+    num = den * rng.uniform(0.02, 0.2, len(groups))
+    r = shadow.ratio_of_sums(num, den, groups)
+    ref = role_gaps.cr2_contrast(num / np.sqrt(den), np.sqrt(den)[:, None], groups, [1.0])
+    assert r.estimate == pytest.approx(ref["estimate"], rel=1e-12)
+    assert r.std_error == pytest.approx(ref["std_error"], rel=1e-10)
+    assert r.df == pytest.approx(ref["df"], rel=1e-10)
+    assert r.df < 11  # fewer than G - 1 with skewed spend
 
 
 def test_ratio_of_sums_is_not_the_mean_of_ratios() -> None:
