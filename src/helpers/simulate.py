@@ -412,6 +412,41 @@ def _effects(pairs: Sequence[tuple[str, float]], values: np.ndarray) -> np.ndarr
     return np.array([table.get(v, 0.0) for v in values], dtype=float)
 
 
+_CONTROL_EFFECTS = {"country": ("country_weights", "country_effects"),
+                    "industry": ("industry_weights", "industry_effects"),
+                    "size_band": ("size_weights", "size_effects")}
+
+
+def discrete_disconnect(config: SimulationConfig, cb: Codebook,
+                        fields: Sequence[str] = ("country", "industry", "size_band"),
+                        waves: bool = True, drivers: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Support points and probabilities of the discrete part of the (uncentred) D: with
+    ``drivers`` the binary drivers, the effects of the control ``fields`` and, with ``waves``,
+    the wave effect.
+
+    The building block of :func:`_disconnect_mixture`; the truth modules use it with fewer
+    parts when they integrate over the rest themselves (e.g. size band by size band).
+    """
+    values, weights = np.zeros(1), np.ones(1)
+
+    def add(v: np.ndarray, w: np.ndarray) -> None:
+        nonlocal values, weights
+        values = np.add.outer(values, v).ravel()
+        weights = np.multiply.outer(weights, w).ravel()
+
+    for cid, p in (config.driver_prevalence.items() if drivers else ()):
+        add(np.array([0.0, config.betas[cid]]), np.array([1 - p, p]))
+    for field in fields:
+        pairs, effects = (getattr(config, name) for name in _CONTROL_EFFECTS[field])
+        cats, w = _weights(pairs, cb.fields[field].values, field, cb)
+        add(_effects(effects, np.array(cats, dtype=object)), w)
+    if waves:
+        add(config.wave_effect * np.arange(config.waves), np.full(config.waves, 1.0 / config.waves))
+    values, inverse = np.unique(np.round(values, 12), return_inverse=True)
+    return values, np.bincount(inverse, weights=weights)
+
+
 def _disconnect_mixture(config: SimulationConfig,
                         cb: Codebook) -> tuple[np.ndarray, np.ndarray, float, float]:
     """The population distribution of D as a discrete part plus a normal part.
@@ -421,24 +456,7 @@ def _disconnect_mixture(config: SimulationConfig,
     categories are discrete; continuous drivers, the firm effect and the firm-wave noise are
     normal. Used to centre D and to calibrate item means exactly.
     """
-    values, weights = np.zeros(1), np.ones(1)
-
-    def add(v: np.ndarray, w: np.ndarray) -> None:
-        nonlocal values, weights
-        values = np.add.outer(values, v).ravel()
-        weights = np.multiply.outer(weights, w).ravel()
-
-    for cid, p in config.driver_prevalence.items():
-        add(np.array([0.0, config.betas[cid]]), np.array([1 - p, p]))
-    for pairs, effects, field in ((config.country_weights, config.country_effects, "country"),
-                                  (config.industry_weights, config.industry_effects, "industry"),
-                                  (config.size_weights, config.size_effects, "size_band")):
-        cats, w = _weights(pairs, cb.fields[field].values, field, cb)
-        add(_effects(effects, np.array(cats, dtype=object)), w)
-    waves = np.arange(config.waves)
-    add(config.wave_effect * waves, np.full(config.waves, 1.0 / config.waves))
-    values, inverse = np.unique(np.round(values, 12), return_inverse=True)
-    weights = np.bincount(inverse, weights=weights)
+    values, weights = discrete_disconnect(config, cb)
     mean = float(np.sum(values * weights))
     var_normal = (sum(config.betas[c] ** 2 for c in CONTINUOUS_DRIVERS)
                   + config.firm_effect_sd**2 + config.firm_wave_sd**2)

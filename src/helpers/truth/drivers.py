@@ -41,18 +41,7 @@ GH_NODES = 80
 def _control_support(config: simulate.SimulationConfig, cb: Codebook
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Values and probabilities of the additive control effect c(controls) (incl. the wave)."""
-    values, weights = np.zeros(1), np.ones(1)
-    for pairs, effects, name in ((config.country_weights, config.country_effects, "country"),
-                                 (config.industry_weights, config.industry_effects, "industry"),
-                                 (config.size_weights, config.size_effects, "size_band")):
-        cats, w = simulate._weights(pairs, cb.fields[name].values, name, cb)
-        eff = simulate._effects(effects, np.array(cats, dtype=object))
-        values = np.add.outer(values, eff).ravel()
-        weights = np.multiply.outer(weights, np.asarray(w, dtype=float)).ravel()
-    waves = config.wave_effect * np.arange(config.waves)
-    values = np.add.outer(values, waves).ravel()
-    weights = np.multiply.outer(weights, np.full(config.waves, 1 / config.waves)).ravel()
-    return values, weights
+    return simulate.discrete_disconnect(config, cb, drivers=False)
 
 
 def failure_slope(config: simulate.SimulationConfig, cb: Codebook) -> float:

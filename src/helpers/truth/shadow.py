@@ -58,21 +58,8 @@ def _disconnect_parts(config: simulate.SimulationConfig, cb: Codebook
 
     Returns ({size band: (probability, ...)}, rest support, rest weights, var_normal, mean).
     """
-    values, weights = np.zeros(1), np.ones(1)
-
-    def add(v: np.ndarray, w: np.ndarray) -> None:
-        nonlocal values, weights
-        values = np.add.outer(values, v).ravel()
-        weights = np.multiply.outer(weights, w).ravel()
-
-    for cid, p in config.driver_prevalence.items():
-        add(np.array([0.0, config.betas[cid]]), np.array([1 - p, p]))
-    for pairs, effects, field in ((config.country_weights, config.country_effects, "country"),
-                                  (config.industry_weights, config.industry_effects, "industry")):
-        cats, w = simulate._weights(pairs, cb.fields[field].values, field, cb)
-        add(simulate._effects(effects, np.array(cats, dtype=object)), w)
-    values, inverse = np.unique(np.round(values, 12), return_inverse=True)
-    weights = np.bincount(inverse, weights=weights)
+    values, weights = simulate.discrete_disconnect(config, cb,
+                                                   ("country", "industry"), waves=False)
     sizes, sw = simulate._weights(config.size_weights, cb.fields["size_band"].values,
                                   "size_band", cb)
     size_eff = simulate._effects(config.size_effects, np.array(sizes, dtype=object))
