@@ -102,9 +102,6 @@ def test_settings_are_checked_and_applied() -> None:
 
 
 def test_truth_follows_the_settings() -> None:
-    areas = truth.available()
-    if "drivers" not in areas:
-        pytest.skip("no drivers truth module yet")
     base = truth.estimands(validity.make_config(300, 1), areas=["drivers"])
     moved = truth.estimands(validity.make_config(300, 1, {"beta_cofunded_projects": -0.8}),
                             areas=["drivers"])

@@ -140,7 +140,7 @@ def replicate(seed: int, firms: int, settings: Mapping[str, Any] | None = None,
     """One simulated sample: a row per headline with its truth, estimate, interval, verdict."""
     cb = load_codebook()
     config = make_config(firms, seed, settings)
-    chosen = list(areas or truth.available())
+    chosen = list(areas or truth.AREAS)
     true = truth.estimands(config, cb, chosen)
     workdir = Path(tempfile.mkdtemp(prefix="validity-"))
     try:

@@ -17,26 +17,12 @@ from helpers.codebook import Codebook, load_codebook
 AREAS = ("role_gaps", "drivers", "congruence", "shadow")
 
 
-def available() -> list[str]:
-    """The areas whose truth module is present."""
-    out = []
-    for area in AREAS:
-        try:
-            importlib.import_module(f"helpers.truth.{area}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"helpers.truth.{area}":
-                raise
-            continue
-        out.append(area)
-    return out
-
-
 def estimands(config, codebook: Codebook | None = None,
               areas: tuple[str, ...] | list[str] | None = None) -> dict[str, float]:
     """Every headline estimand's true value for ``config`` (a ``SimulationConfig``)."""
     cb = codebook or load_codebook()
     out: dict[str, float] = {}
-    for area in areas or available():
+    for area in areas or AREAS:
         module = importlib.import_module(f"helpers.truth.{area}")
         values = module.estimands(config, cb)
         clash = set(values) & set(out)
