@@ -126,3 +126,12 @@ def test_quick_study_through_every_report_headline() -> None:
     assert ((rows["estimate"] - rows["truth"]).abs() <= 5 * half).all()
     assert study.last_line().startswith("validity: ")
     assert study.last_line().endswith(f"/{len(keys)} estimands within targets")
+
+
+def test_power_is_the_two_sided_normal_power() -> None:
+    from scipy import stats
+    z = stats.norm.ppf(0.975)
+    assert headlines.power(0.1, 0.25) == pytest.approx(
+        stats.norm.cdf(2.5 - z) + stats.norm.cdf(-2.5 - z), rel=1e-12)
+    assert headlines.power(0.1, -0.25) == headlines.power(0.1, 0.25)
+    assert headlines.power(None, 0.2) is None and headlines.power(0.0, 0.2) is None

@@ -35,8 +35,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from statistics import NormalDist
+
 import pandas as pd
-from scipy import stats
 
 VERDICTS = ("positive", "negative", "no evidence", "not detectable", "exploratory",
             "not estimable")
@@ -86,9 +87,10 @@ def power(std_error: float | None, sesoi: float | None, conf: float = 0.95) -> f
     """Power of a two-sided level ``1 − conf`` z test against an effect of size ``sesoi``."""
     if std_error is None or sesoi is None or not math.isfinite(std_error) or std_error <= 0:
         return None
-    z = stats.norm.ppf(0.5 + conf / 2)
+    normal = NormalDist()  # the standard library's: no scipy.stats import on the index's path
+    z = normal.inv_cdf(0.5 + conf / 2)
     ratio = abs(sesoi) / std_error
-    return float(stats.norm.cdf(ratio - z) + stats.norm.cdf(-ratio - z))
+    return float(normal.cdf(ratio - z) + normal.cdf(-ratio - z))
 
 
 def verdict(ci_low: float | None, ci_high: float | None, power_: float | None, *,
