@@ -9,6 +9,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
 from helpers import heterogeneity
+from helpers.headlines import adjusted_p
 
 
 def test_q_equals_the_wald_test_of_the_fully_interacted_pooled_model() -> None:
@@ -34,9 +35,9 @@ def test_q_equals_the_wald_test_of_the_fully_interacted_pooled_model() -> None:
 
 def test_holm_matches_statsmodels_and_r() -> None:
     p = [0.01, 0.04, 0.03, 0.005, 0.5, 0.04]
-    assert heterogeneity.holm(p) == pytest.approx(multipletests(p, method="holm")[1])
+    assert adjusted_p(p, "holm") == pytest.approx(multipletests(p, method="holm")[1])
     # R: p.adjust(c(0.01, 0.02, 0.03), "holm") = 0.03 0.04 0.04
-    assert heterogeneity.holm([0.01, 0.02, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
+    assert adjusted_p([0.01, 0.02, 0.03], "holm") == pytest.approx([0.03, 0.04, 0.04])
 
 
 def _row(key, est, se, verdict="negative"):

@@ -35,8 +35,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from collections.abc import Sequence
 from statistics import NormalDist
 
+import numpy as np
 import pandas as pd
 
 VERDICTS = ("positive", "negative", "no evidence", "not detectable", "exploratory",
@@ -116,6 +118,31 @@ def not_estimable(key: str, label: str, unit: str, reason: str, method: str, *,
     return Headline(key=key, label=label, unit=unit, estimate=None, ci_low=None, ci_high=None,
                     p_value=None, n=n, n_unit=n_unit, verdict="not estimable", reading=reason,
                     method=method)
+
+
+ADJUSTMENTS = ("holm", "bonferroni", "fdr_bh")
+"""Multiplicity corrections across a family of headline tests."""
+
+
+def adjusted_p(p_values: Sequence[float], adjust: str) -> np.ndarray:
+    """Holm, Bonferroni or Benjamini–Hochberg adjusted p values (as statsmodels
+    ``multipletests`` and R's ``p.adjust``, which the tests check; written out because
+    ``multipletests`` runs a full garbage collection on every call and imports statsmodels)."""
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if adjust == "bonferroni":
+        return np.minimum(1.0, m * p)
+    if adjust == "holm":
+        steps = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    elif adjust == "fdr_bh":
+        steps = np.minimum.accumulate((m * ranked / np.arange(1, m + 1))[::-1])[::-1]
+    else:
+        raise ValueError(f"adjust must be one of {ADJUSTMENTS} or None, got {adjust!r}")
+    out = np.empty(m)
+    out[order] = np.minimum(1.0, steps)
+    return out
 
 
 def format_p(p: float | None) -> str:

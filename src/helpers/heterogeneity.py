@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from helpers.headlines import p_phrase
+from helpers.headlines import adjusted_p, p_phrase
 
 KEY = "headlines"
 """The results-file entry holding a report's headline table (:func:`helpers.headlines.table`)."""
@@ -72,17 +72,6 @@ def cochran_q(estimates: Sequence[float], std_errors: Sequence[float]) -> tuple[
     q = float(np.sum(w * (theta - pooled) ** 2))
     df = len(theta) - 1
     return q, df, float(special.chdtrc(df, q)) if df > 0 else math.nan
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values (as R's ``p.adjust(p, "holm")``)."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(stepped, 1.0)
-    return out
 
 
 def segment_tests(reports: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any]]],
@@ -123,7 +112,7 @@ def segment_tests(reports: Iterable[tuple[Mapping[str, Any] | None, Mapping[str,
     table = pd.DataFrame(out, columns=COLUMNS)
     tested = table["p_value"].notna()
     if tested.any():
-        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].to_numpy())
+        table.loc[tested, "p_holm"] = adjusted_p(table.loc[tested, "p_value"].to_numpy(), "holm")
         for i in table.index[tested]:
             p = table.at[i, "p_holm"]
             table.at[i, "reading"] = (

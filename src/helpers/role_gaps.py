@@ -94,7 +94,7 @@ corrections below about ten clusters)."""
 CONFIRMATORY_CLUSTERS = 40
 """Firms from which a role gap gets a verdict in words; between :data:`MIN_CLUSTERS` and this
 it is exploratory (Cameron & Miller 2015: 'few' clusters ranges up to about 40–50)."""
-ADJUSTMENTS = ("holm", "bonferroni", "fdr_bh")
+ADJUSTMENTS = hl.ADJUSTMENTS
 METHOD = ("OLS score ~ role over all respondents; firm-clustered CR2 standard error, t with "
           "Bell–McCaffrey df")
 
@@ -161,27 +161,6 @@ def _t_interval(est: float, se: float, df: float, alpha: float) -> tuple[float, 
 
 
 # --------------------------------------------------------------------------- multiplicity
-def adjusted_p(p_values: Sequence[float], adjust: str) -> np.ndarray:
-    """Holm, Bonferroni or Benjamini–Hochberg adjusted p values (as statsmodels
-    ``multipletests``, which the tests check; written out because that function runs a full
-    garbage collection on every call)."""
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    if adjust == "bonferroni":
-        return np.minimum(1.0, m * p)
-    if adjust == "holm":
-        steps = np.maximum.accumulate((m - np.arange(m)) * ranked)
-    elif adjust == "fdr_bh":
-        steps = np.minimum.accumulate((m * ranked / np.arange(1, m + 1))[::-1])[::-1]
-    else:
-        raise ValueError(f"adjust must be one of {ADJUSTMENTS} or None, got {adjust!r}")
-    out = np.empty(m)
-    out[order] = np.minimum(1.0, steps)
-    return out
-
-
 def adjusted_levels(p_values: Sequence[float], alpha: float, adjust: str | None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(adjusted p values, per-hypothesis interval levels α_j) for the family (module
@@ -194,7 +173,7 @@ def adjusted_levels(p_values: Sequence[float], alpha: float, adjust: str | None
         return p.copy(), np.full(m, alpha)
     if adjust not in ADJUSTMENTS:
         raise ValueError(f"adjust must be one of {ADJUSTMENTS} or None, got {adjust!r}")
-    adjusted = adjusted_p(p, adjust)
+    adjusted = hl.adjusted_p(p, adjust)
     if adjust == "bonferroni":
         return adjusted, np.full(m, alpha / m)
     if adjust == "fdr_bh":
