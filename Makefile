@@ -29,7 +29,7 @@ INPUT_ARGS = $(if $(SURVEY),--survey $(SURVEY),) $(if $(MAPPING),--mapping $(MAP
   $(if $(BUDGETS),--budgets $(BUDGETS),) $(if $(LEDGER),--ledger $(LEDGER),) $(if $(FX),--fx $(FX),) \
   $(if $(VENDORS),--vendors $(VENDORS),) $(if $(STRICT),--strict,)
 
-.PHONY: help setup sample data validate reports test lab lint lock clean distclean bench-reports
+.PHONY: help setup sample data validate reports pdf test lab lint lock clean distclean bench-reports
 
 help: ## Show this help (the default goal)
 	@echo "Disconnect Lab — research notebooks on the CMO–CIO disconnect"
@@ -62,6 +62,9 @@ validate: $(STAMP) ## Check a survey against the codebook (exit 2 with messages 
 reports: data ## Render every report in reports.yaml to reports/*.html (code hidden)
 	$(PY) -m helpers reports $(if $(JOBS),-j $(JOBS),)
 
+pdf: reports ## Print every report and the index to PDF beside it (headless Chromium; JOBS=N)
+	$(PY) -m helpers pdf $(if $(JOBS),-j $(JOBS),)
+
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest
 
@@ -82,7 +85,7 @@ lock: ## Re-resolve and pin dependencies into requirements/constraints.txt (afte
 	rm -rf build/lock-venv
 
 clean: ## Remove processed data, reports and executed notebooks (raw data is kept)
-	rm -rf data/processed/*.parquet data/processed/*.json build/executed build/index-cache reports/*
+	rm -rf data/processed/*.parquet data/processed/*.json build/executed reports/*
 	@touch reports/.gitkeep
 
 distclean: clean ## Also remove .venv, the synthetic sample and the record of your inputs

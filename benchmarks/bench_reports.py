@@ -6,10 +6,14 @@ every job of the default batch takes hours, so by default it runs on a spread of
 (``--baseline-jobs``, default 6; ``--full`` for all) and the mean time per job is multiplied by
 the number of planned jobs: the printout marks that figure as extrapolated.
 
-Then the batch runner (``python -m helpers reports``) renders the whole default batch cold
-(``--force`` into a fresh output folder), rebuilds with nothing changed, and re-renders one report,
-each timed on the wall clock from the command's start to its end. Figures and ratios are printed
-(and written as JSON with ``--json-out``)::
+Then the batch runner (``python -m helpers reports``) renders the same jobs cold (the ratio on
+the same jobs, side by side), the whole default batch cold (``--force`` into a fresh output
+folder), rebuilds with nothing changed — the two commands ``make reports`` runs, ``build-data``'s
+check and the runner, goal under 0.5 s together — and re-renders one report, each timed on the
+wall clock from the command's start to its end. From the cold run's ``timings.json`` it prints
+where the workers' time went: inside notebook cells (goal at least 85 %) versus preparing,
+the rest of executing, exporting and writing, and the workers' start and exit. Figures and ratios
+are printed (and written as JSON with ``--json-out``)::
 
     .venv/bin/python benchmarks/bench_reports.py            # ~10 minutes on 2 cores
     .venv/bin/python benchmarks/bench_reports.py --baseline-jobs 12 -j 2 --json-out bench.json
@@ -36,12 +40,16 @@ from typing import Any
 
 import yaml
 
-from helpers import batch, paths
-from helpers.reporting import KERNEL_NAME
+from helpers import paths
+from helpers.batch import jobs as batch_jobs, run as batch_run
+from helpers.batch.render import KERNEL_NAME
 
 BIN = Path(sys.executable).parent
 SNAPSHOT = ("src", "notebooks", "reports.yaml", "requirements", "pyproject.toml",
-            "data/processed", "data/codebook.yaml", "data/reference")
+            "data/processed", "data/codebook.yaml", "data/reference", "data/raw",
+            "data/inputs.json")
+#: Goals of issue 14.
+GOAL_SPEEDUP, GOAL_CELLS, GOAL_NO_CHANGE = 20.0, 0.85, 0.5
 
 
 def snapshot(target: Path, batch_file: Path | None) -> dict[str, str]:
@@ -92,6 +100,27 @@ def baseline_job(job: dict[str, Any], root: Path, workdir: Path,
             "nbconvert_s": round(nbc_s, 2), "seconds": round(pm_s + nbc_s, 2), "ok": ok}
 
 
+def where_time_went(root: Path) -> dict[str, float]:
+    """Sums over the reports of the last run's ``build/executed/timings.json``: each step, the
+    workers' whole lives, and the share of that inside notebook cells."""
+    doc = json.loads((root / "build" / "executed" / batch_run.TIMINGS_FILE).read_text())
+    rows = doc["reports"]
+    sums = {k: sum(r.get(k, 0.0) for r in rows) for k in (*batch_jobs.PHASES, "worker")}
+    sums["startup_exit"] = max(sums["worker"] - sum(sums[k] for k in batch_jobs.PHASES), 0.0)
+    sums["cells_share"] = sums["cells"] / sums["worker"] if sums["worker"] else 0.0
+    sums["reports"] = len(rows)
+    return sums
+
+
+def no_change(root: Path, env: dict[str, str], workers: int) -> tuple[float, float, str]:
+    """The two commands of a ``make reports`` that finds nothing to do, each timed."""
+    data_s, data = timed([sys.executable, "-m", "helpers", "build-data"], env, root)
+    if data.returncode != 0:
+        raise RuntimeError(f"build-data failed:\n{data.stdout}{data.stderr}")
+    reports_s, summary = runner(root, env, workers)
+    return data_s, reports_s, summary
+
+
 def runner(root: Path, env: dict[str, str], workers: int, *extra: str) -> tuple[float, str]:
     """Wall-clock time of one ``python -m helpers reports`` command and its summary line."""
     seconds, done = timed([sys.executable, "-m", "helpers", "reports", "-j", str(workers),
@@ -105,7 +134,7 @@ def measure(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[s
     _, planned = timed([sys.executable, "-m", "helpers", "reports", "--dry-run", "--json"],
                        env, root)
     jobs = json.loads(planned.stdout)
-    result: dict[str, Any] = {"planned_jobs": len(jobs), "cores": batch.default_workers(),
+    result: dict[str, Any] = {"planned_jobs": len(jobs), "cores": batch_run.default_workers(),
                               "workers": args.jobs, "load_before": os.getloadavg()}
     print(f"{len(jobs)} planned jobs, {result['cores']} cores, {args.jobs} workers, load average "
           f"{result['load_before'][0]:.2f}; project frozen in {root}", flush=True)
@@ -124,15 +153,26 @@ def measure(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[s
         result["baseline"] = {"runs": runs, "mean_per_job_s": round(per_job, 2),
                               "total_s": round(per_job * len(jobs), 1),
                               "extrapolated": not args.full}
+        if not args.full:  # the runner on the very same jobs, side by side
+            only = [a for r in runs for a in ("--only", r["job"])]
+            same, same_summary = runner(root, env, args.jobs, "--force", *only)
+            result["same_jobs"] = {"jobs": len(runs), "baseline_s": round(
+                sum(r["seconds"] for r in runs), 1), "runner_s": round(same, 1)}
+            print(f"runner on the same {len(runs)} jobs: {same:7.1f} s   {same_summary}",
+                  flush=True)
     print(f"runner: python -m helpers reports -j {args.jobs}", flush=True)
+    timed([sys.executable, "-m", "helpers", "build-data"], env, root)  # this copy's own check
     cold, cold_summary = runner(root, env, args.jobs, "--force")
     print(f"  cold (--force, empty reports/): {cold:7.1f} s   {cold_summary}", flush=True)
-    again, again_summary = runner(root, env, args.jobs)
-    print(f"  no change:                      {again:7.2f} s   {again_summary}", flush=True)
+    result["where"] = where_time_went(root)
+    data_s, again, again_summary = no_change(root, env, args.jobs)
+    print(f"  no change (build-data check + runner): {data_s:.2f} s + {again:.2f} s   "
+          f"{again_summary}", flush=True)
     first = f"{Path(jobs[0]['notebook']).stem}/{jobs[0]['name']}"
     one, _ = runner(root, env, args.jobs, "--only", first, "--force")
     print(f"  one report ({first}, --force):  {one:7.1f} s", flush=True)
-    result["runner"] = {"cold_s": round(cold, 1), "no_change_s": round(again, 2),
+    result["runner"] = {"cold_s": round(cold, 1), "no_change_s": round(data_s + again, 2),
+                        "no_change_data_s": round(data_s, 2), "no_change_reports_s": round(again, 2),
                         "one_report_s": round(one, 1), "cold_summary": cold_summary,
                         "no_change_summary": again_summary}
     result["load_after"] = os.getloadavg()
@@ -153,7 +193,24 @@ def report(result: dict[str, Any]) -> None:
         print(f"make reports, cold:                     {run['cold_s'] / n:.2f} s per job; "
               f"{run['cold_s']:.0f} s for the batch")
         print(f"speed-up (baseline / cold run):         {result['speedup']}x")
-    print(f"no-change rebuild:                      {run['no_change_s']:.2f} s")
+        if "same_jobs" in result:
+            same = result["same_jobs"]
+            result["speedup_same_jobs"] = round(same["baseline_s"] / same["runner_s"], 1)
+            print(f"on the same {same['jobs']} jobs, side by side: baseline {same['baseline_s']:.0f}"
+                  f" s, runner {same['runner_s']:.1f} s: {result['speedup_same_jobs']}x")
+        best = result.get("speedup_same_jobs", result["speedup"])
+        print(f"  goal >= {GOAL_SPEEDUP:g}x: {'met' if best >= GOAL_SPEEDUP else 'NOT met'}")
+    where = result["where"]
+    print(f"where the workers' time went ({where['reports']} reports, {where['worker']:.0f} "
+          "worker-seconds):")
+    for key in (*batch_jobs.PHASES, "startup_exit"):
+        print(f"  {key:<14} {where[key]:8.1f} s  {where[key] / where['worker']:6.1%}")
+    print(f"  inside cells: {where['cells_share']:.1%} (goal >= {GOAL_CELLS:.0%}: "
+          f"{'met' if where['cells_share'] >= GOAL_CELLS else 'NOT met'})")
+    print(f"no-change rebuild:                      {run['no_change_s']:.2f} s "
+          f"(build-data {run['no_change_data_s']:.2f} s + reports "
+          f"{run['no_change_reports_s']:.2f} s; goal < {GOAL_NO_CHANGE} s: "
+          f"{'met' if run['no_change_s'] < GOAL_NO_CHANGE else 'NOT met'})")
     print(f"one report re-rendered:                 {run['one_report_s']:.1f} s")
     print(f"load average before / after:            {result['load_before'][0]:.2f} / "
           f"{result['load_after'][0]:.2f}")
@@ -164,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-jobs", type=int, default=6, metavar="N",
                         help="jobs to time the baseline on (default 6)")
     parser.add_argument("--full", action="store_true", help="time the baseline on every job")
-    parser.add_argument("-j", "--jobs", type=int, default=batch.default_workers(),
+    parser.add_argument("-j", "--jobs", type=int, default=batch_run.default_workers(),
                         help="workers for the runner (default: the number of cores)")
     parser.add_argument("--batch", type=Path, default=None, help="default reports.yaml")
     parser.add_argument("--skip-baseline", action="store_true", help="time only the runner")

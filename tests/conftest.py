@@ -65,16 +65,38 @@ def rendered_batch(sample_processed: Path) -> Path:
     "too few responses" pages, which is part of what the tests check.
     """
     spec = yaml.safe_load((paths.ROOT / "reports.yaml").read_text(encoding="utf-8"))
-    spec.setdefault("defaults", {})["data_dir"] = str(sample_processed / "processed")
+    return render_batch(spec, sample_processed, sample_processed / "processed")
+
+
+def render_batch(spec: dict, folder: Path, data_dir: Path) -> Path:
+    """Render a batch ``spec`` (reports.yaml's shape) on ``data_dir`` into ``folder``/reports and
+    return that folder (``make reports`` as a subprocess: the real command line)."""
+    spec = dict(spec)
+    spec["defaults"] = {**spec.get("defaults", {}), "data_dir": str(data_dir)}
     for entry in spec.get("jobs", []):
         nb = Path(entry["notebook"])
         entry["notebook"] = str(nb if nb.is_absolute() else paths.ROOT / nb)
-    batch_file = sample_processed / "reports.yaml"
+    folder.mkdir(parents=True, exist_ok=True)
+    batch_file = folder / "reports.yaml"
     batch_file.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-    reports = sample_processed / "reports"
+    reports = folder / "reports"
     result = subprocess.run(
         [sys.executable, "-m", "helpers", "reports", "--batch", str(batch_file),
-         "--reports-dir", str(reports), "--executed-dir", str(sample_processed / "executed")],
+         "--reports-dir", str(reports), "--executed-dir", str(folder / "executed")],
         capture_output=True, text=True, timeout=1800, cwd=paths.ROOT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return reports
+
+
+@pytest.fixture(scope="session")
+def rendered_languages(sample_processed: Path) -> Path:
+    """Every notebook's whole-sample report in German, and one segment report in German, Dutch
+    and Danish each, on the small sample (reports/<notebook>/all__language-DE.html, …)."""
+    spec = {"defaults": {"min_cell": 5},
+            "jobs": [{"notebook": "notebooks/[0-9][0-9]_*.ipynb",
+                      "grid": {"segment": ["all"], "language": ["DE"]}},
+                     {"notebook": "notebooks/02_disconnect_profile.ipynb",
+                      "grid": {"segment": ["all"], "language": ["DE"]}},
+                     {"notebook": "notebooks/02_disconnect_profile.ipynb",
+                      "grid": {"segment": [{"wave": 2}], "language": ["NL", "DA"]}}]}
+    return render_batch(spec, sample_processed / "languages", sample_processed / "processed")

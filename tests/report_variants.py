@@ -21,7 +21,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 
-from helpers import paths, processing, reporting, simulate
+from helpers import paths, processing, simulate
+from helpers.batch import jobs as batch_jobs, render as batch_render
 from helpers.codebook import load_codebook
 
 FLAG_COLUMNS = {"speeder": "flag_speeder", "straight_lining": "flag_straight_lining"}
@@ -147,9 +148,9 @@ class Run:
 
 def run(notebook: str, data_dir: Path, work: Path, name: str = "test", **parameters: Any) -> Run:
     """Render ``notebooks/<notebook>.ipynb`` on ``data_dir`` in a fresh kernel."""
-    job = reporting.Job(notebook=paths.NOTEBOOKS / f"{notebook}.ipynb", name=name,
+    job = batch_jobs.Job(notebook=paths.NOTEBOOKS / f"{notebook}.ipynb", name=name,
                         parameters={"data_dir": str(data_dir), **parameters})
-    result = reporting.render(job, timeout=300, reports_dir=work / "reports",
+    result = batch_render.render(job, timeout=300, reports_dir=work / "reports",
                               executed_dir=work / "executed")
     html = result.html.read_text(encoding="utf-8")
     doc = json.loads(job.json_path(work / "reports").read_text(encoding="utf-8"))
@@ -161,10 +162,10 @@ def run_expecting_error(notebook: str, data_dir: Path, work: Path, **parameters:
     """Execute a notebook that must stop; returns (exception class name, message)."""
     from papermill.exceptions import PapermillExecutionError
 
-    job = reporting.Job(notebook=paths.NOTEBOOKS / f"{notebook}.ipynb", name="stops",
+    job = batch_jobs.Job(notebook=paths.NOTEBOOKS / f"{notebook}.ipynb", name="stops",
                         parameters={"data_dir": str(data_dir), **parameters})
     try:
-        reporting.execute(job, timeout=300, executed_dir=work / "executed")
+        batch_render.execute(job, timeout=300, executed_dir=work / "executed")
     except PapermillExecutionError as exc:
         return exc.ename, exc.evalue
     raise AssertionError(f"{notebook} ran to the end on {data_dir}")

@@ -23,7 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import batch, paths, processing, reporting, simulate
+from helpers import paths, processing, simulate
+from helpers.batch import jobs as batch_jobs, plan as batch_plan, render as batch_render, run as batch_run
 from helpers.codebook import load_codebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -39,10 +40,10 @@ def write_batch(path: Path, jobs: list[dict[str, Any]], data_dir: Path) -> Path:
     return path
 
 
-def run_batch(batch_file: Path, root: Path, *, engine: str = "fork") -> list[batch.Outcome]:
-    options = batch.Options(reports_dir=root / "reports", executed_dir=root / "executed",
+def run_batch(batch_file: Path, root: Path, *, engine: str = "fork") -> list[batch_plan.Outcome]:
+    options = batch_run.Options(reports_dir=root / "reports", executed_dir=root / "executed",
                             engine=engine, workers=2, timeout=300)
-    return batch.run(batch.load_batch(batch_file), options, progress_stream=io.StringIO())
+    return batch_run.run(batch_plan.load_batch(batch_file), options, progress_stream=io.StringIO())
 
 
 def visible_text(page: str) -> str:
@@ -121,7 +122,7 @@ def test_notebooks_adapt_to_a_shortened_one_wave_survey(shortened: Path, tmp_pat
     assert verdicts["consequences.project_failure"] == "not estimable"
     assert verdicts["consequences.relationship_improved"] == "not estimable"
     assert verdicts["consequences.customer_insight"] != "not estimable"
-    assert "not estimable: needs Failed or late joint project asked of both executives" in pages[
+    assert "Not estimable: needs Failed or late joint project asked of both executives" in pages[
         "03_drivers"]
     assert "Sales involvement" in pages["03_drivers"]  # listed as not asked
 
@@ -152,7 +153,7 @@ def test_reports_whose_inputs_are_absent_are_not_applicable(tmp_path_factory, tm
     assert doc["status"] == "ok" and doc["not_applicable"].startswith("needs the disconnect")
     assert doc["n"] == len(pd.read_parquet(data / "survey.parquet"))
     index = (tmp_path / "reports" / "index.html").read_text()
-    assert index.count('<span class="status not-applicable">not applicable</span>') == 3
+    assert index.count('<span class="status st-not-applicable">') == 3
     assert "3 not applicable" in index and "failed" not in visible_text(index)
 
 
@@ -192,7 +193,7 @@ def test_not_applicable_page_results_index_and_exit_status(tiny_data: Path,
     assert doc["status"] == "ok" and doc["not_applicable"] == "needs <b>wave 2</b> items & a ledger"
     assert doc["results"] == {} and doc["n"] == 20
     index = (tmp_path / "reports" / "index.html").read_text()
-    row = re.search(r'<tr class="not-applicable">.*?</tr>', index, re.S).group(0)
+    row = re.search(r'<tr class="job st-not-applicable[^"]*">.*?</tr>', index, re.S).group(0)
     assert "wave-2" in row and "not applicable" in row and "&lt;b&gt;wave 2" in row
     assert "1 not applicable" in index
     # a second run reuses it and still calls it not applicable
@@ -203,8 +204,8 @@ def test_not_applicable_page_results_index_and_exit_status(tiny_data: Path,
 
 
 def test_not_applicable_in_a_fresh_kernel(tiny_data: Path, tmp_path: Path) -> None:
-    job = reporting.Job(ADAPTIVE, "wave-2", {"data_dir": str(tiny_data), "segment": {"wave": 2}})
-    result = reporting.render(job, timeout=120, reports_dir=tmp_path / "reports",
+    job = batch_jobs.Job(ADAPTIVE, "wave-2", {"data_dir": str(tiny_data), "segment": {"wave": 2}})
+    result = batch_render.render(job, timeout=120, reports_dir=tmp_path / "reports",
                               executed_dir=tmp_path / "executed", engine="kernel")
     assert result.status == "ok" and result.not_applicable.startswith("needs <b>wave 2")
 
@@ -229,8 +230,8 @@ jobs:
     assert seen["key_types"] == ["int", "int"]
     assert seen["nested"] == "{'labels': {1: 'one', '2': 'two'}, 'flags': [1, 2.5, True, None]}"
     # the two spellings are different parameters, so different fingerprints
-    assert batch.parameters_fingerprint({"w": {1: 2023}}) != \
-        batch.parameters_fingerprint({"w": {"1": 2023}})
+    assert batch_plan.parameters_fingerprint({"w": {1: 2023}}) != \
+        batch_plan.parameters_fingerprint({"w": {"1": 2023}})
     page = (tmp_path / "reports" / "adaptive" / "all.html").read_text()
     assert "{1: 2023, 2: 2024}" in page  # the parameters box shows the literal that was used
 
@@ -261,9 +262,9 @@ def test_reports_no_longer_in_the_plan_are_removed(tiny_data: Path, tmp_path: Pa
     f = write_batch(tmp_path / "b.yaml", [{"notebook": str(ADAPTIVE), "grid": {"segment": [
         "all", {"country": "DE"}]}}], tiny_data)
     stream = io.StringIO()
-    options = batch.Options(reports_dir=tmp_path / "reports", executed_dir=tmp_path / "executed",
+    options = batch_run.Options(reports_dir=tmp_path / "reports", executed_dir=tmp_path / "executed",
                             workers=1, timeout=300)
-    outcomes = batch.run(batch.load_batch(f), options, progress_stream=stream)
+    outcomes = batch_run.run(batch_plan.load_batch(f), options, progress_stream=stream)
     assert {o.job.key: o.status for o in outcomes} == {"adaptive/all": "reused",
                                                        "adaptive/country-DE": "reused"}
     assert "removed 1 report(s) no longer in the batch: adaptive/country-AT" in stream.getvalue()
@@ -279,9 +280,9 @@ def test_reports_no_longer_in_the_plan_are_removed(tiny_data: Path, tmp_path: Pa
     # a notebook dropped from the batch entirely: its folder goes when nothing else is in it
     only_tiny = write_batch(tmp_path / "b.yaml", [{"notebook": str(FIXTURES / "tiny.ipynb")}],
                             tiny_data)
-    listed = batch.stale_outputs(batch.load_batch(only_tiny), tmp_path / "reports",
+    listed = batch_plan.stale_outputs(batch_plan.load_batch(only_tiny), tmp_path / "reports",
                                  tmp_path / "executed")  # what a dry run can show
-    removed = batch.remove_stale_reports(batch.load_batch(only_tiny), tmp_path / "reports",
+    removed = batch_plan.remove_stale_reports(batch_plan.load_batch(only_tiny), tmp_path / "reports",
                                          tmp_path / "executed")
     assert removed == listed
     assert {p.name for p in removed} == {"all.html", "all.json", "all.ipynb", "country-DE.html",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers import i18n
 from helpers.measurement.apim import apim, reading
 
 
@@ -32,7 +33,7 @@ def test_reading_follows_the_intervals() -> None:
         row = effects.loc[key]
         excludes_zero = row["ci_low"] > 0 or row["ci_high"] < 0
         assert ("no clear association" not in sentence) == excludes_zero, sentence
-        assert f"{row['estimate']:.2f} points" in sentence
+        assert f"{i18n.number(row['estimate'], 2)} points" in sentence
     assert "no clear association" in sentences[1]  # the CMO's outcome has no partner effect
     k = fit.k.set_index("role")
     lo, hi = k.loc["CIO", "boot_ci_low"], k.loc["CIO", "boot_ci_high"]
@@ -50,8 +51,8 @@ def test_agreement_reading_follows_the_table() -> None:
     table = pd.DataFrame({"label": ["trust", "speed", "data"], "icc1": [0.4, 0.05, 0.8],
                           "p_value": [0.001, 0.3, 0.0001], "share_gap_1plus": [0.3, 0.6, 0.1]})
     text = agreement_reading(table)
-    assert "agree most on data (ICC(1) = 0.80, 10% of pairs" in text
-    assert "least on speed (ICC(1) = 0.05, 60% apart)" in text
+    assert "agree most on data (ICC(1) = 0.80, 10\u202f% of pairs" in text
+    assert "least on speed (ICC(1) = 0.05, 60\u202f% apart)" in text
     assert "2 of 3 constructs show agreement" in text and "cannot tell" in text
     all_clear = agreement_reading(table.assign(p_value=0.001))
     assert "3 of 3" in all_clear and "cannot tell" not in all_clear

@@ -8,7 +8,6 @@ folder; the identity test also runs the real data-quality notebook on a small sy
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -27,7 +26,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import batch, cli, paths, processing, reporting, simulate
+from helpers import cli, paths, processing, simulate
+from helpers.batch import jobs as batch_jobs, plan as batch_plan, run as batch_run
 from helpers.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -91,11 +91,11 @@ def frozen_sources(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Fingerprint the helpers source and the constraints from copies taken once, so that edits
     to the real files while the tests run (colleagues at work) do not turn reports stale."""
     root = tmp_path_factory.mktemp("frozen")
-    shutil.copytree(batch.HELPERS_DIR, root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "constraints.txt").write_bytes(batch.CONSTRAINTS.read_bytes())
+    shutil.copytree(batch_plan.HELPERS_DIR, root / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "constraints.txt").write_bytes(batch_plan.CONSTRAINTS.read_bytes())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batch, "HELPERS_DIR", root / "helpers")
-        patch.setattr(batch, "CONSTRAINTS", root / "constraints.txt")
+        patch.setattr(batch_plan, "HELPERS_DIR", root / "helpers")
+        patch.setattr(batch_plan, "CONSTRAINTS", root / "constraints.txt")
         yield root
 
 
@@ -105,8 +105,8 @@ def write_batch(path: Path, jobs: list[dict[str, Any]], data_dir: Path) -> Path:
     return path
 
 
-def options(root: Path, **kw: Any) -> batch.Options:
-    return batch.Options(reports_dir=root / "reports", executed_dir=root / "executed",
+def options(root: Path, **kw: Any) -> batch_run.Options:
+    return batch_run.Options(reports_dir=root / "reports", executed_dir=root / "executed",
                          engine=kw.pop("engine", "fork"), workers=kw.pop("workers", 2),
                          timeout=kw.pop("timeout", 120))
 
@@ -114,7 +114,7 @@ def options(root: Path, **kw: Any) -> batch.Options:
 def run(batch_file: Path, root: Path, **kw: Any) -> dict[str, str]:
     """Run the batch in this process (workers are forked from it); job key -> status."""
     only, force = kw.pop("only", ()), kw.pop("force", False)
-    outcomes = batch.run(batch.load_batch(batch_file), options(root, **kw), only=only,
+    outcomes = batch_run.run(batch_plan.load_batch(batch_file), options(root, **kw), only=only,
                          force=force, progress_stream=io.StringIO())
     return {o.job.key: o.status for o in outcomes}
 
@@ -122,7 +122,7 @@ def run(batch_file: Path, root: Path, **kw: Any) -> dict[str, str]:
 def plan(batch_file: Path, root: Path) -> dict[str, list[str]]:
     """Job key -> reasons to render (empty when up to date)."""
     return {p.job.key: p.reasons
-            for p in batch.plan(batch.load_batch(batch_file), root / "reports")}
+            for p in batch_plan.plan(batch_plan.load_batch(batch_file), root / "reports")}
 
 
 def copy_notebook(source: Path, target: Path) -> Path:
@@ -143,7 +143,7 @@ def test_grid_expands_to_segments_present_in_the_data(tmp_path: Path, data: Path
         {"notebook": str(FAILS), "name": "german", "parameters": {"language": "DE"},
          "grid": {"min_cell": [3, 10]}},
     ], data)
-    jobs = {j.key: j for j in batch.load_batch(f)}
+    jobs = {j.key: j for j in batch_plan.load_batch(f)}
     assert list(jobs) == [
         "tiny/all", "tiny/country-DE", "tiny/country-AT", "tiny/size_band-lt250",
         "tiny/size_band-5000plus", "tiny/wave-1", "tiny/wave-2", "tiny/country-DE_AT",
@@ -162,7 +162,7 @@ def test_glob_skips_notebooks_listed_by_path(tmp_path: Path, data: Path) -> None
         {"notebook": str(tmp_path / "nb" / "slow.ipynb"), "parameters": {"seconds": 0.1},
          "grid": {"segment": ["wave"]}},
     ], data)
-    assert sorted(j.key for j in batch.load_batch(f)) == [
+    assert sorted(j.key for j in batch_plan.load_batch(f)) == [
         "fails/all", "slow/wave-1", "slow/wave-2", "tiny/all"]
 
 
@@ -170,20 +170,20 @@ def test_batch_file_errors_are_clear(tmp_path: Path, data: Path) -> None:
     bad_column = write_batch(tmp_path / "a.yaml", [
         {"notebook": str(TINY), "grid": {"segment": ["continent"]}}], data)
     with pytest.raises(DataError, match="continent"):
-        batch.load_batch(bad_column)
+        batch_plan.load_batch(bad_column)
     duplicate = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY)},
                                                   {"notebook": str(TINY), "name": "all"}], data)
     with pytest.raises(DataError, match="duplicate report names: tiny/all"):
-        batch.load_batch(duplicate)
+        batch_plan.load_batch(duplicate)
     missing = write_batch(tmp_path / "c.yaml", [{"notebook": "notebooks/nope.ipynb"}], data)
     with pytest.raises(DataError, match="notebook not found"):
-        batch.load_batch(missing)
+        batch_plan.load_batch(missing)
 
 
 def test_default_batch_covers_every_notebook_for_the_sample_and_its_segments() -> None:
     if not (paths.PROCESSED / "survey.parquet").exists():
         pytest.skip("no processed data (run `make data`)")
-    jobs = batch.load_batch()
+    jobs = batch_plan.load_batch()
     survey = pd.read_parquet(paths.PROCESSED / "survey.parquet")
     notebooks = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     segments = 1 + sum(survey[c].dropna().nunique() for c in ("country", "industry", "size_band",
@@ -202,11 +202,11 @@ def workspace(tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> di
     tests may edit.
     """
     helpers_copy = tmp_path / "helpers-src"
-    shutil.copytree(batch.HELPERS_DIR, helpers_copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(batch, "HELPERS_DIR", helpers_copy)
+    shutil.copytree(batch_plan.HELPERS_DIR, helpers_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(batch_plan, "HELPERS_DIR", helpers_copy)
     constraints = tmp_path / "constraints.txt"
-    constraints.write_bytes(batch.CONSTRAINTS.read_bytes())
-    monkeypatch.setattr(batch, "CONSTRAINTS", constraints)
+    constraints.write_bytes(batch_plan.CONSTRAINTS.read_bytes())
+    monkeypatch.setattr(batch_plan, "CONSTRAINTS", constraints)
     a = copy_notebook(TINY, tmp_path / "nb" / "a.ipynb")
     b = copy_notebook(TINY, tmp_path / "nb" / "b.ipynb")
     other = make_processed(tmp_path / "other", seed=1)
@@ -332,7 +332,8 @@ def test_failure_is_isolated_reported_and_retried(tmp_path: Path, data: Path,
     assert "wave-2.error.ipynb</code>" in page and str(tmp_path) not in page
     assert json.loads((tmp_path / "reports/tiny/all.json").read_text())["status"] == "ok"
     index = (tmp_path / "reports/index.html").read_text()
-    assert re.search(r'<tr class="failed"><td><a href="fails/wave-2.error.html">', index)
+    assert re.search(r'<tr class="job st-failed dim d\d+"><td><a href="fails/wave-2.error.html">',
+                     index)
 
     assert plan(f, tmp_path)["fails/wave-2"] == ["failed last time"]
     assert cli.main(args) == 1
@@ -434,8 +435,8 @@ def test_report_is_self_contained_with_toc_parameters_and_provenance(tmp_path: P
     assert re.search(r'<nav class="dl-box dl-toc".*href="#Counts".*href="#Figure".*href="#Scores-by-wave"',
                      page, re.DOTALL)
     box = re.search(r'<section[^>]*class="dl-box dl-parameters".*?</section>', page, re.DOTALL)
-    assert box and "wave 2" not in box.group(0) and "wave 1" in box.group(0)
-    assert "<th>min_cell</th><td>5</td>" in box.group(0)
+    assert box and "Wave: 2" not in box.group(0) and "Wave: 1" in box.group(0)
+    assert "<dt>Minimum cell size</dt><dd>5</dd>" in box.group(0)
     assert "import matplotlib" not in page and "segment = {" not in page  # inputs hidden
     assert "data:image/png;base64," in page
     footer = re.search(r'<footer[^>]*class="dl-footer".*?</footer>', page, re.DOTALL).group(0)
@@ -445,8 +446,8 @@ def test_report_is_self_contained_with_toc_parameters_and_provenance(tmp_path: P
     assert not (tmp_path / "reports/tiny/wave-1.ipynb").exists()
 
 
-def test_index_lists_every_job_with_status_estimates_and_forest_plots(tmp_path: Path,
-                                                                      data: Path) -> None:
+def test_index_lists_every_job_with_status_n_and_estimates_across_segments(
+        tmp_path: Path, data: Path) -> None:
     f = write_batch(tmp_path / "b.yaml", [
         {"notebook": str(TINY), "grid": {"segment": ["all", "country", "wave"]}},
         {"notebook": str(FAILS), "grid": {"segment": ["wave"]}},
@@ -454,18 +455,27 @@ def test_index_lists_every_job_with_status_estimates_and_forest_plots(tmp_path: 
     run(f, tmp_path, only=["tiny/*", "fails/wave-2"])
     run(f, tmp_path, only=["tiny/wave-*"], force=True)
     index = (tmp_path / "reports/index.html").read_text()
-    assert not EXTERNAL.search(index) and "<script" not in index
-    statuses = re.findall(r'<tr class="(\w+)"><td>(?:<a href="([^"]+)">)?([^<]+)', index)
-    by_link = {(link or name): status for status, link, name in statuses}
+    assert not EXTERNAL.search(index) and "<script" not in index and "<img" not in index
+    rows = re.findall(r'<tr class="job st-([\w-]+)[^"]*"><td>(?:<a href="([^"]+)">)?([^<]+)'
+                      r'.*?<td class="num">([^<]*)</td>', index)
+    by_link = {(link or name): status for status, link, name, _ in rows}
     assert by_link == {
         "tiny/all.html": "reused", "tiny/country-DE.html": "reused",
         "tiny/country-AT.html": "reused", "tiny/wave-1.html": "fresh",
-        "tiny/wave-2.html": "fresh", "wave-1": "missing", "fails/wave-2.error.html": "failed"}
-    assert "mean_score 3" in index or "mean_score 2" in index  # key estimates in the table
-    figures = re.findall(r'<img alt="Forest plot of (\w+) across segments of tiny" '
-                         r'src="data:image/png;base64,([^"]+)"', index)
-    assert [term for term, _ in figures] == ["mean_score", "share_de"]
-    assert base64.b64decode(figures[0][1]).startswith(b"\x89PNG")
+        "tiny/wave-2.html": "fresh", "Wave: 1": "missing", "fails/wave-2.error.html": "failed"}
+    # the n each report used: its own respondents, not the whole survey's
+    used = {link: n for _, link, _, n in rows if link.startswith("tiny/")}
+    assert used["tiny/all.html"] == "80 respondents" and used["tiny/wave-1.html"] == "40 respondents"
+    # the key estimates across segments: whole-sample value, a column per segment by dimension
+    doc = json.loads((tmp_path / "reports/tiny/all.json").read_text())
+    mean = next(r for r in doc["results"]["key_estimates"]["rows"] if r["term"] == "mean_score")
+    groups = dict(re.findall(r'<tbody class="dim d\d+"><tr class="dimhead"><th scope="colgroup" '
+                             r'class="dimname">([^<]+)</th>(.*?)</tbody>', index, re.DOTALL))
+    assert list(groups) == ["Country", "Wave"]
+    assert re.findall(r'class="seg"><a href="([^"]+)"', groups["Wave"]) == \
+        ["tiny/wave-1.html", "tiny/wave-2.html"]
+    assert f"<strong>{mean['estimate']:.2f}</strong>" in groups["Country"]
+    assert len(re.findall(r'<td class="cell ', groups["Country"])) == 4  # 2 terms x 2 countries
 
 
 # --------------------------------------------------------------------------- identity
@@ -493,7 +503,7 @@ def normalised_outputs(executed: Path, import_warnings: list[str]) -> list[Any]:
                         for k, v in out.data.items()}
                 outputs.append((out.output_type, data, dict(out.metadata),
                                 out.get("execution_count")))
-        streams = {k: reporting.scrub(v) for k, v in streams.items()}  # as the results file
+        streams = {k: batch_jobs.scrub(v) for k, v in streams.items()}  # as the results file
         for warning in import_warnings:
             streams["stderr"] = re.sub(re.escape(warning) + r"\n(  .*\n)?", "",
                                        streams.get("stderr", ""))
@@ -544,3 +554,61 @@ def test_fork_engine_reports_equal_fresh_kernel_reports(tmp_path: Path, data: Pa
             assert any("image/png" in o[1] for c in outputs[0] for o in c[2] if o[0] != "error")
         pages = [normalised_html(p.with_suffix(".html")) for p in (fork, kernel)]
         assert pages[0] == pages[1], stem
+
+
+# --------------------------------------------------------------------------- no-op rebuilds
+def test_a_run_that_changes_nothing_leaves_the_index_alone(tmp_path: Path, data: Path) -> None:
+    """A no-op rebuild neither renders nor rewrites the index (it would cost a second of reading
+    every results file); a changed report, or a changed status, writes it again."""
+    f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY), "grid": {
+        "segment": ["all", "wave"]}}], data)
+    assert set(run(f, tmp_path).values()) == {"fresh"}
+    index = tmp_path / "reports" / "index.html"
+    before = (index.stat().st_mtime_ns, index.read_bytes())
+    assert batch_plan.INDEX_STATE_META in before[1].decode()
+    assert set(run(f, tmp_path).values()) == {"reused"}
+    assert (index.stat().st_mtime_ns, index.read_bytes()) == before
+    # a report rendered again (forced): its results file changed, the index is written anew
+    run(f, tmp_path, only=["tiny/wave-1"], force=True)
+    assert index.stat().st_mtime_ns != before[0]
+    after = index.stat().st_mtime_ns
+    # the index deleted by hand: written again though nothing else changed
+    index.unlink()
+    run(f, tmp_path)
+    assert index.exists() and index.stat().st_mtime_ns != after
+
+
+def test_a_run_records_where_the_time_went(tmp_path: Path, data: Path) -> None:
+    """Each rendered report's time split into preparing, running cells, the rest of executing,
+    collecting results, exporting and writing, plus the worker's whole life as the driver saw
+    it; the parts add up to no more than the whole."""
+    f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY)}], data)
+    run(f, tmp_path)
+    doc = json.loads((tmp_path / "executed" / batch_run.TIMINGS_FILE).read_text())
+    (row,) = doc["reports"]
+    assert row["report"] == "tiny/all" and row["status"] == "fresh"
+    parts = [row[p] for p in batch_jobs.PHASES]
+    assert all(p >= 0 for p in parts) and row["cells"] > 0
+    assert sum(parts) <= row["seconds"] + 1e-6 <= row["worker"] + 1e-6
+
+
+def test_segment_grids_are_worked_out_once_per_data(tmp_path: Path, data: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grid's segments come from the cache on the second planning pass (no pandas read),
+    and new data (another manifest) is worked out again."""
+    monkeypatch.setattr(batch_plan, "SEGMENT_CACHE", tmp_path / "cache")
+    f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY), "grid": {
+        "segment": ["all", "country", "wave"]}}], data)
+    first = [j.key for j in batch_plan.load_batch(f)]
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+
+    def no_reading(*args: Any, **kw: Any) -> None:
+        raise AssertionError("the data was read although the grid was cached")
+
+    monkeypatch.setattr(batch_plan, "_GridData", no_reading)
+    assert [j.key for j in batch_plan.load_batch(f)] == first
+    other = make_processed(tmp_path / "other", seed=3, n=40)
+    g = write_batch(tmp_path / "g.yaml", [{"notebook": str(TINY), "grid": {
+        "segment": ["all", "country"]}}], other)
+    with pytest.raises(AssertionError, match="grid was cached"):
+        batch_plan.load_batch(g)

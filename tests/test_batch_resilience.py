@@ -22,7 +22,8 @@ import pytest
 import test_batch
 from test_batch import FAILS, FIXTURES, TINY, options, run, write_batch
 
-from helpers import atomic, batch, cli
+from helpers import atomic, cli
+from helpers.batch import plan as batch_plan, run as batch_run
 
 data = test_batch.data  # shared fixtures: the tiny processed data, frozen sources
 frozen_sources = test_batch.frozen_sources
@@ -71,7 +72,7 @@ def test_a_nearly_full_disk_keeps_the_good_report_and_the_next_run_recovers(
     assert len(before[0]) > 30_000
     disk_full(monkeypatch, lambda target, size: size > 30_000)  # room for small files only
 
-    outcomes = batch.run(batch.load_batch(f), options(tmp_path), force=True,
+    outcomes = batch_run.run(batch_plan.load_batch(f), options(tmp_path), force=True,
                          progress_stream=io.StringIO())
     assert [o.status for o in outcomes] == ["failed"]
     assert report.read_bytes() == before[0], "the good report is never replaced"
@@ -83,10 +84,10 @@ def test_a_nearly_full_disk_keeps_the_good_report_and_the_next_run_recovers(
     page = (tmp_path / "reports/tiny/all.error.html").read_text()
     assert "The previous good report, rendered" in page and 'href="all.html"' in page
     index = (tmp_path / "reports/index.html").read_text()
-    row = re.search(r'<tr class="failed">.*?</tr>', index).group(0)
+    row = re.search(r'<tr class="job st-failed[^"]*">.*?</tr>', index).group(0)
     assert 'href="tiny/all.html"' in row and 'href="tiny/all.error.html"' in row
     assert "previous good report from" in row and "kept" in row
-    assert batch.summary(outcomes, tmp_path / "reports", 1.0).count("previous good report") == 1
+    assert batch_plan.summary(outcomes, tmp_path / "reports", 1.0).count("previous good report") == 1
 
     monkeypatch.undo()
     assert run(f, tmp_path) == {"tiny/all": "fresh"}  # space again: it failed last time
@@ -94,7 +95,7 @@ def test_a_nearly_full_disk_keeps_the_good_report_and_the_next_run_recovers(
     assert doc["status"] == "ok" and "failure" not in doc
     assert not (tmp_path / "reports/tiny/all.error.html").exists()
     assert not (tmp_path / "executed/tiny/all.error.ipynb").exists()
-    assert 'class="failed"' not in (tmp_path / "reports/index.html").read_text()
+    assert not re.search(r'<tr class="job st-failed', (tmp_path / "reports/index.html").read_text())
 
 
 def test_a_disk_full_for_the_whole_report_pair_changes_neither(
@@ -167,18 +168,28 @@ def test_an_index_that_cannot_be_written_is_one_clear_message_and_no_stale_index
     assert not _leftovers(tmp_path)
 
 
-def test_a_full_disk_drops_the_forest_plots_before_the_index(
+def test_a_full_disk_drops_the_tables_across_segments_before_the_index(
         tmp_path: Path, rendered: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = tmp_path / "reports/index.html"
-    size = len(index.read_bytes())
-    assert "data:image/png" in index.read_text()
-    disk_full(monkeypatch, lambda target, n: target.name == "index.html" and n > size // 2)
-    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path), only=NOTHING,
+    assert 'class="heat"' in index.read_text()  # the key estimates across segments
+    sizes: list[int] = []
+
+    def the_full_index_does_not_fit(target: Path, n: int) -> bool:
+        if target.name != "index.html":
+            return False
+        sizes.append(n)
+        return len(sizes) == 1
+
+    disk_full(monkeypatch, the_full_index_does_not_fit)
+    outcomes = batch_run.run(batch_plan.load_batch(rendered), options(tmp_path), only=NOTHING,
                          progress_stream=io.StringIO())
-    assert len(outcomes.problems) == 1 and "without its forest plots" in outcomes.problems[0]
+    assert len(outcomes.problems) == 1 and "without its tables of key estimates" in outcomes.problems[0]
+    assert len(sizes) == 2 and sizes[1] < sizes[0]  # the second try is the smaller page
     text = index.read_text()
-    assert "data:image/png" not in text and "forest plots were left out" in text
-    assert re.search(r'<tr class="failed"><td><a href="fails/wave-2.error.html">', text)
+    assert 'class="heat"' not in text
+    assert "tables of key estimates across segments were left out" in text
+    assert re.search(r'<tr class="job st-failed[^"]*"><td><a href="fails/wave-2.error.html">',
+                     text)
 
 
 def test_an_index_neither_written_nor_removed_is_said_to_be_out_of_date(
@@ -198,7 +209,7 @@ def test_an_index_neither_written_nor_removed_is_said_to_be_out_of_date(
 
     disk_full(monkeypatch, denied)
     monkeypatch.setattr(Path, "unlink", unlink)
-    outcomes = batch.run(batch.load_batch(rendered), options(tmp_path), only=NOTHING,
+    outcomes = batch_run.run(batch_plan.load_batch(rendered), options(tmp_path), only=NOTHING,
                          progress_stream=io.StringIO())
     [problem] = outcomes.problems
     assert "permission denied" in problem and "could not be removed either" in problem
@@ -209,14 +220,14 @@ def test_a_read_only_reports_folder_is_one_clear_message(
         tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     f = write_batch(tmp_path / "b.yaml", [{"notebook": str(TINY)}], data)
-    real_open = batch.os.open
+    real_open = batch_run.os.open
 
     def read_only(path: object, *args: object, **kw: object) -> int:
         if str(path).endswith(".lock"):
             raise OSError(errno.EROFS, "Read-only file system", str(path))
         return real_open(path, *args, **kw)
 
-    monkeypatch.setattr(batch.os, "open", read_only)
+    monkeypatch.setattr(batch_run.os, "open", read_only)
     code = cli.main(_cli(f, tmp_path))
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in out + err

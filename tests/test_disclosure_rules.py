@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from helpers import batch, privacy, processing, quality, results, spend_report
+from helpers import privacy, processing, quality, results, spend_report
+from helpers.batch import plan as batch_plan
 from helpers.errors import DataError
 
 MIN = 5
@@ -72,7 +73,7 @@ def test_one_firm_per_country_publishes_no_country_segment() -> None:
     assert not part.published and len(part.parts) == 1
     assert set(part.parts[0].values) == {"DE", "NL", "AT", "LU", "BE", "DK", "SE", "NO"}
     assert "no segment grid" in part.note
-    assert "No category of country" in quality.breakdown_note(part)
+    assert "No category of Country" in quality.breakdown_note(part)
 
 
 def test_a_withdrawn_respondent_turns_five_into_four_and_the_part_into_other() -> None:
@@ -234,12 +235,12 @@ def _processed(folder: Path, df: pd.DataFrame) -> Path:
 
 def test_batch_grid_expands_to_the_published_parts(tmp_path: Path) -> None:
     data = _processed(tmp_path / "processed", survey({"DE": 12, "NL": 5, "AT": 4, "LU": 1}))
-    notebook = str(batch.paths.ROOT / "notebooks" / "00_data_quality.ipynb")
+    notebook = str(batch_plan.paths.ROOT / "notebooks" / "00_data_quality.ipynb")
     spec = {"defaults": {"data_dir": str(data), "min_cell": MIN},
             "jobs": [{"notebook": notebook, "grid": {"segment": ["all", "country", "wave"]}}]}
     batch_file = tmp_path / "reports.yaml"
     batch_file.write_text(json.dumps(spec))
-    jobs = {j.name: j.parameters["segment"] for j in batch.load_batch(batch_file)}
+    jobs = {j.name: j.parameters["segment"] for j in batch_plan.load_batch(batch_file)}
     assert jobs == {"all": {}, "country-DE": {"country": "DE"}, "country-NL": {"country": "NL"},
                     "country-other": {"country": ["AT", "LU"]}}  # one wave: no wave grid
     for segment, message in (({"country": "LU"}, "segment-not-published"),
@@ -247,7 +248,7 @@ def test_batch_grid_expands_to_the_published_parts(tmp_path: Path) -> None:
         spec["jobs"][0]["grid"]["segment"] = [segment]
         batch_file.write_text(json.dumps(spec))
         with pytest.raises(DataError, match=message) as err:
-            batch.load_batch(batch_file)
+            batch_plan.load_batch(batch_file)
         assert "reports.yaml" in str(err.value)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.multitest import multipletests
 
 from helpers import heterogeneity
-from helpers.headlines import adjusted_p
+from helpers.headlines import adjusted_p, format_p, p_phrase
 
 
 def test_q_equals_the_wald_test_of_the_fully_interacted_pooled_model() -> None:
@@ -73,20 +75,28 @@ def test_a_standard_error_comes_back_from_a_symmetric_interval_only() -> None:
     assert heterogeneity._std_error({"estimate": 1.0, "ci_low": 0.9, "ci_high": 1.6}) is None
 
 
-def test_the_index_shows_the_tests_escaped() -> None:
+def test_the_index_shows_the_tests_escaped(tmp_path: Path) -> None:
+    import html
     from types import SimpleNamespace
 
-    from helpers import index
+    from helpers.batch import index as batch_index
+    from helpers.batch.jobs import Job
 
     def item(segment, rows):
         doc = {"status": "ok", "results": {heterogeneity.KEY: {"rows": rows}}}
-        return SimpleNamespace(job=SimpleNamespace(segment=segment)), doc
+        job = Job(Path("notebooks/02_disconnect_profile.ipynb"), "x", {"segment": segment})
+        return batch_index.Item(SimpleNamespace(job=job), doc, "reused", batch_index.estimates(doc))
 
     rows_de = [{**_row("k", -0.6, 0.2), "label": "<b>gap</b>"}]
     rows_nl = [{**_row("k", 0.9, 0.3), "label": "<b>gap</b>"}]
-    page = index._segment_tests([item({"country": "DE"}, rows_de),
-                                 item({"country": "NL"}, rows_nl),
-                                 item({"country": "SE"}, [])])
-    assert "Do segments differ?" in page and "&lt;b&gt;gap&lt;/b&gt;" in page
-    assert "<b>gap" not in page and "segments differ (Holm-corrected p" in page
-    assert index._segment_tests([item({}, [])]) == ""
+    page = batch_index.heatmap([item({}, rows_de), item({"country": "DE"}, rows_de),
+                          item({"country": "NL"}, rows_nl), item({"country": "SE"}, [])],
+                         {"country": "d0"}, tmp_path)
+    expected = heterogeneity.segment_tests([({"country": "DE"}, rows_de),
+                                            ({"country": "NL"}, rows_nl)])
+    p_holm = expected.loc[0, "p_holm"]
+    assert "Segments differ?" in page and "&lt;b&gt;gap&lt;/b&gt;" in page and "<b>gap" not in page
+    assert f"The segments by Country differ: Holm-corrected {p_phrase(p_holm)}" in \
+        html.unescape(page)
+    assert f'differ<span class="sm">p {html.escape(format_p(p_holm))}</span>' in page
+    assert batch_index.heatmap([item({}, [])], {}, tmp_path) == ""

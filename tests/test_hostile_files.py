@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import batch, safe_yaml
+from helpers import safe_yaml
+from helpers.batch import plan as batch_plan
 from helpers.codebook import load_codebook
 from helpers.errors import MAX_MESSAGE_CHARS, MAX_QUOTED_CHARS, DataError, Issue, quote
 from helpers.io import read_raw
@@ -184,7 +185,7 @@ def test_billion_laughs_codebook_and_batch(tmp_path: Path) -> None:
     reports = tmp_path / "reports.yaml"
     reports.write_text(laughs() + "defaults: {parameters: {x: *l8}}\njobs: []\n",
                        encoding="utf-8")
-    timed_refusal(lambda p: batch.load_batch(p, segments=False), reports)
+    timed_refusal(lambda p: batch_plan.load_batch(p, segments=False), reports)
 
 
 def test_recursive_alias_is_refused(tmp_path: Path) -> None:

@@ -368,4 +368,6 @@ def test_reading_counts_only_the_tests_reported() -> None:
     assert text == ("On all respondents (Welch), no comparison can be reported in this segment "
                     "(groups below the minimum cell size are not shown).")
     paired = reading(table, {"mutual_trust": "Mutual trust"})
-    assert paired.startswith("On within-firm pairs, 1 of 1 indicators tested differ")
+    assert paired.startswith("On within-firm pairs, the only indicator tested differs between "
+                             "CMOs and CIOs. Mutual trust: ")
+    assert "1 of 1" not in paired

@@ -89,9 +89,11 @@ def test_step_sentences_follow_chen_from_the_numbers():
     assert " is metric invariant" in R.step_sentence("metric", _row("metric", -0.02, 0.0, 0.02))
     assert "not metric" in R.step_sentence("metric", _row("metric", -0.02, 0.0, 0.03))
     s = R.step_sentence("scalar", _row("scalar", -0.004, 0.004, 0.004, "imp_3~1", "partial"))
-    assert "partially scalar invariant once imp_3~1 is freed" in s
+    assert "partially scalar invariant once the intercept of Importance of alignment, item 3 is freed" in s
     s = R.step_sentence("scalar", _row("scalar", -0.06, 0.164, 0.04, "speed_2~1", "does not hold"))
-    assert "not scalar invariant, even with speed_2~1 freed" in s
+    assert "not scalar invariant, even with the intercept of Speed and urgency friction, item 2 freed" in s
+    two = R.step_sentence("metric", _row("metric", -0.001, 0.0, 0.0, "f=~a_2, f=~a_3", "partial"))
+    assert "partially metric invariant once the loading of a_2, the loading of a_3 are freed" in two
     assert "not tested" in R.step_sentence("scalar", _row("scalar", 0, 0, 0, verdict="not tested"))
     conf = R.step_sentence("configural", {"step": "configural", "cfi": 0.899, "rmsea": 0.05,
                                           "verdict": "does not hold"})
@@ -106,8 +108,9 @@ def test_every_ladder_sentence_agrees_with_its_table_row(survey, cb):
         assert (" is not " not in s) == held, (row["step"], s)
         assert ("partially" in s) == (row["verdict"] == "partial")
     reading = R.ladder_reading(whole.table, "The whole model", "CMOs and CIOs")
-    assert "The whole model is partially scalar invariant once speed_2~1 is freed" in reading
-    assert "The invariance is partial: speed_2~1 differ(s) between the groups" in reading
+    assert ("The whole model is partially scalar invariant once the intercept of Speed and urgency friction, item 2 is "
+            "freed") in reading
+    assert "The invariance is partial: the intercept of Speed and urgency friction, item 2 differs between the groups" in reading
     ladders = R.construct_ladders(survey, cb, 5, whole=whole)
     table = R.construct_ladder_table(ladders, cb).set_index("construct")
     speed = table.loc[cb.label("speed_friction")]
@@ -164,9 +167,9 @@ def test_method_factor_and_harman(survey, cb):
     assert table["chi2"].iloc[1] < table["chi2"].iloc[0]
     method, trait = table["method variance"].iloc[1], table["trait variance"].iloc[1]
     assert 0 < method < trait
-    assert f"{method:.0%} of an item's variance" in reading
+    assert f"{100 * method:.0f}\u202f% of an item's variance" in reading
     share, text = R.harman(survey, fit)
-    assert 0 < share < 0.5 and "below the 50 %" in text
+    assert 0 < share < 0.5 and "below the 50 %" in text and f"{100 * share:.0f}\u202f%" in text
 
 
 def test_table1_diagonal_is_the_cfas_composite_reliability(survey, cb):

@@ -775,8 +775,8 @@ def test_fit_set_fits_what_applies_and_says_why_the_rest_is_not_shown() -> None:
     assert list(result.fits) == ["OLS"] and list(result.not_estimable) == ["Logit"]
     assert result.not_applicable == {"Ordered": "item z, which the survey did not ask"}
     note = result.note()
-    assert "; Logit: not estimable in this segment (" in note
-    assert note.endswith("; Ordered: not applicable (needs item z, which the survey did not ask)")
+    assert " Logit: not estimable in this segment (the estimation did not converge)." in note
+    assert note.endswith(" Ordered: not applicable (needs item z, which the survey did not ask).")
 
 
 # ─── minimums checked before fitting (issue 10: tiny segments) ──────────────────────────────────
@@ -812,7 +812,7 @@ def test_as_many_parameters_as_cases_is_not_estimable_instead_of_zero_division()
     ("w ~ x1", "probit", {"w": True}, "the outcome w has one category only (1)"),
     ("w ~ x1", "poisson", {"w": 0}, "the count w is 0 in all 10 complete cases"),
     ("o ~ x1", "ordered_logit", {"o": 3}, "the outcome o has one category only"),
-    ("y ~ x1 + C(c)", "ols", {"c": "DE"}, "C(c) has one category among the 10 complete cases; "
+    ("y ~ x1 + C(c)", "ols", {"c": "DE"}, "c has one category among the 10 complete cases; "
      "a factor needs at least 2"),
     ("y ~ x1 + x2 + d", "ols", {"d": lambda f: f["x1"] - f["x2"]},
      "d is an exact linear combination of the other terms among the 10 complete cases (aliased"),
@@ -953,6 +953,7 @@ def test_reading_words_associations_with_interval_first_and_journal_p():
     result = fit("y ~ x + z", frame)
     text = reading(result, {"x": "Co-funding", "z": "KPIs"}, outcome="disconnect")
     assert text.startswith("1 of 2 terms is associated with disconnect at p < 0.05 (n = 400).")
-    assert "Co-funding is associated with a lower disconnect (-0.78, 95 % CI -0.87 to -0.69" in text
+    assert ("Co-funding is associated with a lower disconnect (\u22120.78, 95\u202f% CI \u22120.87 "
+            "to \u22120.69") in text
     assert "p < .001)" in text and "e-" not in text
     assert "goes with" not in text and "narrows" not in text

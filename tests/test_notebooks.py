@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import paths, reporting
+from helpers import paths
+from helpers.batch import jobs as batch_jobs, plan as batch_plan, render as batch_render
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -27,16 +28,16 @@ def test_notebooks_are_committed_without_outputs() -> None:
 
 
 def test_every_notebook_is_in_the_batch() -> None:
-    batch = {job.notebook.name for job in reporting.load_batch()}
+    batch = {job.notebook.name for job in batch_plan.load_batch()}
     assert {p.name for p in NOTEBOOKS} <= batch
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_renders_on_sample(notebook: Path, sample_processed: Path) -> None:
-    job = reporting.Job(notebook=notebook, name="test",
+    job = batch_jobs.Job(notebook=notebook, name="test",
                         parameters={"data_dir": str(sample_processed / "processed")})
-    result = reporting.render(job, timeout=300, reports_dir=sample_processed / "reports",
+    result = batch_render.render(job, timeout=300, reports_dir=sample_processed / "reports",
                               executed_dir=sample_processed / "executed")
     assert result.status == "ok", result.error
     html = result.html.read_text(encoding="utf-8")

@@ -19,9 +19,10 @@ import pytest
 import test_batch
 from test_batch import FAILS, SLOW, TINY, make_processed, options, run, write_batch
 
-from helpers import batch, cli, paths, reporting
+from helpers import cli, paths
+from helpers.batch import index as batch_index, jobs as batch_jobs, plan as batch_plan, run as batch_run
 from helpers.errors import DataError
-from helpers.reporting import file_stem, public_path, scrub
+from helpers.batch.jobs import file_stem, public_path, scrub
 
 data = test_batch.data  # shared fixtures: the tiny processed data, frozen sources
 frozen_sources = test_batch.frozen_sources
@@ -45,7 +46,7 @@ def test_file_stems_are_safe_idempotent_and_short(name: str) -> None:
     assert stem == file_stem(stem)
     assert re.fullmatch(r"[\w.-]+", stem) and not stem.startswith((".", "-"))
     assert not stem.endswith((".", "-", ".error"))
-    assert len(stem.encode()) <= reporting.MAX_STEM_BYTES
+    assert len(stem.encode()) <= batch_jobs.MAX_STEM_BYTES
     assert len(f".{stem}.error.html.abcdefgh.tmp".encode()) <= 255
     assert stem.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}
 
@@ -64,7 +65,7 @@ def test_names_that_collide_as_file_names_are_refused(tmp_path: Path, data: Path
         f = write_batch(tmp_path / "reports.yaml", [{"notebook": str(TINY), "name": first},
                                                     {"notebook": str(TINY), "name": second}], data)
         with pytest.raises(DataError) as caught:
-            batch.load_batch(f)
+            batch_plan.load_batch(f)
         text = str(caught.value)
         assert "reports.yaml" in text and repr(f"tiny/{first}") in text
         assert repr(f"tiny/{second}") in text and caught.value.rule == "batch-duplicate"
@@ -121,7 +122,7 @@ def test_hostile_names_stay_inside_the_output_folders_and_the_index(tmp_path: Pa
         assert all(len(part.encode()) <= 255 for part in path.parts)
     index = (work / "reports" / "index.html").read_text()
     links = re.findall(r'<a href="([^"#]+)"', index)
-    assert len(links) == len(statuses)
+    assert len(set(links)) == len(statuses)  # each report (linked from its row and column)
     for link in links:
         from urllib.parse import unquote
 
@@ -142,7 +143,7 @@ def test_a_failed_render_keeps_the_previous_good_report(tmp_path: Path, data: Pa
     write_batch(f, [{"notebook": str(FAILS), "name": "x",
                      "parameters": {"segment": {"wave": 2}}}], data)
     stream = io.StringIO()
-    outcomes = batch.run(batch.load_batch(f), options(tmp_path), progress_stream=stream)
+    outcomes = batch_run.run(batch_plan.load_batch(f), options(tmp_path), progress_stream=stream)
     assert [o.status for o in outcomes] == ["failed"]
     assert report.read_bytes() == good[0] and executed.read_bytes() == good[2]
     doc = json.loads(results.read_text())
@@ -151,17 +152,18 @@ def test_a_failed_render_keeps_the_previous_good_report(tmp_path: Path, data: Pa
     assert failure["error"].endswith("ValueError: wave 2 has no usable answers")
     assert failure["page"] == "x.error.html" and failure["failing_cell"]["index"] == 4
     page = (tmp_path / "reports/fails/x.error.html").read_text()
-    when = reporting.time_label(good[1]["rendered_at"])
+    when = batch_jobs.time_label(good[1]["rendered_at"])
     assert f"The previous good report, rendered {when}, is kept" in page
     assert (tmp_path / "executed/fails/x.error.ipynb").exists()
     index = (tmp_path / "reports/index.html").read_text()
-    row = re.search(r'<tr class="failed">.*?</tr>', index).group(0)
-    assert row.startswith('<tr class="failed"><td><a href="fails/x.html">x</a>')
+    row = re.search(r'<tr class="job st-failed[^"]*">.*?</tr>', index).group(0)
+    assert re.match(r'<tr class="job st-failed[^"]*"><td><a href="fails/x.html">Wave: 2</a>', row)
     assert 'href="fails/x.error.html">error page</a>' in row
-    assert f"previous good report from {when} kept" in row
-    summary = batch.summary(outcomes, tmp_path / "reports", 1.0)
+    assert f"previous good report from {batch_index.time_text(good[1]['rendered_at'])} kept" \
+        in row
+    summary = batch_plan.summary(outcomes, tmp_path / "reports", 1.0)
     assert "x.error.html" in summary and f"previous good report from {when} is kept" in summary
-    assert batch.plan(batch.load_batch(f), tmp_path / "reports")[0].reasons == [
+    assert batch_plan.plan(batch_plan.load_batch(f), tmp_path / "reports")[0].reasons == [
         "failed last time"]
 
     # fixed again: a fresh report, and the error outputs of the failed attempt are gone
@@ -170,7 +172,7 @@ def test_a_failed_render_keeps_the_previous_good_report(tmp_path: Path, data: Pa
     assert "failure" not in json.loads(results.read_text())
     assert not (tmp_path / "reports/fails/x.error.html").exists()
     assert not (tmp_path / "executed/fails/x.error.ipynb").exists()
-    assert 'class="failed"' not in (tmp_path / "reports/index.html").read_text()
+    assert '<tr class="job st-failed' not in (tmp_path / "reports/index.html").read_text()
 
 
 def test_a_report_stopped_at_its_time_limit_keeps_the_previous_good_report(
@@ -282,16 +284,17 @@ def test_segments_that_disappear_leave_no_file_behind(tmp_path: Path, data: Path
     }
     # a data correction empties the waves (as a withdrawn respondent empties a segment)
     write_batch(f, [{"notebook": str(TINY), "grid": {"segment": ["all"]}}], data)
-    jobs = batch.load_batch(f)
-    listed = batch.stale_reports(jobs, reports, executed)
+    jobs = batch_plan.load_batch(f)
+    listed = batch_plan.stale_reports(jobs, reports, executed)
     assert {k: set(v) for k, v in listed.items()} == expected
     stream = io.StringIO()
-    outcomes = batch.run(jobs, options(tmp_path), progress_stream=stream)
+    outcomes = batch_run.run(jobs, options(tmp_path), progress_stream=stream)
     assert [(o.job.key, o.status) for o in outcomes] == [("tiny/all", "reused")]
     assert "removed 4 report(s) no longer in the batch" in stream.getvalue()
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
                   if p.is_file() and p.is_relative_to(reports) | p.is_relative_to(executed))
-    assert left == ["executed/tiny/all.ipynb", "reports/.lock", "reports/index.html",
+    assert left == ["executed/timings.json", "executed/tiny/all.ipynb", "reports/.lock",
+                    "reports/index.html",
                     "reports/tiny/all.html", "reports/tiny/all.json", "reports/tiny/notes.html"]
     index = (reports / "index.html").read_text()
     assert "wave-" not in index and "fails" not in index

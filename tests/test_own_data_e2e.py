@@ -197,14 +197,19 @@ def test_no_third_party_warning_reaches_the_terminal_or_a_report(run: Run) -> No
 def test_index_shows_every_whole_sample_report_with_its_n(run: Run) -> None:
     _rendered(run)
     rows = harness.table_rows((run.root / "reports" / "index.html").read_text(encoding="utf-8"))
-    header = next(r for r in rows if "Status" in r and "n" in r)
-    whole = [r for r in rows if len(r) == len(header) and "whole sample" in r]
+    at = next(i for i, r in enumerate(rows) if "Status" in r and "n used" in r)
+    header = rows[at]  # the table of every report closes the page: its rows follow its header
+    whole = [r for r in rows[at + 1:] if len(r) == len(header) and r[0] == "Whole sample"]
     assert len(whole) == len(NOTEBOOKS), whole
-    for row in whole:
-        status, n = row[header.index("Status")].lower(), row[header.index("n")]
+    respondents = f"{run.export.truth.n_valid:,} respondents"
+    for stem, row in zip(NOTEBOOKS, whole, strict=True):  # the index lists notebooks in order
+        status, n = row[header.index("Status")].lower(), row[header.index("n used")]
         assert "fail" not in status, row
-        if "not applicable" not in status:
-            assert n == str(run.export.truth.n_valid), row
+        if "not applicable" in status:
+            continue
+        assert n, row  # the n that report used, with its unit
+        if str(stem).startswith(("00", "01")):  # these count every valid respondent
+            assert n.startswith(respondents), (row, respondents)
 
 
 # --------------------------------------------------------------------------- processed data
@@ -326,9 +331,13 @@ def test_data_quality_report_counts_skipped_and_dont_know_per_item(run: Run) -> 
     cb = load_codebook()
     page = (run.root / "reports" / "00_data_quality" / "all.html").read_text(encoding="utf-8")
     rows = harness.table_rows(page)
-    header = next((r for r in rows if {"item", "n_asked", "n_dont_know"} <= set(r)), None)
+    header = next((r for r in rows if {"Item wording", "Asked", "Don't know"} <= set(r)), None)
+    if header is None and "Nothing is missing" in harness.visible_text(page):
+        header = []  # no table: every item answered by everyone asked
     assert header is not None, "no per-item table of skipped and don't-know answers"
-    shown = {r[header.index("item")]: r for r in rows if len(r) == len(header)}
+    shown = {r[header.index("Item wording")]: r for r in rows if header and len(r) == len(header)}
+    columns = {"n_asked": "Asked", "n_answered": "Answered", "n_dont_know": "Don't know",
+               "n_skipped": "Skipped"}
     dk = truth.dont_know["item"].value_counts()
     wrong = []
     for item in [i for i in cb.items if i not in truth.absent_items]:
@@ -337,11 +346,13 @@ def test_data_quality_report_counts_skipped_and_dont_know_per_item(run: Run) -> 
         want = {"n_asked": int(asked.sum()), "n_answered": answered,
                 "n_dont_know": int(dk.get(item, 0)),
                 "n_skipped": int(asked.sum()) - answered - int(dk.get(item, 0))}
-        row = shown.get(item)
+        row = shown.get(cb.label(item, "EN"))
         if row is None:
+            if want["n_asked"] == want["n_answered"]:
+                continue  # nothing missing: the table lists only items with missing answers
             wrong.append(f"{item}: not in the table")
             continue
-        got = {k: row[header.index(k)] for k in want if k in header}
+        got = {k: row[header.index(columns[k])] for k in want if columns[k] in header}
         # a count is shown as it is in the export or withheld (privacy.secondary_suppression:
         # "·"); a count of 1 to min_cell - 1 is always withheld, and n_asked is always shown
         bad = [k for k, v in got.items()

@@ -75,6 +75,21 @@ def test_mask_small_for_plots() -> None:
 
 
 # --------------------------------------------------------------------------- rendered batch
+def _decoded(mime: str, data: str) -> str:
+    """The text inside an embedded download (a workbook's cell values)."""
+    import base64
+    import io
+
+    payload = base64.b64decode(data)
+    if mime.endswith("spreadsheetml.sheet"):
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(payload), read_only=True)
+        return " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True)
+                        for v in row if v is not None)
+    return payload.decode("utf-8", errors="replace")
+
+
 def _forms(value: str) -> set[str]:
     """A value as it could appear in HTML or JSON text: raw, HTML-escaped, JSON-escaped."""
     import html
@@ -98,7 +113,10 @@ def test_no_personal_value_reaches_any_report_or_results_file(rendered_batch: Pa
     hits = []
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
-        text = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", text)  # embedded images
+        # embedded images out; embedded downloads (CSV, Excel, LaTeX, SVG) in, decoded
+        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+        text = re.sub(r"data:([a-z0-9.+/-]+);base64,([A-Za-z0-9+/=]+)",
+                      lambda m: _decoded(m.group(1), m.group(2)), text)
         for value in personal:
             if any(form in text for form in _forms(value)):
                 hits.append(f"{path.relative_to(rendered_batch)}: {value!r}")

@@ -180,10 +180,21 @@ def test_item_missingness_without_dont_know_record(survey: pd.DataFrame) -> None
 
 def test_missingness_reading_replaces_an_empty_chart(survey: pd.DataFrame) -> None:
     cb = load_codebook()
-    assert quality.missingness_reading(quality.item_missingness(survey, cb)) == ""
+    both = quality.item_missingness(survey, cb)
+    assert quality.missingness_reading(both) == (
+        "2 items checked; each has missing answers (table below).")
+    assert len(quality.items_with_missing(both)) == 2
+    one = quality.item_missingness(survey.assign(imp_1=1.0), cb)
+    assert quality.missingness_reading(one) == (
+        "Of the 2 items checked, 1 has missing answers (table below); every respondent asked "
+        "the others answered them.")
+    assert quality.items_with_missing(one)["wording"].tolist() == [cb.label("req_2")]
+    assert "item" not in quality.items_with_missing(one)  # never the variable name
     full = survey.assign(imp_1=1.0, req_2=[np.nan, 4, np.nan, 3, np.nan, 2])
     text = quality.missingness_reading(quality.item_missingness(full, cb))
-    assert text.startswith("Every respondent answered every one of the 2 items")
+    assert text.startswith("Nothing is missing: every respondent answered every one of the 2 "
+                           "items")
+    assert quality.items_with_missing(quality.item_missingness(full, cb)).empty
     assert "None of the codebook's items" in quality.missingness_reading(
         quality.item_missingness(survey.drop(columns=["imp_1", "req_2"]), cb))
 
@@ -209,7 +220,7 @@ def test_sensitivity_known_answer_and_counts(dyads: pd.DataFrame, cb) -> None:
     t = quality.sensitivity(df, cb, min_cell=5).set_index("analysis")
     assert t["excluded"].tolist() == [0, 10, 12, 22]
     assert t["respondents"].tolist() == [80, 70, 68, 58]
-    assert t.loc["without speeders", ["CMOs", "CIOs"]].tolist() == [35, 35]
+    assert t.loc["without speeders", ["cmos", "cios"]].tolist() == [35, 35]
     frame = indicators.respondent_frame(df, cb)
     for label, keep in [("all respondents", slice(None)),
                         ("without speeders", ~df["flag_speeder"])]:

@@ -156,8 +156,8 @@ def test_no_missing_answers_is_a_sentence_not_an_empty_chart(base: Path, tmp_pat
     complete = rv.variant(base, tmp_path / "complete", fill_missing=True, dont_know={})
     run = rv.run(NOTEBOOK, complete, tmp_path / "work")
     assert run.status == "ok"
-    assert "Every respondent answered every one of the" in run.text
-    assert "Missing answers per item (skipped or don't know)" not in run.html  # no chart
+    assert "Nothing is missing: every respondent answered every one of the" in run.text
+    assert "Items with missing answers" not in run.html  # no table of zeros, no chart
 
 
 def test_survey_asking_few_constructs_and_fields(base: Path, tmp_path: Path) -> None:
@@ -175,8 +175,8 @@ def test_survey_asking_few_constructs_and_fields(base: Path, tmp_path: Path) -> 
                                       *indicator_items, *driver_items))
     run = rv.run(NOTEBOOK, shaped, tmp_path / "work")
     assert run.status == "ok", run.text[-2000:]
-    assert "Responses by country and role" in run.text
-    assert "Responses by industry" not in run.text
+    assert "Responses by role: Country" in run.text
+    assert "Responses by role: Industry" not in run.text
     assert "The disconnect index is not available" in run.text
     items = set(rv.table(run.results, "item_missingness")["item"])
     assert items and not items & set(indicator_items + driver_items)

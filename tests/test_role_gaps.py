@@ -253,3 +253,18 @@ def test_protect_withholds_a_headline_nested_in_the_pairs_by_a_few_respondents(c
     assert pd.isna(shown.loc[0, "mean_cmo"]) and "withheld" in shown.loc[0, "reading"]
     assert str(round(rows[0].estimate, 2)) not in shown.loc[0, "reading"]
     assert sens["difference"].notna().all()  # 12 pairs: shown
+
+
+def test_p_values_and_verdicts_read_in_the_reader_language() -> None:
+    """p in the journal style of each language; verdict codes shown as words, never as codes."""
+    assert [hl.format_p(p) for p in (0.0004, 0.0123, 0.5, 1.0)] == ["< .001", ".012", ".500",
+                                                                    "1.000"]
+    assert [hl.format_p(p, "DE") for p in (0.0004, 0.0123, 1.0)] == ["< 0,001", "0,012", "1,000"]
+    assert hl.p_phrase(0.0123, "DA") == "p = 0,012" and hl.p_phrase(None) == "p = –"
+    for code in hl.VERDICTS:
+        for language in ("EN", "DE", "NL", "DA"):
+            words = hl.verdict_words(code, language)
+            assert words and words != code or code == "not estimable" and language == "EN"
+    assert hl.verdict_words("negative", "DE", difference=True) == "CIOs höher"
+    assert hl.verdict_words("positive", "EN", difference=True) == "CMOs higher"
+    assert hl.verdict_words("withheld", "NL") != "withheld"

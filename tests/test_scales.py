@@ -364,8 +364,8 @@ def test_alpha_on_the_items_present_and_one_item_says_so(codebook) -> None:
     row = one.loc["mutual_trust"]
     # n counts the rows that could enter alpha (two or more items answered): none with one item
     assert np.isnan(row["alpha"]) and row["k"] == 1 and row["n"] == 0
-    assert row["note"] == ("one item (trust_1): alpha needs at least 2 items "
-                           "(trust_2, trust_3 not asked)")
+    assert row["note"] == ("one item (item 1): alpha needs at least 2 items "
+                           "(item 2; item 3 not asked)")
     items = item_table(data.drop(columns="trust_2"), codebook)
     assert "mutual_trust" not in set(items["construct"])  # one item: no item-total statistics
     assert set(item_table(data, codebook)["item"]) >= {"trust_1", "trust_2"}
@@ -411,8 +411,9 @@ def test_alpha_rows_that_cannot_be_computed_say_why_and_count_the_rows_used(code
     flat = alpha_table(data.assign(trust_1=3.0), codebook).set_index("construct")
     row = flat.loc["mutual_trust"]
     assert np.isnan(row["alpha"]) and np.isnan(row["ci_low"]) and row["n"] == 6
-    assert row["note"] == "not estimable: trust_1 has no variance (one value, or fewer than 2 " \
-                          "answers)"
+    # the item as readers name it, never its variable name
+    assert row["note"] == "not estimable: Mutual trust, item 1 has no variance (one value, or " \
+                          "fewer than 2 answers)"
     few = alpha_table(data.head(2), codebook).set_index("construct").loc["mutual_trust"]
     assert few["note"] == "not estimable: alpha needs at least 3 rows with an answer, got 2"
     holes = data.assign(trust_1=[np.nan, 1, 2, np.nan, np.nan, np.nan],

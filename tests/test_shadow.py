@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from helpers import processing, shadow, simulate
+from helpers import i18n, processing, shadow, simulate
 from helpers.truth import shadow as truth_shadow
 
 
@@ -177,6 +178,27 @@ def test_small_segments_are_exploratory_or_not_estimable(small_sample, cb) -> No
     slope = shadow.headlines(one_role, data.spend, cb, bootstrap=10)[1]
     assert slope.verdict == "not estimable" and "both executives" in slope.reading
     assert shadow.headlines(data.survey, None, cb)[0].verdict == "not estimable"
+
+
+def test_readings_in_the_reports_language(small_sample, cb) -> None:
+    """In German the headlines carry German labels, units and readings with decimal commas and
+    amounts in whole euros grouped with points; a headline that cannot be estimated says so in
+    a sentence with its label. The numbers are those of the English run."""
+    data, _ = small_sample
+    en = shadow.headlines(data.survey, data.spend, cb, bootstrap=20)
+    with i18n.using("DE"):
+        share, slope = shadow.headlines(data.survey, data.spend, cb, bootstrap=20)
+        refused = shadow.headlines(data.survey, None, cb)[0]
+    assert (share.estimate, slope.estimate) == (en[0].estimate, en[1].estimate)
+    assert share.label == "Schatten-IT-Anteil an den Technologieausgaben (ausgabengewichtet)"
+    assert share.n_unit == "Unternehmensjahre" and slope.unit == "Pp. je Punkt Disconnect"
+    assert share.reading.startswith("Schatten-IT macht " + i18n.number(share.estimate, 1, "DE"))
+    total = i18n.number(share.extra["cost_total_eur"], 0, "DE")
+    assert f"insgesamt {total} EUR." in share.reading and "." in total
+    assert "Prozentpunkte Schatten-IT-Anteil je Punkt Disconnect" in slope.reading
+    assert refused.reading.startswith(share.label + ": nicht schätzbar – benötigt ")
+    for h in (share, slope):  # no decimal point (a point before three digits groups them)
+        assert not re.search(r"\d\.(?:\d{1,2}|\d{4,})(?!\d)", h.reading), h.reading
 
 
 # --------------------------------------------------------------------------- recovery

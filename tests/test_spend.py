@@ -462,3 +462,49 @@ def test_share_trend_by_hand() -> None:
     assert out.loc[2024, "n"] == 1 and pd.isna(out.loc[2024, "ci_low"])
     with pytest.raises(ValueError, match="not in the table"):
         share_trend(shares, "y")
+
+
+def test_fx_rates_apply_the_as_of_rule_to_the_small_table() -> None:
+    """spend.fx_rates: a missing month takes the most recent earlier rate, a month before a
+    currency's first rate has none, and rates into another currency divide by its rate."""
+    raw = pd.DataFrame({"date": ["2023-01-01", "2023-03-01", "2023-02-01", "2023-03-01",
+                                 "2023-01-01"],
+                        "currency": ["DKK", "DKK", "USD", "USD", "EUR"],
+                        "rate_to_eur": [0.13, 0.14, 0.9, 0.8, 1.0]})
+    fx = spend._prepare_fx(raw, "EUR")
+    jan = 2023 * 12
+    rates = spend.fx_rates(fx, "EUR").set_index(["currency", "month_index"])["rate"]
+    assert rates[("DKK", jan + 1)] == pytest.approx(0.13)  # February: January's rate
+    assert rates[("DKK", jan + 2)] == pytest.approx(0.14)
+    assert ("USD", jan) not in rates.index  # before USD's first rate
+    assert rates[("EUR", jan + 2)] == 1.0
+    in_usd = spend.fx_rates(fx, "USD").set_index(["currency", "month_index"])["rate"]
+    assert in_usd[("DKK", jan + 2)] == pytest.approx(0.14 / 0.8)
+    assert ("DKK", jan) not in in_usd.index  # no USD rate in January
+    assert in_usd[("USD", jan + 1)] == pytest.approx(1.0)
+
+
+def test_spellings_of_text_values_classify_alike(tmp_path: Path, parquet_ledger: Path) -> None:
+    """Text values are classified once per distinct raw value (the SQL's small lookup views), so
+    every spelling a line may carry -- case, surrounding spaces, a firm id with spaces, a blank
+    one -- must give what the clean spelling gives: same features, vendors, bad-line counts."""
+    messy = ledger_frame()
+    respell = {"firm_id": {"F1": " F1 "}, "cost_center": {"IT": " it", "Marketing": "MARKETING "},
+               "vendor": {"HubSpot": " hubspot", "NewTool": "NEWTOOL  ", "AWS": "aws"},
+               "vendor_category": {"software": " Software "},
+               "payment_method": {"corporate_card": "Corporate_Card ", "invoice": " INVOICE"},
+               "currency": {"GBP": " gbp ", "DKK": "Dkk"}}
+    odd = messy.index % 2 == 1  # every other line respelt: two spellings of each value meet
+    for column, spellings in respell.items():
+        messy.loc[odd, column] = messy.loc[odd, column].replace(spellings)
+    blank = ledger_frame([LINES[0], LINES[0]]).assign(firm_id=["   ", "\u00a0"])  # only spaces
+    messy = pd.concat([messy, blank], ignore_index=True)
+    clean, got = features(parquet_ledger), features(write_parquet(messy, tmp_path / "m.parquet"))
+    pd.testing.assert_frame_equal(got, clean, rtol=1e-12)
+    assert got.attrs["unmapped_vendors"]["n_lines"].tolist() == \
+        clean.attrs["unmapped_vendors"]["n_lines"].tolist()
+    assert got.attrs["unmapped_vendors"]["amount_eur"].tolist() == pytest.approx(
+        clean.attrs["unmapped_vendors"]["amount_eur"].tolist(), rel=1e-12)
+    counts = dict(zip(got.attrs["bad_rows"]["rule"], got.attrs["bad_rows"]["count"], strict=True))
+    assert counts["missing-firm-id"] == 3 and counts["unknown-currency"] == 1
+    assert counts["no-fx-rate"] == 1

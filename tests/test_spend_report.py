@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 import report_variants as rv
 
-from helpers import indicators, spend_report
+import re
+
+from helpers import catalogs, i18n, indicators, spend, spend_report
 from helpers.codebook import load_codebook
 from helpers.errors import NotApplicable
 
@@ -140,6 +142,97 @@ def test_link_counts_firm_waves_without_a_year() -> None:
     assert "2 firm-waves have no fiscal year recorded" in link.note
 
 
+# --------------------------------------------------------------------------- the rule in words
+PAYMENTS = ("purchase_order", "invoice", "corporate_card", "expense_claim", "bank_transfer", None)
+#: Words that, in a sentence naming a sanctioned payment, say it is *not* shadow IT.
+NEGATIONS = {"EN": ("never", "not ", "without", "other than"),
+             "DE": ("nie", "nicht", "ohne", "kein"), "NL": ("nooit", "niet", "zonder", "geen"),
+             "DA": ("aldrig", "ikke", "uden", "ingen")}
+SANCTIONED_WORDS = {"EN": ("invoice", "purchase order"), "DE": ("Rechnung", "Bestellung"),
+                    "NL": ("factuur", "inkooporder"), "DA": ("faktura", "indkøbsordre")}
+
+
+def _shadow_by_payment(tmp_path: Path, rule: spend.ShadowRule) -> dict:
+    """Which payment methods the SQL counts as shadow IT: one firm per method, each with one
+    software purchase booked by Marketing."""
+    firms = {f"F{i}": method for i, method in enumerate(PAYMENTS)}
+    ledger = pd.DataFrame([{"firm_id": firm, "booking_date": "2024-03-01",
+                            "cost_center": "Marketing", "vendor": "Canva",
+                            "vendor_category": "software", "payment_method": method,
+                            "currency": "EUR", "amount": 100.0} for firm, method in firms.items()])
+    path = tmp_path / "ledger.csv"
+    ledger.to_csv(path, index=False)
+    fx = pd.DataFrame({"date": ["2024-01-01"], "currency": ["GBP"], "rate_to_eur": [1.2]})
+    out = spend.firm_year_features(path, fx=fx, rules=rule).set_index("firm_id")
+    return {firms[f]: bool(out.loc[f, "shadow_it_spend"] > 0) for f in firms}
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+
+@pytest.mark.parametrize("rule", [spend.DEFAULT_RULE,
+                                  spend.ShadowRule(sanctioned_payment_methods=("purchase_order",))])
+def test_rule_text_says_what_the_sql_counts(rule: spend.ShadowRule, tmp_path: Path) -> None:
+    """The rule's words are built from the rule the SQL applies: the payment methods the SQL
+    never counts as shadow IT are the ones the text calls sanctioned, and every other method (a
+    card, an expense claim, a bank transfer, none) is not."""
+    shadow = _shadow_by_payment(tmp_path, rule)
+    assert shadow["corporate_card"] and shadow["expense_claim"] and shadow["bank_transfer"]
+    assert shadow[None]  # a blank payment method is outside procurement
+    sanctioned = {m for m, is_shadow in shadow.items() if not is_shadow}
+    assert sanctioned == set(rule.sanctioned_payment_methods)
+    for language in ("EN", "DE", "NL", "DA"):
+        with i18n.using(language):
+            text = spend_report.rule_text(rule)
+            words = {m: i18n.gettext(spend_report.PAYMENT_WORDS[m]) for m in
+                     ("purchase_order", "invoice", "corporate_card", "expense_claim")}
+        never = [s for s in _sentences(text) if any(n in s for n in NEGATIONS[language])
+                 and any(w in s for w in words.values())]
+        assert never, (language, text)
+        last = never[-1]  # "Purchases paid by … are never shadow IT"
+        for method, word in words.items():
+            assert (word in last) == (method in sanctioned), (language, method, last)
+
+
+def test_rule_text_never_calls_sanctioned_purchases_shadow_it() -> None:
+    for language in ("EN", "DE", "NL", "DA"):
+        with i18n.using(language):
+            text = spend_report.rule_text()
+        _assert_no_sanctioned_shadow_it(text, language)
+
+
+def _assert_no_sanctioned_shadow_it(text: str, language: str) -> None:
+    """Every sentence that names a purchase order or an invoice and shadow IT says they are
+    not shadow IT (a negation in the same sentence)."""
+    shadow = {"EN": "shadow IT", "DE": "Schatten-IT", "NL": "schaduw-IT", "DA": "skygge-IT"}
+    for sentence in _sentences(text):
+        lower = sentence.lower()
+        if shadow[language].lower() in lower and any(
+                w.lower() in lower for w in SANCTIONED_WORDS[language]):
+            assert any(n in lower for n in NEGATIONS[language]), (language, sentence)
+
+
+def test_ledger_quality_shows_words_not_codes() -> None:
+    issues = pd.DataFrame({"rule": ["bad-date", "net-negative", None],
+                           "column": ["booking_date", "it_spend, tech_spend_total", None],
+                           "count": ["12", "7", None], "excluded": ["True", "False", None],
+                           "message": ["booking date is missing or not a date", "x", None],
+                           "kind": ["bad_rows", "bad_rows", "unmapped_vendor"],
+                           "vendor": [None, None, "Adly"], "n_lines": [None, None, "717"],
+                           "amount_eur": [None, None, "27438973.063279297"]})
+    with i18n.using("DE"):
+        out = spend_report.ledger_quality(issues, 5)
+    assert list(out.columns) == ["issue", "problem", "count", "vendor", "n_lines"]
+    assert out["issue"].tolist() == ["Ausgeschlossene Zeilen", "Markierte Unternehmensjahre "
+                                     "(beibehalten)", "Lieferant fehlt in der Lieferantenzuordnung"]
+    assert out.loc[0, "problem"] == "Buchungsdatum fehlt oder ist kein Datum (Spalte: Buchungsdatum)"
+    assert "Technologieausgaben der IT" in out.loc[1, "problem"]
+    assert out.loc[0, "count"] == 12 and out.loc[2, "n_lines"] == 717
+    shown = " ".join(map(str, out.to_numpy().ravel()))
+    assert "_" not in shown and "27438973" not in shown and "net-negative" not in shown
+
+
 # --------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -209,7 +302,7 @@ def test_full_link_uses_the_survey_years(full: Path, tmp_path: Path) -> None:
     assert set(key["term"]) <= {"shadow.share", "shadow.slope"}
     heads = rv.table(run.results, "headlines").set_index("key")
     assert heads.loc["shadow.share", "unit"] == "%"
-    assert "Within firms (firm fixed effects" in run.text and "within R²" in run.text
+    assert "Within firms (firm fixed effects" in run.text and "Within R²" in run.text
 
 
 @pytest.mark.slow
@@ -304,3 +397,59 @@ def test_on_processed_data_as_make_data_writes_it(base: Path, tmp_path: Path) ->
     assert link["firm_waves"] == _firm_waves(base) and link["no_year"] == 0
     assert link["waves_without_spend_year"] == [] and link["matched"] >= 10
     assert "key_estimates" in run.results
+
+
+def _english_fragments(domains: tuple[str, ...], min_words: int = 4) -> dict[str, str]:
+    """Runs of at least ``min_words`` words of the English messages of ``domains`` (between
+    placeholders and markup) that German translates."""
+    markup = re.compile(r"\{[^{}]*\}|`[^`]*`|\*\*?|\[|\]\([^)]*\)|^#+\s*|\$[^$]*\$", re.M)
+    out = {}
+    for domain, msgs in catalogs.sources().items():
+        if domain not in domains:
+            continue
+        for m in msgs:
+            if i18n.gettext(m.id, "DE") == m.id:
+                continue
+            for piece in markup.split(m.id):
+                text = " ".join(piece.split()).strip(" .,;:–—-()")
+                if len(re.findall(r"[A-Za-z]{2,}", text)) >= min_words:
+                    out[text] = m.id
+    return out
+
+
+@pytest.mark.slow
+def test_german_report(full: Path, tmp_path: Path) -> None:
+    """Notebook 05 in German: German headings and readings, decimal commas, amounts grouped in
+    whole euros, no English sentence from its catalogs, and the rule never calls invoice or
+    purchase-order purchases shadow IT."""
+    run = rv.run(NOTEBOOK, full, tmp_path, language="DE", min_lines=1)
+    assert run.status == "ok"
+    text = run.text
+    for heading in ("Wer steuert die Technologieausgaben", "Schatten-IT im Buchungsjournal",
+                    "Hängt der Disconnect mit dem Schatten-IT-Anteil zusammen?"):
+        assert heading in text
+    assert "Käufe per Bestellung oder Rechnung" in text and "nie Schatten-IT" in text
+    share = re.search(r"Schatten-IT macht (\d+,\d) % der Technologieausgaben aus", text)
+    assert share, text[:3000]
+    heads = rv.table(run.results, "headlines").set_index("key")
+    assert share.group(1) == i18n.number(heads.loc["shadow.share", "estimate"], 1, "DE")
+    total = re.search(r"insgesamt (\d{1,3}(?:\.\d{3})*) EUR", text)
+    assert total and "," not in total.group(1)  # whole euros, grouped with points
+    assert "Prozentpunkte Schatten-IT-Anteil je Punkt Disconnect" in text
+    # no raw float such as 27438973.063279297 (a DOI such as 10.1201/… is not a number)
+    assert not re.search(r"(?<![\d./])\d+[.,]\d{4,}(?![\d/])", text)
+    assert "Unternehmenswellen den Ausgabendaten ihres Geschäftsjahres zugeordnet" in text
+    fragments = _english_fragments(("nb-05_spend_shadow_it", "shadow", "spend_report", "spend"))
+    assert len(fragments) > 40
+    found = [f for f in fragments if f in text]
+    assert not found, found[:10]
+    _assert_no_sanctioned_shadow_it(text, "DE")
+
+
+@pytest.mark.slow
+def test_english_report_never_calls_sanctioned_purchases_shadow_it(full: Path,
+                                                                   tmp_path: Path) -> None:
+    run = rv.run(NOTEBOOK, full, tmp_path, min_lines=1)
+    assert run.status == "ok"
+    assert "are never shadow IT" in run.text
+    _assert_no_sanctioned_shadow_it(run.text, "EN")

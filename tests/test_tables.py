@@ -56,7 +56,7 @@ def test_headlines_table_escapes_and_flags_exploratory_samples() -> None:
                       reading="Reading with <script>", method="m", power=0.4)
     html = tables.headlines([row], "Headline").data
     assert "<img" not in html and "<script>" not in html and "&lt;img src=x&gt;" in html
-    assert "-0.50 [-0.90, -0.10]" in html and "&lt; .001" in html and "40 %" in html
-    assert "Exploratory:" in html and "40 pairs" in html
+    assert "−0.50 [−0.90, −0.10]" in html and "&lt; .001" in html and "40\u202f%" in html
+    assert "Exploratory:" in html and "40 pairs" in html and "exploratory</td>" in html
     confirmed = hl.Headline(**{**row.__dict__, "verdict": "negative"})
     assert "Exploratory:" not in tables.headlines([confirmed], "Headline").data

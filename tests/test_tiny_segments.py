@@ -198,7 +198,8 @@ def test_the_five_and_five_country_renders_every_report(rendered: dict[str, dict
     surface = _report(rendered, "04-lu-5")  # min_pairs lowered: 5 pairs for 6 coefficients
     assert "too few complete cases (5) for 6 coefficients" in _not_estimable(surface)
     assert "Not estimable in this segment: the polynomial regression" in surface["text"]
-    assert "No reading: the surface is not estimable" in surface["text"]
+    assert "No corrected surface in this segment: " in surface["text"]
+    assert "the corrected response surface needs at least 20" in surface["text"]
 
 
 def test_all_respondents_excluded_is_a_too_few_page(rendered: dict[str, dict]) -> None:
@@ -207,7 +208,7 @@ def test_all_respondents_excluded_is_a_too_few_page(rendered: dict[str, dict]) -
 
 def test_one_cluster_is_not_estimable_with_the_reason(rendered: dict[str, dict]) -> None:
     drivers = _report(rendered, "03-one_firm")
-    assert "1 cluster of 'firm_id'" in _not_estimable(drivers)
+    assert "1 cluster of 'Firm'" in _not_estimable(drivers)  # the cluster's label
     assert "cluster-robust standard errors need at least 2" in drivers["text"]
     assert "No reading: the driver model is not estimable" in drivers["text"]
     assert "key_estimates" not in drivers["results"]
@@ -217,12 +218,12 @@ def test_one_cluster_is_not_estimable_with_the_reason(rendered: dict[str, dict])
 
 def test_constant_items_outcomes_and_drivers_say_why(rendered: dict[str, dict]) -> None:
     measurement = _report(rendered, "01-lu")["text"]
-    assert "not estimable: trust_1 has no variance" in measurement
+    assert "not estimable: Mutual trust, item 1 has no variance" in measurement
     drivers = _report(rendered, "03-flat")["text"]
     assert ("left out of the models: Co-funded joint projects (one value in all 10 complete "
             "cases)") in drivers
     # the headlines (drivers and consequences) need 20 firms with both executives; 5 here
-    assert drivers.count("not estimable: fewer than 20 firms with both executives") >= 10
+    assert drivers.count("Not estimable: fewer than 20 firms with both executives") >= 10
     surface = _report(rendered, "04-flat")
     assert "the outcome Z has one value in all 5 complete cases" in _not_estimable(surface)
 

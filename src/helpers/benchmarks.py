@@ -9,16 +9,22 @@ and every comparison row carries a note saying so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from helpers import paths
+from helpers import labels, paths
 from helpers.codebook import Codebook, Item, load_codebook
 from helpers.errors import DataError, Issue
+from helpers.i18n import N_, _
 from helpers.indicators import ROLES, count_top_box, wilson_interval
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 REFERENCE_FILE = "published_figures.csv"
 REFERENCE_COLUMNS = ["figure_id", "study", "publisher", "year", "respondents", "group",
@@ -95,8 +101,9 @@ def load_reference(path: str | Path | None = None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- comparing
 def _note(figure: pd.Series) -> str:
-    return (f"different population and year: {figure['publisher']} {figure['year']}, "
-            f"{figure['respondents']}; the published share is treated as a fixed value")
+    return _("different population and year: {publisher} {year}, {respondents}; the published "
+             "share is treated as a fixed value").format(
+        publisher=figure["publisher"], year=figure["year"], respondents=figure["respondents"])
 
 
 def _skip_reason(item: Item, key: str, figure_id: str, df: pd.DataFrame,
@@ -189,3 +196,31 @@ def series(reference: pd.DataFrame | None = None, statement_contains: str | None
         raise ValueError(f"the matching figures mix units {units}; narrow the selection "
                          "(figure_prefix / statement_contains) to one quantity")
     return out.sort_values(["year", "figure_id"]).reset_index(drop=True)
+
+
+GROUP_WORDS = {"CMO": N_("CMOs"), "CIO": N_("CIOs"), "all": N_("all respondents")}
+CONFIDENCE_WORDS = {"high": N_("high"), "medium": N_("medium"), "low": N_("low")}
+
+labels.register({
+    "group": N_("Group"),
+    "publisher": N_("Publisher"),
+    "year": N_("Year"),
+    "published_n": N_("Published n"),
+    "statement": N_("Published statement (original wording)"),
+}, counts={"published_n"})
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`compare_to_benchmarks` table as the report shows it: the item by its wording,
+    shares and interval in percent, the group and the confidence in words, the year as a year (no thousands
+    separator)."""
+    out = table.assign(
+        wording=table["label"],
+        share=100 * table["share"], ci_low=100 * table["ci_low"], ci_high=100 * table["ci_high"],
+        published=100 * table["published_share"],
+        group=table["group"].map(lambda g: _(GROUP_WORDS[g]) if g in GROUP_WORDS else g),
+        confidence=table["confidence"].map(
+            lambda c: _(CONFIDENCE_WORDS[c]) if c in CONFIDENCE_WORDS else c),
+        year=table["year"].map(lambda y: "" if pd.isna(y) else str(int(y))))
+    return out[["wording", "group", "n", "share", "ci_low", "ci_high", "published", "difference_pp",
+                "p_value", "publisher", "year", "published_n", "confidence", "statement"]]

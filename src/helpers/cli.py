@@ -1,8 +1,9 @@
 """Command line: ``python -m helpers <command>`` (what the Makefile targets call).
 
 Commands: ``simulate`` (synthetic sample), ``validate`` (check a survey), ``build-data`` (raw to
-processed), ``reports`` (render the batch). Bad input exits with status 2 and a message naming the
-file, column, rows and rule; no library traceback.
+processed), ``reports`` (render the batch), ``pdf`` (print the reports and the index to PDF).
+Bad input exits with status 2 and a message naming the file, column, rows and rule; no library
+traceback.
 """
 
 from __future__ import annotations
@@ -60,17 +61,36 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _build_data(args: argparse.Namespace) -> int:
-    from helpers import inputs
-    from helpers.processing import build_processed
+    from helpers import freshness, inputs, paths
 
     chosen, sample = _chosen_inputs(args, inputs.NAMES)
     print(inputs.describe(chosen, sample))
+    # every `make reports` runs this first: when nothing it depends on has changed since the
+    # last thorough check (same inputs, same files by size and time), say so without pandas
+    given = {"inputs": chosen, "sample": sample, "root": str(paths.ROOT)}
+    quick = args.out is None and not args.force and not args.strict
+    if quick and freshness.unchanged("build-data", given):
+        print("processed data up to date (no input or output changed since the last check); "
+              "use --force to rebuild")
+        return 0
+    from helpers import codebook, privacy
+    from helpers.processing import build_processed
+
+    freshness.forget("build-data")  # a build that stops half-way leaves no shortcut behind
     result = build_processed(chosen["survey"], mapping=chosen.get("mapping"),
                              budgets=chosen.get("budgets"), ledger=chosen.get("ledger"),
                              fx=chosen.get("fx"), vendors=chosen.get("vendors"),
                              out_dir=args.out, force=args.force, strict=args.strict)
     if args.out is None:  # only the project's own processed data follows the recorded inputs
         inputs.record(chosen, sample)
+        from helpers.batch.plan import HELPERS_DIR, Dependencies
+
+        code = Dependencies(HELPERS_DIR)  # the build's own code: an edit means a new check
+        freshness.remember("build-data", given,
+                           [*chosen.values(), codebook.load_codebook().path, privacy.key_file(),
+                            paths.PROCESSED,
+                            *map(code.file, code.closure({"helpers.processing"}))],
+                           env=[privacy.KEY_ENV, "DISCONNECT_LAB_ROOT"])
     m = result.manifest
     if result.skipped:
         print(f"processed data up to date ({', '.join(m['outputs'])}); use --force to rebuild")
@@ -91,40 +111,41 @@ def _reports(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from helpers import batch, paths
-    from helpers.reporting import display_path
+    from helpers import paths
+    from helpers.batch import jobs as batch_jobs, plan as batch_plan, run as batch_run
+    from helpers.batch.jobs import display_path
 
-    options = batch.Options(reports_dir=args.reports_dir or paths.REPORTS,
-                            executed_dir=args.executed_dir or batch.EXECUTED_DIR,
-                            engine=args.engine or batch.default_engine(), timeout=args.timeout,
-                            workers=args.jobs or batch.default_workers())
-    batch.limit_native_threads(options.workers)  # before numpy is imported
-    jobs = batch.load_batch(args.batch)
+    options = batch_run.Options(reports_dir=args.reports_dir or paths.REPORTS,
+                            executed_dir=args.executed_dir or batch_jobs.EXECUTED_DIR,
+                            engine=args.engine or batch_run.default_engine(), timeout=args.timeout,
+                            workers=args.jobs or batch_run.default_workers())
+    batch_run.limit_native_threads(options.workers)  # before numpy is imported
+    jobs = batch_plan.load_batch(args.batch)
     if args.dry_run:
-        planned = batch.plan(batch.select(jobs, args.only), options.reports_dir, args.force)
+        planned = batch_plan.plan(batch_plan.select(jobs, args.only), options.reports_dir, args.force)
         if args.json:
-            print(json.dumps(batch.plan_json(planned, options.reports_dir), indent=2))
+            print(json.dumps(batch_plan.plan_json(planned, options.reports_dir), indent=2))
         else:
             for p in planned:
                 print(f"{'up to date' if p.up_to_date else 'render':10s}  {p.job.key}  "
                       f"{', '.join(p.reasons)}")
-            for stale in batch.stale_outputs(jobs, options.reports_dir, options.executed_dir):
+            for stale in batch_plan.stale_outputs(jobs, options.reports_dir, options.executed_dir):
                 print(f"{'remove':10s}  {display_path(stale)}  (no longer in the batch)")
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop workers, as on Ctrl-C
     start = time.monotonic()
     try:
-        outcomes = batch.run(jobs, options, only=args.only, force=args.force)
+        outcomes = batch_run.run(jobs, options, only=args.only, force=args.force)
     except KeyboardInterrupt:
         print("interrupted: running reports were stopped; finished reports are kept",
               file=sys.stderr)
         return 130
     except OSError as exc:  # the reports folder cannot be written at all (lock, stale files)
-        print(f"error: {batch.describe_os_error(exc)}", file=sys.stderr)
+        print(f"error: {batch_run.describe_os_error(exc)}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(batch.outcomes_json(outcomes, options.reports_dir), indent=2))
-    print(batch.summary(outcomes, options.reports_dir, time.monotonic() - start),
+        print(json.dumps(batch_plan.outcomes_json(outcomes, options.reports_dir), indent=2))
+    print(batch_plan.summary(outcomes, options.reports_dir, time.monotonic() - start),
           file=sys.stderr if args.json else sys.stdout)
     for problem in outcomes.problems:  # the index could not be written: one sentence each
         print(f"error: {problem}", file=sys.stderr)
@@ -200,7 +221,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", type=Path, default=None, help="default reports/")
     p.add_argument("--executed-dir", type=Path, default=None, help="default build/executed/")
     p.set_defaults(func=_reports)
+
+    p = sub.add_parser("i18n", help="message catalogs: extract message ids (update) or list "
+                       "untranslated ones (check)")
+    p.add_argument("action", choices=["update", "check"])
+    p.add_argument("languages", nargs="*", metavar="LANG", help="check only these (DE NL DA)")
+    p.add_argument("--domain", action="append", default=[], metavar="DOMAIN",
+                   help="only this catalog (e.g. perception, nb-02_disconnect_profile); repeatable")
+    p.set_defaults(func=_i18n)
+
+    p = sub.add_parser("pdf", help="print every report and the index to PDF beside it "
+                       "(headless Chromium; incremental)",
+                       description="Print reports/<notebook>/<name>.html and reports/index.html "
+                       "to <name>.pdf beside each with Debian's Chromium (A4, the reports' print "
+                       "stylesheet, page numbers). Only PDFs older than their page or the print "
+                       "rules are printed again.")
+    p.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="only reports whose notebook/name matches (glob, else substring; "
+                        "'index' for the index); repeatable")
+    p.add_argument("--reports-dir", type=Path, default=None, help="default reports/")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="pages printed at once in the one browser (default: cores, at most 4)")
+    p.add_argument("--force", action="store_true", help="print even PDFs that are up to date")
+    p.set_defaults(func=_pdf)
     return parser
+
+
+def _i18n(args: argparse.Namespace) -> int:
+    from helpers import catalogs
+
+    return catalogs.main([args.action, *args.languages], args.domain or None)
+
+
+def _pdf(args: argparse.Namespace) -> int:
+    from helpers.batch import pdf
+
+    return pdf.run(args.reports_dir, only=args.only, workers=args.jobs, force=args.force)
 
 
 def main(argv: list[str] | None = None) -> int:

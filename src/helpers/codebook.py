@@ -14,6 +14,7 @@ from typing import Any
 
 from helpers import paths
 from helpers.errors import DataError, quote
+from helpers.i18n import N_
 from helpers.safe_yaml import load_yaml
 
 FIELD_TYPES = {"string", "category", "integer", "number"}
@@ -219,12 +220,36 @@ class Codebook:
             return self.fields[key].label.get(lang, key)
         raise KeyError(f"{key!r} is neither an item, a construct nor a field of {self.path}")
 
-    def short_label(self, item_id: str, language: str = "EN", width: int = 60) -> str:
-        """The item wording cut to ``width`` characters for axis labels, prefixed by the id."""
+    def short_label(self, item_id: str, language: str = "EN", width: int = 60, *,
+                    with_id: bool = False) -> str:
+        """The item wording cut to ``width`` characters for axis labels and table cells — a
+        label, not the variable name (``with_id=True`` prefixes the id, for analysts' own
+        output)."""
         text = self.label(item_id, language)
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"
-        return f"{item_id}: {text}"
+        return f"{item_id}: {text}" if with_id else text
+
+    def item_number(self, item_id: str) -> int:
+        """An item's place among its construct's items in the codebook (1, 2, …)."""
+        return list(self.constructs[self.items[item_id].construct].items).index(item_id) + 1
+
+    def item_ref(self, item_id: str, language: str | None = None, *,
+                 construct: bool = True) -> str:
+        """An item as a sentence names it: "Mutual trust, item 3" (its place among its
+        construct's items in the codebook), or "item 3" where the construct is already said —
+        never the variable name ``trust_3``. An id that is not a codebook item (a variable of an
+        analyst's own model syntax) is returned as it is."""
+        from helpers import i18n
+
+        if item_id not in self.items:
+            return item_id
+        cid, number = self.items[item_id].construct, self.item_number(item_id)
+        lang = i18n.normalise(language or i18n.current())
+        if not construct:
+            return i18n.gettext(ITEM_N, lang).format(number=number)
+        return i18n.gettext(CONSTRUCT_ITEM_N, lang).format(construct=self.label(cid, lang),
+                                                            number=number)
 
     def value_labels(self, item_id: str, language: str = "EN") -> dict[int, str]:
         """Response-option labels of an item's scale in ``language``."""
@@ -239,6 +264,30 @@ class Codebook:
         series = pd.Series(values)
         return pd.Series(pd.Categorical(series.map(labels), categories=list(labels.values()),
                                         ordered=True), index=series.index, name=item_id)
+
+
+#: How sentences name an item (:meth:`Codebook.item_ref`).
+ITEM_N = N_("item {number}")
+CONSTRUCT_ITEM_N = N_("{construct}, item {number}")
+
+
+@lru_cache(maxsize=1)
+def _default() -> Codebook:
+    return load_codebook()
+
+
+def item_ref(item_id: str, language: str | None = None, *, construct: bool = True) -> str:
+    """:meth:`Codebook.item_ref` with the project's codebook (``data/codebook.yaml``)."""
+    try:
+        return _default().item_ref(item_id, language, construct=construct)
+    except (OSError, DataError):
+        return item_id
+
+
+def item_refs(item_ids: Iterable[str], language: str | None = None, *,
+              construct: bool = True) -> str:
+    """Several items named for a sentence, separated by semicolons."""
+    return "; ".join(item_ref(i, language, construct=construct) for i in item_ids)
 
 
 # --------------------------------------------------------------------------- loading

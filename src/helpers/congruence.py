@@ -100,8 +100,10 @@ import numpy as np
 import pandas as pd
 
 from helpers import headlines as hl
+from helpers import i18n, labels as column_labels
 from helpers.codebook import Codebook
 from helpers.headlines import Headline
+from helpers.i18n import N_, _
 from helpers.privacy import DEFAULT_MIN_CELL
 
 KEYS = ("congruence.a1", "congruence.a3", "congruence.a4")
@@ -132,15 +134,20 @@ SESOI: dict[str, float] = {"congruence.a1": 0.20, "congruence.a2": 0.40,
 squared scale point for the curvatures a2, a4: |a4| = 0.40 is a 0.10-point lower outcome for a
 one-point disagreement)."""
 LABELS = {
-    "congruence.a1": "slope along the line of agreement (a1)",
-    "congruence.a2": "curvature along the line of agreement (a2)",
-    "congruence.a3": "slope along the line of disagreement (a3)",
-    "congruence.a4": "curvature along the line of disagreement (a4)",
+    "congruence.a1": N_("Slope along the line of agreement (a1)"),
+    "congruence.a2": N_("Curvature along the line of agreement (a2)"),
+    "congruence.a3": N_("Slope along the line of disagreement (a3)"),
+    "congruence.a4": N_("Curvature along the line of disagreement (a4)"),
 }
-METHOD = ("polynomial regression on the executives' true scores (structural errors-in-variables "
-          "correction, regression calibration; error variances from the items of each role), "
-          "{conf:.0%} percentile intervals from {b} bootstrap replicates over firms")
+"""What each estimand is called (English message ids, translated where shown)."""
+METHOD = N_("polynomial regression on the executives' true scores (structural errors-in-variables "
+            "correction, regression calibration; error variances from the items of each role), "
+            "{level} percentile intervals from {replicates} bootstrap replicates over firms")
 CENTER_OPTIONS = (None, "pooled", "separate")
+PAIRS = N_("CMO–CIO pairs")
+
+column_labels.register({"constraints": N_("Constraints"), "n_parameters": N_("Parameters (k)")},
+                       counts={"n_parameters"})
 _MONOMIALS = ((0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2))  # b0, b1 X, b2 Y, b3, b4, b5
 _A_WEIGHTS = {"congruence.a1": (0, 1, 1, 0, 0, 0), "congruence.a2": (0, 0, 0, 1, 1, 1),
               "congruence.a3": (0, 1, -1, 0, 0, 0), "congruence.a4": (0, 0, 0, 1, -1, 1)}
@@ -339,7 +346,7 @@ class Surface:
     n_boot: int
     conf: float
     center: str | None
-    labels: tuple[str, str] = ("their views", "the outcome")
+    labels: tuple[str, str] | None = None
 
     def a_replicates(self, key: str, corrected: bool = True) -> np.ndarray:
         reps = self.replicates if corrected else self.replicates_observed
@@ -360,13 +367,13 @@ class Surface:
 
 def surface(data: DyadData, *, center: str | None = "pooled", conf: float = 0.95,
             n_boot: int = N_BOOT, seed: int = SEED,
-            labels: tuple[str, str] = ("their views", "the outcome")) -> Surface:
+            labels: tuple[str, str] | None = None) -> Surface:
     """The corrected surface and ``n_boot`` firm-bootstrap replicates of it."""
     estimate = fit(data, center=center)
     rng = np.random.default_rng(seed)
     g = data.n_firms
     reps, reps_obs, failed = [], [], 0
-    for _ in range(n_boot):
+    for _replicate in range(n_boot):
         counts = np.bincount(rng.integers(0, g, g), minlength=g)
         rep = fit(data, counts[data.firm].astype(float), center=center)
         if rep.b_observed is not None:
@@ -384,14 +391,34 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None
               outcome: str | None = None, center: str | None = "pooled",
               min_pairs: int = MIN_PAIRS, conf: float = 0.95, n_boot: int = N_BOOT,
               seed: int = SEED, confirmatory_pairs: int = CONFIRMATORY_PAIRS,
-              sesoi: Mapping[str, float] | None = None) -> list[Headline]:
+              sesoi: Mapping[str, float] | None = None,
+              language: str | None = None) -> list[Headline]:
     """The congruence headlines a1..a4 (a4 first: the (dis)agreement association).
 
     ``predictor`` / ``outcome``: construct ids, or None for the report's default rule
     (shared understanding, own view, and joint project success when asked;
     :func:`helpers.indicators.choose_construct`). ``min_pairs`` is raised to :data:`MIN_PAIRS`
     if lower. See the module docstring for the method, the estimand and the verdict rule.
+    Labels, notes and readings are in ``language`` (default: the current one).
     """
+    with i18n.using(language or i18n.current()):
+        return _headlines(survey, codebook, predictor=predictor, outcome=outcome, center=center,
+                          min_pairs=min_pairs, conf=conf, n_boot=n_boot, seed=seed,
+                          confirmatory_pairs=confirmatory_pairs, sesoi=sesoi)
+
+
+def in_sentence(label: str) -> str:
+    """A codebook label inside a sentence: lower-case first letter (not in German, whose nouns
+    keep their capital, nor for an acronym such as "IT")."""
+    if i18n.current() == "DE" or len(label) < 2 or label[1].isupper():
+        return label
+    return label[0].lower() + label[1:]
+
+
+def _headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None,
+               outcome: str | None, center: str | None, min_pairs: int, conf: float,
+               n_boot: int, seed: int, confirmatory_pairs: int,
+               sesoi: Mapping[str, float] | None) -> list[Headline]:
     from helpers.indicators import choose_construct
 
     if center not in CENTER_OPTIONS:
@@ -401,24 +428,33 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None
     oid = choose_construct(survey, codebook, outcome, kind="outcome",
                            prefer="joint_project_success", continuous=True)
     data = dyad_data(survey, codebook, pid, oid)
-    method = METHOD.format(conf=conf, b=n_boot)
+    method = _(METHOD).format(level=i18n.percent(100 * conf, 0),
+                              replicates=i18n.integer(n_boot))
     order = (HEADLINE_KEY, *[k for k in KEYS if k != HEADLINE_KEY])
     minimum = max(int(min_pairs), MIN_PAIRS)
     reason = _not_estimable_reason(data, minimum)
     if reason:
-        return [hl.not_estimable(k, LABELS[k], _unit(k), reason, method, n=data.n,
-                                 n_unit="CMO–CIO pairs") for k in order]
-    labels = (codebook.label(pid).lower(), codebook.label(oid).lower())
+        return [hl.not_estimable(k, _(LABELS[k]), _unit(k), reason, method, n=data.n,
+                                 n_unit=_(PAIRS)) for k in order]
+    language = i18n.current()
+    labels = (in_sentence(codebook.label(pid, language)),
+              in_sentence(codebook.label(oid, language)))
     result = surface(data, center=center, conf=conf, n_boot=n_boot, seed=seed, labels=labels)
     if result.estimate.b is None or result.failed > MAX_FAILED_SHARE * n_boot:
-        where = ("in this sample" if result.estimate.b is None
-                 else f"in {result.failed} of {n_boot} bootstrap replicates")
-        why = (f"the measurement-error correction is not identified {where}: the items' error "
-               "variance leaves no true-score variation in the difference between the two "
-               "executives' scores (reliability of the CMO–CIO difference "
-               f"{result.estimate.reliability['difference']:.2f})")
-        return [hl.not_estimable(k, LABELS[k], _unit(k), why, method, n=data.n,
-                                 n_unit="CMO–CIO pairs") for k in order]
+        difference = _num(result.estimate.reliability["difference"])
+        why = (_("The measurement-error correction is not identified in this sample: the items' "
+                 "error variance leaves no true-score variation in the difference between the "
+                 "two executives' scores (reliability of the CMO–CIO difference "
+                 "{reliability}).").format(reliability=difference)
+               if result.estimate.b is None else
+               _("The measurement-error correction is not identified in {failed} of {total} "
+                 "bootstrap replicates: the items' error variance leaves no true-score variation "
+                 "in the difference between the two executives' scores (reliability of the "
+                 "CMO–CIO difference {reliability}).").format(
+                     failed=i18n.integer(result.failed), total=i18n.integer(n_boot),
+                     reliability=difference))
+        return [hl.not_estimable(k, _(LABELS[k]), _unit(k), why, method, n=data.n,
+                                 n_unit=_(PAIRS)) for k in order]
     values = dict(SESOI, **(sesoi or {}))
     exploratory = data.n < confirmatory_pairs
     return [_headline(result, k, values[k], exploratory, confirmatory_pairs, method)
@@ -427,24 +463,25 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, predictor: str | None
 
 def _not_estimable_reason(data: DyadData, minimum: int) -> str:
     if data.n < minimum:
-        return (f"{data.n} complete CMO–CIO pairs; the corrected response surface needs at "
-                f"least {minimum}")
+        return _("{n} complete CMO–CIO pairs; the corrected response surface needs at least "
+                 "{minimum}.").format(n=i18n.integer(data.n), minimum=i18n.integer(minimum))
     if data.n_firms < MIN_FIRMS:
-        return (f"{data.n_firms} firms; the bootstrap over firms needs at least {MIN_FIRMS}")
+        return _("{n} firms; the bootstrap over firms needs at least {minimum}.").format(
+            n=i18n.integer(data.n_firms), minimum=i18n.integer(MIN_FIRMS))
     if len(data.item_ids) < MIN_ITEMS:
-        return ("the predictor has a single item, so its reliability (and the measurement-error "
-                "correction) cannot be estimated from the items")
+        return _("The predictor has a single item, so its reliability (and the "
+                 "measurement-error correction) cannot be estimated from the items.")
     return ""
 
 
 def _unit(key: str) -> str:
     if key in ("congruence.a2", "congruence.a4"):
-        return "outcome points per squared scale point"
-    return "outcome points per scale point"
+        return _("outcome points per squared scale point")
+    return _("outcome points per scale point")
 
 
 def _num(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}".replace("-", "\u2212")
+    return i18n.number(value, digits)
 
 
 def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
@@ -455,27 +492,34 @@ def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
     verdict = hl.verdict(stats["ci_low"], stats["ci_high"], power, exploratory=exploratory)
     rel = result.estimate.reliability
     name = key.split(".")[1]
-    numbers = (f"{name} = {_num(stats['estimate'])} ({result.conf:.0%} CI "
-               f"{_num(stats['ci_low'])} to {_num(stats['ci_high'])}, "
-               f"{hl.p_phrase(stats['p_value'])}; corrected for measurement error)")
+    numbers = _("{name} = {estimate} ({level} CI {low} to {high}, {p}; corrected for "
+                "measurement error)").format(
+                    name=name, estimate=_num(stats["estimate"]),
+                    level=i18n.percent(100 * result.conf, 0), low=_num(stats["ci_low"]),
+                    high=_num(stats["ci_high"]), p=hl.p_phrase(stats["p_value"]))
     reading = _reading(key, verdict, numbers, power, sesoi, rel, result.data.n, confirmatory,
                        result.labels)
-    note = (f"Reliability of the scale: CMO {rel['CMO']:.2f}, CIO {rel['CIO']:.2f}; of the "
-            f"CMO–CIO difference {rel['difference']:.2f}. Uncorrected (observed scores) {name} = "
-            f"{_num(observed['estimate'])} ({_num(observed['ci_low'])} to "
-            f"{_num(observed['ci_high'])}).")
+    note = _("Reliability of the scale: CMO {cmo}, CIO {cio}; of the CMO–CIO difference "
+             "{difference}. Uncorrected (observed scores) {name} = {estimate} ({low} to "
+             "{high}).").format(cmo=_num(rel["CMO"]), cio=_num(rel["CIO"]),
+                                difference=_num(rel["difference"]), name=name,
+                                estimate=_num(observed["estimate"]),
+                                low=_num(observed["ci_low"]), high=_num(observed["ci_high"]))
     if result.data.excluded_pairs:
-        count = (str(result.data.excluded_pairs) if result.data.excluded_pairs >= DEFAULT_MIN_CELL
-                 else f"fewer than {DEFAULT_MIN_CELL}")
-        note += (f" Pairs with an executive who straight-lined (one answer to every item of a "
-                 f"rating scale) were left out: {count}.")
+        count = (i18n.integer(result.data.excluded_pairs)
+                 if result.data.excluded_pairs >= DEFAULT_MIN_CELL
+                 else _("fewer than {minimum}").format(minimum=i18n.integer(DEFAULT_MIN_CELL)))
+        note += " " + _("Pairs with an executive who straight-lined (one answer to every item of "
+                        "a rating scale) were left out: {count}.").format(count=count)
     if result.failed:
-        note += (f" {result.failed} of {result.n_boot} bootstrap replicates had a true-score "
-                 "covariance that is not positive definite and were left out.")
+        note += " " + _("{failed} of {total} bootstrap replicates had a true-score covariance "
+                        "that is not positive definite and were left out.").format(
+                            failed=i18n.integer(result.failed),
+                            total=i18n.integer(result.n_boot))
     return Headline(
-        key=key, label=LABELS[key], unit=_unit(key), estimate=stats["estimate"],
+        key=key, label=_(LABELS[key]), unit=_unit(key), estimate=stats["estimate"],
         ci_low=stats["ci_low"], ci_high=stats["ci_high"], p_value=stats["p_value"],
-        n=result.data.n, n_unit="CMO–CIO pairs", verdict=verdict, reading=reading,
+        n=result.data.n, n_unit=_(PAIRS), verdict=verdict, reading=reading,
         method=method, power=power, sesoi=sesoi, std_error=stats["std_error"], note=note,
         extra={"reliability": dict(rel), "observed": observed, "center": result.center,
                "center_values": result.estimate.center, "failed_replicates": result.failed,
@@ -485,44 +529,51 @@ def _headline(result: Surface, key: str, sesoi: float, exploratory: bool,
                if result.estimate.b is not None else None})
 
 
-_MEANING = {
-    "congruence.a4": ("{out} is {dir} where the CMO's and the CIO's {pred} differ than where they "
-                      "agree, at the same average level"),
-    "congruence.a2": ("along the line of agreement {out} is {dir} (curvature where both "
-                      "executives give the same {pred} score)"),
-    "congruence.a1": ("where the two executives agree, {out} is {dir} the higher both rate "
-                      "{pred}"),
-    "congruence.a3": ("{out} is {dir} where the CMO rates {pred} above the CIO than the "
-                      "reverse"),
+_MEANING = {  # (verdict "positive", verdict "negative"): whole clauses, {out} and {pred} labels
+    "congruence.a4": (N_("{out} is higher where the CMO's and the CIO's {pred} differ than where "
+                         "they agree, at the same average level"),
+                      N_("{out} is lower where the CMO's and the CIO's {pred} differ than where "
+                         "they agree, at the same average level")),
+    "congruence.a2": (N_("along the line of agreement {out} is curved upward (curvature where "
+                         "both executives give the same {pred} score)"),
+                      N_("along the line of agreement {out} is curved downward (curvature where "
+                         "both executives give the same {pred} score)")),
+    "congruence.a1": (N_("where the two executives agree, {out} is higher the higher both rate "
+                         "{pred}"),
+                      N_("where the two executives agree, {out} is lower the higher both rate "
+                         "{pred}")),
+    "congruence.a3": (N_("{out} is higher where the CMO rates {pred} above the CIO than the "
+                         "reverse"),
+                      N_("{out} is lower where the CMO rates {pred} above the CIO than the "
+                         "reverse")),
 }
 
 
 def _reading(key: str, verdict: str, numbers: str, power: float | None, sesoi: float,
              rel: Mapping[str, float], n: int, confirmatory: int,
-             labels: tuple[str, str] = ("their views", "the outcome")) -> str:
+             labels: tuple[str, str] | None = None) -> str:
+    """The reading of one estimand: its numbers, then what they support. An exploratory
+    reading gives the numbers only (the report's banner says why there is no verdict)."""
     name = key.split(".")[1]
-    pred, out = labels
-    power_text = "–" if power is None else f"{power:.2f}"
+    pred, out = labels or (_("their views"), _("the outcome"))
+    power_text = "–" if power is None else _num(power)
     if verdict == "exploratory":
-        return (f"Exploratory ({n} CMO–CIO pairs, fewer than the {confirmatory} a verdict "
-                f"needs): {numbers}. No conclusion is drawn at this size.")
+        return _("{numbers}.").format(numbers=numbers)
     if verdict in hl.SIGNED:
-        if key == "congruence.a2":
-            direction = "curved downward" if verdict == "negative" else "curved upward"
-        elif key == "congruence.a4":
-            direction = "lower" if verdict == "negative" else "higher"
-        else:
-            direction = "higher" if verdict == "positive" else "lower"
-        meaning = _MEANING[key].format(out=out, pred=pred, dir=direction)
-        return (f"{numbers}: {meaning[0].upper()}{meaning[1:]} — an association in "
-                "cross-sectional survey answers, not an effect.")
+        template = _MEANING[key][0] if verdict == "positive" else _MEANING[key][1]
+        meaning = _(template).format(out=out, pred=pred)
+        return _("{numbers}: {meaning} — an association in cross-sectional survey answers, not "
+                 "an effect.").format(numbers=numbers, meaning=meaning[:1].upper() + meaning[1:])
     if verdict == "no evidence":
-        return (f"{numbers}: no evidence of an association of this size; the design had power "
-                f"{power_text} to detect |{name}| = {sesoi:.2f}.")
-    return (f"{numbers}: not detectable with this measurement: reliability of the difference "
-            f"between the two executives' scores {rel['difference']:.2f} (CMO scale "
-            f"{rel['CMO']:.2f}, CIO {rel['CIO']:.2f}), power {power_text} to detect "
-            f"|{name}| = {sesoi:.2f}. This does not show that it does not matter.")
+        return _("{numbers}: no evidence of an association of this size; the design had power "
+                 "{power} to detect |{name}| = {sesoi}.").format(
+                     numbers=numbers, power=power_text, name=name, sesoi=_num(sesoi))
+    return _("{numbers}: not detectable with this measurement: reliability of the difference "
+             "between the two executives' scores {difference} (CMO scale {cmo}, CIO {cio}), "
+             "power {power} to detect |{name}| = {sesoi}. This does not show that it does not "
+             "matter.").format(numbers=numbers, difference=_num(rel["difference"]),
+                               cmo=_num(rel["CMO"]), cio=_num(rel["CIO"]), power=power_text,
+                               name=name, sesoi=_num(sesoi))
 
 
 def headline_table(items: Sequence[Headline]) -> pd.DataFrame:
@@ -533,13 +584,14 @@ def headline_table(items: Sequence[Headline]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- constrained models
 CONSTRAINED_MODELS: dict[str, str] = {
-    "full": "b1 X + b2 Y + b3 X² + b4 XY + b5 Y² (all free)",
-    "shifted squared difference (SSQD)": "c (X − Y) + d (X − Y)²: b1 = −b2, b3 = b5 = −b4/2",
-    "squared difference (SQD)": "d (X − Y)²: b1 = b2 = 0, b3 = b5 = −b4/2",
-    "interaction (IA)": "b1 X + b2 Y + b4 XY",
-    "additive": "b1 X + b2 Y",
-    "null": "intercept only",
+    N_("full"): N_("b1 X + b2 Y + b3 X² + b4 XY + b5 Y² (all free)"),
+    N_("shifted squared difference (SSQD)"): "c (X − Y) + d (X − Y)²: b1 = −b2, b3 = b5 = −b4/2",
+    N_("squared difference (SQD)"): "d (X − Y)²: b1 = b2 = 0, b3 = b5 = −b4/2",
+    N_("interaction (IA)"): "b1 X + b2 Y + b4 XY",
+    N_("additive"): "b1 X + b2 Y",
+    N_("null"): N_("intercept only"),
 }
+"""The constrained models (names and constraints are message ids: shown translated)."""
 
 
 def _constrained_design(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -558,7 +610,8 @@ def model_comparison(x: Any, y: Any, z: Any, center: str | None = "pooled") -> p
 
     Each model is the polynomial with the constraints in :data:`CONSTRAINED_MODELS`, fitted by
     OLS; the Gaussian log-likelihood counts the residual variance as a parameter, as R's
-    ``AIC(lm)`` does (k = coefficients + 1). Columns: model, constraints, k, log_lik, aic, bic,
+    ``AIC(lm)`` does (k = coefficients + 1); model names and constraints in the current
+    language. Columns: model, constraints, n_parameters (k), log_lik, aic, bic,
     delta_aic, aic_weight (Akaike weights, Burnham & Anderson 2002), r2. The criteria treat pairs
     as independent (a firm in two waves counts twice) and measurement error is not corrected, so
     the comparison describes the observed scores and tends to favour simpler models.
@@ -581,7 +634,8 @@ def model_comparison(x: Any, y: Any, z: Any, center: str | None = "pooled") -> p
         rss = float(np.sum((zs - design @ coef) ** 2))
         k = design.shape[1] + 1
         log_lik = -n / 2 * (np.log(2 * np.pi * rss / n) + 1)
-        rows.append({"model": name, "constraints": text, "k": k, "log_lik": log_lik,
+        rows.append({"model": _(name), "constraints": _(text), "n_parameters": k,
+                     "log_lik": log_lik,
                      "aic": -2 * log_lik + 2 * k, "bic": -2 * log_lik + np.log(n) * k,
                      "r2": 1 - rss / tss if tss > 0 else np.nan})
     table = pd.DataFrame(rows)
@@ -590,5 +644,5 @@ def model_comparison(x: Any, y: Any, z: Any, center: str | None = "pooled") -> p
     table["delta_aic"] = table["aic"] - table["aic"].min()
     weights = np.exp(-table["delta_aic"] / 2)
     table["aic_weight"] = weights / weights.sum()
-    return table[["model", "constraints", "k", "log_lik", "aic", "bic", "delta_aic",
+    return table[["model", "constraints", "n_parameters", "log_lik", "aic", "bic", "delta_aic",
                   "aic_weight", "r2"]]

@@ -87,16 +87,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from helpers import headlines as hl
-from helpers import indicators, privacy
+from helpers import i18n, indicators, labels, privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.headlines import Headline
+from helpers.i18n import N_, _, ngettext
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import special, stats
+else:
+    special = LazyModule("scipy.special")
+    stats = LazyModule("scipy.stats")
+
+SQRT_2PI = math.sqrt(2.0 * math.pi)  # the normal density φ(z) = exp(−z²/2) / √(2π)
 
 CONTROLS = ("size_band", "industry", "country", "wave")
 """Default controls: firm-wave characteristics, as dummies (the role is not a control: every
@@ -128,10 +137,18 @@ IMPROVED = "relationship_improved"
 READINESS = "data_readiness"
 ROLES = ("CMO", "CIO")
 
-METHOD = ("firm-level cross-rater errors-in-variables regression (CMO's measures x CIO's "
-          "measures; yes/no reports corrected for misreporting from the executives' agreement, "
-          "scales per SD of the shared true score, Likert points corrected for rounding and "
-          "floor/ceiling); bootstrap over firms")
+METHOD = N_("firm-level cross-rater errors-in-variables regression (CMO's measures × CIO's "
+             "measures; yes/no reports corrected for misreporting from the executives' "
+             "agreement, scales per SD of the shared true score, Likert points corrected for "
+             "rounding and floor/ceiling); bootstrap over firms")
+"""How the headlines are estimated (an English message id: translated where it is shown)."""
+
+labels.register({INDEX: N_("Disconnect index")})
+
+
+def _language(language: str | None):
+    """Translate in ``language`` within the block (the current language when None)."""
+    return i18n.using(language or i18n.current())
 
 
 # --------------------------------------------------------------------------- the estimator
@@ -152,7 +169,7 @@ class Measure:
 def _residualise(x: np.ndarray, z: np.ndarray | None) -> np.ndarray:
     if z is None or z.shape[1] == 0:
         return x - x.mean(axis=0)
-    coef, *_ = np.linalg.lstsq(z, x, rcond=None)
+    coef, *_rest = np.linalg.lstsq(z, x, rcond=None)
     return x - z @ coef
 
 
@@ -222,8 +239,8 @@ def grouped_normal_kappa(counts: np.ndarray, low: float, high: float) -> np.ndar
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = (n * stz - st * sz) / (n * stt - st**2)
         intercept = (sz - slope * st) / n
-        kappa = np.sum(slope[:, None] * stats.norm.pdf(intercept[:, None]
-                                                       + slope[:, None] * tau[None, :]), axis=1)
+        z = intercept[:, None] + slope[:, None] * tau[None, :]
+        kappa = np.sum(slope[:, None] * np.exp(-0.5 * z * z) / SQRT_2PI, axis=1)  # φ(z)
     return np.where((n >= 2) & (slope > 0), kappa, np.nan)
 
 
@@ -316,8 +333,10 @@ class _Model:
         firm_codes, firms = pd.factorize(frame["firm_id"])
         self.firms = len(firms)
         self.rows_of_firm = [np.flatnonzero(firm_codes == g) for g in range(self.firms)]
-        # per "points" measure and role: item category indicators (rows x items x categories)
-        self._kappa_parts: list[tuple[int, str, np.ndarray, np.ndarray, float, float]] = []
+        # per scale (low, high): the item category indicators of every "points" measure and role
+        # side by side (rows x items·categories), and per such part its measure, role, weights and
+        # first item's position, so that one grouped_normal_kappa call per scale serves a draw
+        grouped: dict[tuple[int, int], tuple[list[np.ndarray], list[tuple]]] = {}
         for j, m in enumerate(measures):
             if m.kind != "points":
                 continue
@@ -329,18 +348,30 @@ class _Model:
                 scale = cb.items[ids[0]].scale
                 cats = np.arange(scale.min, scale.max + 1)
                 values = items[[f"{i}_{role.lower()}" for i in ids]].to_numpy(dtype=float)
-                onehot = (values[:, :, None] == cats[None, None, :]).astype(float)
+                # one row per dyad: the answers of every item as 0/1 indicators of the categories
+                onehot = (values[:, :, None] == cats[None, None, :]).astype(float).reshape(
+                    len(values), len(ids) * len(cats))
                 w = np.array([weights[i] for i in ids])
-                self._kappa_parts.append((j, role, onehot, w / w.sum(), scale.min, scale.max))
+                blocks, parts = grouped.setdefault((scale.min, scale.max), ([], []))
+                parts.append((j, role, w / w.sum(), sum(len(part[2]) for part in parts)))
+                blocks.append(onehot)
+        self._kappa_batches = {key: (np.hstack(blocks), parts)
+                               for key, (blocks, parts) in grouped.items()}
 
     def kappas(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = len(self.measures)
         ka, kb = np.ones(p), np.ones(p)
-        for j, role, onehot, w, low, high in self._kappa_parts:
-            kappa = grouped_normal_kappa(onehot[rows].sum(axis=0), low, high)
-            value = float(np.nansum(w * kappa) / np.sum(w[np.isfinite(kappa)])) \
-                if np.isfinite(kappa).any() else np.nan
-            (ka if role == "CMO" else kb)[j] = value
+        # a bootstrap draw repeats rows: the category counts are the draw's multiplicities times
+        # the indicators (one product, instead of gathering the drawn rows' indicators)
+        times = np.bincount(rows, minlength=self.n).astype(float)
+        for (low, high), (onehot, parts) in self._kappa_batches.items():
+            kappas = grouped_normal_kappa((times @ onehot).reshape(-1, int(high - low) + 1),
+                                          low, high)
+            for j, role, w, start in parts:
+                kappa = kappas[start:start + len(w)]
+                value = float(np.nansum(w * kappa) / np.sum(w[np.isfinite(kappa)])) \
+                    if np.isfinite(kappa).any() else np.nan
+                (ka if role == "CMO" else kb)[j] = value
         return ka, kb
 
     def estimate(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -374,42 +405,49 @@ class _Spec:
     label: str
     unit: str
     sesoi: float
-    sentence: str   # the association in words, with {direction} (higher/lower)
+    higher: str     # the association in words when the estimate is positive (a whole sentence)
+    lower: str      # ... and when it is negative
     regressor: str  # what the reliability in a "not detectable" reading is of
 
 
 def _fit_headlines(model: _Model, specs: Sequence[_Spec], conf: float, n_boot: int, seed: int,
                    note: str, extra: Mapping[str, Any]) -> list[Headline]:
     """Estimate, bootstrap and word one model's slopes (one spec per regressor)."""
-    n_unit = "firms with both executives"
+    n_unit = _("firms with both executives")
+    method = _(METHOD)
     reason = None
     if model.firms < MIN_FIRMS:
-        reason = (f"not estimable: fewer than {MIN_FIRMS} firms with both executives answering "
-                  "(the cross-rater design and the bootstrap over firms need them)")
+        reason = _("Not estimable: fewer than {minimum} firms with both executives answering "
+                   "(the cross-rater design and the bootstrap over firms need them).").format(
+                       minimum=i18n.integer(MIN_FIRMS))
     elif model.n - model.z.shape[1] - len(model.measures) < MIN_RESIDUAL_DF:
-        reason = (f"not estimable: fewer than {MIN_RESIDUAL_DF} dyads beyond the parameters "
-                  "(controls and measures) of the model")
+        reason = _("Not estimable: fewer than {minimum} dyads beyond the parameters (controls "
+                   "and measures) of the model.").format(minimum=i18n.integer(MIN_RESIDUAL_DF))
     if reason is None:
-        flat = [m.column for j, m in enumerate(model.measures)
+        flat = [labels.column(m.column) for j, m in enumerate(model.measures)
                 if np.ptp(model.a[:, j]) == 0 or np.ptp(model.b[:, j]) == 0]
         if flat:
-            reason = (f"not estimable: {', '.join(flat)} takes one value only in one "
-                      "executive's answers (no variation to relate)")
+            reason = ngettext(
+                "Not estimable: {measures} takes one value only in one executive's answers (no "
+                "variation to relate).",
+                "Not estimable: {measures} take one value only in one executive's answers (no "
+                "variation to relate).", len(flat)).format(measures="; ".join(flat))
     point = None if reason else model.estimate()
     if point is not None and not np.all(np.isfinite(point)):
-        reason = ("not estimable: the two executives' reports do not agree beyond chance on a "
-                  "measure, or their cross-rater covariances are not positive definite")
+        reason = _("Not estimable: the two executives' reports do not agree beyond chance on a "
+                   "measure, or their cross-rater covariances are not positive definite.")
     if reason:
-        return [hl.not_estimable(s.key, s.label, s.unit, reason, METHOD, n=model.firms,
+        return [hl.not_estimable(s.key, s.label, s.unit, reason, method, n=model.firms,
                                  n_unit=n_unit) for s in specs]
     draws = model.bootstrap(n_boot, seed)
     ok = np.all(np.isfinite(draws), axis=1)
     draws = draws[ok]
     if len(draws) < 0.9 * n_boot:
-        return [hl.not_estimable(s.key, s.label, s.unit, "not estimable: the estimate fails "
-                                 f"in {n_boot - len(draws)} of {n_boot} bootstrap resamples "
-                                 "(too little information in the cross-rater moments)", METHOD,
-                                 n=model.firms, n_unit=n_unit) for s in specs]
+        why = _("Not estimable: the estimate fails in {failed} of {total} bootstrap resamples "
+                "(too little information in the cross-rater moments).").format(
+                    failed=i18n.integer(n_boot - len(draws)), total=i18n.integer(n_boot))
+        return [hl.not_estimable(s.key, s.label, s.unit, why, method, n=model.firms,
+                                 n_unit=n_unit) for s in specs]
     exploratory = model.firms < CONFIRMATORY_FIRMS
     crit = (stats.t.ppf(0.5 + conf / 2, model.firms - 1) if exploratory
             else stats.norm.ppf(0.5 + conf / 2))
@@ -432,7 +470,7 @@ def _fit_headlines(model: _Model, specs: Sequence[_Spec], conf: float, n_boot: i
         out.append(Headline(
             key=s.key, label=s.label, unit=s.unit, estimate=est, ci_low=low, ci_high=high,
             p_value=p, n=model.firms, n_unit=n_unit, verdict=verdict, reading=reading,
-            method=METHOD, power=power, sesoi=s.sesoi, std_error=se, note=note,
+            method=method, power=power, sesoi=s.sesoi, std_error=se, note=note,
             extra={**extra, "dyads": model.n, "bootstrap": int(len(draws)),
                    "percentile_ci": (float(pct[0]), float(pct[1])),
                    "cross_rater_correlation": reliability,
@@ -441,33 +479,38 @@ def _fit_headlines(model: _Model, specs: Sequence[_Spec], conf: float, n_boot: i
 
 
 def _num(x: float) -> str:
-    return f"{x:.2f}".replace("-", "\u2212")
-
-
-def _p_text(p: float) -> str:
-    return hl.p_phrase(p)
+    return i18n.number(x, 2)
 
 
 def _reading(s: _Spec, est: float, low: float, high: float, p: float, power: float | None,
              verdict: str, conf: float, reliability: float, model: _Model) -> str:
-    """The reading in words: estimate and interval first, then what they support."""
-    head = (f"{s.label}: {_num(est)} {s.unit} ({conf:.0%} CI {_num(low)} to {_num(high)}, "
-            f"{_p_text(p)}; {model.firms} firms with both executives).")
+    """The reading in words: estimate and interval first, then what they support (whole
+    sentences per case; the "exploratory" banner of the report says what that means)."""
+    head = _("{label}: {estimate} {unit} ({level} CI {low} to {high}, {p}; {firms} firms with "
+             "both executives).").format(
+                 label=s.label, estimate=_num(est), unit=s.unit,
+                 level=i18n.percent(100 * conf, 0), low=_num(low), high=_num(high),
+                 p=hl.p_phrase(p), firms=i18n.integer(model.firms))
     if verdict == "exploratory":
-        return (head + f" Exploratory: only {model.firms} firms with both executives, so the "
-                "interval uses a small-sample t quantile and no conclusion is drawn.")
-    pw = "–" if power is None else f"{power:.0%}"
+        return head
+    pw = "–" if power is None else i18n.percent(100 * power, 0)
     if verdict in hl.SIGNED:
-        sentence = s.sentence.format(direction="higher" if est > 0 else "lower")
-        return (head + f" {sentence}; the interval excludes zero. An association in "
-                "cross-sectional survey data, not a demonstrated effect.")
+        return head + " " + _("{association}; the interval excludes zero. An association in "
+                              "cross-sectional survey data, not a demonstrated effect.").format(
+                                  association=s.higher if est > 0 else s.lower)
     if verdict == "no evidence":
-        return (head + " No evidence of an association: the interval includes zero, and the "
-                f"design had {pw} power to detect {s.sesoi:.2f} {s.unit}.")
-    rel = "" if not math.isfinite(reliability) else (
-        f"; the two executives' measures of {s.regressor} correlate {reliability:.2f}")
-    return (head + " Not detectable with this measurement: the interval includes zero and the "
-            f"power to detect {s.sesoi:.2f} {s.unit} is {pw}{rel}.")
+        return head + " " + _("No evidence of an association: the interval includes zero, and "
+                              "the design had {power} power to detect {sesoi} {unit}.").format(
+                                  power=pw, sesoi=_num(s.sesoi), unit=s.unit)
+    if not math.isfinite(reliability):
+        return head + " " + _("Not detectable with this measurement: the interval includes zero "
+                              "and the power to detect {sesoi} {unit} is {power}.").format(
+                                  sesoi=_num(s.sesoi), unit=s.unit, power=pw)
+    return head + " " + _("Not detectable with this measurement: the interval includes zero and "
+                          "the power to detect {sesoi} {unit} is {power}; the two executives' "
+                          "measures of {measure} correlate {correlation}.").format(
+                              sesoi=_num(s.sesoi), unit=s.unit, power=pw, measure=s.regressor,
+                              correlation=_num(reliability))
 
 
 # --------------------------------------------------------------------------- headlines
@@ -481,7 +524,7 @@ def _both_roles(survey: pd.DataFrame, cb: Codebook, construct: str) -> bool:
 def headlines(survey: pd.DataFrame, codebook: Codebook | None = None, *, conf: float = 0.95,
               controls: Sequence[str] = CONTROLS, drivers: Sequence[str] | None = None,
               n_boot: int = N_BOOT, seed: int = 20261202, min_cell: int = privacy.DEFAULT_MIN_CELL,
-              language: str = "EN") -> list[Headline]:
+              language: str | None = None) -> list[Headline]:
     """Per driver, its association with the firm's disconnect (key ``drivers.<driver_id>``).
 
     One cross-rater errors-in-variables regression (module docstring) of the disconnect index
@@ -492,50 +535,70 @@ def headlines(survey: pd.DataFrame, codebook: Codebook | None = None, *, conf: f
     other drivers constant. Drivers the survey did not ask of both executives get a "not
     estimable" row with the reason and are left out of the model. Intervals and SEs from
     ``n_boot`` bootstrap resamples of firms (seeded by ``seed``); power against
-    :data:`SESOI_BINARY` / :data:`SESOI_PER_SD`.
+    :data:`SESOI_BINARY` / :data:`SESOI_PER_SD`. Labels, units and readings are in
+    ``language`` (default: the current one, :func:`helpers.i18n.current`).
     """
+    with _language(language):
+        return _headlines(survey, codebook, conf=conf, controls=controls, drivers=drivers,
+                          n_boot=n_boot, seed=seed, min_cell=min_cell)
+
+
+def _headlines(survey: pd.DataFrame, codebook: Codebook | None, *, conf: float,
+               controls: Sequence[str], drivers: Sequence[str] | None, n_boot: int, seed: int,
+               min_cell: int) -> list[Headline]:
+    language = i18n.current()
     cb = codebook or load_codebook()
     wanted = cb.constructs_present(survey, kind="driver", among=drivers)
     asked = [d for d in wanted if _both_roles(survey, cb, d)]
     out_missing = [hl.not_estimable(
         f"drivers.{d}", cb.label(d, language), _driver_unit(cb, d),
-        "not estimable: asked of one executive only, so the cross-rater design has no second "
-        "report", METHOD) for d in wanted if d not in asked]
+        _("Not estimable: asked of one executive only, so the cross-rater design has no second "
+          "report."), _(METHOD)) for d in wanted if d not in asked]
     indicator_ids = [c for c in cb.constructs_of_kind("indicator") if cb.items_present(survey, c)]
     if not asked or not indicator_ids:
-        reason = ("not estimable: the survey asked no disconnect indicator" if asked else
-                  "not estimable: no driver was asked of both executives")
+        reason = (_("Not estimable: the survey asked no disconnect indicator.") if asked else
+                  _("Not estimable: no driver was asked of both executives."))
         return out_missing + [hl.not_estimable(f"drivers.{d}", cb.label(d, language),
-                                               _driver_unit(cb, d), reason, METHOD)
+                                               _driver_unit(cb, d), reason, _(METHOD))
                               for d in asked]
     items = [i for i in cb.items if i in survey.columns]
     measures = [Measure(d, "binary" if cb.is_binary(d) else "per_sd") for d in asked]
     measures.append(Measure(INDEX, "points", _index_items(cb, indicator_ids, items)))
     dy = _dyads(survey, cb, [m.column for m in measures], controls, min_cell)
     model = _Model(dy, cb, measures, controls)
-    specs = [_Spec(f"drivers.{d}", cb.label(d, language), _driver_unit(cb, d),
-                   SESOI_BINARY if cb.is_binary(d) else SESOI_PER_SD,
-                   (f"Firms with '{cb.label(d, language)}' (from both executives' reports, "
-                    "corrected for misreporting) have a {direction} disconnect" if cb.is_binary(d)
-                    else f"A higher '{cb.label(d, language)}' (as both executives rate it) is "
-                    "associated with a {direction} disconnect of the firm"),
-                   f"'{cb.label(d, language)}'")
-             for d in asked]
-    note = ("All drivers in one model (partial associations); the drivers come from both "
-            "executives and the disconnect from both, always paired across executives.")
+    specs = [_driver_spec(cb, d) for d in asked]
+    note = _("All drivers in one model (partial associations); the drivers come from both "
+             "executives and the disconnect from both, always paired across executives.")
     extra = {"single_executive_firm_waves": dy.single, "drivers_in_model": list(asked)}
     return out_missing + _fit_headlines(model, specs, conf, n_boot, seed, note, extra)
 
 
+def _driver_spec(cb: Codebook, d: str) -> _Spec:
+    """What a driver's headline says, in the current language (whole sentences per sign)."""
+    label = cb.label(d, i18n.current())
+    if cb.is_binary(d):
+        higher = _("Firms with “{driver}” (from both executives' reports, corrected for "
+                   "misreporting) have a larger disconnect").format(driver=label)
+        lower = _("Firms with “{driver}” (from both executives' reports, corrected for "
+                  "misreporting) have a smaller disconnect").format(driver=label)
+    else:
+        higher = _("A higher “{driver}” (as both executives rate it) goes with a larger "
+                   "disconnect of the firm").format(driver=label)
+        lower = _("A higher “{driver}” (as both executives rate it) goes with a smaller "
+                  "disconnect of the firm").format(driver=label)
+    return _Spec(f"drivers.{d}", label, _driver_unit(cb, d),
+                 SESOI_BINARY if cb.is_binary(d) else SESOI_PER_SD, higher, lower, label)
+
+
 def _driver_unit(cb: Codebook, driver: str) -> str:
-    return ("points of the disconnect index, yes vs no" if cb.is_binary(driver)
-            else "points of the disconnect index per SD")
+    return (_("points of the disconnect index, yes vs no") if cb.is_binary(driver)
+            else _("points of the disconnect index per SD"))
 
 
 def consequences(survey: pd.DataFrame, codebook: Codebook | None = None, *,
                  conf: float = 0.95, controls: Sequence[str] = CONTROLS, n_boot: int = N_BOOT,
                  seed: int = 20261203, min_cell: int = privacy.DEFAULT_MIN_CELL,
-                 language: str = "EN") -> list[Headline]:
+                 language: str | None = None) -> list[Headline]:
     """The disconnect's association with three outcomes (keys ``consequences.<outcome>``).
 
     Same cross-rater estimator as :func:`headlines` (module docstring), the disconnect index as
@@ -553,47 +616,66 @@ def consequences(survey: pd.DataFrame, codebook: Codebook | None = None, *,
       the *other* executive, the slope is the one on the firm's disconnect, which equals the
       slope on the perceived disconnect when perception errors are unbiased.
 
-    An outcome the survey did not ask of both executives gets a "not estimable" row.
+    An outcome the survey did not ask of both executives gets a "not estimable" row. Labels,
+    units and readings are in ``language`` (default: the current one).
     """
+    with _language(language):
+        return _consequences(survey, codebook, conf=conf, controls=controls, n_boot=n_boot,
+                             seed=seed, min_cell=min_cell)
+
+
+def _consequences(survey: pd.DataFrame, codebook: Codebook | None, *, conf: float,
+                  controls: Sequence[str], n_boot: int, seed: int,
+                  min_cell: int) -> list[Headline]:
+    language = i18n.current()
     cb = codebook or load_codebook()
     items = [i for i in cb.items if i in survey.columns]
     indicator_ids = [c for c in cb.constructs_of_kind("indicator") if cb.items_present(survey, c)]
     index = Measure(INDEX, "points", _index_items(cb, indicator_ids, items))
     plan = [
         (FAILURE, [index], Measure(FAILURE, "binary"), SESOI_FAILURE,
-         "probability of a failed or late joint project per point of the disconnect index",
-         "A larger disconnect is associated with a {direction} probability of a failed or "
-         "late joint project"),
+         _("probability of a failed or late joint project per point of the disconnect index"),
+         _("A larger disconnect goes with a higher probability of a failed or late joint "
+           "project"),
+         _("A larger disconnect goes with a lower probability of a failed or late joint "
+           "project")),
         (INSIGHT, [index, Measure(READINESS, "per_sd")],
          Measure(INSIGHT, "points", _score_items(cb, INSIGHT, items)), SESOI_POINTS,
-         "points of customer-insight capability per point of the disconnect index",
-         "A larger disconnect is associated with a {direction} customer-insight capability "
-         "at the same data readiness"),
+         _("points of customer-insight capability per point of the disconnect index"),
+         _("A larger disconnect goes with a higher customer-insight capability at the same "
+           "data readiness"),
+         _("A larger disconnect goes with a lower customer-insight capability at the same "
+           "data readiness")),
         (IMPROVED, [index], Measure(IMPROVED, "points", _score_items(cb, IMPROVED, items)),
          SESOI_POINTS,
-         "answer points of 'relationship improved' per point of the disconnect index",
-         "A larger disconnect is associated with a {direction} rating of how much the "
-         "relationship improved"),
+         _("answer points of “relationship improved” per point of the disconnect index"),
+         _("A larger disconnect goes with a higher rating of how much the relationship "
+           "improved"),
+         _("A larger disconnect goes with a lower rating of how much the relationship "
+           "improved")),
     ]
     out: list[Headline] = []
     dy = None
-    for outcome, regressors, target, sesoi, unit, sentence in plan:
+    for outcome, regressors, target, sesoi, unit, higher, lower in plan:
         key, label = f"consequences.{outcome}", cb.label(outcome, language)
         needed = [m.column for m in (*regressors, target) if m.column != INDEX]
         absent = [c for c in needed if not _both_roles(survey, cb, c)]
         if absent or not indicator_ids:
-            what = ", ".join(cb.label(c, language) for c in absent) or "the disconnect indicators"
-            out.append(hl.not_estimable(key, label, unit, f"not estimable: needs {what} asked "
-                                        "of both executives", METHOD))
+            why = (_("Not estimable: needs {what} asked of both executives.").format(
+                       what="; ".join(cb.label(c, language) for c in absent)) if absent else
+                   _("Not estimable: needs the disconnect indicators asked of both "
+                     "executives."))
+            out.append(hl.not_estimable(key, label, unit, why, _(METHOD)))
             continue
         if dy is None:
             cols = [INDEX, FAILURE, INSIGHT, IMPROVED, READINESS]
             dy = _dyads(survey, cb, cols, controls, min_cell)
         model = _Model(dy, cb, [*regressors, target], controls)
-        spec = _Spec(key, label, unit, sesoi, sentence, "the disconnect")
-        held = " Data readiness (per SD) is held constant." if outcome == INSIGHT else ""
-        note = ("The disconnect of one executive meets the outcome reported by the other, both "
-                "ways." + held)
+        spec = _Spec(key, label, unit, sesoi, higher, lower, _("the disconnect"))
+        note = (_("The disconnect of one executive meets the outcome reported by the other, "
+                  "both ways. Data readiness (per SD) is held constant.") if outcome == INSIGHT
+                else _("The disconnect of one executive meets the outcome reported by the "
+                       "other, both ways."))
         out += _fit_headlines(model, [spec], conf, n_boot, seed,
                               note, {"single_executive_firm_waves": dy.single})[:1]
     return out

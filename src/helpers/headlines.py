@@ -41,11 +41,42 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from helpers import i18n
+from helpers.i18n import N_
+
 VERDICTS = ("positive", "negative", "no evidence", "not detectable", "exploratory",
             "not estimable")
 SIGNED = ("positive", "negative")
 ADEQUATE_POWER = 0.8
 """Power below which an interval that includes zero reads "not detectable", not "no evidence"."""
+
+VERDICT_WORDS = {
+    "positive": N_("positive association"),
+    "negative": N_("negative association"),
+    "no evidence": N_("no evidence of an effect of the size that matters"),
+    "not detectable": N_("not detectable with this sample"),
+    "exploratory": N_("exploratory (too few units for a verdict)"),
+    "not estimable": N_("not estimable"),
+    "withheld": N_("withheld to protect a small group"),
+}
+"""What a verdict code says to a reader (English message ids; :func:`verdict_words` translates).
+``withheld`` is not a verdict of :func:`verdict`: it marks a row the privacy layer blanked."""
+
+ROLE_GAP_WORDS = {
+    "positive": N_("CMOs higher"),
+    "negative": N_("CIOs higher"),
+    "no evidence": N_("no evidence of a gap of the size that matters"),
+}
+"""The signed verdicts of a CMO − CIO difference, where "positive association" would mislead."""
+
+
+def verdict_words(verdict: str, language: str | None = None, *, difference: bool = False) -> str:
+    """The verdict code ``verdict`` as words in the reader's language (``"no evidence"`` → "no
+    evidence of an effect of the size that matters"); ``difference=True`` reads the signed
+    verdicts of a CMO − CIO difference as "CMOs higher" / "CIOs higher". An unknown code is
+    returned as it is (never an empty cell)."""
+    words = (ROLE_GAP_WORDS.get(verdict) if difference else None) or VERDICT_WORDS.get(verdict)
+    return i18n.gettext(words, language) if words else str(verdict)
 
 
 @dataclass(frozen=True)
@@ -145,18 +176,25 @@ def adjusted_p(p_values: Sequence[float], adjust: str) -> np.ndarray:
     return out
 
 
-def format_p(p: float | None) -> str:
-    """A p-value as journals print it: ``"< .001"`` or three decimals without the leading zero."""
+def format_p(p: float | None, language: str | None = None) -> str:
+    """A p-value as journals print it, in the reader's locale: ``"< .001"`` or three decimals
+    without the leading zero in English (APA); ``"< 0,001"`` / ``"0,012"`` with the decimal comma
+    (and the leading zero, as German, Dutch and Danish journals print it) in DE, NL and DA."""
     if p is None or not math.isfinite(p):
         return "–"
+    if i18n.decimal_symbol(language) == ".":
+        if p < 0.001:
+            return "< .001"
+        return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
     if p < 0.001:
-        return "< .001"
-    return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
+        return "< " + i18n.number(0.001, 3, language)
+    return i18n.number(min(p, 1.0), 3, language)
 
 
-def p_phrase(p: float | None) -> str:
-    """``"p < .001"`` or ``"p = .012"``: a p-value inside a sentence."""
-    text = format_p(p)
+def p_phrase(p: float | None, language: str | None = None) -> str:
+    """``"p < .001"`` or ``"p = .012"`` (``"p = 0,012"`` in DE, NL, DA): a p-value inside a
+    sentence."""
+    text = format_p(p, language)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 

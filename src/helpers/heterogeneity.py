@@ -28,13 +28,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from helpers.headlines import adjusted_p, p_phrase
+from helpers.i18n import _
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import special
+else:
+    special = LazyModule("scipy.special")
 
 KEY = "headlines"
 """The results-file entry holding a report's headline table (:func:`helpers.headlines.table`)."""
@@ -96,16 +102,18 @@ def segment_tests(reports: Iterable[tuple[Mapping[str, Any] | None, Mapping[str,
                 continue
             entry["est"].append(float(row["estimate"]))
             entry["se"].append(se)
+    from helpers import labels
+
     out = []
     for (key, dim), e in found.items():
         row = {"key": key, "label": e["label"], "dimension": dim, "parts": len(e["est"]),
                "left_out": e["left_out"], "q": math.nan, "df": math.nan, "p_value": math.nan,
                "p_holm": math.nan, "reading": ""}
         if dim in NOT_INDEPENDENT:
-            row["reading"] = ("not tested: the same firms answer in every wave, so the wave "
-                              "reports are not independent samples")
+            row["reading"] = _("not tested: the same firms answer in every wave, so the wave "
+                               "reports are not independent samples")
         elif len(e["est"]) < 2:
-            row["reading"] = "not tested: fewer than two segments with an estimate"
+            row["reading"] = _("not tested: fewer than two segments with an estimate")
         else:
             row["q"], row["df"], row["p_value"] = cochran_q(e["est"], e["se"])
         out.append(row)
@@ -115,10 +123,11 @@ def segment_tests(reports: Iterable[tuple[Mapping[str, Any] | None, Mapping[str,
         table.loc[tested, "p_holm"] = adjusted_p(table.loc[tested, "p_value"].to_numpy(), "holm")
         for i in table.index[tested]:
             p = table.at[i, "p_holm"]
+            dimension = labels.column(table.at[i, "dimension"])
             table.at[i, "reading"] = (
-                f"the {table.at[i, 'dimension']} segments differ (Holm-corrected "
-                f"{p_phrase(p)})" if p < alpha else
-                f"no detectable difference between {table.at[i, 'dimension']} segments "
-                f"(Holm-corrected {p_phrase(p)}): read the whole-sample estimate")
+                _("the {dimension} segments differ (Holm-corrected {p})") if p < alpha else
+                _("no detectable difference between {dimension} segments "
+                  "(Holm-corrected {p}): read the whole-sample estimate")).format(
+                dimension=dimension, p=p_phrase(p))
     return table
 

@@ -13,16 +13,26 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
-from statsmodels.stats.multitest import multipletests
 
+from helpers import i18n, labels
 from helpers.codebook import Codebook, Item, load_codebook
 from helpers.headlines import p_phrase
+from helpers.i18n import N_, _, ngettext
+from helpers import LazyModule, lazy_function
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import optimize, special, stats
+    from statsmodels.stats.multitest import multipletests
+else:
+    optimize = LazyModule("scipy.optimize")
+    special = LazyModule("scipy.special")
+    stats = LazyModule("scipy.stats")
+    multipletests = lazy_function("statsmodels.stats.multitest", "multipletests")
 
 ROLES: tuple[str, str] = ("CMO", "CIO")
 
@@ -191,7 +201,7 @@ def _noncentral_t_ci(t: float, df: float, conf: float) -> tuple[float, float]:
         half = 1.0 + np.sqrt(1 + t * t / (2 * df))  # about one SD of t around its ncp
         lo, hi = t - half, t + half
         f_lo, f_hi = f(lo), f(hi)
-        for _ in range(60):
+        for _attempt in range(60):
             if f_lo > 0 > f_hi:
                 return float(optimize.brentq(f, lo, hi, xtol=1e-10))
             if f_lo <= 0:
@@ -224,7 +234,8 @@ def _paired_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) ->
     n = len(cmo)
     row = _empty_row(variable, "paired", PAIRED_MEASURE, n_cmo=n, n_cio=n, n_pairs=n)
     if n < MIN_PAIRS:  # the count itself is not named: it may be a suppressed cell
-        row["note"] = f"not estimable: a paired test needs at least {MIN_PAIRS} complete pairs"
+        row["note"] = _("not estimable: a paired test needs at least {minimum} complete "
+                        "pairs").format(minimum=i18n.integer(MIN_PAIRS))
     if n == 0:
         return row
     diff = cmo - cio
@@ -233,8 +244,8 @@ def _paired_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) ->
         return row
     sd = diff.std(ddof=1)
     if not sd > 0:
-        row["note"] = ("not estimable: every pair differs by the same amount (no variance in "
-                       "the differences)")
+        row["note"] = _("not estimable: every pair differs by the same amount (no variance in "
+                        "the differences)")
         return row
     res = stats.ttest_rel(cmo, cio)
     ci = res.confidence_interval(conf)
@@ -259,10 +270,11 @@ def _welch_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) -> 
     row.update(mean_cmo=cmo.mean() if n1 else np.nan, mean_cio=cio.mean() if n2 else np.nan)
     row["difference"] = row["mean_cmo"] - row["mean_cio"]
     if n1 < MIN_PER_ROLE or n2 < MIN_PER_ROLE:
-        row["note"] = f"not estimable: Welch's test needs at least {MIN_PER_ROLE} answers per role"
+        row["note"] = _("not estimable: Welch's test needs at least {minimum} answers per "
+                        "role").format(minimum=i18n.integer(MIN_PER_ROLE))
         return row
     if not (cmo.var(ddof=1) > 0 or cio.var(ddof=1) > 0):
-        row["note"] = "not estimable: no variance within either role"
+        row["note"] = _("not estimable: no variance within either role")
         return row
     res = stats.ttest_ind(cmo, cio, equal_var=False)
     ci = res.confidence_interval(conf)
@@ -281,7 +293,7 @@ def _welch_row(variable: str, cmo: np.ndarray, cio: np.ndarray, conf: float) -> 
 def _adjust(table: pd.DataFrame, method: str) -> pd.Series:
     """Multiplicity-adjusted p-values within each ``method`` family (NaN p-values left out)."""
     adjusted = pd.Series(np.nan, index=table.index)
-    for _, fam in table.groupby("method", sort=False):
+    for _key, fam in table.groupby("method", sort=False):
         p = fam["p_value"].dropna()
         if len(p):
             adjusted.loc[p.index] = multipletests(p.to_numpy(), method=method)[1]
@@ -445,9 +457,18 @@ def choose_construct(df: pd.DataFrame, codebook: Codebook, requested: str | None
                         f"(e.g. {codebook.label(prefer)}); the survey asked none")
 
 
+EFFECT_WORDS = {PAIRED_MEASURE: N_("Cohen's dz"), WELCH_MEASURE: N_("Hedges' g")}
+"""The effect measures in words (``d_z`` and ``g`` are what journals print)."""
+
+
+def _not_estimable_prefix() -> str:
+    return _("not estimable: {reason}").split("{reason}")[0]
+
+
 def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "paired",
             alpha: float = 0.05) -> str:
-    """Plain-English summary of a :func:`compare_roles` table: which gaps are significant.
+    """A summary in words of a :func:`compare_roles` table: which gaps are significant (whole
+    sentences, in the current language).
 
     Uses ``p_adjusted`` when present (the multiple-testing corrected p-value), else ``p_value``.
     """
@@ -455,41 +476,124 @@ def reading(comparison: pd.DataFrame, labels: dict[str, str], method: str = "pai
     pcol = "p_adjusted" if "p_adjusted" in rows.columns else "p_value"
     p_values = pd.to_numeric(rows[pcol], errors="coerce")
     tested = rows[p_values.notna()]
-    basis = ("within-firm pairs" if method == "paired" else "all respondents (Welch)")
+    paired = method == "paired"
     untested = _untested(rows[p_values.isna()])
     if tested.empty:  # no verdict without a test: say why instead of "no difference"
-        return f"On {basis}, no comparison can be reported in this segment ({untested})."
+        return (_("On within-firm pairs, no comparison can be reported in this segment "
+                  "({reasons}).") if paired else
+                _("On all respondents (Welch), no comparison can be reported in this segment "
+                  "({reasons}).")).format(reasons=untested)
     sig = tested[p_values[tested.index] < alpha].sort_values("effect_size", key=abs,
                                                               ascending=False)
+    tail = ""
     if len(tested) < len(rows):
-        untested = (f" {len(rows) - len(tested)} of {len(rows)} comparisons are not reported "
-                    f"({untested}).")
-    else:
-        untested = ""
+        missing = len(rows) - len(tested)
+        names = ", ".join(str(labels.get(v, v)) for v in rows.loc[p_values.isna(), "variable"])
+        tail = " " + ngettext("{k} of {n} comparisons is not reported ({names}; the table's "
+                              "notes say why).",
+                              "{k} of {n} comparisons are not reported ({names}; the table's "
+                              "notes say why).",
+                              missing).format(k=i18n.integer(missing),
+                                              n=i18n.integer(len(rows)), names=names)
+    values = {"n": i18n.integer(len(tested)), "k": i18n.integer(len(sig)),
+              "alpha": i18n.number(alpha, 2)}
+    corrected = pcol == "p_adjusted"
     if sig.empty:
-        return (f"On {basis}, none of the {len(tested)} indicators tested differs between CMOs "
-                f"and CIOs at the {alpha:.2f} level"
-                f"{' after correction for multiple testing' if pcol == 'p_adjusted' else ''}."
-                + untested)
+        if paired and corrected:
+            text = ngettext("On within-firm pairs, the {n} indicator tested does not differ "
+                            "between CMOs and CIOs at the {alpha} level after correction for "
+                            "multiple testing.",
+                            "On within-firm pairs, none of the {n} indicators tested differs "
+                            "between CMOs and CIOs at the {alpha} level after correction for "
+                            "multiple testing.", len(tested))
+        elif paired:
+            text = ngettext("On within-firm pairs, the {n} indicator tested does not differ "
+                            "between CMOs and CIOs at the {alpha} level.",
+                            "On within-firm pairs, none of the {n} indicators tested differs "
+                            "between CMOs and CIOs at the {alpha} level.", len(tested))
+        elif corrected:
+            text = ngettext("On all respondents (Welch), the {n} indicator tested does not "
+                            "differ between CMOs and CIOs at the {alpha} level after correction "
+                            "for multiple testing.",
+                            "On all respondents (Welch), none of the {n} indicators tested "
+                            "differs between CMOs and CIOs at the {alpha} level after correction "
+                            "for multiple testing.", len(tested))
+        else:
+            text = ngettext("On all respondents (Welch), the {n} indicator tested does not "
+                            "differ between CMOs and CIOs at the {alpha} level.",
+                            "On all respondents (Welch), none of the {n} indicators tested "
+                            "differs between CMOs and CIOs at the {alpha} level.", len(tested))
+        return text.format(**values) + tail
     parts = []
-    for _, r in sig.iterrows():
-        higher = "CMOs" if r["difference"] > 0 else "CIOs"
-        parts.append(f"{labels.get(r['variable'], r['variable'])}: {higher} higher by "
-                     f"{abs(r['difference']):.2f} points ({r['effect_measure']} = "
-                     f"{r['effect_size']:.2f}, {p_phrase(r[pcol])})")
-    corrected = " (p-values corrected for multiple testing)" if pcol == "p_adjusted" else ""
-    return (f"On {basis}, {len(sig)} of {len(tested)} indicators tested differ between CMOs and "
-            f"CIOs{corrected}. " + "; ".join(parts) + "." + untested)
+    for _i, r in sig.iterrows():
+        text = (_("{label}: CMOs higher by {gap} points ({measure} = {effect}, {p})")
+                if r["difference"] > 0 else
+                _("{label}: CIOs higher by {gap} points ({measure} = {effect}, {p})"))
+        measure = EFFECT_WORDS.get(r["effect_measure"])
+        parts.append(text.format(label=labels.get(r["variable"], r["variable"]),
+                                 gap=i18n.number(abs(r["difference"]), 2),
+                                 measure=_(measure) if measure else r["effect_measure"],
+                                 effect=i18n.number(r["effect_size"], 2),
+                                 p=p_phrase(r[pcol])))
+    if len(tested) == 1:
+        first = (_("On within-firm pairs, the only indicator tested differs between CMOs and "
+                   "CIOs.") if paired else
+                 _("On all respondents (Welch), the only indicator tested differs between CMOs "
+                   "and CIOs."))
+    elif paired and corrected:
+        first = ngettext("On within-firm pairs, {k} of {n} indicators tested differs between CMOs "
+                         "and CIOs (p-values corrected for multiple testing).",
+                         "On within-firm pairs, {k} of {n} indicators tested differ between CMOs "
+                         "and CIOs (p-values corrected for multiple testing).", len(sig))
+    elif paired:
+        first = ngettext("On within-firm pairs, {k} of {n} indicators tested differs between CMOs "
+                         "and CIOs.",
+                         "On within-firm pairs, {k} of {n} indicators tested differ between CMOs "
+                         "and CIOs.", len(sig))
+    elif corrected:
+        first = ngettext("On all respondents (Welch), {k} of {n} indicators tested differs "
+                         "between CMOs and CIOs (p-values corrected for multiple testing).",
+                         "On all respondents (Welch), {k} of {n} indicators tested differ "
+                         "between CMOs and CIOs (p-values corrected for multiple testing).",
+                         len(sig))
+    else:
+        first = ngettext("On all respondents (Welch), {k} of {n} indicators tested differs "
+                         "between CMOs and CIOs.",
+                         "On all respondents (Welch), {k} of {n} indicators tested differ "
+                         "between CMOs and CIOs.", len(sig))
+    return (first.format(**values) + " " + _("{findings}.").format(findings="; ".join(parts))
+            + tail)
 
 
 def _untested(rows: pd.DataFrame) -> str:
     """Why rows of a comparison have no p-value: their notes, else small-group suppression."""
     notes = rows["note"] if "note" in rows.columns else pd.Series(dtype=object)
-    reasons = list(dict.fromkeys(str(n).removeprefix("not estimable: ") for n in notes
+    prefix = _not_estimable_prefix()
+    reasons = list(dict.fromkeys(str(n).removeprefix(prefix) for n in notes
                                  if isinstance(n, str) and n))
     if not reasons or notes.astype(str).eq("").any():
-        reasons.append("groups below the minimum cell size are not shown")
+        reasons.append(_("groups below the minimum cell size are not shown"))
     return "; ".join(reasons)
+
+
+labels.register({
+    "effect_size": N_("Effect size"),
+    "effect_ci_low": N_("Effect size CI lower"),
+    "effect_ci_high": N_("Effect size CI upper"),
+}, counts={"n_pairs"})
+
+
+def shown_comparison(comparison: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """A :func:`compare_roles` table as the report shows it: the indicator by its label, the
+    effect measure in words, ``p_adjusted`` named as adjusted."""
+    out = comparison.assign(
+        indicator=comparison["variable"].map(lambda v: labels.get(v, v)),
+        effect_measure=comparison["effect_measure"].map(
+            lambda m: _(EFFECT_WORDS[m]) if m in EFFECT_WORDS else m).where(
+            pd.to_numeric(comparison["effect_size"], errors="coerce").notna(), ""))
+    cols = ["indicator", "n_pairs", "mean_cmo", "mean_cio", "difference", "ci_low", "ci_high",
+            "effect_measure", "effect_size", "p_value", "p_adjusted", "note"]
+    return out[[c for c in cols if c in out.columns]]
 
 
 FIRM_FIELDS = ["country", "industry", "size_band"]

@@ -77,16 +77,21 @@ from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow as pa
-import pyreadstat
-from openpyxl.utils.exceptions import InvalidFileException
 
+from helpers import LazyModule
 from helpers.errors import DataError, Issue, quote, shorten
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    import openpyxl
+    import pyreadstat
+else:  # only Excel, SPSS and Stata files need them (openpyxl alone costs ~0.2 s to import)
+    openpyxl = LazyModule("openpyxl")
+    pyreadstat = LazyModule("pyreadstat")
 
 EXTENSION_FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
@@ -824,6 +829,8 @@ def _xlsx_grid(file: Path, sheet: str | int | None) -> tuple[pd.DataFrame, str, 
     The workbook is opened in openpyxl's read-only mode and the sheet's XML is streamed row by
     row, after :func:`check_xlsx_size`; the grid may have at most ``excel_limits()[1]`` cells.
     """
+    from openpyxl.utils.exceptions import InvalidFileException  # openpyxl: on first use
+
     check_xlsx_size(file)
     try:
         with open(file, "rb") as handle:  # closed even when openpyxl fails half-way

@@ -4,7 +4,7 @@
 complete cases of the variables the model uses (formula, ``cluster`` and ``weights`` columns),
 fits the statsmodels estimator and returns a :class:`ModelResult` whose ``tidy()`` (one row per
 term), ``glance()`` (one row per model) and ``summary()`` (text) read the same way for every kind,
-so that the batch can stack them across segments and draw forest plots.
+so that the batch can stack them across segments (the index's tables of key estimates).
 
 Kinds: ``ols``, ``wls`` (``weights=`` column), ``logit``, ``probit``, ``poisson``,
 ``ordered_logit``, ``ordered_probit`` (statsmodels ``OrderedModel``) and ``mixed`` (``MixedLM``
@@ -48,19 +48,31 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import patsy
-import statsmodels.formula.api as smf
-from scipy import stats
-from statsmodels.miscmodels.ordinal_model import OrderedModel
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.outliers_influence import variance_inflation_factor
 
+from helpers import i18n, labels as column_labels
 from helpers.errors import DataError
-from helpers.headlines import format_p
+from helpers.headlines import p_phrase
+from helpers.i18n import N_, _, ngettext
+from helpers import LazyModule, lazy_function
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    import statsmodels.formula.api as smf
+    from scipy import stats
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+else:
+    OrderedModel = LazyModule("statsmodels.miscmodels.ordinal_model:OrderedModel")
+    smf = LazyModule("statsmodels.formula.api")
+    stats = LazyModule("scipy.stats")
+    multipletests = lazy_function("statsmodels.stats.multitest", "multipletests")
+    variance_inflation_factor = lazy_function("statsmodels.stats.outliers_influence",
+                                              "variance_inflation_factor")
 
 KINDS = (
     "ols", "wls", "logit", "probit", "poisson", "ordered_logit", "ordered_probit", "mixed",
@@ -72,6 +84,15 @@ GLANCE_COLUMNS = [
     "aic", "bic", "loglik", "cov_type", "group_var", "resid_var", "icc",
 ]
 INTERCEPT = "Intercept"
+
+column_labels.register({
+    "n_dropped": N_("Rows dropped (missing values)"),
+    "n_clusters": N_("Clusters"), "df_resid": N_("Residual df"),
+    "df_inference": N_("df of the tests"), "adj_r2": N_("Adjusted R²"),
+    "pseudo_r2": N_("Pseudo R²"),
+    "loglik": N_("Log-likelihood"), "cov_type": N_("Covariance"),
+    "group_var": N_("Group variance"), "resid_var": N_("Residual variance"), "icc": N_("ICC"),
+}, counts={"n_dropped", "n_clusters"})
 
 # ─── minimums: below these a model is not fitted (NotEstimable says which one failed) ──────────
 # Issue "Inference that holds" may raise them (small-cluster corrections, events per parameter);
@@ -395,12 +416,14 @@ def _complete_cases(
     outcome = formula.split("~", 1)[0].strip()
     frame = _prepare_outcome(frame, outcome, kind, formula)
     try:
-        endog, _ = patsy.dmatrices(formula, frame, NA_action="drop", return_type="dataframe")
+        endog, _design = patsy.dmatrices(formula, frame, NA_action="drop",
+                                         return_type="dataframe")
     except patsy.PatsyError as exc:
         raise ValueError(f"cannot build the design matrix of {formula!r}: {exc}") from exc
     frame = frame.loc[endog.index]
     if frame.empty:
-        raise NotEstimable(f"no complete cases: every row misses a variable of {formula!r}")
+        raise NotEstimable(_("no complete cases: every row misses a variable of the model "
+                             "{formula}").format(formula=formula))
     _check_outcome(kind, endog, outcome)
     # a category seen only in rows just dropped would become an all-zero (aliased) column
     frame = _patsy_friendly(frame)
@@ -463,13 +486,20 @@ def _check_outcome(kind: str, endog: pd.DataFrame, outcome: str) -> None:
 
 
 def _cases(n: int) -> str:
-    return f"{n} complete case{'s' if n != 1 else ''}"
+    return ngettext("{n} complete case", "{n} complete cases", n).format(n=i18n.integer(n))
 
 
 def _few_clusters(cluster: str, n_clusters: int, n: int, mixed: bool = False) -> str:
-    what = "a random intercept" if mixed else "cluster-robust standard errors"
-    return (f"the {_cases(n)} come from {n_clusters} cluster{'s' if n_clusters != 1 else ''} "
-            f"of '{cluster}'; {what} need{'s' if mixed else ''} at least {MIN_CLUSTERS}")
+    clusters = ngettext("{k} cluster", "{k} clusters", n_clusters).format(
+        k=i18n.integer(n_clusters))
+    if mixed:
+        text = _("the {cases} come from {clusters} of '{cluster}'; a random intercept needs at "
+                 "least {minimum}")
+    else:
+        text = _("the {cases} come from {clusters} of '{cluster}'; cluster-robust standard "
+                 "errors need at least {minimum}")
+    return text.format(cases=_cases(n), clusters=clusters, cluster=column_labels.column(cluster),
+                       minimum=i18n.integer(MIN_CLUSTERS))
 
 
 def _n_parameters(kind: str, design: pd.DataFrame, endog: pd.DataFrame) -> int:
@@ -515,27 +545,32 @@ def _require_estimable(formula: str, frame: pd.DataFrame, kind: str, cluster: st
         if n_clusters < MIN_CLUSTERS:
             raise NotEstimable(_few_clusters(cluster, n_clusters, n, mixed=kind == "mixed"))
         if kind == "mixed" and frame[cluster].value_counts().max() < MIN_MIXED_CLUSTER_SIZE:
-            raise NotEstimable(
-                f"every cluster of '{cluster}' has one complete case: a random intercept needs "
-                f"at least one cluster with {MIN_MIXED_CLUSTER_SIZE} (else its variance is the "
-                "residual variance)")
+            raise NotEstimable(_(
+                "every cluster of '{cluster}' has one complete case: a random intercept needs "
+                "at least one cluster with {minimum} (else its variance is the residual "
+                "variance)").format(cluster=column_labels.column(cluster),
+                                    minimum=i18n.integer(MIN_MIXED_CLUSTER_SIZE)))
     _require_outcome_variation(kind, endog, outcome, n)
     for factor, info in design.design_info.factor_infos.items():
         if info.type == "categorical" and len(info.categories) < MIN_FACTOR_LEVELS:
-            raise NotEstimable(
-                f"{factor.name()} has one category among the {_cases(n)}; a factor needs at "
-                f"least {MIN_FACTOR_LEVELS}")
+            raise NotEstimable(_(
+                "{factor} has one category among the {cases}; a factor needs at least "
+                "{minimum}").format(factor=column_labels.term(factor.name()), cases=_cases(n),
+                                    minimum=i18n.integer(MIN_FACTOR_LEVELS)))
     k = _n_parameters(kind, design, endog)
     if n - k < MIN_RESIDUAL_DF:
-        raise NotEstimable(
-            f"{_cases(n)} for {k} parameters: the model needs at least {k + MIN_RESIDUAL_DF} "
-            "(more cases than parameters)")
+        raise NotEstimable(_(
+            "{cases} for {k} parameters: the model needs at least {minimum} (more cases than "
+            "parameters)").format(cases=_cases(n), k=i18n.integer(k),
+                                  minimum=i18n.integer(k + MIN_RESIDUAL_DF)))
     aliased = aliased_terms(design)
     if aliased:
-        verb = "is an exact linear combination" if len(aliased) == 1 else \
-            "are exact linear combinations"
-        raise NotEstimable(f"{', '.join(aliased)} {verb} of the other terms among the "
-                           f"{_cases(n)} (aliased: the design is rank deficient)")
+        raise NotEstimable(ngettext(
+            "{terms} is an exact linear combination of the other terms among the {cases} "
+            "(aliased: the design is rank deficient)",
+            "{terms} are exact linear combinations of the other terms among the {cases} "
+            "(aliased: the design is rank deficient)", len(aliased)).format(
+                terms=", ".join(column_labels.term(a) for a in aliased), cases=_cases(n)))
 
 
 def _require_outcome_variation(kind: str, endog: pd.DataFrame, outcome: str, n: int) -> None:
@@ -547,20 +582,28 @@ def _require_outcome_variation(kind: str, endog: pd.DataFrame, outcome: str, n: 
         fewest = min(events, n - events)
         if fewest < MIN_EVENTS:
             only = 1 if events else 0
-            raise NotEstimable(
-                f"the outcome {outcome} has one category only ({only}) among the {_cases(n)}; "
-                f"a {kind} needs at least {MIN_EVENTS} case{'s' if MIN_EVENTS > 1 else ''} "
-                "with 0 and with 1")
+            raise NotEstimable(ngettext(
+                "the outcome {outcome} has one category only ({only}) among the {cases}; a "
+                "{kind} model needs at least {minimum} case with 0 and with 1",
+                "the outcome {outcome} has one category only ({only}) among the {cases}; a "
+                "{kind} model needs at least {minimum} cases with 0 and with 1",
+                MIN_EVENTS).format(outcome=column_labels.column(outcome), only=only,
+                                   cases=_cases(n), kind=kind,
+                                   minimum=i18n.integer(MIN_EVENTS)))
         return
     if kind == "poisson":
         if int((values > 0).sum()) < MIN_EVENTS:
-            raise NotEstimable(f"the count {outcome} is 0 in all {_cases(n)}")
+            raise NotEstimable(_("the count {outcome} is 0 in all {cases}").format(
+                outcome=column_labels.column(outcome), cases=_cases(n)))
         return
     distinct = (values != 0).any(axis=0).sum() if endog.shape[1] > 1 else len(np.unique(values))
     if distinct < MIN_OUTCOME_VALUES:
-        what = "has one category only" if kind in _ORDERED else "does not vary (one value)"
-        raise NotEstimable(f"the outcome {outcome} {what} among the {_cases(n)}; the model "
-                           f"needs at least {MIN_OUTCOME_VALUES} different values")
+        text = (_("the outcome {outcome} has one category only among the {cases}; the model "
+                  "needs at least {minimum} different values") if kind in _ORDERED else
+                _("the outcome {outcome} does not vary (one value) among the {cases}; the "
+                  "model needs at least {minimum} different values"))
+        raise NotEstimable(text.format(outcome=column_labels.column(outcome), cases=_cases(n),
+                                       minimum=i18n.integer(MIN_OUTCOME_VALUES)))
 
 
 def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
@@ -818,9 +861,9 @@ def _ordered_margins(result: ModelResult, alpha: float) -> pd.DataFrame:
     terms = list(raw.model.exog_names)[: ame.shape[0]]
     levels = result.outcome_levels or ()
     table = _normal_table(
-        [term for term in terms for _ in levels], ame.ravel(), np.sqrt(np.diag(cov)), alpha
+        [term for term in terms for _level in levels], ame.ravel(), np.sqrt(np.diag(cov)), alpha
     )
-    table.insert(1, "level", [level for _ in terms for level in levels])
+    table.insert(1, "level", [level for _term in terms for level in levels])
     return table
 
 
@@ -879,7 +922,7 @@ def _stars(p_value: float, thresholds: Sequence[float]) -> str:
 
 
 def _number(value: Any, digits: int) -> str:
-    return "" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+    return "" if value is None or pd.isna(value) else i18n.number(value, digits, grouping=False)
 
 
 def compare(
@@ -918,22 +961,30 @@ def compare(
     rows += _fit_rows(results, digits)
     table = pd.DataFrame(rows, columns=["term", *results])
     levels = sorted(stars, reverse=True)
-    legend = ", ".join(f"{'*' * (i + 1)} p<{level:g}" for i, level in enumerate(levels))
-    table.attrs["note"] = f"{legend}; standard errors in parentheses" + (
-        f"; {len(omitted)} control terms estimated but not shown" if omitted else "")
+    legend = ", ".join(f"{'*' * (i + 1)} p<{_alpha(level)}" for i, level in enumerate(levels))
+    table.attrs["note"] = (ngettext(
+        "{legend}; standard errors in parentheses; {n} control term estimated but not shown.",
+        "{legend}; standard errors in parentheses; {n} control terms estimated but not shown.",
+        len(omitted)) if omitted else _("{legend}; standard errors in parentheses.")).format(
+            legend=legend, n=i18n.integer(len(omitted)))
     return table
+
+
+def _alpha(level: float) -> str:
+    """A significance level as written in the reader's locale (0.05, 0,05)."""
+    return f"{level:g}".replace(".", i18n.decimal_symbol())
 
 
 def _fit_rows(results: Mapping[str, ModelResult], digits: int) -> list[dict[str, str]]:
     """The N / Clusters / R² / Pseudo R² / AIC rows of :func:`compare`."""
     glances = {name: result.glance().iloc[0] for name, result in results.items()}
     rows = [
-        {"term": "N", **{name: str(int(g["n"])) for name, g in glances.items()}},
-        {"term": "Clusters",
-         **{name: "" if pd.isna(g["n_clusters"]) else str(int(g["n_clusters"]))
+        {"term": "N", **{name: i18n.integer(g["n"]) for name, g in glances.items()}},
+        {"term": _("Clusters"),
+         **{name: "" if pd.isna(g["n_clusters"]) else i18n.integer(g["n_clusters"])
             for name, g in glances.items()}},
     ]
-    for label, column in (("R²", "r2"), ("Pseudo R²", "pseudo_r2")):
+    for label, column in (("R²", "r2"), (_("Pseudo R²"), "pseudo_r2")):
         if any(pd.notna(g[column]) for g in glances.values()):
             rows.append({"term": label,
                          **{name: _number(g[column], digits) for name, g in glances.items()}})
@@ -967,7 +1018,7 @@ def build_formula(outcome: str, predictors: Sequence[str], controls: Sequence[st
     if data is None:
         kept, used = list(predictors), list(controls)
     else:
-        kept, used, _ = _formula_parts(outcome, predictors, controls, data)
+        kept, used, _dropped = _formula_parts(outcome, predictors, controls, data)
     terms = list(kept) + [f"C({c})" for c in used]
     return f"{outcome} ~ " + (" + ".join(terms) if terms else "1")
 
@@ -985,7 +1036,8 @@ def _formula_parts(outcome: str, predictors: Sequence[str], controls: Sequence[s
     """(predictors kept, controls kept, {predictor left out: why}) among the complete cases of
     the outcome, the predictors and the controls present in ``data``."""
     numeric = {p: pd.to_numeric(data[p], errors="coerce") for p in predictors}
-    dropped = {p: "not answered in this segment" for p in predictors if numeric[p].isna().all()}
+    dropped = {p: _("not answered in this segment") for p in predictors
+               if numeric[p].isna().all()}
     kept = [p for p in predictors if p not in dropped]
     used = [c for c in controls if c in data.columns]
     while True:
@@ -998,7 +1050,7 @@ def _formula_parts(outcome: str, predictors: Sequence[str], controls: Sequence[s
         if not flat and not flat_controls:
             return kept, used, dropped
         for p in flat:
-            dropped[p] = f"one value in all {_cases(int(rows.sum()))}"
+            dropped[p] = _("one value in all {cases}").format(cases=_cases(int(rows.sum())))
         kept = [p for p in kept if p not in flat]
         used = [c for c in used if c not in flat_controls]
 
@@ -1034,20 +1086,21 @@ def try_fit(formula: str, data: pd.DataFrame, **kwargs: Any) -> ModelResult | st
         return str(exc)
     except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
         message = exc.issues[0].message if isinstance(exc, DataError) else str(exc)
-        return f"the estimation failed ({type(exc).__name__}: {message})"
+        return _("the estimation failed ({error}: {message})").format(
+            error=type(exc).__name__, message=message)
     problems = [w for w in caught if issubclass(w.category, unusable)]
     if problems:  # not reported as an estimate, so its other warnings (overflow, ...) go too
-        kinds = sorted({_UNUSABLE_FIT.get(w.category.__name__, w.category.__name__)
-                        for w in problems})
-        return "the estimation " + " and ".join(kinds)
+        kinds = sorted({w.category.__name__ for w in problems})
+        return "; ".join(_(_UNUSABLE_FIT[k]) if k in _UNUSABLE_FIT else
+                         _("the estimation raised {warning}").format(warning=k) for k in kinds)
     for w in caught:  # a usable fit: its warnings are passed on as they came
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return result
 
 
-_UNUSABLE_FIT = {"ConvergenceWarning": "did not converge",
-                 "HessianInversionWarning": "gave no usable standard errors",
-                 "PerfectSeparationWarning": "found perfect separation"}
+_UNUSABLE_FIT = {"ConvergenceWarning": N_("the estimation did not converge"),
+                 "HessianInversionWarning": N_("the estimation gave no usable standard errors"),
+                 "PerfectSeparationWarning": N_("the estimation found perfect separation")}
 
 
 @dataclass(frozen=True)
@@ -1071,10 +1124,12 @@ class ModelSet:
     not_applicable: dict[str, str]
 
     def note(self) -> str:
-        """The sentences a comparison table appends for the models it does not show."""
-        return ("".join(f"; {name}: not estimable in this segment ({why})"
-                        for name, why in self.not_estimable.items())
-                + "".join(f"; {name}: not applicable (needs {needs})"
+        """The sentences a comparison table appends for the models it does not show (each a
+        whole sentence with a leading space; empty when every model is shown)."""
+        return ("".join(" " + _("{model}: not estimable in this segment ({reason}).").format(
+                            model=name, reason=why) for name, why in self.not_estimable.items())
+                + "".join(" " + _("{model}: not applicable (needs {needs}).").format(
+                              model=name, needs=needs)
                           for name, needs in self.not_applicable.items()))
 
 
@@ -1109,7 +1164,8 @@ def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[s
         res = try_fit(build_formula(outcome, predictors, controls, data), data, kind=kind,
                       cluster=cluster)
         if isinstance(res, str):
-            rows.append(pd.DataFrame([{"outcome": outcome, "note": f"not estimable: {res}"}]))
+            rows.append(pd.DataFrame([{"outcome": outcome, "note": _(
+                "not estimable: {reason}").format(reason=res)}]))
             continue
         t = res.tidy()
         rows.append(t[t["term"].isin(predictors)].assign(outcome=outcome, n=res.n, note=""))
@@ -1122,8 +1178,9 @@ def fit_each(data: pd.DataFrame, outcomes: Sequence[str], predictors: Sequence[s
 
 def reading(result: ModelResult, labels: Mapping[str, str], *, outcome: str,
             alpha: float = 0.05) -> str:
-    """Plain-English reading of the labelled terms of a model: the association, its size and
-    interval first, then p (``< .001`` or three decimals).
+    """Reading in words of the labelled terms of a model: the association, its size and
+    interval first, then p (``< .001`` or three decimals); in the current language, whole
+    sentences per case (one term or several; higher or lower).
 
     Worded as associations ("is associated with a lower …"), never as causes: the models are fit
     on cross-sectional survey data where the same respondent reports both sides.
@@ -1131,18 +1188,32 @@ def reading(result: ModelResult, labels: Mapping[str, str], *, outcome: str,
     t = result.tidy()
     t = t[t["term"].isin(labels)]
     sig = t[t["p_value"] < alpha]
-    conf = f"{100 * (1 - alpha):g} %"
-    verb_n = "is" if len(sig) == 1 else "are"
-    noun = "term" if len(t) == 1 else "terms"
-    head = (f"{len(sig)} of {len(t)} {noun} {verb_n} associated with {outcome} at p < {alpha:g} "
-            f"(n = {result.n}"
-            + (f", {result.n_clusters} firms" if getattr(result, "n_clusters", None) else "")
-            + ").")
+    level = i18n.percent(100 * (1 - alpha), 0)
+    clusters = getattr(result, "n_clusters", None)
+    sample = (_("n = {n}, {firms} firms").format(n=i18n.integer(result.n),
+                                                  firms=i18n.integer(clusters))
+              if clusters else _("n = {n}").format(n=i18n.integer(result.n)))
+    if len(t) == 1:
+        head = (_("The one term shown is associated with {outcome} at p < {alpha} ({sample}).")
+                if len(sig) else
+                _("The one term shown is not associated with {outcome} at p < {alpha} "
+                  "({sample})."))
+    else:
+        head = ngettext("{significant} of {total} terms is associated with {outcome} at "
+                        "p < {alpha} ({sample}).",
+                        "{significant} of {total} terms are associated with {outcome} at "
+                        "p < {alpha} ({sample}).", len(sig))
+    head = head.format(significant=i18n.integer(len(sig)), total=i18n.integer(len(t)),
+                       outcome=outcome, alpha=_alpha(alpha), sample=sample)
     parts = []
-    for _, r in sig.sort_values("estimate").iterrows():
-        direction = "lower" if r["estimate"] < 0 else "higher"
-        p = format_p(float(r["p_value"]))
-        parts.append(f"{labels[r['term']]} is associated with a {direction} {outcome} "
-                     f"({r['estimate']:+.2f}, {conf} CI {r['ci_low']:+.2f} to "
-                     f"{r['ci_high']:+.2f}, p {p if p.startswith('<') else '= ' + p})")
-    return head + (" " + "; ".join(parts) + "." if parts else "")
+    for _row_index, r in sig.sort_values("estimate").iterrows():
+        text = (_("{term} is associated with a lower {outcome} ({estimate}, {level} CI {low} "
+                  "to {high}, {p}).") if r["estimate"] < 0 else
+                _("{term} is associated with a higher {outcome} ({estimate}, {level} CI {low} "
+                  "to {high}, {p})."))
+        parts.append(text.format(
+            term=labels[r["term"]], outcome=outcome,
+            estimate=i18n.number(r["estimate"], 2, sign=True), level=level,
+            low=i18n.number(r["ci_low"], 2, sign=True), high=i18n.number(r["ci_high"], 2, sign=True),
+            p=p_phrase(float(r["p_value"]))))
+    return " ".join([head, *parts])

@@ -38,21 +38,29 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.stats.multitest import multipletests
 
+from helpers import i18n, labels
 from helpers.codebook import Codebook
 from helpers.headlines import format_p
+from helpers.i18n import N_, _, ngettext
 from helpers.indicators import DISCONNECT_INDEX, ROLES
 from helpers.privacy import suppress_small_groups
+from helpers import LazyModule, lazy_function
 
-TOP_BOX_RULE = ("Agreeing = the top-2 box of the scale (4 \"agree\" or 5 \"strongly agree\" on the "
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    import statsmodels.api as sm
+    from statsmodels.stats.multitest import multipletests
+else:
+    sm = LazyModule("statsmodels.api")
+    multipletests = lazy_function("statsmodels.stats.multitest", "multipletests")
+
+TOP_BOX_RULE = N_("Agreeing = the top-2 box of the scale (4 \"agree\" or 5 \"strongly agree\" on the "
                 "five-point items), the sentence as worded (reverse-keyed items not flipped).")
-CLUSTER_RULE = ("Gap = share of CMOs − share of CIOs agreeing, in percentage points, from a linear "
+CLUSTER_RULE = N_("Gap = share of CMOs − share of CIOs agreeing, in percentage points, from a linear "
                 "probability model agree ~ role over every respondent who answered, with standard "
                 "errors clustered by firm (a firm's CMO and CIO, and a firm in two waves, are not "
                 "independent) and t(G − 1) intervals, G = firms.")
@@ -84,16 +92,16 @@ def share_gap(agree: Any, is_cmo: Any, clusters: Any, conf: float = 0.95) -> dic
                            "n_clusters": int(len(np.unique(g))), "note": ""}
     n_cmo, n_cio = int((x == 1).sum()), int((x == 0).sum())
     if n_cmo == 0 or n_cio == 0:
-        out["note"] = "not estimable: answers from one role only"
+        out["note"] = _("not estimable: answers from one role only")
         return out
     out["estimate"] = float(y[x == 1].mean() - y[x == 0].mean())
     if out["n_clusters"] < 2:
-        out["note"] = "not estimable: a firm-clustered interval needs at least 2 firms"
+        out["note"] = _("not estimable: a firm-clustered interval needs at least 2 firms")
         return out
     resid = y - np.where(x == 1, y[x == 1].mean(), y[x == 0].mean())
     if not np.any(np.abs(resid) > 1e-12):
-        out["note"] = ("no interval: within each role everyone gave the same answer, so the "
-                       "sampling error cannot be estimated")
+        out["note"] = _("no interval: within each role everyone gave the same answer, so the "
+                        "sampling error cannot be estimated")
         return out
     design = np.column_stack([np.ones_like(x), x])
     alpha = 1 - conf
@@ -111,8 +119,22 @@ def share_gap(agree: Any, is_cmo: Any, clusters: Any, conf: float = 0.95) -> dic
 
 # --------------------------------------------------------------------------- the item table
 def _asked(item_roles: Sequence[str]) -> str:
+    """``both``, ``CMOs only``, ``CIOs only`` or ``neither`` (codes; :data:`ASKED_WORDS`)."""
     roles = [r for r in ROLES if r in item_roles]
     return "both" if len(roles) == 2 else (f"{roles[0]}s only" if roles else "neither")
+
+
+ASKED_WORDS = {"both": N_("both roles"), "CMOs only": N_("CMOs only"),
+               "CIOs only": N_("CIOs only"), "neither": N_("neither role")}
+"""The ``asked`` codes of the item table in words."""
+ONE_ROLE_NOTES = {"CMOs only": N_("asked of CMOs only: no gap (compared item by item)"),
+                  "CIOs only": N_("asked of CIOs only: no gap (compared item by item)"),
+                  "neither": N_("asked of neither role: no gap")}
+LEVEL_WORDS = {"scalar": N_("scalar"), "partial scalar": N_("partial scalar"),
+               "metric": N_("metric"), "partial metric": N_("partial metric"),
+               "configural": N_("configural"), "none": N_("none"),
+               "not tested": N_("not tested")}
+"""Measurement-invariance levels in words."""
 
 
 def item_gaps(survey: pd.DataFrame, codebook: Codebook, constructs: Sequence[str] | None = None,
@@ -145,7 +167,8 @@ def item_gaps(survey: pd.DataFrame, codebook: Codebook, constructs: Sequence[str
                 n = row[f"n_{r.lower()}"]
                 row[f"share_{r.lower()}"] = 100 * row[f"agree_{r.lower()}"] / n if n else np.nan
             if row["asked"] != "both":
-                row["note"] = f"asked of {row['asked']}: no gap (compared item by item)"
+                one_role = ONE_ROLE_NOTES[row["asked"]]
+                row["note"] = _(one_role)
             else:
                 gap = share_gap(agree, (r_ans == "CMO").to_numpy(), survey.loc[answered, firm],
                                 conf)
@@ -185,8 +208,8 @@ def protect(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
         small += [f"_agree_{r}", f"_disagree_{r}"]
     shown = suppress_small_groups(t, ["n_cmo", "n_cio", "n_firms", *small], GAP_VALUES, min_cell)
     blanked = shown[small].apply(lambda s: s.astype(str).str.startswith("<")).any(axis=1)
-    shown.loc[blanked, "note"] = (f"not shown: fewer than {min_cell} respondents of a role agree "
-                                  "(or disagree)")
+    shown.loc[blanked, "note"] = _("not shown: fewer than {min_cell} respondents of a role agree "
+                                   "(or disagree)").format(min_cell=i18n.integer(min_cell))
     out = shown.drop(columns=[*small, "agree_cmo", "agree_cio"])
     out.attrs = dict(shown.attrs)
     return out
@@ -213,7 +236,11 @@ def mutual_blame(table: pd.DataFrame, alpha: float = 0.05) -> dict[str, pd.DataF
 
 
 def _pct(v: float) -> str:
-    return f"{float(v):.0f} %"
+    return i18n.percent(v, 0)
+
+
+def _points(v: float) -> str:
+    return i18n.number(v, 0, sign=True)
 
 
 def item_reading(table: pd.DataFrame, construct_labels: Mapping[str, str],
@@ -222,38 +249,66 @@ def item_reading(table: pd.DataFrame, construct_labels: Mapping[str, str],
     compared = table[table["asked"] == "both"]
     tested = compared[pd.to_numeric(compared["p_adjusted"], errors="coerce").notna()]
     if tested.empty:
-        return ("No item-level gap can be reported in this segment (too few respondents or "
-                "firms per item, or shares not shown to protect small groups).")
+        return _("No item-level gap can be reported in this segment (too few respondents or "
+                 "firms per item, or shares not shown to protect small groups).")
     sig = _significant(tested, alpha)
     adjust = table.attrs.get("adjust", "holm")
-    how = f"{adjust}-corrected " if adjust else ""
-    parts = [f"Of {len(tested)} items asked of both roles, {len(sig)} show a gap between CMOs "
-             f"and CIOs in the share agreeing ({how}p < {alpha:.2f}, firm-clustered)."]
+    values = {"n": i18n.integer(len(tested)), "k": i18n.integer(len(sig)),
+              "alpha": i18n.number(alpha, 2),
+              "method": {"holm": "Holm", "bonferroni": "Bonferroni",
+                         "fdr_bh": "Benjamini–Hochberg"}.get(adjust or "", str(adjust))}
+    if len(tested) == 1 and adjust:
+        first = (_("The only item asked of both roles shows a gap between CMOs and CIOs in the "
+                   "share agreeing ({method}-corrected p < {alpha}, firm-clustered).") if len(sig)
+                 else _("The only item asked of both roles shows no gap between CMOs and CIOs in "
+                        "the share agreeing ({method}-corrected p < {alpha}, firm-clustered)."))
+    elif len(tested) == 1:
+        first = (_("The only item asked of both roles shows a gap between CMOs and CIOs in the "
+                   "share agreeing (p < {alpha}, firm-clustered).") if len(sig)
+                 else _("The only item asked of both roles shows no gap between CMOs and CIOs in "
+                        "the share agreeing (p < {alpha}, firm-clustered)."))
+    elif adjust:
+        first = ngettext("Of {n} items asked of both roles, {k} shows a gap between CMOs and CIOs "
+                         "in the share agreeing ({method}-corrected p < {alpha}, firm-clustered).",
+                         "Of {n} items asked of both roles, {k} show a gap between CMOs and CIOs "
+                         "in the share agreeing ({method}-corrected p < {alpha}, firm-clustered).",
+                         len(sig))
+    else:
+        first = ngettext("Of {n} items asked of both roles, {k} shows a gap between CMOs and CIOs "
+                         "in the share agreeing (p < {alpha}, firm-clustered).",
+                         "Of {n} items asked of both roles, {k} show a gap between CMOs and CIOs "
+                         "in the share agreeing (p < {alpha}, firm-clustered).", len(sig))
+    parts = [first.format(**values)]
     blame = mutual_blame(tested, alpha)
     for c, rows in blame.items():
         sides = []
-        for _, r in rows.sort_values("keyed_gap", ascending=False).iterrows():
-            who = "CMOs" if r["gap"] > 0 else "CIOs"
-            sides.append(f"more {who} agree that \"{r['label']}\" ({_pct(r['share_cmo'])} of CMOs "
-                         f"vs {_pct(r['share_cio'])} of CIOs, gap {r['gap']:+.0f} points, CI "
-                         f"{r['ci_low']:+.0f} to {r['ci_high']:+.0f})")
+        for _i, r in rows.sort_values("keyed_gap", ascending=False).iterrows():
+            side = (_("more CMOs agree that “{wording}” ({cmo} of CMOs vs {cio} of CIOs, gap "
+                      "{gap} points, CI {low} to {high})") if r["gap"] > 0 else
+                    _("more CIOs agree that “{wording}” ({cmo} of CMOs vs {cio} of CIOs, gap "
+                      "{gap} points, CI {low} to {high})"))
+            sides.append(side.format(wording=r["label"], cmo=_pct(r["share_cmo"]),
+                                     cio=_pct(r["share_cio"]), gap=_points(r["gap"]),
+                                     low=_points(r["ci_low"]), high=_points(r["ci_high"])))
         if rows["disconnect"].iloc[0] == "higher_is_worse":  # friction: each blames the other
-            parts.append(f"{construct_labels.get(c, c)}: mutual blame — " + "; ".join(sides)
-                         + ". Each side sees the friction in the other; averaged into one "
-                           "construct score these gaps cancel, so a small construct-level "
-                           "difference here is not agreement.")
+            text = _("{construct}: mutual blame — {sides}. Each side sees the friction in the "
+                     "other; averaged into one construct score these gaps cancel, so a small "
+                     "construct-level difference here is not agreement.")
         else:
-            parts.append(f"{construct_labels.get(c, c)}: gaps in opposite directions — "
-                         + "; ".join(sides) + ". Averaged into one construct score these gaps "
-                         "cancel, so a small construct-level difference here is not agreement.")
+            text = _("{construct}: gaps in opposite directions — {sides}. Averaged into one "
+                     "construct score these gaps cancel, so a small construct-level difference "
+                     "here is not agreement.")
+        parts.append(text.format(construct=construct_labels.get(c, c), sides="; ".join(sides)))
     others = sig[~sig["construct"].isin(list(blame))]
     if len(others):
-        parts.append("Other gaps: " + "; ".join(
-            f"\"{r['label']}\" ({_pct(r['share_cmo'])} of CMOs vs {_pct(r['share_cio'])} of CIOs, "
-            f"{r['gap']:+.0f} points)" for _, r in others.iterrows()) + ".")
+        listed = "; ".join(
+            _("“{wording}” ({cmo} of CMOs vs {cio} of CIOs, {gap} points)").format(
+                wording=r["label"], cmo=_pct(r["share_cmo"]), cio=_pct(r["share_cio"]),
+                gap=_points(r["gap"])) for _i, r in others.iterrows())
+        parts.append(_("Other gaps: {listed}.").format(listed=listed))
     if not blame:
-        parts.append("No construct has significant item gaps in opposite directions (no mutual "
-                     "blame).")
+        parts.append(_("No construct has significant item gaps in opposite directions (no mutual "
+                       "blame)."))
     return " ".join(parts)
 
 
@@ -263,9 +318,48 @@ def _step(result: Any, step: str) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
+def _delta(x: float) -> str:
+    return i18n.number(x, 3, sign=True)
+
+
 def _deltas(row: pd.Series) -> str:
-    return (f"ΔCFI {row['delta_cfi']:+.3f}, ΔRMSEA {row['delta_rmsea']:+.3f}, "
-            f"ΔSRMR {row['delta_srmr']:+.3f}")
+    return (f"ΔCFI {_delta(row['delta_cfi'])}, ΔRMSEA {_delta(row['delta_rmsea'])}, "
+            f"ΔSRMR {_delta(row['delta_srmr'])}")
+
+
+def item_name(codebook: Codebook | None, item_id: str) -> str:
+    """An item as a reader names it: "item 2" (:meth:`helpers.codebook.Codebook.item_ref`),
+    never the variable name ``trust_2``."""
+    return codebook.item_ref(item_id, construct=False) if codebook is not None else item_id
+
+
+def _constraint_name(codebook: Codebook | None, constraint: str) -> str:
+    """A freed equality constraint in words: ``trust_3~1`` → "intercept of item 3",
+    ``mutual_trust=~trust_3`` → "loading of item 3"."""
+    c = constraint.strip()
+    if "=~" in c:
+        return _("loading of {item}").format(item=item_name(codebook, c.split("=~")[1].strip()))
+    if c.endswith("~1"):
+        return _("intercept of {item}").format(item=item_name(codebook, c[:-2].strip()))
+    return item_name(codebook, c)
+
+
+def _freed_items(freed: Any, codebook: Codebook | None = None) -> str:
+    """The freed constraints (``trust_1~1, mutual_trust=~trust_3``) in words ("intercept of
+    item 1, loading of item 3")."""
+    return ", ".join(_constraint_name(codebook, f) for f in str(freed or "").split(",")
+                     if f.strip())
+
+
+def _not_comparable(why: str) -> str:
+    return _("not comparable: {why}").format(why=why)
+
+
+def reason_text(reason: str) -> str:
+    """A reason without its "not comparable: " start (in the current language), to quote it
+    inside a sentence that already says so."""
+    prefix = _("not comparable: {why}").split("{why}")[0]
+    return reason[len(prefix):] if prefix and reason.startswith(prefix) else reason
 
 
 def _shared_verdicts(survey: pd.DataFrame, codebook: Codebook, constructs: Sequence[str],
@@ -284,7 +378,7 @@ def _shared_verdicts(survey: pd.DataFrame, codebook: Codebook, constructs: Seque
     return table if needed <= set(table.columns) else None
 
 
-def _ladder_row(c: str, result: Any) -> dict[str, Any]:
+def _ladder_row(c: str, result: Any, cb: Codebook | None = None) -> dict[str, Any]:
     """Level, Δs, freed constraints and reason of one construct's own ladder."""
     row: dict[str, Any] = {"level": result.level, "freed": ", ".join(result.freed)}
     scalar, metric = _step(result, "scalar"), _step(result, "metric")
@@ -292,27 +386,29 @@ def _ladder_row(c: str, result: Any) -> dict[str, Any]:
         row.update({k: scalar[k] for k in ("delta_cfi", "delta_rmsea", "delta_srmr")})
     if result.holds("scalar"):
         row["comparable"] = True
-        row["reason"] = ("comparable: scalar invariance holds" if scalar["verdict"] == "holds"
-                         else "comparable: partial scalar invariance (intercept of "
-                         + ", ".join(f.removesuffix("~1") for f in result.freed
-                                     if f.endswith("~1")) + " freed)")
+        row["reason"] = (_("comparable: scalar invariance holds") if scalar["verdict"] == "holds"
+                         else _("comparable: partial scalar invariance ({freed} "
+                                "freed)").format(freed=_freed_items(", ".join(
+                                    f for f in result.freed if f.endswith("~1")), cb)))
     elif scalar is not None and scalar["verdict"] == "does not hold":
         first = result.partial[(result.partial["step"] == "scalar")
                                & (result.partial["freed"] == "")]
         full = _deltas(first.iloc[0]) if len(first) else _deltas(scalar)
-        tried = [f for f in str(scalar["freed"]).split(", ") if f]
-        row["reason"] = ("not comparable: intercepts differ between roles (scalar invariance "
-                         f"fails: {full}"
-                         + (f"; still {_deltas(scalar)} with the intercept of "
-                            + ", ".join(f.removesuffix("~1") for f in tried) + " freed"
-                            if tried else "")
-                         + "); compared item by item")
+        tried = _freed_items(scalar["freed"], cb)
+        row["reason"] = _not_comparable(
+            _("intercepts differ between roles (scalar invariance fails: {deltas}; still "
+              "{still} with {freed} freed); compared item by item").format(
+                deltas=full, still=_deltas(scalar), freed=tried) if tried else
+            _("intercepts differ between roles (scalar invariance fails: {deltas}); compared "
+              "item by item").format(deltas=full))
     elif metric is not None and metric["verdict"] == "does not hold":
-        row["reason"] = (f"not comparable: loadings differ between roles (metric invariance "
-                         f"fails: {_deltas(metric)}); compared item by item")
+        row["reason"] = _not_comparable(
+            _("loadings differ between roles (metric invariance fails: {deltas}); compared item "
+              "by item").format(deltas=_deltas(metric)))
     else:
-        why = "; ".join(result.notes) or f"invariance reached: {result.level}"
-        row["reason"] = f"not comparable: {why}"
+        why = "; ".join(result.notes) or _("invariance reached: {level}").format(
+            level=_(LEVEL_WORDS.get(str(result.level), str(result.level))))
+        row["reason"] = _not_comparable(why)
     return row
 
 
@@ -323,11 +419,11 @@ def _shared_deltas(v: pd.Series, step: str) -> str:
     for k, name in (("cfi", "ΔCFI"), ("rmsea", "ΔRMSEA"), ("srmr", "ΔSRMR")):
         value = pd.to_numeric(pd.Series([v.get(f"delta_{k}_{step}")]), errors="coerce").iloc[0]
         if pd.notna(value):
-            parts.append(f"{name} {value:+.3f}")
+            parts.append(f"{name} {_delta(value)}")
     return ", ".join(parts)
 
 
-def _shared_row(v: pd.Series) -> dict[str, Any]:
+def _shared_row(v: pd.Series, cb: Codebook | None = None) -> dict[str, Any]:
     """A row of the measurement report's verdict table in this module's terms."""
     comparable = bool(v["means_comparable"])
     level = str(v["level"])
@@ -335,26 +431,38 @@ def _shared_row(v: pd.Series) -> dict[str, Any]:
     d_cfi = pd.to_numeric(pd.Series([v["delta_cfi_scalar"]]), errors="coerce").iloc[0]
     row: dict[str, Any] = {"level": level, "freed": freed, "comparable": comparable,
                            "delta_cfi": d_cfi}
+    level_words = _(LEVEL_WORDS.get(level, level))
     if comparable:
-        row["reason"] = ("comparable: scalar invariance holds" if level == "scalar" else
-                         "comparable: partial scalar invariance (" + freed + " freed)")
+        row["reason"] = (_("comparable: scalar invariance holds") if level == "scalar" else
+                         _("comparable: partial scalar invariance ({freed} "
+                           "freed)").format(freed=_freed_items(freed, cb)))
     elif level in ("metric", "partial metric") and pd.notna(d_cfi) and d_cfi <= -0.010:
         # Chen (2007) fails a step only at ΔCFI <= -.010: the intercepts are what differ
-        row["reason"] = ("not comparable: intercepts differ between roles (scalar invariance "
-                         f"fails: {_shared_deltas(v, 'scalar')}"
-                         + (f" with {freed} freed" if freed else "") + "); compared item by item")
+        row["reason"] = _not_comparable(
+            _("intercepts differ between roles (scalar invariance fails: {deltas} with {freed} "
+              "freed); compared item by item").format(
+                deltas=_shared_deltas(v, "scalar"), freed=_freed_items(freed, cb)) if freed else
+            _("intercepts differ between roles (scalar invariance fails: {deltas}); compared "
+              "item by item").format(deltas=_shared_deltas(v, "scalar")))
     elif level == "configural" and pd.notna(d_metric := pd.to_numeric(
             pd.Series([v.get("delta_cfi_metric")]), errors="coerce").iloc[0]) and d_metric <= -0.010:
-        row["reason"] = (f"not comparable: loadings differ between roles (metric invariance fails: "
-                         f"{_shared_deltas(v, 'metric')}); compared item by item")
+        row["reason"] = _not_comparable(
+            _("loadings differ between roles (metric invariance fails: {deltas}); compared item "
+              "by item").format(deltas=_shared_deltas(v, "metric")))
     elif level != "none":
-        row["reason"] = (f"not comparable: scalar invariance not established in these data (level "
-                         f"reached: {level}" + (f"; {v['note']}" if v["note"] else "")
-                         + "); compared item by item")
+        row["reason"] = _not_comparable(
+            _("scalar invariance not established in these data (level reached: {level}; "
+              "{note}); compared item by item").format(level=level_words, note=v["note"])
+            if v["note"] else
+            _("scalar invariance not established in these data (level reached: {level}); "
+              "compared item by item").format(level=level_words))
     else:
-        row["reason"] = f"not comparable: {v['note'] or 'invariance level ' + level}"
+        row["reason"] = _not_comparable(
+            str(v["note"]) if v["note"] else _("invariance level: {level}").format(
+                level=level_words))
     if isinstance(v.get("tested_with"), str) and v["tested_with"]:
-        row["reason"] += f" (tested with {v['tested_with']})"
+        row["reason"] = _("{reason} (tested with {method})").format(reason=row["reason"],
+                                                                    method=v["tested_with"])
     return row
 
 
@@ -387,25 +495,28 @@ def construct_verdicts(survey: pd.DataFrame, codebook: Codebook,
         rows[c] = row
         one_role = [i for i in items if set(ROLES) - set(cb.items[i].roles)]
         if one_role:
-            row["reason"] = ("not comparable: the roles answer different items ("
-                             + ", ".join(f"{i} asked of {_asked(cb.items[i].roles)}"
-                                         for i in one_role)
-                             + "); compared item by item")
+            row["reason"] = _not_comparable(
+                _("the roles answer different items ({items}); compared item by item").format(
+                    items=", ".join(_("{item} asked of {who}").format(
+                        item=item_name(cb, i), who=_(ASKED_WORDS[_asked(cb.items[i].roles)]))
+                        for i in one_role)))
         elif len(items) < 2:
-            row["reason"] = ("not comparable: fewer than two items asked, so measurement "
-                             "invariance cannot be tested; compared item by item")
+            row["reason"] = _not_comparable(
+                _("fewer than two items asked, so measurement invariance cannot be tested; "
+                  "compared item by item"))
         elif (min(int((survey[items].notna().all(axis=1) & (roles == r)).sum())
                   for r in ROLES) < min_cell
               or survey.loc[survey[items].notna().all(axis=1), firm].nunique() < min_cell):
-            row["reason"] = (f"not comparable: invariance not tested (fewer than {min_cell} "
-                             "complete answers in a role, or answers from fewer than "
-                             f"{min_cell} firms)")
+            row["reason"] = _not_comparable(
+                _("invariance not tested (fewer than {min_cell} complete answers in a role, or "
+                  "answers from fewer than {min_cell} firms)").format(
+                    min_cell=i18n.integer(min_cell)))
         else:
             testable.append(c)
     table = _shared_verdicts(survey, cb, testable, min_cell) if shared and testable else None
     for c in testable:
         if table is not None and c in set(table["construct"]):
-            rows[c].update(_shared_row(table.set_index("construct").loc[c]))
+            rows[c].update(_shared_row(table.set_index("construct").loc[c], cb))
             continue
         try:
             with warnings.catch_warnings():
@@ -413,9 +524,10 @@ def construct_verdicts(survey: pd.DataFrame, codebook: Codebook,
                 result = invariance(survey, [c], role, groups=("CIO", "CMO"), codebook=cb,
                                     strict=False)
         except Exception as exc:  # noqa: BLE001 - a model that fails is a verdict, not a crash
-            rows[c]["reason"] = f"not comparable: invariance model not estimable ({exc})"
+            rows[c]["reason"] = _not_comparable(
+                _("invariance model not estimable ({error})").format(error=exc))
             continue
-        rows[c].update(_ladder_row(c, result))
+        rows[c].update(_ladder_row(c, result, cb))
     out = pd.DataFrame(list(rows.values()), columns=VERDICT_COLUMNS)
     out["comparable"] = out["comparable"].astype(bool)
     return out
@@ -428,12 +540,13 @@ def index_verdict(verdicts: pd.DataFrame, constituents: Sequence[str],
     v = verdicts.set_index("construct")
     failing = [c for c in constituents if c not in v.index or not bool(v.at[c, "comparable"])]
     if not constituents:
-        return False, "not comparable: no indicator to average"
+        return False, _not_comparable(_("no indicator to average"))
     if failing:
-        return False, ("not comparable: it averages indicators whose means are not comparable "
-                       "between roles (" + ", ".join(labels.get(c, c) for c in failing)
-                       + "); see the item table")
-    return True, "comparable: every indicator it averages is"
+        return False, _not_comparable(
+            _("it averages indicators whose means are not comparable between roles "
+              "({indicators}); see the item table").format(
+                indicators=", ".join(labels.get(c, c) for c in failing)))
+    return True, _("comparable: every indicator it averages is")
 
 
 def mark_not_comparable(comparison: pd.DataFrame, verdicts: pd.DataFrame,
@@ -451,9 +564,10 @@ def mark_not_comparable(comparison: pd.DataFrame, verdicts: pd.DataFrame,
         if col in out.columns:
             out[col] = out[col].astype(object).where(~hit, np.nan)
     out["note"] = out["note"].astype(object)
-    out.loc[hit, "note"] = [reasons[v] + ("" if "item by item" in reasons[v] or
-                                          "item table" in reasons[v] else "; see the item table")
-                            for v in out.loc[hit, key]]
+    out.loc[hit, "note"] = [
+        reasons[v] if _("compared item by item") in reasons[v] or _("see the item table")
+        in reasons[v] else _("{reason}; see the item table").format(reason=reasons[v])
+        for v in out.loc[hit, key]]
     out.attrs = dict(comparison.attrs)
     out.attrs["not_comparable"] = int(hit.sum())
     return out
@@ -463,22 +577,26 @@ def verdict_reading(verdicts: pd.DataFrame, labels: Mapping[str, str],
                     index_ok: bool) -> str:
     """Which construct means the profile compares, and why the others are not, in words."""
     if verdicts.empty:
-        return "No indicator construct to test for measurement invariance."
+        return _("No indicator construct to test for measurement invariance.")
     ok = verdicts[verdicts["comparable"]]
     no = verdicts[~verdicts["comparable"]]
     parts = []
     if len(ok):
-        parts.append("Construct means are compared between CMOs and CIOs for "
-                     + ", ".join(labels.get(c, c) for c in ok["construct"])
-                     + " (scalar invariance holds, at least partially).")
+        parts.append(_("Construct means are compared between CMOs and CIOs for {constructs} "
+                       "(scalar invariance holds, at least partially).").format(
+            constructs=", ".join(labels.get(c, c) for c in ok["construct"])))
     if len(no):
-        parts.append("They are not compared for " + "; ".join(
-            f"{labels.get(r.construct, r.construct)} ({r.reason.removeprefix('not comparable: ')})"
-            for r in no.itertuples()) + ". For these, read the item table.")
-    parts.append("The disconnect index is " + ("compared: every indicator it averages is "
-                                               "comparable." if index_ok else
-                                               "not compared: it averages indicators that are "
-                                               "not comparable."))
+        listed = "; ".join(_("{construct} ({reason})").format(
+            construct=labels.get(r.construct, r.construct),
+            reason=reason_text(str(r.reason))) for r in no.itertuples())
+        parts.append((_("They are not compared for {constructs}. For these, read the item "
+                        "table.") if len(ok) else
+                      _("Construct means are not compared for {constructs}. For these, read the "
+                        "item table.")).format(constructs=listed))
+    parts.append(_("The disconnect index is compared: every indicator it averages is "
+                   "comparable.") if index_ok else
+                 _("The disconnect index is not compared: it averages indicators that are not "
+                   "comparable."))
     return " ".join(parts)
 
 
@@ -491,11 +609,37 @@ def p_text(p: Any) -> str:
 
 
 def shown_columns(table: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """The columns of a :func:`protect`-ed item table that the report shows, constructs by label
-    and p values as printed text."""
-    out = table.assign(construct=table["construct"].map(lambda c: labels.get(c, c)),
+    """The columns of a :func:`protect`-ed item table that the report shows, constructs by label,
+    who was asked in words and p values as printed text (in the reader's locale)."""
+    out = table.assign(indicator=table["construct"].map(lambda c: labels.get(c, c)),
+                       wording=table["label"],
+                       asked=table["asked"].map(lambda a: _(ASKED_WORDS.get(a, a))),
                        p_adjusted=table["p_adjusted"].map(p_text))[[
-        "construct", "item", "label", "asked", "n_cmo", "n_cio", "share_cmo", "share_cio", "gap",
-        "ci_low", "ci_high", "p_adjusted", "note"]]
+        "indicator", "wording", "asked", "n_cmo", "n_cio", "share_cmo", "share_cio",
+        "gap", "ci_low", "ci_high", "p_adjusted", "note"]]
     out.attrs = dict(table.attrs)
     return out
+
+
+def shown_verdicts(verdicts: pd.DataFrame, labels: Mapping[str, str],
+                   codebook: Codebook | None = None) -> pd.DataFrame:
+    """The invariance verdicts as the report shows them: constructs by label, the number of
+    items, the level and "means comparable" in words, the freed intercepts as "item 3"."""
+    from helpers.codebook import load_codebook
+
+    cb = codebook or load_codebook()
+    return verdicts.assign(
+        indicator=verdicts["construct"].map(lambda c: labels.get(c, c)),
+        items=verdicts["items"].map(lambda t: len([i for i in str(t).split(",") if i.strip()])),
+        level=verdicts["level"].map(lambda v: _(LEVEL_WORDS.get(str(v), str(v)))),
+        comparable=verdicts["comparable"].map(lambda v: _("yes") if bool(v) else _("no")),
+        freed=verdicts["freed"].map(lambda f: _freed_items(f, cb)))[[
+        "indicator", "items", "level", "comparable", "delta_cfi", "freed", "reason"]]
+
+
+labels.register({
+    "asked": N_("Asked of"),
+    "delta_cfi": N_("ΔCFI (scalar step)"),
+    "freed": N_("Constraints freed"),
+    "reason": N_("Reason"),
+}, counts={"items"})

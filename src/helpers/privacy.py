@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from helpers.i18n import N_, _, integer, ngettext
+
 DEFAULT_MIN_CELL = 5
 OTHER = "Other"
 NOT_STATED = "not stated"
@@ -57,13 +59,22 @@ def mask_small(table: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> pd.Data
 
 
 def suppression_note(n: int, min_cell: int = DEFAULT_MIN_CELL, rows: bool = False) -> str:
-    """The note printed under a table in which ``n`` cells (or rows) were suppressed."""
+    """The note printed under a table in which ``n`` cells (or rows) were suppressed, in the
+    report's language."""
     if n == 0:
         return ""
-    what = "row" if rows else "cell"
-    return (f"{n} {what}{'s' if n != 1 else ''} with fewer than {min_cell} respondents "
-            f"{'are' if n != 1 else 'is'} suppressed (counts shown as <{min_cell}, "
-            "values left blank).")
+
+    if rows:
+        text = ngettext("{n} row with fewer than {min_cell} respondents is suppressed (counts "
+                        "shown as <{min_cell}, values left blank).",
+                        "{n} rows with fewer than {min_cell} respondents are suppressed (counts "
+                        "shown as <{min_cell}, values left blank).", n)
+    else:
+        text = ngettext("{n} cell with fewer than {min_cell} respondents is suppressed (counts "
+                        "shown as <{min_cell}, values left blank).",
+                        "{n} cells with fewer than {min_cell} respondents are suppressed (counts "
+                        "shown as <{min_cell}, values left blank).", n)
+    return text.format(n=integer(n), min_cell=min_cell)
 
 
 # --------------------------------------------------------------------------- pseudonyms
@@ -150,7 +161,7 @@ def withhold_nested_rows(table: pd.DataFrame, key: str, n_columns: list[str],
     out = table.copy()
     counts = out[n_columns].apply(pd.to_numeric, errors="coerce")
     withheld = pd.Series(False, index=out.index)
-    for _, rows in out.groupby(key, sort=False).groups.items():
+    for _key, rows in out.groupby(key, sort=False).groups.items():
         idx = list(rows)
         for small in idx:
             for large in idx:
@@ -166,8 +177,9 @@ def withhold_nested_rows(table: pd.DataFrame, key: str, n_columns: list[str],
         out[col] = out[col].astype(object).where(~withheld, np.nan)
     if note in out.columns:
         out[note] = out[note].astype(object).where(
-            ~withheld, f"withheld: its groups differ from another row's by fewer than "
-                       f"{min_cell} respondents, whose answers the two rows would reveal")
+            ~withheld, _("withheld: its groups differ from another row's by fewer than "
+                         "{min_cell} respondents, whose answers the two rows would reveal")
+            .format(min_cell=min_cell))
     out.attrs["withheld"] = int(withheld.sum())
     return out
 
@@ -240,18 +252,27 @@ def check_segment(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
         {"respondents": len(survey)}
     small = {g: n for g, n in groups.items() if n < min_cell}
     if small:
-        raise TooFewResponses(
-            f"too few responses to report this segment: fewer than {min_cell} "
-            + " and ".join(f"{g}s" if g != "respondents" else g for g in small)
-            + " (minimum cell size).")
+        text = {
+            ("CMO",): N_("too few responses to report this segment: fewer than {min_cell} CMOs "
+                         "(minimum cell size)."),
+            ("CIO",): N_("too few responses to report this segment: fewer than {min_cell} CIOs "
+                         "(minimum cell size)."),
+            ("CMO", "CIO"): N_("too few responses to report this segment: fewer than {min_cell} "
+                               "CMOs and CIOs (minimum cell size)."),
+            ("respondents",): N_("too few responses to report this segment: fewer than "
+                                 "{min_cell} respondents (minimum cell size)."),
+        }[tuple(small)]
+        raise TooFewResponses(_(text).format(min_cell=min_cell))
 
 
 def check_count(n: int, minimum: int, what: str) -> None:
     """Stop a report (``TooFewResponses``) when an analysis unit count is below ``minimum``."""
     if n < minimum:
-        found = "none" if n == 0 else f"fewer than {minimum}"
-        raise TooFewResponses(f"too few {what} to report this segment: {found} "
-                              f"(at least {minimum} needed).")
+        text = (_("too few {what} to report this segment: none (at least {minimum} needed).")
+                if n == 0 else
+                _("too few {what} to report this segment: fewer than {minimum} (at least "
+                  "{minimum} needed)."))
+        raise TooFewResponses(text.format(what=_(what), minimum=minimum))
 
 
 # --------------------------------------------------------------------------- published segments
@@ -736,7 +757,7 @@ def _remedy(parts: dict[str, Partition], v: Violation, units: Mapping[str, pd.Da
         column = v.columns[0]
         parts[column] = merge_parts(parts[column], 0, len(parts[column].parts) - 1)
         return
-    _, column, a, b = min(options, key=lambda o: (o[0], o[1]))
+    _cost, column, a, b = min(options, key=lambda o: (o[0], o[1]))
     parts[column] = merge_parts(parts[column], a, b)
 
 
@@ -903,7 +924,7 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
     suppressed = (values > 0) & (values < min_cell) & free[None, :]
     primary = suppressed.copy()
     signed = cube.equations()
-    eqs = [[cell for cell, _ in eq] for eq in signed]
+    eqs = [[cell for cell, _sign in eq] for eq in signed]
     derivable: list[tuple[int, int]] = []
     useless: set[tuple[int, int]] = set()  # withheld in vain: pinned by published cells
 
@@ -942,7 +963,7 @@ def secondary_suppression(cube: CountCube, min_cell: int = DEFAULT_MIN_CELL) -> 
         """The total of the withheld cells of an equation when they all stand on one side of
         it (then the total follows from the shown cells); 0 otherwise."""
         sides = {k for c, k in eq if suppressed[c]}
-        return sum(values[c] for c, _ in eq if suppressed[c]) if len(sides) == 1 else 0.0
+        return sum(values[c] for c, _sign in eq if suppressed[c]) if len(sides) == 1 else 0.0
 
     small_sums: list[list[tuple[int, int]]] = []
     while True:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import privacy
+from helpers import i18n, labels, privacy
 from helpers.codebook import Codebook, load_codebook
 from helpers.errors import DataError
+from helpers.i18n import N_, _, ngettext
 from helpers.privacy import DEFAULT_MIN_CELL, CountCube, Partition, SegmentView, suppress_counts
 
 #: the segment fields the report breaks responses down by (each only when the survey has it)
@@ -23,6 +24,31 @@ SEGMENT_FIELDS = ("country", "industry", "size_band", "wave")
 
 #: report parameter ``exclude`` value -> the per-respondent flag column ``make data`` writes
 FLAGS = {"speeder": "flag_speeder", "straight_lining": "flag_straight_lining"}
+
+labels.register({
+    # sample overview
+    "segment": N_("Segment"), "respondents": N_("Respondents"), "cmos": N_("CMOs"),
+    "cios": N_("CIOs"), "firms": N_("Firms"), "waves": N_("Waves"),
+    "complete_pairs": N_("Complete pairs (firm-waves)"),
+    # row selection
+    "step": N_("Step"), "reason": N_("Reason"), "rule": N_("Rule"), "rows": N_("Rows"),
+    # dyad completeness
+    "firm_waves": N_("Firm-waves"),
+    "cmo_only": N_("CMO only"), "cio_only": N_("CIO only"),
+    "pct_complete": N_("Complete pairs (% of firm-waves)"),
+    # item missingness
+    "item": N_("Item"), "construct": N_("Construct"),
+    "asked": N_("Asked of"), "n_asked": N_("Asked"), "n_answered": N_("Answered"),
+    "n_skipped": N_("Skipped"), "n_dont_know": N_("Don't know"),
+    "pct_skipped": N_("Skipped (%)"), "pct_dont_know": N_("Don't know (%)"),
+    "pct_missing": N_("Missing (%)"),
+    # validation warnings
+    "warning": N_("Warning"), "column": N_("Column"), "n_rows": N_("Rows"),
+    # responses by segment
+    "Total": N_("Total"),
+}, counts={"respondents", "cmos", "cios", "firms", "waves", "complete_pairs", "rows",
+           "firm_waves", "complete_dyads", "cmo_only", "cio_only", "n_asked", "n_answered",
+           "n_skipped", "n_dont_know", "excluded", "pairs", "n_rows"})
 
 
 def exclude_flagged(survey: pd.DataFrame, exclude: Sequence[str] = ()) -> pd.DataFrame:
@@ -38,7 +64,7 @@ def exclude_flagged(survey: pd.DataFrame, exclude: Sequence[str] = ()) -> pd.Dat
         exclude = [exclude]
     names = list(dict.fromkeys(exclude))
     unknown = [n for n in names if n not in FLAGS]
-    if unknown:
+    if unknown:  # a programming error shown in the console, not report text
         raise ValueError(f"unknown exclusion {', '.join(map(repr, unknown))}: the parameter "
                          f"`exclude` takes a list of {', '.join(map(repr, FLAGS))}")
     out = survey.copy()
@@ -66,20 +92,28 @@ def exclude_flagged(survey: pd.DataFrame, exclude: Sequence[str] = ()) -> pd.Dat
 
 
 def sample_overview(df: pd.DataFrame, segment: dict | None = None) -> pd.DataFrame:
-    """One-row summary: segment, respondents by role, firms, waves, complete dyads."""
+    """One-row summary: segment, respondents by role, firms, waves, complete dyads (the columns
+    are registered with :mod:`helpers.labels`; the segment is named in the report language)."""
     dyads = dyad_completeness(df)
     roles = df["role"].astype(str).value_counts()
-    seg = ", ".join(f"{k} = {_segment_value(v)}" for k, v in (segment or {}).items()) \
-        or "whole sample"
     return pd.DataFrame([{
-        "segment": seg,
+        "segment": segment_name(segment),
         "respondents": len(df),
-        "CMOs": int(roles.get("CMO", 0)),
-        "CIOs": int(roles.get("CIO", 0)),
+        "cmos": int(roles.get("CMO", 0)),
+        "cios": int(roles.get("CIO", 0)),
         "firms": int(df["firm_id"].nunique()),
         "waves": int(df["wave"].nunique()),
-        "complete dyads (firm-waves)": int(dyads["complete_dyads"].sum()),
+        "complete_pairs": int(dyads["complete_dyads"].sum()),
     }])
+
+
+def segment_name(segment: dict | None) -> str:
+    """The segment in words: "Country: DE; Wave: 2", or "whole sample" (translated)."""
+    if not segment:
+        return _("whole sample")
+    return "; ".join(_("{dimension}: {value}").format(dimension=labels.column(k),
+                                                       value=_segment_value(v))
+                     for k, v in segment.items())
 
 
 def _segment_value(value: Any) -> str:
@@ -118,7 +152,7 @@ def dyad_completeness(df: pd.DataFrame) -> pd.DataFrame:
                                        "pct_complete"])
 
 
-MISSINGNESS_COLUMNS = ["item", "construct", "asked", "n_asked", "n_answered", "n_skipped",
+MISSINGNESS_COLUMNS = ["item", "wording", "construct", "asked", "n_asked", "n_answered", "n_skipped",
                        "n_dont_know", "pct_skipped", "pct_dont_know", "pct_missing"]
 
 
@@ -156,6 +190,7 @@ def item_missingness(df: pd.DataFrame, codebook: Codebook | None = None,
 
         rows.append({
             "item": item.id,
+            "wording": cb.label(item.id, language),
             "construct": cb.label(item.construct, language),
             "asked": "/".join(item.roles),
             "n_asked": n_asked,
@@ -184,14 +219,17 @@ def missingness_table(survey: pd.DataFrame, codebook: Codebook | None = None,
     recorded = table.attrs["dont_know_recorded"]
     if not recorded:
         table = table.drop(columns=["n_dont_know", "pct_dont_know"])
-    values = [c for c in MISSINGNESS_COLUMNS[4:] if c in table.columns]
+    values = [c for c in MISSINGNESS_COLUMNS[5:] if c in table.columns]
     out = suppress_small_groups(table, ["n_asked"], values, min_cell)
     out.attrs["dont_know_recorded"] = recorded
-    out.attrs["note"] = "" if recorded else (
-        "\"Don't know\" answers were not recorded apart from skipped items in this processed "
-        "data (it predates that record): every missing answer counts as skipped. Rebuild it with "
-        "make data to separate them.")
+    out.attrs["note"] = "" if recorded else _(DONT_KNOW_NOT_RECORDED)
     return out
+
+
+DONT_KNOW_NOT_RECORDED = N_(
+    "\"Don't know\" answers were not recorded apart from skipped items in this processed data "
+    "(it predates that record): every missing answer counts as skipped. Rebuild it with `make "
+    "data` to separate them.")
 
 
 def _pct(n: Any, n_asked: int) -> float:
@@ -199,44 +237,138 @@ def _pct(n: Any, n_asked: int) -> float:
     return 100 * n / n_asked if n_asked and n is not pd.NA else float("nan")
 
 
+def _withheld(missing: pd.DataFrame) -> pd.Series:
+    counts = [c for c in ("n_answered", "n_skipped", "n_dont_know") if c in missing.columns]
+    return missing[counts].apply(lambda col: col.map(lambda v: isinstance(v, str))).any(axis=1)
+
+
+def items_with_missing(missing: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`protected_missingness` worth a table (items named by wording and
+    construct, never by their variable name): items with a missing answer or
+    a withheld count (the items every respondent answered are counted in
+    :func:`missingness_reading`, not listed as rows of zeros)."""
+    if missing.empty:
+        return missing
+    pct = pd.to_numeric(missing["pct_missing"], errors="coerce")
+    out = missing.loc[(pct.fillna(0) > 0) | _withheld(missing)].drop(columns=["item"],
+                                                                      errors="ignore")
+    out.attrs = dict(missing.attrs)  # items named by their wording and construct, not by id
+    return out
+
+
+def missing_shares(missing: pd.DataFrame, codebook: Codebook, language: str | None = None
+                   ) -> pd.Series:
+    """Per item with a missing answer, the share missing among those asked (the chart beside
+    :func:`items_with_missing`), indexed by the item as readers name it ("Mutual trust, item 3")."""
+    if missing.empty:
+        return pd.Series(dtype=float)
+    rows = missing.loc[items_with_missing(missing).index]
+    shares = pd.to_numeric(rows.set_index("item")["pct_missing"], errors="coerce").dropna()
+    shares = shares[shares > 0]
+    return shares.rename(index=lambda i: codebook.item_ref(i, language))
+
+
 def missingness_reading(missing: pd.DataFrame) -> str:
-    """One sentence on item missingness when there is nothing to chart (else ``""``).
+    """Item missingness in a sentence: how many items were checked and how many have a missing
+    answer (the table then lists only those, :func:`items_with_missing`); when no item has one,
+    this sentence stands instead of a table and a chart of zero-length bars.
 
     ``missing`` is :func:`item_missingness` (possibly with small groups blanked) or
-    :func:`protected_missingness`: when no shown item has a missing answer, a chart of
-    zero-length bars would say less than this sentence.
+    :func:`protected_missingness`.
     """
     if missing.empty:
-        return missing.attrs.get("note") or \
-            "None of the codebook's items is in this survey, so no item missingness is shown."
+        return missing.attrs.get("note") or _(
+            "None of the codebook's items is in this survey, so no item missingness is shown.")
     pct = pd.to_numeric(missing["pct_missing"], errors="coerce")
-    counts = [c for c in ("n_answered", "n_skipped", "n_dont_know") if c in missing.columns]
-    withheld = missing[counts].apply(lambda col: col.map(lambda v: isinstance(v, str))).any(axis=1)
-    if (pct.fillna(0) > 0).any():
-        return ""
+    withheld = _withheld(missing)
+    checked = len(missing)
+    with_missing = int((pct.fillna(0) > 0).sum())
+    if with_missing and with_missing == checked:
+        return ngettext("{checked} item checked; it has missing answers (table below).",
+                        "{checked} items checked; each has missing answers (table below).",
+                        checked).format(checked=i18n.integer(checked))
+    if with_missing:
+        return ngettext(
+            "Of the {checked} items checked, {k} has missing answers (table below); every "
+            "respondent asked the others answered them.",
+            "Of the {checked} items checked, {k} have missing answers (table below); every "
+            "respondent asked the others answered them.", with_missing).format(
+            checked=i18n.integer(checked), k=i18n.integer(with_missing))
     if withheld.any() and pct.notna().any():
         k = int(withheld.sum())
-        return (f"No item shown with a percentage has a missing answer; {k} item"
-                f"{'s have' if k != 1 else ' has'} a few missing answers whose counts are "
-                "withheld (table above).")
+        return ngettext(
+            "No item shown with a percentage has a missing answer; {k} item has a few missing "
+            "answers whose counts are withheld (table below).",
+            "No item shown with a percentage has a missing answer; {k} items have a few missing "
+            "answers whose counts are withheld (table below).", k).format(k=i18n.integer(k))
     if pct.isna().all():
-        return ("Item missingness is not shown: every item was asked of fewer respondents than "
-                "the minimum cell size.")
-    return (f"Every respondent answered every one of the {int(pct.notna().sum())} items they were "
-            "asked: no answer is skipped or \"don't know\".")
+        return _("Item missingness is not shown: every item was asked of fewer respondents than "
+                 "the minimum cell size.")
+    n = int(pct.notna().sum())
+    return ngettext(
+        "Nothing is missing: every respondent answered the {n} item they were asked (checked "
+        "for skipped and \"don't know\" answers).",
+        "Nothing is missing: every respondent answered every one of the {n} items they were "
+        "asked (checked for skipped and \"don't know\" answers).", n).format(n=i18n.integer(n))
+
+
+#: validation's non-blocking rules (helpers.validate) in words, and what to do about them
+WARNINGS = {
+    "straight-lining": (N_("Straight-lining: the same answer to every item of a scale"),
+                        N_("Check these respondents for inattentive answering; leave them out "
+                           "with the parameter `exclude` if you judge them careless (they are "
+                           "not dropped automatically).")),
+    "speeder": (N_("Speeders: very fast completions"),
+                N_("Very fast completions may be careless; review them and leave them out with "
+                   "the parameter `exclude` if you judge them so (they are not dropped "
+                   "automatically).")),
+    "incomplete-dyad": (N_("Firms with only one of the two executives"),
+                        N_("These firms stay in the role comparisons but drop out of the dyadic "
+                           "analyses (gaps, response surfaces); check whether the counterpart "
+                           "was filed under another firm id.")),
+    "wrong-role-item": (N_("An item answered by a role it was not asked of"),
+                        N_("Check the role of these rows, blank the answers, or add the role to "
+                           "the item in the codebook.")),
+    "unknown-column": (N_("Columns the codebook does not know"),
+                       N_("Add these columns to the mapping file's drop list, rename them to "
+                          "codebook names, or add them to the codebook.")),
+    "items-not-present": (N_("Codebook items the survey did not ask"),
+                          N_("Nothing to fix if the survey used a subset of the items; otherwise "
+                             "map the missing columns in the mapping file.")),
+    "firm-attribute-conflict": (N_("The two executives of a firm give different firm "
+                                   "attributes"),
+                                N_("Both rows get one value (the CIO's size band, the CMO's "
+                                   "industry and country); correct the raw answer or recode it "
+                                   "in the mapping file if you know the right value.")),
+}
+
+
+def _column_words(rule: str, column: Any) -> str:
+    text = str(column or "")
+    if rule == "straight-lining" and text.endswith(" items"):
+        return _("Items of the scale {scale}").format(scale=text[:-len(" items")])
+    return ", ".join(labels.column(c.strip()) for c in text.split(",")) if text else ""
 
 
 def warning_summary(validation: pd.DataFrame) -> pd.DataFrame:
-    """Validation findings (non-blocking warnings) as one row per rule and column.
+    """Validation findings (non-blocking warnings) as one row per rule and column, in words.
 
-    The messages are left out: they may quote raw values from the export; the rule, the column,
-    how many rows and the hint say what a reader of a shared report needs.
+    The messages are left out: they may quote raw values from the export; the rule (described in
+    words, :data:`WARNINGS`), the column (its label), how many rows and what to do say what a
+    reader of a shared report needs.
     """
+    columns = ["warning", "column", "n_rows", "hint"]
     if validation.empty:
-        return pd.DataFrame(columns=["severity", "rule", "column", "n_rows", "hint"])
-    cols = [c for c in ("severity", "rule", "column", "n_rows", "hint")
-            if c in validation.columns]
-    return validation[cols].reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for _i, v in validation.iterrows():
+        rule = str(v.get("rule", ""))
+        what, hint = WARNINGS.get(rule, (rule, str(v.get("hint", "") or "")))
+        rows.append({"warning": _(what) if rule in WARNINGS else what,
+                     "column": _column_words(rule, v.get("column")),
+                     "n_rows": int(v["n_rows"]) if pd.notna(v.get("n_rows")) else np.nan,
+                     "hint": _(hint) if rule in WARNINGS else hint})
+    return pd.DataFrame(rows, columns=columns)
 
 
 # --------------------------------------------------------------------------- row selection
@@ -244,7 +376,10 @@ def warning_summary(validation: pd.DataFrame) -> pd.DataFrame:
 #: counts describe how the survey was run, not anyone who answered, and are shown as counted
 NOT_RESPONDENTS = re.compile(r"\b(preview|test|spam|bot)", re.IGNORECASE)
 ROW_SELECTION_COLUMNS = ["step", "reason", "rule", "rows"]
-READ, KEPT = "rows read from the export", "rows kept for analysis"
+READ, KEPT = N_("rows read from the export"), N_("rows kept for analysis")
+NOT_SHOWN = N_("not shown")
+#: the steps of ``make data`` that exclude rows (helpers.selection), in words
+STEPS = {"qualtrics": N_("Qualtrics export"), "mapping": N_("mapping file")}
 
 
 def _about_respondents(row: pd.Series) -> bool:
@@ -267,35 +402,41 @@ def row_selection(exclusions: pd.DataFrame | None, selection: dict[str, Any] | N
     """
     rows: list[dict[str, Any]] = []
     selection = selection or {}
+    read, kept = _(READ), _(KEPT)
     if "rows_read" in selection:
-        rows.append({"step": "", "reason": READ, "rule": "", "rows": selection["rows_read"],
+        rows.append({"step": "", "reason": read, "rule": "", "rows": selection["rows_read"],
                      "_person": False})
     if exclusions is not None:
-        for _, ex in exclusions.iterrows():
-            rows.append({"step": ex.get("step", ""), "reason": ex.get("reason", ""),
+        for _i, ex in exclusions.iterrows():
+            step = str(ex.get("step", "") or "")
+            rows.append({"step": _(STEPS[step]) if step in STEPS else step,
+                         "reason": _(str(ex.get("reason", "") or "")),
                          "rule": ex.get("rule", ""), "rows": int(ex["n_rows"]),
                          "_person": _about_respondents(ex)})
     if "rows_kept" in selection:
-        rows.append({"step": "", "reason": KEPT, "rule": "", "rows": selection["rows_kept"],
+        rows.append({"step": "", "reason": kept, "rule": "", "rows": selection["rows_kept"],
                      "_person": False})
     table = pd.DataFrame(rows, columns=[*ROW_SELECTION_COLUMNS, "_person"])
     counts = pd.to_numeric(table["rows"], errors="coerce")
     person = table["_person"].astype(bool)
-    masked, _ = suppress_counts(table.loc[person, ["rows"]].astype("float64"), min_cell)
+    masked, _n = suppress_counts(table.loc[person, ["rows"]].astype("float64"), min_cell)
     small = person & (counts > 0) & (counts < min_cell)
     hidden_total = int(counts[small].sum())
     notes = []
     table["rows"] = table["rows"].astype(object)
     table.loc[person, "rows"] = [v if isinstance(v, str) else int(v) for v in masked["rows"]]
     if small.any():
-        notes.append(f"{int(small.sum())} count{'s' if small.sum() != 1 else ''} of excluded "
-                     f"respondents below {min_cell} {'are' if small.sum() != 1 else 'is'} shown "
-                     f"as <{min_cell} (minimum cell size).")
-        recoverable = {READ, KEPT} <= set(table["reason"])
+        k = int(small.sum())
+        notes.append(ngettext(
+            "{k} count of excluded respondents below {min_cell} is shown as <{min_cell} (minimum "
+            "cell size).",
+            "{k} counts of excluded respondents below {min_cell} are shown as <{min_cell} "
+            "(minimum cell size).", k).format(k=i18n.integer(k), min_cell=min_cell))
+        recoverable = {read, kept} <= set(table["reason"])
         if recoverable and hidden_total < min_cell:
-            table.loc[table["reason"] == READ, "rows"] = "not shown"
-            notes.append("Rows read is not shown: with rows kept it would reveal the "
-                         "suppressed count.")
+            table.loc[table["reason"] == read, "rows"] = _(NOT_SHOWN)
+            notes.append(_("Rows read is not shown: with rows kept it would reveal the "
+                           "suppressed count."))
     out = table.drop(columns="_person")
     out.attrs["note"] = " ".join(notes)
     return out
@@ -310,35 +451,50 @@ def row_selection_reading(table: pd.DataFrame, selection: dict[str, Any] | None,
     """
     selection = selection or {}
     if table.empty and not selection:
-        return ("Nothing was recorded about which rows of the export were kept: this processed "
-                "data was built before `make data` recorded its row selection. Rebuild it with "
-                "`make data` to see rows read, rows kept and every exclusion with its count.")
+        return _("Nothing was recorded about which rows of the export were kept: this processed "
+                 "data was built before `make data` recorded its row selection. Rebuild it with "
+                 "`make data` to see rows read, rows kept and every exclusion with its count.")
     parts = []
+    read, kept = _(READ), _(KEPT)
     values = dict(zip(table["reason"], table["rows"], strict=True))
-    if READ in values and KEPT in values and values[READ] != "not shown":
-        parts.append(f"`make data` read {values[READ]} rows from the export and kept "
-                     f"{values[KEPT]} for analysis.")
-    elif KEPT in values:
-        parts.append(f"`make data` kept {values[KEPT]} rows of the export for analysis.")
+    if read in values and kept in values and values[read] != _(NOT_SHOWN):
+        parts.append(_("`make data` read {read} rows from the export and kept {kept} for "
+                       "analysis.").format(read=_count_text(values[read]),
+                                           kept=_count_text(values[kept])))
+    elif kept in values:
+        parts.append(_("`make data` kept {kept} rows of the export for analysis.").format(
+            kept=_count_text(values[kept])))
     # a rule that matched nothing is listed in the table but excluded no row ("<5" did)
-    reasons = table[~table["reason"].isin([READ, KEPT])]
+    reasons = table[~table["reason"].isin([read, kept])]
     n_reasons = int((reasons["rows"].astype(str) != "0").sum())
-    parts.append("No row was excluded." if n_reasons == 0 else
-                 f"Rows were excluded for {n_reasons} reason{'s' if n_reasons != 1 else ''} "
-                 "(table below).")
+    parts.append(_("No row was excluded.") if n_reasons == 0 else ngettext(
+        "Rows were excluded for {n} reason (table below).",
+        "Rows were excluded for {n} reasons (table below).", n_reasons).format(
+        n=i18n.integer(n_reasons)))
     setting = selection.get("unfinished")
     if setting == "exclude":
-        parts.append("Unfinished responses were excluded: the setting `unfinished: exclude` is "
-                     "the default, and `unfinished: keep` in the mapping keeps them.")
+        parts.append(_("Unfinished responses were excluded: the setting `unfinished: exclude` is "
+                       "the default, and `unfinished: keep` in the mapping keeps them."))
     elif setting == "keep":
-        kept = int(selection.get("unfinished_rows") or 0)
-        how_many = f" ({_count(kept, min_cell)} of them)" if kept else ""
-        parts.append("Unfinished responses were kept (setting `unfinished: keep` in the mapping): "
-                     f"respondents who stopped part-way count with the answers they gave{how_many}.")
+        n_kept = int(selection.get("unfinished_rows") or 0)
+        parts.append(_("Unfinished responses were kept (setting `unfinished: keep` in the "
+                       "mapping): respondents who stopped part-way count with the answers they "
+                       "gave ({count} of them).").format(count=_count(n_kept, min_cell))
+                     if n_kept else
+                     _("Unfinished responses were kept (setting `unfinished: keep` in the "
+                       "mapping): respondents who stopped part-way count with the answers they "
+                       "gave."))
     else:
-        parts.append("No setting for unfinished responses was recorded (the export has no "
-                     "`Finished` column, or the data was built before the setting existed).")
+        parts.append(_("No setting for unfinished responses was recorded (the export has no "
+                       "`Finished` column, or the data was built before the setting existed)."))
     return " ".join(parts)
+
+
+def _count_text(value: Any) -> str:
+    """A count from a shown table in text: an integer in the reader's locale, or as shown."""
+    if isinstance(value, str):
+        return value
+    return i18n.integer(value)
 
 
 # --------------------------------------------------------------------------- flags
@@ -352,18 +508,22 @@ def sensitivity_reading(table: pd.DataFrame) -> str:
     moves in each analysis sample shown beside all respondents (``""`` when nothing to say)."""
     rows = table.set_index("analysis")
     if (rows["excluded"].astype(object) == 0).all():
-        return ("No respondent here is flagged as a speeder or straight-liner: leaving them out "
-                "changes nothing.")
-    base = rows["difference"].get("all respondents")
+        return _("No respondent here is flagged as a speeder or straight-liner: leaving them out "
+                 "changes nothing.")
+    everyone = _(ALL_RESPONDENTS)
+    base = rows["difference"].get(everyone)
     if base is None or pd.isna(base):
         return ""
-    moves = [f"{label}: {r['difference']:+.3f}" for label, r in rows.iterrows()
-             if label != "all respondents" and pd.notna(r["difference"])
-             and not (isinstance(r["excluded"], int) and r["excluded"] == 0)]
+    moves = [_("{analysis}: {difference}").format(
+        analysis=label, difference=i18n.number(r["difference"], 3, sign=True))
+        for label, r in rows.iterrows()
+        if label != everyone and pd.notna(r["difference"])
+        and not (isinstance(r["excluded"], int) and r["excluded"] == 0)]
     if not moves:
         return ""
-    return ("Within-firm CMO − CIO difference on the disconnect index, all respondents: "
-            f"{base:+.3f}; " + "; ".join(moves) + ".")
+    return _("Within-firm CMO − CIO difference on the disconnect index, all respondents: "
+             "{base}; {others}.").format(base=i18n.number(base, 3, sign=True),
+                                         others="; ".join(moves))
 
 
 def exclusion_reading(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
@@ -378,17 +538,24 @@ def exclusion_reading(survey: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
     counts = survey.attrs.get("excluded") or {}
     if not counts:
         return ""
-    words = {"speeder": "speeders", "straight_lining": "straight-liners"}
     label = next((k for k, v in SENSITIVITY.items() if set(v) == set(counts)), None)
-    if hidden and label in hidden:
-        return ("This report leaves out respondents flagged by validation (parameter "
-                f"`exclude`) as {' and '.join(words[n] for n in counts)}; how many is shown in "
-                "the whole-sample report only.")
-    parts = [f"{_count(k, min_cell)} flagged as {words[name]}" for name, k in counts.items()]
+    if hidden and label is not None and label in hidden:
+        return _("This report leaves out respondents flagged by validation (parameter "
+                 "`exclude`) as {flags}; how many is shown in the whole-sample report only."
+                 ).format(flags=_(" and ").join(_(FLAG_WORDS[n]) for n in counts))
+    parts = [_("{count} flagged as {flag}").format(count=_count(k, min_cell),
+                                                    flag=_(FLAG_WORDS[name]))
+             for name, k in counts.items()]
     total = int(survey.attrs.get("n_excluded", 0))
-    return (f"This report leaves out respondents flagged by validation (parameter `exclude`): "
-            f"{' and '.join(parts)}; {_count(total, min_cell)} "
-            f"respondent{'s' if total != 1 else ''} in all.")
+    return ngettext(
+        "This report leaves out respondents flagged by validation (parameter `exclude`): "
+        "{flagged}; {total} respondent in all.",
+        "This report leaves out respondents flagged by validation (parameter `exclude`): "
+        "{flagged}; {total} respondents in all.", total).format(
+        flagged=_(" and ").join(parts), total=_count(total, min_cell))
+
+
+FLAG_WORDS = {"speeder": N_("speeders"), "straight_lining": N_("straight-liners")}
 
 
 def _small(n: int, min_cell: int) -> int | str:
@@ -398,13 +565,17 @@ def _small(n: int, min_cell: int) -> int | str:
 
 def _count(n: int, min_cell: int) -> str:
     """A count of respondents in text: "fewer than min_cell" for 1 to min_cell − 1."""
-    return f"fewer than {min_cell}" if 0 < n < min_cell else str(n)
+    return _("fewer than {min_cell}").format(min_cell=min_cell) if 0 < n < min_cell \
+        else i18n.integer(n)
 
 
-SENSITIVITY = {"all respondents": (), "without speeders": ("speeder",),
-               "without straight-liners": ("straight_lining",),
-               "without speeders and straight-liners": ("speeder", "straight_lining")}
-SENSITIVITY_COLUMNS = ["analysis", "excluded", "respondents", "CMOs", "CIOs", "pairs",
+ALL_RESPONDENTS = N_("all respondents")
+UNIT_WORDS = {"CMO": N_("CMOs"), "CIO": N_("CIOs"), "pairs": N_("complete CMO–CIO pairs")}
+#: the analysis samples of the sensitivity line (English message ids; shown translated)
+SENSITIVITY = {ALL_RESPONDENTS: (), N_("without speeders"): ("speeder",),
+               N_("without straight-liners"): ("straight_lining",),
+               N_("without speeders and straight-liners"): ("speeder", "straight_lining")}
+SENSITIVITY_COLUMNS = ["analysis", "excluded", "respondents", "cmos", "cios", "pairs",
                        "difference", "ci_low", "ci_high", "p_value"]
 
 
@@ -453,9 +624,11 @@ def hidden_in_segments(whole: pd.DataFrame, parts: dict[str, Partition],
                      "pairs": every["pairs"].loc[every["pairs"]["_fw"].isin(broken)]}
             found = privacy.audit(units, parts, min_cell)
             if found is not None:
-                hidden[label] = (f"across the segment reports of {', '.join(found.columns)} "
-                                 f"it would single out fewer than {min_cell} "
-                                 f"{privacy.UNIT_NAMES.get(found.unit, found.unit)}")
+                hidden[label] = _(
+                    "across the segment reports of {dimensions} it would single out fewer "
+                    "than {min_cell} {units}").format(
+                    dimensions=", ".join(labels.column(c) for c in found.columns),
+                    min_cell=min_cell, units=_(UNIT_WORDS.get(found.unit, found.unit)))
                 break
         else:
             shown.append(label)
@@ -501,7 +674,7 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
                                   for other in shown for r in members):
             blanked += 1
             n = kept.attrs["n_excluded"]
-            rows.append({"analysis": label,
+            rows.append({"analysis": _(label),
                          "excluded": f"<{min_cell}" if 0 < n < min_cell else np.nan})
             continue
         shown.append(members)
@@ -510,46 +683,52 @@ def sensitivity(survey: pd.DataFrame, codebook: Codebook | None = None,
         paired = indicators.compare_roles(sub, ["disconnect_index"], conf=conf)
         paired = paired[paired["method"] == "paired"].iloc[0]
         n_pairs = int(paired["n_pairs"]) if pd.notna(paired["n_pairs"]) else 0
-        row = {"analysis": label, "excluded": kept.attrs["n_excluded"], "respondents": len(sub),
-               "CMOs": int((roles == "CMO").sum()), "CIOs": int((roles == "CIO").sum()),
+        row = {"analysis": _(label), "excluded": kept.attrs["n_excluded"],
+               "respondents": len(sub),
+               "cmos": int((roles == "CMO").sum()), "cios": int((roles == "CIO").sum()),
                "pairs": n_pairs}
         if n_pairs >= min_cell:
             row.update({c: paired[c] for c in ("difference", "ci_low", "ci_high", "p_value")})
         else:
             thin = thin or index_available
-        for c in ("respondents", "CMOs", "CIOs", "pairs"):
+        for c in ("respondents", "cmos", "cios", "pairs"):
             row[c] = _small(row[c], min_cell)
         rows.append(row)
     out = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
     for c in ("difference", "ci_low", "ci_high", "p_value"):
         out[c] = pd.to_numeric(out[c], errors="coerce")
-    for c in ("excluded", "respondents", "CMOs", "CIOs", "pairs"):  # counts, "<min_cell" or blank
+    for c in ("excluded", "respondents", "cmos", "cios", "pairs"):  # counts, "<min_cell" or blank
         out[c] = pd.Series([v if isinstance(v, str) or pd.isna(v) else int(v) for v in out[c]],
                            index=out.index, dtype=object)
     notes = []
-    across = [label for label in hidden if label in set(out["analysis"])]
+    across = [label for label in SENSITIVITY if label in hidden]
     if blanked - len(across) > 0:
         k = blanked - len(across)
-        notes.append(f"{k} row{'s' if k != 1 else ''} left blank: "
-                     f"{'they differ' if k != 1 else 'it differs'} from a row shown by "
-                     f"fewer than {min_cell} respondents or pairs, and the change would "
-                     "describe them.")
+        notes.append(ngettext(
+            "{k} row left blank: it differs from a row shown by fewer than {min_cell} "
+            "respondents or pairs, and the change would describe them.",
+            "{k} rows left blank: they differ from a row shown by fewer than {min_cell} "
+            "respondents or pairs, and the change would describe them.", k).format(
+            k=i18n.integer(k), min_cell=min_cell))
     if across:
-        notes.append(f"Not shown in segment reports ({', '.join(across)}): "
-                     f"{hidden[across[0]]}; the whole-sample report shows "
-                     f"{'them' if len(across) != 1 else 'it'}.")
+        notes.append(ngettext(
+            "Not shown in segment reports ({rows}): {reason}; the whole-sample report shows it.",
+            "Not shown in segment reports ({rows}): {reason}; the whole-sample report shows "
+            "them.", len(across)).format(rows=", ".join(_(a) for a in across),
+                                         reason=hidden[across[0]]))
     if thin and index_available:
-        notes.append(f"Differences on fewer than {min_cell} complete pairs are not shown.")
+        notes.append(_("Differences on fewer than {min_cell} complete pairs are not shown."
+                       ).format(min_cell=min_cell))
     if not index_available:
-        notes.append("The disconnect index is not available: the survey asked none of the "
-                     "indicator constructs, so only the counts are shown.")
+        notes.append(_("The disconnect index is not available: the survey asked none of the "
+                       "indicator constructs, so only the counts are shown."))
     out.attrs["note"] = " ".join(notes)
     out.attrs["index_available"] = index_available
     return out
 
 
 # --------------------------------------------------------------------------- published breakdowns
-BREAKDOWNS_ELSEWHERE = (
+BREAKDOWNS_ELSEWHERE = N_(
     "Breakdowns by {fields} are shown in the whole-sample report only: inside a segment they "
     "would publish the intersection of two segments (this segment and, say, one size band), "
     "which the two segments' reports could be differenced against.")
@@ -580,14 +759,15 @@ def breakdown_note(partition: Partition) -> str:
     if not partition.note:
         return ""
     if not partition.published:
-        return (f"No category of {partition.column} holds at least {partition.min_cell} CMOs, "
-                "CIOs, firms, pairs and firm-years beside the others: the categories are shown "
-                "together and there are no segment reports by it.")
+        return _("No category of {dimension} holds at least {min_cell} CMOs, CIOs, firms, pairs "
+                 "and firm-years beside the others: the categories are shown together and there "
+                 "are no segment reports by it.").format(
+            dimension=labels.column(partition.column), min_cell=partition.min_cell)
     pooled = partition.pooled
-    return (f"{pooled.label}: categories with fewer than {partition.min_cell} CMOs, CIOs, "
-            "firms, complete pairs or firm-years (or pooled so that no two segments differ by a "
-            "small group) are reported together, here and as one segment report."
-            if pooled else "")
+    return _("{pooled}: categories with fewer than {min_cell} CMOs, CIOs, firms, complete pairs "
+             "or firm-years (or pooled so that no two segments differ by a small group) are "
+             "reported together, here and as one segment report.").format(
+        pooled=pooled.label, min_cell=partition.min_cell) if pooled else ""
 
 
 def breakdowns(df: pd.DataFrame, parts: dict[str, Partition],
@@ -599,8 +779,8 @@ def breakdowns(df: pd.DataFrame, parts: dict[str, Partition],
     """
     fields = [f for f in SEGMENT_FIELDS if f in parts]
     if view.kind != "whole":
-        names = ", ".join(f.replace("_", " ") for f in fields)
-        return {}, BREAKDOWNS_ELSEWHERE.format(fields=names) if fields else ""
+        names = ", ".join(labels.column(f) for f in fields)
+        return {}, _(BREAKDOWNS_ELSEWHERE).format(fields=names) if fields else ""
     tables = {}
     for f in fields:
         table = responses_by_part(df, parts[f])
@@ -626,7 +806,7 @@ def _groups(parts: dict[str, Partition]) -> dict[str, list[str]]:
 
 
 DYAD_COUNTS = ["firms", "complete_dyads", "cmo_only", "cio_only"]
-CROSS_TABLES = ("This segment crosses two dimensions: its dyad and item counts are shown in the "
+CROSS_TABLES = N_("This segment crosses two dimensions: its dyad and item counts are shown in the "
                 "single-dimension segment reports and the whole-sample report only, whose "
                 "small counts are protected together.")
 
@@ -669,31 +849,35 @@ def dyad_table(whole: pd.DataFrame, parts: dict[str, Partition], view: SegmentVi
     hidden = privacy.secondary_suppression(cube, min_cell)
     shown = privacy.shown_cells(cube, hidden, min_cell)
     rows: list[tuple[str, pd.Series]] = []
+    def name(column: str, value: Any) -> str:
+        return _("{dimension}: {value}").format(dimension=labels.column(column), value=value)
+
     if view.kind == "whole":
         wave = parts.get("wave")
         if wave is not None and wave.published:
-            rows += [(f"wave {p.label}", shown.loc[privacy.group_key("wave", p)])
+            rows += [(name("wave", p.label), shown.loc[privacy.group_key("wave", p)])
                      for p in wave.parts]
-        rows.append(("all waves", shown.loc[privacy.WHOLE]))
+        rows.append((_("all waves"), shown.loc[privacy.WHOLE]))
     elif view.kind == "part":
-        rows.append((f"{view.column} {view.label}", shown.loc[view.rows[0]]))
+        rows.append((name(view.column, view.label), shown.loc[view.rows[0]]))
     elif view.kind == "union":
-        rows.append((f"{view.column} {view.label}",
+        rows.append((name(view.column, view.label),
                      privacy.union_row(cube, hidden, view.rows, min_cell)))
     else:
-        out = pd.DataFrame(columns=[*DYAD_COUNTS, "pct_complete"])
-        out.attrs["note"] = CROSS_TABLES
+        out = pd.DataFrame(columns=["firm_waves", *DYAD_COUNTS[1:], "pct_complete"])
+        out.attrs["note"] = _(CROSS_TABLES)
         return out
-    table = pd.DataFrame([r for _, r in rows], index=pd.Index([n for n, _ in rows],
-                                                              name="firm-waves"))
+    table = pd.DataFrame([r for _n, r in rows], index=pd.Index([n for n, _r in rows],
+                                                                name=_("Segment")))
     firms = pd.to_numeric(table["firms"], errors="coerce")
     complete = pd.to_numeric(table["complete_dyads"], errors="coerce")
     table["pct_complete"] = (100 * complete / firms).astype(float)
     n = int(table[DYAD_COUNTS].apply(lambda c: c.map(lambda v: isinstance(v, str))).sum().sum())
-    table.attrs["note"] = "" if not n else (
-        f"{privacy.WITHHELD} marks a withheld count: fewer than {min_cell}, or a count that "
-        "with the totals here or in the other segment reports would give such a count back.")
-    return table
+    table.attrs["note"] = "" if not n else _(
+        "{mark} marks a withheld count: fewer than {min_cell}, or a count that with the totals "
+        "here or in the other segment reports would give such a count back.").format(
+        mark=privacy.WITHHELD, min_cell=min_cell)
+    return table.rename(columns={"firms": "firm_waves"})
 
 
 MISSING_CUBE = ["n_asked", "n_answered", "n_missing", "n_skipped", "n_dont_know"]
@@ -741,7 +925,7 @@ def protected_missingness(whole: pd.DataFrame, parts: dict[str, Partition], view
     """
     if view.kind == "cross":
         out = pd.DataFrame(columns=MISSINGNESS_COLUMNS)
-        out.attrs.update(note=CROSS_TABLES, dont_know_recorded=dont_know is not None)
+        out.attrs.update(note=_(CROSS_TABLES), dont_know_recorded=dont_know is not None)
         return out
     cb = codebook or load_codebook()
     sets = _sets(whole, parts)
@@ -763,7 +947,8 @@ def protected_missingness(whole: pd.DataFrame, parts: dict[str, Partition], view
             shown = privacy.union_row(cube, hidden, view.rows, min_cell)
             mask = hidden.loc[view.rows].any()
         withheld += int(mask.sum())
-        row: dict[str, Any] = {"item": item, "construct": base.loc[item, "construct"],
+        row: dict[str, Any] = {"item": item, "wording": base.loc[item, "wording"],
+                               "construct": base.loc[item, "construct"],
                                "asked": base.loc[item, "asked"]}
         for c in ("n_asked", "n_answered", "n_skipped", "n_dont_know"):
             row[c] = shown[c]
@@ -778,12 +963,11 @@ def protected_missingness(whole: pd.DataFrame, parts: dict[str, Partition], view
     out.attrs["dont_know_recorded"] = recorded
     notes = []
     if withheld:
-        notes.append(f"{privacy.WITHHELD} marks a withheld count: fewer than {min_cell}, or a "
-                     "count that with the totals here or in the other segment reports would give "
-                     "such a count back; percentages of withheld counts are left blank.")
+        notes.append(_("{mark} marks a withheld count: fewer than {min_cell}, or a count that "
+                       "with the totals here or in the other segment reports would give such a "
+                       "count back; percentages of withheld counts are left blank.").format(
+            mark=privacy.WITHHELD, min_cell=min_cell))
     if not recorded:
-        notes.append("\"Don't know\" answers were not recorded apart from skipped items in this "
-                     "processed data (it predates that record): every missing answer counts as "
-                     "skipped. Rebuild it with make data to separate them.")
+        notes.append(_(DONT_KNOW_NOT_RECORDED))
     out.attrs["note"] = " ".join(notes)
     return out

@@ -1,7 +1,7 @@
 """Machine-readable results of a report run: key estimates recorded in the notebook, collected by the runner.
 
 A notebook calls :func:`record` with a tidy table (or a dict); the call emits an output with a private
-MIME type that a live notebook shows as nothing. The batch runner (:mod:`helpers.reporting`) lifts
+MIME type that a live notebook shows as nothing. The batch runner (:mod:`helpers.batch.render`) lifts
 those outputs out of the executed notebook into ``<report>.json`` beside the HTML — notebook, parameters,
 data fingerprint, n and the tidy estimates — and removes them before the HTML export.
 
@@ -107,22 +107,61 @@ def record(key: str, value: pd.DataFrame | dict[str, Any] | float | str) -> None
     display({MIME: payload(key, value)}, raw=True)
 
 
+TABLES = "tables"
+"""The results key holding every table a report shows (:func:`table_entry`)."""
+
+
+def table_entry(caption: str, frame: pd.DataFrame, note: str = "") -> dict[str, Any]:
+    """One shown table for the results file: its caption, column headers and rows (lists of
+    plain values, as the table's downloads hold them: the shown labels, numbers rounded as
+    shown, suppressed cells as shown), and its note."""
+    entry = {"caption": str(caption), "columns": [str(c) for c in frame.columns],
+             "rows": _jsonable(frame.astype(object).where(frame.notna(), None)
+                               .to_numpy().tolist())}
+    if note:
+        entry["note"] = str(note)
+    return entry
+
+
+def tables_payload(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The private MIME entry a shown table's display carries (:class:`helpers.tables.Shown`)."""
+    return {"key": TABLES, "kind": TABLES, TABLES: _jsonable(entries)}
+
+
 def collect(nb: Any, strip: bool = True) -> dict[str, Any]:
-    """All results recorded in an executed notebook, keyed by name; optionally remove them."""
+    """All results recorded in an executed notebook, keyed by name; optionally remove them.
+
+    Recorded results (:func:`record`) are outputs of their own and are removed whole; the
+    tables a report shows (:func:`helpers.tables.show`) travel inside the table's display and
+    are gathered, in the order shown, under :data:`TABLES` (``{"kind": "tables", "tables":
+    [{caption, columns, rows, note?}, …]}``) while the display itself stays.
+    """
     found: dict[str, Any] = {}
+    shown: list[dict[str, Any]] = []
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
         kept = []
         for out in cell.get("outputs", []):
-            data = out.get("data", {}) if out.get("output_type") == "display_data" else {}
-            if MIME in data:
-                entry = data[MIME]
-                found[entry["key"]] = {k: v for k, v in entry.items() if k != "key"}
+            data = out.get("data", {}) if out.get("output_type") in (
+                "display_data", "execute_result") else {}
+            if MIME not in data:
+                kept.append(out)
+                continue
+            entry = data[MIME]
+            if entry.get("kind") == TABLES:
+                shown.extend(entry.get(TABLES) or [])
             else:
+                found[entry["key"]] = {k: v for k, v in entry.items() if k != "key"}
+            rest = {k: v for k, v in data.items() if k != MIME}
+            if set(rest) - {"text/plain"}:  # a display that carried the entry: keep it
+                if strip:
+                    out["data"] = rest
                 kept.append(out)
         if strip:
             cell["outputs"] = kept
+    if shown:
+        found[TABLES] = {"kind": TABLES, TABLES: shown}
     return found
 
 

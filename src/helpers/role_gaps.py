@@ -71,20 +71,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers import headlines as hl
+from helpers import i18n, labels
 from helpers.codebook import Codebook
 from helpers.headlines import Headline
+from helpers.i18n import N_, _, ngettext
 from helpers.indicators import DISCONNECT_INDEX, ROLES, respondent_frame
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 PREFIX = "role_gap."
-UNIT = "scale points (1-5)"
-N_UNIT = "respondents"
+UNIT = N_("scale points (1-5)")
+N_UNIT = N_("respondents")
+INDEX_LABEL = N_("Disconnect index")
 SESOI = 0.20
 """Smallest role gap of interest, in scale points of the 1–5 score."""
 MIN_CLUSTERS = 10
@@ -199,7 +208,7 @@ def comparable_from(verdicts: pd.DataFrame, index_ok: bool | None = None,
         str(r.construct): True if bool(r.comparable) else str(r.reason)
         for r in verdicts.itertuples()}
     if index_ok is not None:
-        out[DISCONNECT_INDEX] = True if index_ok else (index_why or "not comparable")
+        out[DISCONNECT_INDEX] = True if index_ok else (index_why or _("not comparable"))
     return out
 
 
@@ -213,9 +222,9 @@ def _gate(comparable: Mapping[str, Any] | None, key: str) -> str | None:
     if isinstance(v, str) and v.strip():
         reason = v.strip()
     else:
-        reason = "not comparable between roles (measurement invariance not established)"
-    if "item" not in reason:
-        reason += "; compared item by item"
+        reason = _("not comparable between roles (measurement invariance not established)")
+    if _("compared item by item") not in reason and _("see the item table") not in reason:
+        reason = _("{reason}; compared item by item").format(reason=reason)
     return reason
 
 
@@ -226,11 +235,11 @@ def _same_items(cb: Codebook, survey: pd.DataFrame, cid: str) -> bool:
 
 # --------------------------------------------------------------------------- headlines
 def _fmt(x: float) -> str:
-    return f"{x:.2f}".replace("-", "−")
+    return i18n.number(x, 2, grouping=False)
 
 
 def _signed(x: float) -> str:
-    return ("+" if x >= 0 else "−") + f"{abs(x):.2f}"
+    return i18n.number(x, 2, grouping=False, sign=True)
 
 
 def _estimate(frame: pd.DataFrame, column: str, min_cell: int) -> dict[str, Any] | str:
@@ -239,70 +248,106 @@ def _estimate(frame: pd.DataFrame, column: str, min_cell: int) -> dict[str, Any]
     counts = {r: int((used["role"] == r).sum()) for r in ROLES}
     firms = int(used["firm_id"].nunique())
     if min(counts.values()) < max(min_cell, 2):
-        return (f"fewer than {max(min_cell, 2)} respondents of a role have a score "
-                "(a group that small is not shown)")
+        return _("fewer than {minimum} respondents of a role have a score (a group that small "
+                 "is not shown)").format(minimum=i18n.integer(max(min_cell, 2)))
     if firms < max(MIN_CLUSTERS, min_cell):
-        return (f"answers from {firms} firms; a firm-clustered gap needs at least "
-                f"{max(MIN_CLUSTERS, min_cell)}")
+        return ngettext("answers from {firms} firm; a firm-clustered gap needs at least "
+                        "{minimum} firms",
+                        "answers from {firms} firms; a firm-clustered gap needs at least "
+                        "{minimum} firms", firms).format(
+            firms=i18n.integer(firms), minimum=i18n.integer(max(MIN_CLUSTERS, min_cell)))
     y = used[column].to_numpy(dtype=float)
     cmo = (used["role"] == "CMO").to_numpy(dtype=float)
     if np.allclose(y, np.where(cmo == 1, y[cmo == 1].mean(), y[cmo == 0].mean())):
-        return "every respondent of a role has the same score: no sampling error can be estimated"
+        return _("every respondent of a role has the same score: no sampling error can be "
+                 "estimated")
     try:
         fit = cr2_contrast(y, np.column_stack([np.ones_like(cmo), cmo]),
                            used["firm_id"].astype(str).to_numpy(), [0.0, 1.0])
     except ValueError as exc:
-        return f"the clustered variance cannot be estimated ({exc})"
+        why = (_("a firm has leverage 1: the gap rests on one firm's answers")
+               if "leverage" in str(exc) else _("the design is singular"))
+        return _("the clustered variance cannot be estimated ({why})").format(why=why)
     if not (fit["std_error"] > 0 and math.isfinite(fit["df"]) and fit["df"] > 0):
-        return "the clustered variance cannot be estimated (no variation within the roles)"
+        return _("the clustered variance cannot be estimated (no variation within the roles)")
     fit.update(n_cmo=counts["CMO"], n_cio=counts["CIO"],
                mean_cmo=float(y[cmo == 1].mean()), mean_cio=float(y[cmo == 0].mean()))
     return fit
 
 
+ADJUST_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "fdr_bh": "Benjamini–Hochberg"}
+
+
 def _reading(label: str, fit: Mapping[str, Any], verdict: str, *, conf: float, adjust: str | None,
              m: int, in_family: bool) -> str:
+    """The headline's reading: whole sentences per case, numbers in the reader's locale."""
     est, lo, hi = fit["estimate"], fit["ci_low"], fit["ci_high"]
-    pct = f"{100 * conf:g} %"
     corrected = in_family and adjust is not None and m > 1
-    method = {"holm": "Holm", "bonferroni": "Bonferroni", "fdr_bh": "Benjamini–Hochberg"}.get(
-        adjust or "", "")
-    p_shown = hl.format_p(fit["p_value"])
-    ptext = (f"{method}-adjusted p" if corrected else "p") + (
-        f" {p_shown}" if p_shown.startswith("<") else f" = {p_shown}")
-    size = f"{fit['n']} respondents in {fit['n_clusters']} firms"
-    numbers = (f"CMO − CIO = {_signed(est)} scale points ({pct} CI {_fmt(lo)} to {_fmt(hi)}; "
-               f"{ptext}; {size})")
+    method = ADJUST_NAMES.get(adjust or "", "")
+    p = hl.p_phrase(fit["p_value"])
+    if corrected:
+        p = _("{p}, {method}-adjusted").format(p=p, method=method)
+    values = {"label": label, "estimate": _signed(est), "gap": _fmt(abs(est)), "low": _fmt(lo),
+              "high": _fmt(hi), "level": i18n.percent(100 * conf, 0), "p": p,
+              "size": _("{n} respondents in {firms} firms").format(
+                  n=i18n.integer(fit["n"]), firms=i18n.integer(fit["n_clusters"])),
+              "firms": i18n.integer(fit["n_clusters"]), "method": method,
+              "m": i18n.integer(m), "needed": i18n.integer(CONFIRMATORY_CLUSTERS),
+              "df": i18n.number(fit["df"], 1), "sesoi": _fmt(SESOI)}
+    numbers = _("{label}: CMO − CIO = {estimate} scale points ({level} CI {low} to {high}; {p}; "
+                "{size}).")
     if verdict == "exploratory":
-        return (f"{label}: {numbers}. Exploratory: only {fit['n_clusters']} firms (a verdict "
-                f"needs {CONFIRMATORY_CLUSTERS}); small-cluster correction (CR2, "
-                f"Bell–McCaffrey df = {fit['df']:.1f}); no verdict in words.")
+        return (numbers + " " + _("Exploratory: only {firms} firms (a verdict needs {needed}); "
+                                  "small-cluster correction (CR2, Bell–McCaffrey df = {df}); no "
+                                  "verdict in words.")).format(**values)
     if verdict in hl.SIGNED:
-        who = "higher" if est > 0 else "lower"
-        tail = f", also after {method} correction across {m} indicators" if corrected else ""
-        return (f"{label}: CMOs score {_fmt(abs(est))} scale points {who} than CIOs on "
-                f"average ({pct} CI of CMO − CIO {_fmt(lo)} to {_fmt(hi)}; {ptext}; {size})"
-                f"{tail}.")
-    alone = ""
+        if est > 0 and corrected:
+            text = _("{label}: CMOs score {gap} scale points higher than CIOs on average ({level} "
+                     "CI of CMO − CIO {low} to {high}; {p}; {size}), also after {method} "
+                     "correction across {m} indicators.")
+        elif est > 0:
+            text = _("{label}: CMOs score {gap} scale points higher than CIOs on average ({level} "
+                     "CI of CMO − CIO {low} to {high}; {p}; {size}).")
+        elif corrected:
+            text = _("{label}: CMOs score {gap} scale points lower than CIOs on average ({level} "
+                     "CI of CMO − CIO {low} to {high}; {p}; {size}), also after {method} "
+                     "correction across {m} indicators.")
+        else:
+            text = _("{label}: CMOs score {gap} scale points lower than CIOs on average ({level} "
+                     "CI of CMO − CIO {low} to {high}; {p}; {size}).")
+        return text.format(**values)
+    sentences = [numbers]
     if corrected and (lo > 0 or hi < 0):
-        alone = (f" The {pct} interval on its own excludes zero, but the interval adjusted for "
-                 f"the {m} indicators compared does not.")
+        sentences.append(_("The {level} interval on its own excludes zero, but the interval "
+                           "adjusted for the {m} indicators compared does not."))
     power = fit.get("power")
     if verdict == "no evidence":
-        return (f"{label}: {numbers}.{alone} No evidence of a gap of {SESOI:.2f} points or more "
-                f"between the roles: a gap that large would have been found with power "
-                f"{power:.2f}.")
-    ptxt = f"{power:.2f}" if power is not None else "unknown"
-    return (f"{label}: {numbers}.{alone} Not detectable with these data: power {ptxt} to detect "
-            f"a gap of {SESOI:.2f} scale points.")
+        sentences.append(_("No evidence of a gap of {sesoi} scale points or more between the "
+                           "roles: a gap that large would have been found with power {power}."))
+    elif power is not None:
+        sentences.append(_("Not detectable with these data: power {power} to detect a gap of "
+                           "{sesoi} scale points."))
+    else:
+        sentences.append(_("Not detectable with these data: the power to detect a gap of "
+                           "{sesoi} scale points is unknown."))
+    values["power"] = i18n.number(power, 2) if power is not None else ""
+    return " ".join(t.format(**values) for t in sentences)
 
 
 def headlines(survey: pd.DataFrame, codebook: Codebook, *, conf: float = 0.95,
               adjust: str | None = "holm", min_cell: int = 5,
               comparable: Mapping[str, Any] | None = None,
-              language: str = "EN") -> list[Headline]:
+              language: str | None = None) -> list[Headline]:
     """CMO − CIO gap of every indicator construct both roles answer with the same items, and of
-    the disconnect index: one :class:`~helpers.headlines.Headline` each (module docstring)."""
+    the disconnect index: one :class:`~helpers.headlines.Headline` each (module docstring).
+    Labels, readings and notes are in ``language`` (default: :func:`helpers.i18n.current`)."""
+    with i18n.using(language or i18n.current()):
+        return _headlines(survey, codebook, conf=conf, adjust=adjust, min_cell=min_cell,
+                          comparable=comparable)
+
+
+def _headlines(survey: pd.DataFrame, codebook: Codebook, *, conf: float, adjust: str | None,
+               min_cell: int, comparable: Mapping[str, Any] | None) -> list[Headline]:
     cb = codebook
     if "role" not in survey.columns or "firm_id" not in survey.columns:
         return []
@@ -314,8 +359,8 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, conf: float = 0.95,
     if frame.attrs.get("indicators") and DISCONNECT_INDEX in frame.columns:
         columns.append(DISCONNECT_INDEX)
     alpha = 1 - conf
-    labels = {c: cb.label(c, language) for c in constructs} | {DISCONNECT_INDEX:
-                                                                 "Disconnect index"}
+    names = {c: cb.label(c, i18n.current()) for c in constructs} | {
+        DISCONNECT_INDEX: _(INDEX_LABEL)}
     fits: dict[str, dict[str, Any] | str] = {}
     for c in columns:
         gate = _gate(comparable, c)
@@ -331,17 +376,18 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, conf: float = 0.95,
     for c in columns:
         fit, key = fits[c], PREFIX + c
         if isinstance(fit, str):
-            out.append(hl.not_estimable(key, labels[c], UNIT,
-                                        f"{labels[c]}: not estimable — {fit}.", METHOD,
-                                        n_unit=N_UNIT))
+            out.append(replace(hl.not_estimable(key, names[c], UNIT,
+                                                _("{label}: not estimable — {reason}.").format(
+                                                    label=names[c], reason=fit), METHOD,
+                                                n_unit=N_UNIT), note=fit))
             continue
         p_adj, level = level_of.get(c, (fit["p_unadjusted"], alpha))
         fit["p_value"] = p_adj
-        lo_a, hi_a, _ = _t_interval(fit["estimate"], fit["std_error"], fit["df"], level)
+        lo_a, hi_a, _p = _t_interval(fit["estimate"], fit["std_error"], fit["df"], level)
         fit["power"] = hl.power(fit["std_error"], SESOI, 1 - level)
         exploratory = fit["n_clusters"] < CONFIRMATORY_CLUSTERS
         verdict = hl.verdict(lo_a, hi_a, fit["power"], exploratory=exploratory)
-        reading = _reading(labels[c], fit, verdict, conf=conf, adjust=adjust, m=len(family),
+        reading = _reading(names[c], fit, verdict, conf=conf, adjust=adjust, m=len(family),
                            in_family=c in level_of)
         extra = {k: fit[k] for k in ("df", "n_clusters", "n_cmo", "n_cio", "mean_cmo",
                                      "mean_cio", "p_unadjusted")}
@@ -349,12 +395,12 @@ def headlines(survey: pd.DataFrame, codebook: Codebook, *, conf: float = 0.95,
                      adjust=adjust if c in level_of else None, family_size=len(family),
                      construct=c)
         out.append(Headline(
-            key=key, label=labels[c], unit=UNIT, estimate=fit["estimate"], ci_low=fit["ci_low"],
+            key=key, label=names[c], unit=UNIT, estimate=fit["estimate"], ci_low=fit["ci_low"],
             ci_high=fit["ci_high"], p_value=p_adj, n=fit["n"], n_unit=N_UNIT, verdict=verdict,
             reading=reading, method=METHOD, power=fit["power"], sesoi=SESOI,
             std_error=fit["std_error"],
-            note=("exploratory: fewer than "
-                  f"{CONFIRMATORY_CLUSTERS} firms" if exploratory else ""),
+            note=(_("exploratory: fewer than {needed} firms").format(
+                needed=i18n.integer(CONFIRMATORY_CLUSTERS)) if exploratory else ""),
             extra=extra))
     return out
 
@@ -379,7 +425,7 @@ def table(rows: Sequence[Headline]) -> pd.DataFrame:
                     "ci_low_adjusted": e.get("ci_low_adjusted"),
                     "ci_high_adjusted": e.get("ci_high_adjusted"), "power": h.power,
                     "verdict": h.verdict,
-                    "note": h.reading if h.verdict == "not estimable" else h.note})
+                    "note": (h.note or h.reading) if h.verdict == "not estimable" else h.note})
     frame = pd.DataFrame(out, columns=TABLE_COLUMNS)
     for col in ("n_cmo", "n_cio", "n_firms"):
         frame[col] = frame[col].astype("Int64")
@@ -416,17 +462,20 @@ def protect(rows: Sequence[Headline], paired: pd.DataFrame, min_cell: int
     values = [c for c in dict.fromkeys(SENSITIVITY_VALUES + TABLE_VALUES) if c in both.columns]
     both = privacy.withhold_nested_rows(both, "_key", ["n_cmo", "n_cio"], values, min_cell)
     main_part = both[both["_source"] == "main"]
-    withheld = main_part["note"].astype(str).str.startswith("withheld")
+    # the privacy layer blanks the larger group's values: the all-respondents row
+    hit = (main["estimate"].notna().to_numpy()
+           & pd.to_numeric(main_part["estimate"], errors="coerce").isna().to_numpy())
     out = main.copy()
     for col in TABLE_VALUES:
-        out[col] = out[col].astype(object).where(~withheld.to_numpy(), None)
-    hit = withheld.to_numpy()
-    notes = main_part.loc[withheld, "note"].to_numpy()
-    out.loc[hit, "reading"] = [f"{label}: {note}" for label, note in
-                               zip(out.loc[hit, "label"], notes, strict=True)]
-    out.loc[hit, "note"] = notes
+        out[col] = out[col].astype(object).where(~hit, None)
+    note = _("withheld: all respondents and the complete pairs differ by fewer than {min_cell} "
+             "respondents of a role, whose answers the two rows would reveal").format(
+        min_cell=i18n.integer(min_cell))
+    out.loc[hit, "reading"] = [_("{label}: {note}").format(label=label, note=note)
+                               for label in out.loc[hit, "label"]]
+    out.loc[hit, "note"] = note
     out.loc[hit, "verdict"] = "withheld"
-    out.attrs["withheld"] = int(withheld.sum())
+    out.attrs["withheld"] = int(hit.sum())
     sens_part = both[both["_source"] == "paired"].drop(columns=["_source", "_key"])
     sens_part = sens_part[sens.columns].set_axis(sens.index)
     sens_part = privacy.suppress_small_groups(sens_part, ["n_pairs"], [
@@ -441,3 +490,26 @@ def headline_rows(shown: pd.DataFrame) -> pd.DataFrame:
     out = shown.assign(key=PREFIX + shown["construct"].astype(str))
     return out[["key", "label", "estimate", "std_error", "ci_low", "ci_high", "p_value",
                 "verdict"]]
+
+
+labels.register({
+    "indicator": N_("Indicator"),
+    "p_unadjusted": N_("p (unadjusted)"),
+    "p_adjusted": N_("p (adjusted)"),
+    "power": N_("Power"),
+    "verdict": N_("Verdict"),
+    "note": N_("Note"),
+}, counts={"n_cmo", "n_cio", "n_firms"})
+
+
+def shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The protected role-gap table (:func:`protect`) as the report shows it: the indicator by
+    its label, the difference named as such, the adjusted p as ``p_adjusted``, the verdict in
+    words ("CMOs higher", "not detectable with these data", ...)."""
+    out = table.assign(
+        indicator=table["label"],
+        verdict=table["verdict"].map(lambda v: hl.verdict_words(str(v), difference=True)))
+    out = out.rename(columns={"estimate": "difference", "p_value": "p_adjusted"})
+    return out[["indicator", "n_cmo", "n_cio", "n_firms", "mean_cmo", "mean_cio", "difference",
+                "ci_low", "ci_high", "df", "p_unadjusted", "p_adjusted", "ci_low_adjusted",
+                "ci_high_adjusted", "power", "verdict", "note"]]

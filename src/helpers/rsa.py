@@ -23,14 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
+from helpers import i18n, labels
 from helpers.headlines import p_phrase
+from helpers.i18n import N_, _, ngettext
 from helpers.models import NotEstimable, aliased_terms
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    import statsmodels.api as sm
+else:
+    sm = LazyModule("statsmodels.api")
 
 POLY_TERMS = ("b1", "b2", "b3", "b4", "b5")
 SURFACE_WEIGHTS = {  # weights on (b1, b2, b3, b4, b5)
@@ -43,8 +50,8 @@ SURFACE_WEIGHTS = {  # weights on (b1, b2, b3, b4, b5)
 TABLE_COLUMNS = ["estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 CENTER_OPTIONS = (None, "pooled", "separate")
 MINUS = "\u2212"
-SEPARATE_NOTE = ("x and y were centred separately: the line X = Y is shifted away from raw "
-                 "agreement")
+SEPARATE_NOTE = N_("x and y were centred separately: the line X = Y is shifted away from raw "
+                   "agreement")
 
 # Minimums, checked before fitting (below them :func:`rsa` raises NotEstimable with the reason).
 MIN_RESIDUAL_DF = 1
@@ -162,8 +169,9 @@ class RSAResult:
             _read_axis(self.principal_axes),
         ]
         if self.center == "separate":
-            parts.append(f"Caution: {xl} and {yl} were centred on their own means, so X = Y is "
-                         "agreement relative to the averages, not agreement in raw scores.")
+            parts.append(_("Caution: {x} and {y} were centred on their own means, so X = Y is "
+                           "agreement relative to the averages, not agreement in raw scores.").format(
+                               x=xl, y=yl))
         return " ".join(p for p in parts if p)
 
     def joint_test_text(self) -> str:
@@ -171,9 +179,10 @@ class RSAResult:
         reported (too few clusters for a cluster-robust test of five restrictions)."""
         f = self.f_test
         if f.get("note"):
-            return f"not reported: {f['note']}"
-        return (f"F({f['df_num']:.0f}, {f['df_denom']:.0f}) = {f['statistic']:.2f}, "
-                f"{_p(f['p_value'])}")
+            return _("not reported: {reason}").format(reason=f["note"])
+        return "F({df_num}, {df_denom}) = {statistic}, {p}".format(
+            df_num=i18n.integer(f["df_num"]), df_denom=i18n.integer(f["df_denom"]),
+            statistic=i18n.number(f["statistic"], 2), p=_p(f["p_value"]))
 
     def _term(self, name: str) -> tuple[str, float, float]:
         row = self.surface.loc[name]
@@ -219,7 +228,7 @@ def rsa(data: pd.DataFrame, outcome: str, x: str, y: str, center: str | None = N
     b = fit.params[list(POLY_TERMS)].to_numpy()
     (x0, y0), axes, notes = surface_geometry(*b)
     if center == "separate":
-        notes = (*notes, SEPARATE_NOTE)
+        notes = (*notes, _(SEPARATE_NOTE))
     return RSAResult(
         model=fit, outcome=outcome, x=x, y=y, center=center, center_values=(cx, cy),
         alpha=alpha, coefs=_coef_table(fit, alpha), surface=_surface_table(fit, alpha),
@@ -247,12 +256,12 @@ def geometry_table(result: RSAResult) -> pd.DataFrame:
     x0, y0 = result.stationary_point
     axes = result.principal_axes
     return pd.DataFrame([
-        {"quantity": "stationary point X0", "value": x0},
-        {"quantity": "stationary point Y0", "value": y0},
-        {"quantity": "first principal axis: intercept p10", "value": axes.get("p10")},
-        {"quantity": "first principal axis: slope p11", "value": axes.get("p11")},
-        {"quantity": "second principal axis: intercept p20", "value": axes.get("p20")},
-        {"quantity": "second principal axis: slope p21", "value": axes.get("p21")},
+        {"quantity": _("Stationary point X0"), "value": x0},
+        {"quantity": _("Stationary point Y0"), "value": y0},
+        {"quantity": _("First principal axis: intercept p10"), "value": axes.get("p10")},
+        {"quantity": _("First principal axis: slope p11"), "value": axes.get("p11")},
+        {"quantity": _("Second principal axis: intercept p20"), "value": axes.get("p20")},
+        {"quantity": _("Second principal axis: slope p21"), "value": axes.get("p21")},
     ])
 
 
@@ -295,13 +304,16 @@ def _complete_cases(data: pd.DataFrame, columns: list[str], cov_type: str,
     elif cov_type == "cluster":
         raise ValueError('cov_type="cluster" needs cov_kwds={"groups": <column or array>}')
     if not mask.any():
-        raise NotEstimable(f"no complete cases: every row misses one of {', '.join(columns)}"
-                           + (" or its cluster" if groups is not None else ""))
+        raise NotEstimable(
+            (_("no complete cases: every row misses one of {columns} or its cluster")
+             if groups is not None else
+             _("no complete cases: every row misses one of {columns}")).format(
+                 columns=", ".join(columns)))
     return data.loc[mask, columns], (kwds or None)
 
 
 def _cases(n: int) -> str:
-    return f"{n} complete case{'s' if n != 1 else ''}"
+    return ngettext("{n} complete case", "{n} complete cases", n).format(n=i18n.integer(n))
 
 
 def _require_estimable(frame: pd.DataFrame, outcome: str, x: str, y: str,
@@ -310,19 +322,21 @@ def _require_estimable(frame: pd.DataFrame, outcome: str, x: str, y: str,
     cannot identify (X or Y constant, X = Y in every case) — the minimums above."""
     n = len(frame)
     if frame[outcome].nunique() < MIN_OUTCOME_VALUES:
-        raise NotEstimable(f"the outcome {outcome} has one value in all {_cases(n)}: there is "
-                           "no surface to estimate")
+        raise NotEstimable(_("the outcome {outcome} has one value in all {cases}: there is no "
+                             "surface to estimate").format(outcome=outcome, cases=_cases(n)))
     groups = None if kwds is None else kwds.get("groups")
     if groups is not None and len(np.unique(groups)) < MIN_CLUSTERS:
-        raise NotEstimable(f"the {_cases(n)} come from {len(np.unique(groups))} cluster; "
-                           f"cluster-robust standard errors need at least {MIN_CLUSTERS}")
+        raise NotEstimable(_("the {cases} come from 1 cluster; cluster-robust standard "
+                             "errors need at least {minimum}").format(
+                                 cases=_cases(n), minimum=i18n.integer(MIN_CLUSTERS)))
     for name in (x, y):
         if frame[name].nunique() < 2:
-            raise NotEstimable(f"{name} has one value in all {_cases(n)}: the surface "
-                               "cannot be estimated along it")
+            raise NotEstimable(_("{name} has one value in all {cases}: the surface cannot be "
+                                 "estimated along it").format(name=name, cases=_cases(n)))
     if frame[x].astype(float).equals(frame[y].astype(float)):
-        raise NotEstimable(f"{x} equals {y} in all {_cases(n)}: with perfect agreement "
-                           "the surface off the line X = Y is not identified")
+        raise NotEstimable(_("{x} equals {y} in all {cases}: with perfect agreement the surface "
+                             "off the line X = Y is not identified").format(
+                                 x=x, y=y, cases=_cases(n)))
 
 
 def _centre_values(x: pd.Series, y: pd.Series, center: str | None) -> tuple[float, float]:
@@ -350,14 +364,18 @@ def _design(x: pd.Series, y: pd.Series, controls: pd.DataFrame) -> pd.DataFrame:
     design = pd.concat(parts, axis=1)
     needed = design.shape[1] + MIN_RESIDUAL_DF
     if len(design) < needed:
-        raise NotEstimable(f"too few complete cases ({len(design)}) for {design.shape[1]} "
-                           f"coefficients: the surface needs at least {needed}")
+        raise NotEstimable(_("too few complete cases ({n}) for {k} coefficients: the surface "
+                             "needs at least {minimum}").format(
+                                 n=i18n.integer(len(design)), k=i18n.integer(design.shape[1]),
+                                 minimum=i18n.integer(needed)))
     aliased = aliased_terms(design)
     if aliased:
-        raise NotEstimable(f"{', '.join(aliased)} {'is' if len(aliased) == 1 else 'are'} "
-                           f"aliased among the {_cases(len(design))} (the design is rank "
-                           "deficient: X and Y, their squares and product or the controls are "
-                           "collinear)")
+        raise NotEstimable(ngettext(
+            "{terms} is aliased among the {cases} (the design is rank deficient: X and Y, their "
+            "squares and product or the controls are collinear)",
+            "{terms} are aliased among the {cases} (the design is rank deficient: X and Y, "
+            "their squares and product or the controls are collinear)", len(aliased)).format(
+                terms=", ".join(labels.term(a) for a in aliased), cases=_cases(len(design))))
     return design
 
 
@@ -401,9 +419,10 @@ def _joint_test(fit: Any, groups: np.ndarray | None = None) -> dict[str, Any]:
         if n_clusters < MIN_CLUSTERS_JOINT_TEST:
             return {"statistic": np.nan, "p_value": np.nan, "df_num": float(len(POLY_TERMS)),
                     "df_denom": float(n_clusters - 1),
-                    "note": (f"a cluster-robust joint test of the {len(POLY_TERMS)} polynomial "
-                             f"terms needs at least {MIN_CLUSTERS_JOINT_TEST} clusters; these "
-                             f"data have {n_clusters}")}
+                    "note": _("a cluster-robust joint test of the {k} polynomial terms needs at "
+                              "least {minimum} clusters; these data have {n}").format(
+                                  k=len(POLY_TERMS), minimum=i18n.integer(MIN_CLUSTERS_JOINT_TEST),
+                                  n=i18n.integer(n_clusters))}
     names = list(fit.params.index)
     restriction = np.zeros((5, len(names)))
     for row, term in enumerate(POLY_TERMS):
@@ -426,15 +445,15 @@ def surface_geometry(b1: float, b2: float, b3: float, b4: float, b5: float
     denom = 4 * b3 * b5 - b4**2
     if abs(denom) <= 1e-12 * scale:
         x0 = y0 = np.nan
-        notes.append("no unique stationary point (4*b3*b5 - b4^2 = 0: the surface is a ridge, "
-                     "a trough or a plane)")
+        notes.append(_("no unique stationary point (4*b3*b5 - b4^2 = 0: the surface is a "
+                       "ridge, a trough or a plane)"))
     else:
         x0 = (b2 * b4 - 2 * b1 * b5) / denom
         y0 = (b1 * b4 - 2 * b2 * b3) / denom
     if abs(b4) <= 1e-12 * max(1.0, abs(b3), abs(b5)):
         p11 = p21 = np.nan
-        notes.append("b4 = 0: the principal axes are parallel to the X and Y axes (slopes 0 and "
-                     "infinite), so p10, p11, p20, p21 are not reported")
+        notes.append(_("b4 = 0: the principal axes are parallel to the X and Y axes (slopes 0 "
+                       "and infinite), so p10, p11, p20, p21 are not reported"))
     else:
         root = np.sqrt((b3 - b5) ** 2 + b4**2)
         p11 = (b5 - b3 + root) / b4
@@ -445,15 +464,14 @@ def surface_geometry(b1: float, b2: float, b3: float, b4: float, b5: float
 
 # --------------------------------------------------------------------------- reading
 def _num(value: float) -> str:
-    text = f"{value:.2f}"
-    return text.replace("-", MINUS) if value < 0 else text
+    return i18n.number(value, 2)
 
 
 def _line(intercept: float, slope: float, plain: bool = False) -> str:
     """'Y = a + b X' with the sign of b folded in (2 decimals and a true minus when plain)."""
     if plain:
         sign = MINUS if slope < 0 else "+"
-        return f"Y = {_num(intercept)} {sign} {abs(slope):.2f} X"
+        return f"Y = {_num(intercept)} {sign} {_num(abs(slope))} X"
     sign = "-" if slope < 0 else "+"
     return f"Y = {intercept:.4g} {sign} {abs(slope):.4g} X"
 
@@ -468,53 +486,72 @@ def _cite(term: tuple[str, float, float]) -> str:
     return f"({name} = {_num(est)}, {_p(p)})"
 
 
+_AGREEMENT_TREND = {  # (a1 significant: direction or None, a2: direction or None)
+    ("rises", "upward"): N_("Along the line of agreement (X = Y) the {out} rises as {x} and {y} "
+                            "both increase {a1}, and the surface curves upward along it {a2}."),
+    ("rises", "downward"): N_("Along the line of agreement (X = Y) the {out} rises as {x} and {y} "
+                              "both increase {a1}, and the surface curves downward along it "
+                              "{a2}."),
+    ("rises", None): N_("Along the line of agreement (X = Y) the {out} rises as {x} and {y} both "
+                        "increase {a1}, with no significant curvature {a2}."),
+    ("falls", "upward"): N_("Along the line of agreement (X = Y) the {out} falls as {x} and {y} "
+                            "both increase {a1}, and the surface curves upward along it {a2}."),
+    ("falls", "downward"): N_("Along the line of agreement (X = Y) the {out} falls as {x} and {y} "
+                              "both increase {a1}, and the surface curves downward along it "
+                              "{a2}."),
+    ("falls", None): N_("Along the line of agreement (X = Y) the {out} falls as {x} and {y} both "
+                        "increase {a1}, with no significant curvature {a2}."),
+    (None, "upward"): N_("Along the line of agreement (X = Y) the {out} shows no significant "
+                         "linear trend {a1}, and the surface curves upward along it {a2}."),
+    (None, "downward"): N_("Along the line of agreement (X = Y) the {out} shows no significant "
+                           "linear trend {a1}, and the surface curves downward along it {a2}."),
+    (None, None): N_("Along the line of agreement (X = Y) the {out} shows no significant linear "
+                     "trend {a1}, with no significant curvature {a2}."),
+}
+
+
 def _read_agreement(a1: tuple[str, float, float], a2: tuple[str, float, float], xl: str, yl: str,
                     out: str, alpha: float) -> str:
-    line = "Along the line of agreement (X = Y)"
-    if a1[2] < alpha:
-        trend = "rises" if a1[1] > 0 else "falls"
-        first = f"{line} the {out} {trend} as {xl} and {yl} both increase {_cite(a1)}"
-    else:
-        first = f"{line} the {out} shows no significant linear trend {_cite(a1)}"
-    if a2[2] < alpha:
-        shape = "upward" if a2[1] > 0 else "downward"
-        return f"{first}, and the surface curves {shape} along it {_cite(a2)}."
-    return f"{first}, with no significant curvature {_cite(a2)}."
+    trend = ("rises" if a1[1] > 0 else "falls") if a1[2] < alpha else None
+    shape = ("upward" if a2[1] > 0 else "downward") if a2[2] < alpha else None
+    return _(_AGREEMENT_TREND[trend, shape]).format(out=out, x=xl, y=yl, a1=_cite(a1),
+                                                    a2=_cite(a2))
 
 
 def _read_direction(a3: tuple[str, float, float], xl: str, yl: str, out: str,
                     alpha: float) -> str:
-    line = f"Along the line of disagreement (X = {MINUS}Y)"
     if a3[2] >= alpha:
-        return (f"{line} the direction of the discrepancy makes no significant difference "
-                f"{_cite(a3)}.")
+        return _("Along the line of disagreement (X = −Y) the direction of the discrepancy makes "
+                 "no significant difference {a3}.").format(a3=_cite(a3))
     high, low = (xl, yl) if a3[1] > 0 else (yl, xl)
-    return f"{line} the {out} is higher when {high} exceeds {low} than the reverse {_cite(a3)}."
+    return _("Along the line of disagreement (X = −Y) the {out} is higher when {high} exceeds "
+             "{low} than the reverse {a3}.").format(out=out, high=high, low=low, a3=_cite(a3))
 
 
 def _read_congruence(a4: tuple[str, float, float], xl: str, yl: str, out: str,
                      alpha: float) -> str:
     if a4[2] >= alpha:
-        return (f"The surface is not significantly curved along the line of disagreement "
-                f"{_cite(a4)}: no evidence that agreement between {xl} and {yl} matters as such.")
-    if a4[1] < 0:
-        return (f"Along the line of disagreement the surface is curved downward {_cite(a4)}: "
-                f"the {out} is highest when {xl} and {yl} agree and falls as their views "
-                "diverge.")
-    return (f"Along the line of disagreement the surface is curved upward {_cite(a4)}: the "
-            f"{out} is lowest when {xl} and {yl} agree and rises as their views diverge.")
+        text = _("The surface is not significantly curved along the line of disagreement {a4}: "
+                 "no evidence that agreement between {x} and {y} matters as such.")
+    elif a4[1] < 0:
+        text = _("Along the line of disagreement the surface is curved downward {a4}: the {out} "
+                 "is highest when {x} and {y} agree and falls as their views diverge.")
+    else:
+        text = _("Along the line of disagreement the surface is curved upward {a4}: the {out} is "
+                 "lowest when {x} and {y} agree and rises as their views diverge.")
+    return text.format(a4=_cite(a4), out=out, x=xl, y=yl)
 
 
 def _read_symmetry(a5: tuple[str, float, float], alpha: float) -> str:
     if a5[2] >= alpha:
         return ""
-    return (f"The curvatures in the two predictors differ {_cite(a5)}, so the principal axes "
-            "are tilted away from the line of agreement.")
+    return _("The curvatures in the two predictors differ {a5}, so the principal axes are tilted "
+             "away from the line of agreement.").format(a5=_cite(a5))
 
 
 def _read_axis(axes: Mapping[str, float]) -> str:
     if not np.isfinite([axes["p10"], axes["p11"]]).all():
         return ""
-    return (f"The first principal axis is {_line(axes['p10'], axes['p11'], plain=True)} "
-            "(point estimates; "
-            "for a pure agreement effect it lies on X = Y: intercept 0, slope 1).")
+    return _("The first principal axis is {axis} (point estimates; for a pure agreement effect "
+             "it lies on X = Y: intercept 0, slope 1).").format(
+                 axis=_line(axes["p10"], axes["p11"], plain=True))

@@ -14,14 +14,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
-from helpers.codebook import Codebook
+from helpers import i18n, labels
+from helpers.codebook import Codebook, item_ref, item_refs, load_codebook
 from helpers.errors import DataError
+from helpers.i18n import N_, _, ngettext
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import optimize, stats
+else:
+    optimize = LazyModule("scipy.optimize")
+    stats = LazyModule("scipy.stats")
+
+labels.register({
+    "construct": N_("Construct"), "kind": N_("Kind"), "items_asked": N_("Items asked"),
+    "not_asked": N_("Items not asked"), "status": N_("Status"), "group": N_("Group"),
+    "alpha": N_("Cronbach's alpha"), "omega": N_("Omega"),
+    "note": N_("Note"), "mean": N_("Mean"), "r_drop": N_("r (item–rest)"),
+    "alpha_if_dropped": N_("Alpha if dropped"), "item": N_("Item"),
+}, counts={"k"})
+
+#: coverage status and construct kinds as the report shows them
+WORDS = {"complete": N_("complete"), "partial": N_("fewer items"), "not asked": N_("not asked"),
+         "indicator": N_("indicator"), "driver": N_("driver"), "outcome": N_("outcome"),
+         "all": N_("all respondents")}
+
+
+def word(code: Any) -> str:
+    """A coverage status, construct kind or group code (:data:`WORDS`) in the report language."""
+    text = str(code)
+    return _(WORDS[text]) if text in WORDS else text
 
 MISSING_MODES = ("pairwise", "listwise")
 HEYWOOD_COMMUNALITY = 1.0 - 1e-6
@@ -147,8 +174,9 @@ def _prepare_items(items: pd.DataFrame, reverse: Sequence[str], missing: str) ->
         data[list(reverse)] = -data[list(reverse)]
     data = data.dropna() if missing == "listwise" else data.dropna(how="all")
     if len(data) < MIN_ALPHA_ROWS:
-        rule = "complete rows" if missing == "listwise" else "rows with an answer"
-        raise ValueError(f"alpha needs at least {MIN_ALPHA_ROWS} {rule}, got {len(data)}")
+        text = (_("alpha needs at least {min} complete rows, got {n}") if missing == "listwise"
+                else _("alpha needs at least {min} rows with an answer, got {n}"))
+        raise ValueError(text.format(min=MIN_ALPHA_ROWS, n=len(data)))
     return data
 
 
@@ -158,18 +186,20 @@ def _item_covariance(data: pd.DataFrame) -> np.ndarray:
     variances = np.diag(cov.to_numpy())
     flat = [c for c, v in zip(cov.columns, variances, strict=True) if not v > 0]
     if flat:
-        raise DataError(f"{', '.join(map(str, flat))} "
-                        f"{'has' if len(flat) == 1 else 'have'} no variance (one value, or fewer "
-                        "than 2 answers)", column=str(flat[0]), rule="alpha-no-variance",
+        raise DataError(ngettext("{items} has no variance (one value, or fewer than 2 answers)",
+                                 "{items} have no variance (one value, or fewer than 2 answers)",
+                                 len(flat)).format(items=item_refs(map(str, flat))),
+                        column=str(flat[0]), rule="alpha-no-variance",
                         hint="drop the item(s) before computing alpha")
     if cov.isna().to_numpy().any():
         rows, cols = np.where(cov.isna().to_numpy())
         a, b = cov.columns[rows[0]], cov.columns[cols[0]]
-        raise DataError(f"items {a} and {b} are never answered together (role-specific "
-                        "items?)", column=str(a), rule="alpha-no-overlap",
+        raise DataError(_("items {a} and {b} are never answered together (role-specific "
+                          "items?)").format(a=item_ref(str(a)), b=item_ref(str(b))),
+                        column=str(a), rule="alpha-no-overlap",
                         hint="compute alpha within the group asked both")
     if not cov.to_numpy().sum() > 0:
-        raise DataError("the items' covariances cancel out: their sum score has no variance",
+        raise DataError(_("the items' covariances cancel out: their sum score has no variance"),
                         column=str(cov.columns[0]), rule="alpha-no-total-variance")
     return cov.to_numpy()
 
@@ -251,14 +281,14 @@ def _omega_total(corr: np.ndarray) -> tuple[float, str, np.ndarray]:
     """Omega from a one-factor fit, or NaN and the reason it is not estimable."""
     k = corr.shape[0]
     if k < MIN_OMEGA_ITEMS:
-        return np.nan, (f"omega needs at least {MIN_OMEGA_ITEMS} items (a one-factor model is "
-                        "not identified)"), np.full(k, np.nan)
+        return np.nan, _("omega needs at least {min} items (a one-factor model is not "
+                         "identified)").format(min=MIN_OMEGA_ITEMS), np.full(k, np.nan)
     fit = fit_one_factor(corr)
     if not fit.converged:
-        return np.nan, "one-factor model did not converge", fit.loadings
+        return np.nan, _("one-factor model did not converge"), fit.loadings
     if fit.heywood:
-        return np.nan, ("Heywood case: communality >= 1 for item position(s) "
-                        f"{', '.join(str(i + 1) for i in fit.heywood)}"), fit.loadings
+        return np.nan, _("Heywood case: communality ≥ 1 for item position(s) {positions}").format(
+            positions=", ".join(str(i + 1) for i in fit.heywood)), fit.loadings
     return omega_total(fit.loadings), "", fit.loadings
 
 
@@ -308,13 +338,16 @@ def coverage(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str] | N
         absent = codebook.items_absent(df, cid)
         label = codebook.label(cid, language)
         if not present:
-            status, note = "not asked", f"{label}: not asked in this survey"
+            status = "not asked"
+            note = _("{construct}: not asked in this survey").format(construct=label)
         elif absent:
             status = "partial"
-            note = (f"{label}: scored from {', '.join(present)} "
-                    f"({', '.join(absent)} not asked)")
+            note = _("{construct}: scored from {items} ({absent} not asked)").format(
+                construct=label, items=", ".join(present), absent=", ".join(absent))
         else:
-            status, note = "complete", f"{label}: scored from {', '.join(present)}"
+            status = "complete"
+            note = _("{construct}: scored from {items}").format(construct=label,
+                                                                items=", ".join(present))
         rows.append({"construct": cid, "label": label, "kind": codebook.constructs[cid].kind,
                      "items": ", ".join(present), "not_asked": ", ".join(absent),
                      "status": status, "note": note})
@@ -331,10 +364,12 @@ def coverage_note(df: pd.DataFrame, codebook: Codebook, constructs: Iterable[str
     parts = []
     missing = table.loc[table["status"] == "not asked", "label"].tolist()
     if missing:
-        parts.append(f"Not asked in this survey, so not analysed: {', '.join(missing)}.")
+        parts.append(_("Not asked in this survey, so not analysed: {constructs}.").format(
+            constructs=", ".join(missing)))
     partial = table.loc[table["status"] == "partial", "note"].tolist()
     if partial:
-        parts.append("Scored from fewer items than the codebook has: " + "; ".join(partial) + ".")
+        parts.append(_("Scored from fewer items than the codebook has: {notes}.").format(
+            notes="; ".join(partial)))
     return " ".join(parts)
 
 
@@ -470,16 +505,76 @@ def _alpha_row(items: pd.DataFrame, reverse: list[str], missing: str, ci: float,
              "ci_low": np.nan, "ci_high": np.nan, "omega": np.nan}
     if len(used) < MIN_ALPHA_ITEMS:
         unused = [c for c in items.columns if c not in used]
-        why = (f"{', '.join(unused)} not answered in this group" if unused else "")
-        why = "; ".join(t for t in (why, f"{', '.join(absent)} not asked" if absent else "") if t)
-        head = (f"one item ({used[0]}): alpha needs at least 2 items" if used
-                else "no answers in this group")
+        why = (_("{items} not answered in this group").format(
+            items=item_refs(unused, construct=False))
+               if unused else "")
+        why = "; ".join(t for t in (why, _("{items} not asked").format(
+            items=item_refs(absent, construct=False))
+                                    if absent else "") if t)
+        head = (_("one item ({item}): alpha needs at least 2 items").format(
+            item=item_ref(used[0], construct=False)) if used
+                else _("no answers in this group"))
         return {**empty, "note": head + (f" ({why})" if why else "")}
     try:
         res = cronbach_alpha(items[used].apply(pd.to_numeric),
                              reverse=[r for r in reverse if r in used], missing=missing, ci=ci)
     except ValueError as exc:  # a minimum not met: no numbers, the reason in words
         reason = exc.issues[0].message if isinstance(exc, DataError) else str(exc)
-        return {**empty, "note": f"not estimable: {reason}"}
+        return {**empty, "note": _("not estimable: {reason}").format(reason=reason)}
     return {"k": res.k, "n": res.n, "alpha": res.alpha, "ci_low": res.ci_low,
             "ci_high": res.ci_high, "omega": res.omega, "note": res.omega_note}
+
+
+# --------------------------------------------------------------------------- as reports show them
+def coverage_caption(table: pd.DataFrame) -> str:
+    """The caption of :func:`coverage`'s table: how many constructs were asked in full, with
+    fewer items, not at all (in the report language, each count in its grammatical number)."""
+    complete = int((table["status"] == "complete").sum())
+    partial = int((table["status"] == "partial").sum())
+    absent = int((table["status"] == "not asked").sum())
+    return ngettext("{complete} construct asked in full, {partial} with fewer items, {absent} "
+                    "not asked",
+                    "{complete} constructs asked in full, {partial} with fewer items, {absent} "
+                    "not asked", complete).format(complete=complete, partial=partial,
+                                                  absent=absent)
+
+
+def coverage_shown(table: pd.DataFrame, codebook: Codebook | None = None,
+                   language: str | None = None) -> pd.DataFrame:
+    """:func:`coverage` as the report shows it: construct labels, kinds and statuses in words,
+    the number of items asked, and the wording of the items not asked (never item ids)."""
+    cb = codebook or load_codebook()
+    lang = i18n.normalise(language or i18n.current())
+
+    def ids(text: object) -> list[str]:
+        return [i.strip() for i in str(text or "").split(",") if i.strip()]
+
+    out = table[["label", "kind", "items", "not_asked", "status"]].rename(
+        columns={"label": "construct", "items": "items_asked"})
+    out["items_asked"] = [len(ids(v)) for v in table["items"]]
+    out["not_asked"] = ["; ".join(cb.short_label(i, lang) for i in ids(v)) or "–"
+                        for v in table["not_asked"]]
+    out["kind"] = out["kind"].map(word)
+    out["status"] = out["status"].map(word)
+    return out
+
+
+labels.register({
+                 "r_drop_cio": N_("r item–rest (CIO)"), "r_drop_cmo": N_("r item–rest (CMO)"),
+                 "r_drop_gap": N_("r item–rest gap (CMO − CIO)")}, counts={"items_asked"})
+
+
+def item_table_by_role(items: pd.DataFrame, codebook: Codebook, language: str = "EN"
+                       ) -> pd.DataFrame:
+    """:func:`item_table` by role (``by="role"``) side by side: per item its mean and corrected
+    item-total correlation for CIOs and CMOs and the gap in the latter, with the construct's
+    label and the item's wording (codebook)."""
+    wide = items.pivot_table(index=["construct", "item"], columns="group",
+                             values=["mean", "r_drop"], observed=True).reindex(
+        columns=[(stat, role) for stat in ("mean", "r_drop") for role in ("CIO", "CMO")])
+    wide.columns = [f"{stat}_{role.lower()}" for stat, role in wide.columns]
+    wide = wide.reset_index()
+    wide["construct"] = [codebook.label(c, language) for c in wide["construct"]]
+    wide["item"] = [codebook.short_label(i, language) for i in wide["item"]]
+    wide["r_drop_gap"] = wide["r_drop_cmo"] - wide["r_drop_cio"]
+    return wide

@@ -85,16 +85,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from helpers import headlines as hl
-from helpers import indicators, privacy
+from helpers import i18n, indicators, privacy
 from helpers.codebook import Codebook
 from helpers.headlines import Headline
+from helpers.i18n import N_, _, ngettext
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import special, stats
+else:
+    special = LazyModule("scipy.special")
+    stats = LazyModule("scipy.stats")
 
 MIN_LINES = 20
 """Ledger lines a firm-year needs to count (fewer: its technology total rests on a handful of
@@ -111,9 +118,12 @@ EXCLUDE_TECH_BELOW = 0.005  # a technology total below half a cent has no share
 
 FLAT_FLAG = "flag_straight_lining"
 SHARE_KEY, SLOPE_KEY = "shadow.share", "shadow.slope"
-SHARE_LABEL = "Shadow-IT share of technology spend (spend-weighted)"
-SLOPE_LABEL = "Shadow-IT share per point of the disconnect (corrected for measurement error)"
-SLOPE_UNIT = "pp per point of the disconnect"
+# Message ids: a headline carries them translated into the report's language.
+SHARE_LABEL = N_("Shadow-IT share of technology spend (spend-weighted)")
+SLOPE_LABEL = N_("Shadow-IT share per point of the disconnect (corrected for measurement error)")
+SLOPE_UNIT = N_("pp per point of the disconnect")
+FIRM_YEARS = N_("firm-years")
+FIRM_WAVES = N_("firm-waves")
 SHARE_METHOD = ("ratio of sums over firm-years (spend-weighted), delta-method SE clustered by "
                 "firm with CR2 correction, t(G-1)")
 SLOPE_METHOD = ("fractional logit weighted by technology spend on the regression-calibrated "
@@ -212,7 +222,7 @@ def fractional_logit(y: np.ndarray, x: np.ndarray, weights: np.ndarray | None = 
     mean_y = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
     beta = np.zeros(x.shape[1])
     beta[0] = special.logit(mean_y)
-    for _ in range(max_iter):
+    for _iteration in range(max_iter):
         eta = x @ beta
         mu = special.expit(eta)
         v = np.clip(mu * (1 - mu), 1e-12, None)
@@ -330,19 +340,29 @@ def index_loading(items: list[_ItemCodes], rows: np.ndarray | None = None) -> di
     move with the disconnect."""
     from helpers.drivers import grouped_normal_kappa
 
+    codes = [it.codes if rows is None else it.codes[rows] for it in items]
+    # κ of every item, one call per scale (a bootstrap runs this for each draw)
+    kappas: dict[int, float] = {}
+    scales: dict[tuple[int, int], list[int]] = {}
+    for k, it in enumerate(items):
+        if not it.flat:
+            scales.setdefault((it.low, it.high), []).append(k)
+    for (low, high), ks in scales.items():
+        counts = np.vstack([np.bincount(codes[k][codes[k] >= 0], minlength=high - low + 1)
+                            for k in ks])
+        kappas.update(zip(ks, grouped_normal_kappa(counts, low, high).tolist()))
     out = {}
     for role in ROLES:
         num = den = 0.0
         answering = 1.0
-        for it in items:
+        for k, it in enumerate(items):
             if it.role != role:
                 continue
-            c = it.codes if rows is None else it.codes[rows]
+            c = codes[k]
             if it.flat:
                 answering = 1.0 - float(np.mean(c[c >= 0])) if np.any(c >= 0) else 1.0
                 continue
-            counts = np.bincount(c[c >= 0], minlength=it.high - it.low + 1)
-            kappa = float(grouped_normal_kappa(counts, it.low, it.high)[0])
+            kappa = kappas[k]
             if math.isfinite(kappa):
                 num += it.weight * kappa
                 den += it.weight
@@ -390,7 +410,7 @@ def _calibrate(idx: np.ndarray, z: np.ndarray) -> _Calibration | str:
     both = has.all(axis=1)
     n_dyads = int(both.sum())
     if n_dyads < 2:
-        return "no firm-wave with both executives' disconnect index"
+        return _("a firm-wave with both executives' disconnect index")
     var_true = float(np.sum(resid[both, 0] * resid[both, 1]) / (n_dyads - 1))
     k = xr.shape[1]
     var_error = {}
@@ -399,8 +419,8 @@ def _calibrate(idx: np.ndarray, z: np.ndarray) -> _Calibration | str:
         dof = max(len(r) - k / 2, 1)  # the residual df the role's rows lose to the fit
         var_error[role] = float(np.sum(r**2) / dof) - var_true
     if var_true <= 0 or min(var_error.values()) <= 0:
-        return ("the CMO's and the CIO's disconnect index do not covary as two measures of one "
-                "disconnect: its measurement error cannot be separated")
+        return _("the CMO's and the CIO's disconnect index to covary as two measures of one "
+                 "disconnect (they do not: its measurement error cannot be separated)")
     prec = np.array([1 / var_error[r] for r in ROLES])
     r0 = np.where(has, resid, 0.0)
     info = has @ prec                                  # Σ precisions of the answers present
@@ -436,11 +456,11 @@ def _slope_once(data: _SlopeData, rows_fw: np.ndarray, rows_link: np.ndarray
     t = data.t[rows_link]
     w = t / t.mean()
     y = np.clip(data.s[rows_link] / t, 0.0, 1.0)
-    beta, _ = fractional_logit(y, x, w)
+    beta, _cov = fractional_logit(y, x, w)
     kappa = index_loading(data.items, rows_fw)
     scale = math.sqrt(kappa["CMO"] * kappa["CIO"])
     if not math.isfinite(scale) or scale <= 0:
-        return "the answers' category shares, which give the index's floor/ceiling factor"
+        return _("the answers' category shares, which give the index's floor/ceiling factor")
     cal.kappa = scale
     return 100 * scale * average_marginal_effect(beta, x, 1, w), beta, x, cal
 
@@ -463,10 +483,11 @@ def headlines(survey: pd.DataFrame, spend: pd.DataFrame | None, codebook: Codebo
     interval.
     """
     if spend is None or spend.empty:
-        reason = "needs a transaction ledger (make data LEDGER=… FX=…)"
-        return [hl.not_estimable(SHARE_KEY, SHARE_LABEL, "%", reason, SHARE_METHOD),
-                hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, SLOPE_UNIT, reason,
-                                 SLOPE_METHOD)]
+        reason = _("needs a transaction ledger ({how})").format(how="make data LEDGER=… FX=…")
+        return [hl.not_estimable(SHARE_KEY, _(SHARE_LABEL), "%",
+                                 _why(SHARE_LABEL, reason), SHARE_METHOD),
+                hl.not_estimable(SLOPE_KEY, _(SLOPE_LABEL), _(SLOPE_UNIT),
+                                 _why(SLOPE_LABEL, reason), SLOPE_METHOD)]
     firms = set(survey["firm_id"].astype(str))
     fy = spend[spend["firm_id"].astype(str).isin(firms)].copy()
     fy["firm_id"] = fy["firm_id"].astype(str)
@@ -487,13 +508,30 @@ def headlines(survey: pd.DataFrame, spend: pd.DataFrame | None, codebook: Codebo
 
 
 def _excluded_text(counts: dict[str, Any]) -> str:
+    """What was left out, in the report's language ("" when nothing was)."""
     parts = []
     if counts["excluded_firm_years"]:
-        parts.append(f"{counts['excluded_firm_years']} firm-years with fewer than "
-                     f"{counts['min_lines']} ledger lines left out")
+        parts.append(ngettext("{n} firm-year with fewer than {minimum} ledger lines left out",
+                              "{n} firm-years with fewer than {minimum} ledger lines left out",
+                              counts["excluded_firm_years"]).format(
+            n=i18n.integer(counts["excluded_firm_years"]),
+            minimum=i18n.integer(counts["min_lines"])))
     if counts["no_technology_spend"]:
-        parts.append(f"{counts['no_technology_spend']} without technology spend")
+        parts.append(ngettext("{n} firm-year without technology spend left out",
+                              "{n} firm-years without technology spend left out",
+                              counts["no_technology_spend"]).format(
+            n=i18n.integer(counts["no_technology_spend"])))
     return "; ".join(parts)
+
+
+def _why(label: str, reason: str) -> str:
+    """The reading of a headline that is not estimated: its label and the reason, a sentence."""
+    return _("{label}: not estimable — {reason}.").format(label=_(label), reason=reason)
+
+
+def _eur(x: float) -> str:
+    """An amount in whole euros with the locale's grouping (``EUR 12,834,482``)."""
+    return _("EUR {amount}").format(amount=i18n.number(x, 0))
 
 
 def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
@@ -502,15 +540,20 @@ def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
     minimum = max(MIN_FIRMS_SHARE, min_cell)
     if usable.empty and counts.get("years_withheld"):
         return hl.not_estimable(
-            SHARE_KEY, SHARE_LABEL, "%",
-            "no year this segment report may show: with the other segment reports its firm-years "
-            f"would single out fewer than {min_cell} firms (see the whole-sample report)",
-            SHARE_METHOD, n_unit="firm-years")
+            SHARE_KEY, _(SHARE_LABEL), "%",
+            _why(SHARE_LABEL, _("no year this segment report may show: with the other segment "
+                                "reports its firm-years would single out fewer than {minimum} "
+                                "firms (see the whole-sample report)").format(
+                minimum=i18n.integer(min_cell))),
+            SHARE_METHOD, n_unit=_(FIRM_YEARS))
     if n_firms < minimum:
         return hl.not_estimable(
-            SHARE_KEY, SHARE_LABEL, "%",
-            f"needs at least {minimum} firms with {counts['min_lines']} or more ledger lines "
-            f"in a year (found {n_firms})", SHARE_METHOD, n=len(usable), n_unit="firm-years")
+            SHARE_KEY, _(SHARE_LABEL), "%",
+            _why(SHARE_LABEL, _("needs at least {minimum} firms with {lines} or more ledger "
+                                "lines in a year (found {found})").format(
+                minimum=i18n.integer(minimum), lines=i18n.integer(counts["min_lines"]),
+                found=i18n.integer(n_firms))),
+            SHARE_METHOD, n=len(usable), n_unit=_(FIRM_YEARS))
     s = pd.to_numeric(usable["shadow_it_spend"], errors="coerce").fillna(0).to_numpy()
     t = pd.to_numeric(usable["tech_spend_total"], errors="coerce").to_numpy()
     groups = usable["firm_id"].to_numpy()
@@ -521,19 +564,26 @@ def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
     power = hl.power(se, SESOI_SHARE_PP, conf)
     exploratory = n_firms < CONFIRMATORY_FIRMS
     verdict = hl.verdict(lo, hi, power, exploratory=exploratory)
-    pct = round(100 * conf)
     excluded = _excluded_text(counts)
-    head = (f"Shadow IT is {est:.1f} % of technology spend ({pct} % CI {lo:.1f} to {hi:.1f} %), "
-            f"spend-weighted over {len(usable)} firm-years of {n_firms} firms"
-            + (f" ({excluded})" if excluded else "") + ". ")
-    money = (f"Shadow-IT spend averages EUR {cost.estimate:,.0f} per firm-year ({pct} % CI "
-             f"{cost.ci_low:,.0f} to {cost.ci_high:,.0f}); EUR {s.sum():,.0f} in total.")
+    values = {"share": i18n.percent(est, 1), "level": i18n.percent(100 * conf, 0),
+              "low": i18n.number(lo, 1), "high": i18n.percent(hi, 1),
+              "n": i18n.integer(len(usable)), "firms": i18n.integer(n_firms),
+              "excluded": excluded, "mean": _eur(cost.estimate),
+              "mean_low": i18n.number(cost.ci_low, 0), "mean_high": i18n.number(cost.ci_high, 0),
+              "total": _eur(s.sum()), "minimum": i18n.integer(CONFIRMATORY_FIRMS)}
+    head = (_("Shadow IT is {share} of technology spend ({level} CI {low} to {high}), "
+              "spend-weighted over {n} firm-years of {firms} firms ({excluded}).") if excluded
+            else _("Shadow IT is {share} of technology spend ({level} CI {low} to {high}), "
+                   "spend-weighted over {n} firm-years of {firms} firms."))
+    money = _("Shadow-IT spend averages {mean} per firm-year ({level} CI {mean_low} to "
+              "{mean_high}); {total} in total.")
+    reading = head.format(**values) + " " + money.format(**values)
     if exploratory:
-        head = (f"Exploratory ({n_firms} firms, fewer than {CONFIRMATORY_FIRMS}): no verdict. "
-                + head)
+        reading = _("Exploratory ({firms} firms, fewer than {minimum}): no verdict.").format(
+            **values) + " " + reading
     return Headline(
-        key=SHARE_KEY, label=SHARE_LABEL, unit="%", estimate=est, ci_low=lo, ci_high=hi,
-        p_value=p, n=len(usable), n_unit="firm-years", verdict=verdict, reading=head + money,
+        key=SHARE_KEY, label=_(SHARE_LABEL), unit="%", estimate=est, ci_low=lo, ci_high=hi,
+        p_value=p, n=len(usable), n_unit=_(FIRM_YEARS), verdict=verdict, reading=reading,
         method=SHARE_METHOD, power=power, sesoi=SESOI_SHARE_PP, std_error=se,
         note=excluded,
         extra={**counts, "firms": int(n_firms), "cost_total_eur": float(s.sum()),
@@ -544,16 +594,16 @@ def _share(usable: pd.DataFrame, counts: dict[str, Any], conf: float,
 
 def _slope_data(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
                 controls: Sequence[str], min_cell: int) -> _SlopeData | str:
-    from helpers.spend_report import YEAR_NEEDS, _has_years
+    from helpers.spend_report import _has_years, year_needs
 
     if not _has_years(survey):
-        return YEAR_NEEDS
+        return year_needs()
     fw = _firm_waves(survey, codebook, controls, min_cell)
     if fw.empty:
-        return "the disconnect index, which needs indicator items answered by CMOs and CIOs"
+        return _("the disconnect index, which needs indicator items answered by CMOs and CIOs")
     if not fw[list(ROLES)].notna().all(axis=1).any():
-        return ("answers of both executives (CMO and CIO) for some firms: with one role the "
-                "disconnect cannot be separated from measurement error")
+        return _("answers of both executives (CMO and CIO) for some firms: with one role the "
+                 "disconnect cannot be separated from measurement error")
     z = _design(fw, [c for c in controls if c in fw.columns]).to_numpy()
     spend = usable[["firm_id", "year", "shadow_it_spend", "tech_spend_total"]].copy()
     spend["year"] = pd.to_numeric(spend["year"], errors="coerce")
@@ -573,40 +623,43 @@ def _slope_data(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
 def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
            counts: dict[str, Any], *, conf: float, controls: Sequence[str], min_cell: int,
            bootstrap: int, seed: int) -> Headline:
-    unit = SLOPE_UNIT
+    unit = _(SLOPE_UNIT)
 
     def refuse(reason: str, n: int | None = None) -> Headline:
-        return hl.not_estimable(SLOPE_KEY, SLOPE_LABEL, unit, reason, SLOPE_METHOD, n=n,
-                                n_unit="firm-waves")
+        return hl.not_estimable(SLOPE_KEY, _(SLOPE_LABEL), unit, _why(SLOPE_LABEL, reason),
+                                SLOPE_METHOD, n=n, n_unit=_(FIRM_WAVES))
 
     data = _slope_data(survey, usable, codebook, controls, min_cell)
     if isinstance(data, str):
-        return refuse(f"needs {data}")
+        return refuse(_("needs {what}").format(what=data))
     link_firms = data.firm_codes[data.linked]
     n_firms = len(np.unique(link_firms))
     n_dyads = int((~np.isnan(data.idx)).all(axis=1).sum())
     minimum = max(MIN_FIRMS_SLOPE, min_cell)
     if n_firms < minimum:
-        return refuse(f"needs at least {minimum} firms with a disconnect index and spend data "
-                      f"for the wave's fiscal year (found {n_firms})", len(data.linked))
+        return refuse(_("needs at least {minimum} firms with a disconnect index and spend data "
+                        "for the wave's fiscal year (found {found})").format(
+            minimum=i18n.integer(minimum), found=i18n.integer(n_firms)), len(data.linked))
     if n_dyads < MIN_DYADS:
-        return refuse(f"needs at least {MIN_DYADS} firm-waves in which both executives answered, "
-                      f"to separate the disconnect from measurement error (found {n_dyads})",
+        return refuse(_("needs at least {minimum} firm-waves in which both executives answered, "
+                        "to separate the disconnect from measurement error (found {found})"
+                        ).format(minimum=i18n.integer(MIN_DYADS), found=i18n.integer(n_dyads)),
                       len(data.linked))
     all_fw = np.arange(len(data.fw))
     all_link = np.arange(len(data.linked))
     try:
         first = _slope_once(data, all_fw, all_link)
     except (np.linalg.LinAlgError, RuntimeError) as exc:
-        return refuse(f"a model that can be fitted ({exc})", len(data.linked))
+        return refuse(_("needs a model that can be fitted ({error})").format(error=exc),
+                      len(data.linked))
     if isinstance(first, str):
-        return refuse(f"{first}", len(data.linked))
+        return refuse(_("needs {what}").format(what=first), len(data.linked))
     ame, beta, x, cal = first
     groups = data.firm_codes[data.linked]
     t = data.t
     w = t / t.mean()
     y = np.clip(data.s / t, 0, 1)
-    _, cov = fractional_logit(y, x, w, groups)
+    _params, cov = fractional_logit(y, x, w, groups)
     mu = special.expit(x @ beta)
     grad = np.average((mu * (1 - mu))[:, None] * (np.eye(x.shape[1])[1][None, :]
                       + beta[1] * (1 - 2 * mu)[:, None] * x), axis=0, weights=w)
@@ -617,7 +670,7 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
     fw_of = [np.flatnonzero(data.firm_codes == f) for f in firms]
     link_of = [np.flatnonzero(groups == f) for f in firms]
     draws = []
-    for _ in range(bootstrap):
+    for _draw in range(bootstrap):
         pick = rng.integers(0, len(firms), len(firms))
         rows_fw = np.concatenate([fw_of[i] for i in pick])
         rows_link = np.concatenate([link_of[i] for i in pick])
@@ -630,8 +683,8 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
         if not isinstance(out, str):
             draws.append(out[0])
     if len(draws) < max(20, bootstrap // 2):
-        return refuse("bootstrap samples in which the model can be fitted (most failed)",
-                      len(data.linked))
+        return refuse(_("needs bootstrap samples in which the model can be fitted (most "
+                        "failed)"), len(data.linked))
     se = float(np.std(draws, ddof=1))
     plug_in = ame
     ame = 2 * plug_in - float(np.mean(draws))  # bootstrap bias correction (see module doc)
@@ -645,8 +698,8 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
     reading = _slope_reading(ame, lo, hi, p, power, verdict, conf, len(data.linked), n_firms,
                              cal.reliability, counts)
     return Headline(
-        key=SLOPE_KEY, label=SLOPE_LABEL, unit=unit, estimate=ame, ci_low=lo, ci_high=hi,
-        p_value=p, n=len(data.linked), n_unit="firm-waves", verdict=verdict, reading=reading,
+        key=SLOPE_KEY, label=_(SLOPE_LABEL), unit=unit, estimate=ame, ci_low=lo, ci_high=hi,
+        p_value=p, n=len(data.linked), n_unit=_(FIRM_WAVES), verdict=verdict, reading=reading,
         method=SLOPE_METHOD, power=power, sesoi=SESOI_SLOPE_PP, std_error=se,
         note=_excluded_text(counts),
         extra={"firms": int(n_firms), "dyads": n_dyads, "reliability": cal.reliability,
@@ -659,30 +712,27 @@ def _slope(survey: pd.DataFrame, usable: pd.DataFrame, codebook: Codebook,
 def _slope_reading(ame: float, lo: float, hi: float, p: float | None, power: float | None,
                    verdict: str, conf: float, n: int, n_firms: int, reliability: float,
                    counts: dict[str, Any]) -> str:
-    pct = round(100 * conf)
-    numbers = (f"{ame:+.1f} percentage points of the shadow-IT share per point of the "
-               f"disconnect on the 1–5 index scale ({pct} % CI {lo:+.1f} to {hi:+.1f} pp, "
-               f"p {_p(p)}), across {n} firm-waves of {n_firms} firms, corrected for the "
-               f"measurement error of the executives' answers (reliability of a firm-wave's "
-               f"index {reliability:.2f})")
-    power_text = "–" if power is None else f"{100 * power:.0f} %"
+    """The slope's reading: whole sentences per verdict, numbers in the reader's locale."""
+    values = {"estimate": i18n.number(ame, 1, sign=True), "level": i18n.percent(100 * conf, 0),
+              "low": i18n.number(lo, 1, sign=True), "high": i18n.number(hi, 1, sign=True),
+              "p": hl.p_phrase(p), "n": i18n.integer(n), "firms": i18n.integer(n_firms),
+              "reliability": i18n.number(reliability, 2),
+              "power": "–" if power is None else i18n.percent(100 * power, 0),
+              "sesoi": i18n.number(SESOI_SLOPE_PP, 0), "minimum": i18n.integer(CONFIRMATORY_FIRMS)}
+    numbers = _("{estimate} percentage points of the shadow-IT share per point of the disconnect "
+                "on the 1–5 index scale ({level} CI {low} to {high} pp, {p}), across {n} "
+                "firm-waves of {firms} firms, corrected for the measurement error of the "
+                "executives' answers (reliability of a firm-wave's index {reliability}).")
     if verdict == "exploratory":
-        return (f"Exploratory ({n_firms} firms, fewer than {CONFIRMATORY_FIRMS}): {numbers}. "
-                "No verdict at this size.")
-    if verdict == "positive":
-        return (f"{numbers[0].upper()}{numbers[1:]}: firms whose executives report a larger "
-                "disconnect have a larger shadow-IT share of technology spend (an association).")
-    if verdict == "negative":
-        return (f"{numbers[0].upper()}{numbers[1:]}: firms whose executives report a larger "
-                "disconnect have a smaller shadow-IT share of technology spend (an association).")
-    if verdict == "no evidence":
-        return (f"{numbers[0].upper()}{numbers[1:]}: no evidence of an association; the design "
-                f"had {power_text} power to detect {SESOI_SLOPE_PP:.0f} pp per point.")
-    return (f"{numbers[0].upper()}{numbers[1:]}: not detectable with this data — the interval "
-            f"includes zero and the power to detect {SESOI_SLOPE_PP:.0f} pp per point is "
-            f"{power_text} (reliability {reliability:.2f}).")
-
-
-def _p(p: float | None) -> str:
-    text = hl.format_p(p)
-    return text if text.startswith("<") else f"= {text}"
+        text = _("Exploratory ({firms} firms, fewer than {minimum}): no verdict at this size.")
+        return text.format(**values) + " " + numbers.format(**values)
+    reading = {
+        "positive": N_("Firms whose executives report a larger disconnect have a larger "
+                       "shadow-IT share of technology spend (an association)."),
+        "negative": N_("Firms whose executives report a larger disconnect have a smaller "
+                       "shadow-IT share of technology spend (an association)."),
+        "no evidence": N_("No evidence of an association; the design had {power} power to "
+                          "detect {sesoi} pp per point."),
+    }.get(verdict, N_("Not detectable with this data: the interval includes zero and the power "
+                      "to detect {sesoi} pp per point is {power} (reliability {reliability})."))
+    return numbers.format(**values) + " " + _(reading).format(**values)

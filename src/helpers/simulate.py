@@ -36,19 +36,25 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from scipy import optimize, special
 
 from helpers import paths
 from helpers.atomic import atomic_path, write_parquet, write_text
 from helpers.codebook import Codebook, Item, load_codebook
 from helpers.errors import DataError
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import optimize, special
+else:
+    optimize = LazyModule("scipy.optimize")
+    special = LazyModule("scipy.special")
 
 # --------------------------------------------------------------------------- constants
 REFERENCE_FILE = "published_figures.csv"

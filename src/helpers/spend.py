@@ -27,11 +27,14 @@ Features (one row per ``firm_id`` and ``year``; amounts net of refunds, in EUR o
 Shares are NaN when the firm-year's technology total is zero (below half a cent).
 
 SHADOW-IT RULE (default :data:`DEFAULT_RULE`): a ledger line is shadow IT when its category is
-software or cloud_infrastructure, it is booked by a cost centre other than IT, and it is paid
-outside IT purchasing, i.e. on corporate_card or expense_claim — anything but a purchase_order or
-an invoice, which run through procurement and accounts payable with approval (a blank payment
-method counts as outside IT purchasing). The synthetic sample (``helpers.simulate``) generates its
-shadow IT with this same rule. Hardware and IT services are technology but never shadow IT
+software or cloud_infrastructure, it is booked by a cost centre other than IT (a blank cost centre
+included), and it is paid outside procurement: by any payment method other than a purchase_order
+or an invoice — corporate_card, expense_claim, any other method, or none recorded (a blank
+payment method counts as outside procurement). Purchase orders and invoices run through
+procurement and accounts payable with approval and are never shadow IT, whichever cost centre
+books them. Reports describe the rule with :func:`helpers.spend_report.rule_text`, built from the
+:class:`ShadowRule` itself. The synthetic sample (``helpers.simulate``) generates its shadow IT
+with this same rule. Hardware and IT services are technology but never shadow IT
 under the default rule. Change the categories, the IT cost centres or the sanctioned payment
 methods with :class:`ShadowRule`.
 
@@ -93,8 +96,8 @@ import pyarrow as pa
 
 from helpers import ledger_types
 from helpers.errors import DataError, Issue, quote
+from helpers.i18n import N_
 from helpers.io import check_column_types, read_raw
-from helpers.mapping import missing_columns_error, similar_columns
 
 __all__ = [
     "CARD_PAYMENT_METHODS",
@@ -137,20 +140,21 @@ FEATURE_COLUMNS = ["firm_id", "year", "it_spend", "marketing_spend", "martech_sp
 _SPEND_CLASSES = ("it_spend", "marketing_spend", "martech_spend", "other_tech_spend",
                   "tech_spend_total", "shadow_it_spend")
 
-# rule -> (column, message, hint); the order is the order of precedence in the SQL.
+# rule -> (column, message, hint); the order is the order of precedence in the SQL. The messages
+# are message ids (English here and in DataErrors; a report shows them translated).
 LINE_RULES: dict[str, tuple[str, str, str]] = {
-    "missing-firm-id": ("firm_id", "firm id is missing",
+    "missing-firm-id": ("firm_id", N_("firm id is missing"),
                         "fill in firm_id on every line"),
-    "bad-date": ("booking_date", "booking date is missing or not a date",
+    "bad-date": ("booking_date", N_("booking date is missing or not a date"),
                  "write booking dates as ISO dates (YYYY-MM-DD)"),
-    "bad-amount": ("amount", "amount is missing or not a number",
+    "bad-amount": ("amount", N_("amount is missing or not a number"),
                    "use plain numbers with a decimal point (negative for refunds)"),
-    "unknown-currency": ("currency", "currency is not in the FX table",
+    "unknown-currency": ("currency", N_("currency is not in the FX table"),
                          "add the currency's monthly rates to the FX table or fix the code"),
-    "no-fx-rate": ("booking_date", "booked before the first FX rate of its currency",
+    "no-fx-rate": ("booking_date", N_("booked before the first FX rate of its currency"),
                    "extend the FX table back to the booking month"),
 }
-NET_NEGATIVE = ("net-negative", "net spend of a class is negative after refunds (kept as is)",
+NET_NEGATIVE = ("net-negative", N_("net spend of a class is negative after refunds (kept as is)"),
                 "a refund is booked in another year than its purchase, or a purchase is missing")
 
 
@@ -241,8 +245,9 @@ def firm_year_features(
     fx_table = _prepare_fx(fx, target)
     vendor_table = _prepare_vendors(vendors)
     conversions = _plan_ledger(source, date_format, decimal)
-    summary, bad_lines = _ENGINES[engine](source, conversions, fx_table, vendor_table,
-                                          load_sql(_sql_params(rules, target)))
+    summary, bad_lines = _ENGINES[engine](source, conversions, fx_rates(fx_table, target),
+                                          vendor_table, load_sql(_sql_params(rules, target,
+                                                                             fx_table)))
     counts = _bad_line_counts(summary)
     bad = (_bad_line_report(bad_lines, counts, source) if counts
            else pd.DataFrame(columns=_REPORT_COLUMNS))
@@ -376,8 +381,15 @@ def _literal_list(values: Iterable[str]) -> str:
     return ", ".join(items) if items else "CAST(NULL AS STRING)"
 
 
-def _sql_params(rules: ShadowRule, currency: str) -> dict[str, str]:
+def _sql_params(rules: ShadowRule, currency: str, fx: pd.DataFrame | None = None
+                ) -> dict[str, str]:
+    """The SQL file's parameters; ``fx`` (from :func:`_prepare_fx`) gives the known currencies
+    and the last FX month (without it only ``currency`` itself is known)."""
+    codes = sorted(set(fx["currency"])) if fx is not None else [currency]
+    last = int(fx["month_index"].max()) if fx is not None else 0
     return {
+        "known_currencies": ", ".join(_literal(c) for c in codes),
+        "last_month": str(last),
         "currency": _literal(currency),
         "marketing_cost_center": _literal(MARKETING_COST_CENTER.lower()),
         "it_cost_centers": _literal_list(rules.it_cost_centers),
@@ -545,6 +557,26 @@ def _prepare_vendors(vendors: str | Path | pd.DataFrame | None) -> pd.DataFrame:
     return out.drop_duplicates("vendor_key").reset_index(drop=True)
 
 
+def fx_rates(fx: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Rates into ``currency`` per currency and month with the as-of rule already applied: the
+    ``fx_rates`` input of the SQL (currency, month_index, rate).
+
+    ``fx`` comes from :func:`_prepare_fx`. Every month from a currency's first FX month to the
+    table's last month gets a row; a month missing from the table takes the most recent earlier
+    rate. The rate into ``currency`` divides by ``currency``'s rate of the same month, so a month
+    before ``currency``'s first rate has none (its lines are ``no-fx-rate``). Done here on a
+    table of (currencies x months) rows -- a few hundred -- rather than per ledger line in the
+    SQL; bookings after the last month use its rate through ``LEAST(month, last_month)``.
+    """
+    first, last = int(fx["month_index"].min()), int(fx["month_index"].max())
+    wide = (fx.pivot(index="month_index", columns="currency", values="rate_to_eur")
+            .reindex(range(first, last + 1)).ffill())
+    into = wide.div(wide[currency], axis=0)
+    out = into.rename_axis(index="month_index", columns="currency").stack().rename("rate")
+    out = out.dropna().reset_index()[["currency", "month_index", "rate"]]  # no rate: no row
+    return out.astype({"currency": "str", "month_index": "int64", "rate": "float64"})
+
+
 # --------------------------------------------------------------------------- DuckDB engine
 def _threads() -> int:
     try:
@@ -565,19 +597,26 @@ def _connect(temp_dir: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# Views of the SQL file that DuckDB stores as temporary tables: small (the distinct text values of
+# the ledger's lines) and read by several later views, so the ledger is read once for them.
+_TABLE_VIEWS = frozenset({"ledger_text_values"})
+
+
 def _run_duckdb(source: _LedgerSource, conversions: dict[str, ledger_types.Conversion],
                 fx: pd.DataFrame, vendors: pd.DataFrame, sections: list[tuple[str, str]]
                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Run the SQL views in DuckDB: the ledger summary, and the bad-line examples if needed.
 
-    The ledger files are streamed by DuckDB (one pass; a second one only when some lines are
-    bad); only the small summary tables come back to pandas.
+    The ledger files are streamed by DuckDB (one pass for the distinct text values, stored as a
+    small table, one line by line; a third only when some lines are bad); only the small summary
+    tables come back to pandas.
     """
     with tempfile.TemporaryDirectory(prefix="helpers-spend-") as tmp, _connect(tmp) as con:
         _register_inputs(con, source, conversions, fx, vendors)
         try:
             for name, sql in sections:
-                con.execute(f"CREATE TEMP VIEW {name} AS {sql}")
+                kind = "TABLE" if name in _TABLE_VIEWS else "VIEW"
+                con.execute(f"CREATE TEMP {kind} {name} AS {sql}")
             summary = con.sql("SELECT * FROM ledger_summary").df()
             bad_lines = None
             if _bad_line_counts(summary):
@@ -599,17 +638,14 @@ def _reader_sql(source: _LedgerSource) -> str:
 def _register_inputs(con: duckdb.DuckDBPyConnection, source: _LedgerSource,
                      conversions: dict[str, ledger_types.Conversion],
                      fx: pd.DataFrame, vendors: pd.DataFrame) -> None:
-    """Create the views the SQL reads: ledger (typed, see :func:`ledger_view_columns`), fx,
-    fx_calendar, vendors."""
+    """Create the views the SQL reads: ledger (typed, see :func:`ledger_view_columns`),
+    fx_rates (from :func:`fx_rates`), vendors."""
     columns = [f"{sql} AS {name}" for sql, name in ledger_view_columns(conversions, "duckdb",
                                                                          _ident)]
     row = "file_row_number + 1" if source.format == "parquet" else "CAST(NULL AS BIGINT)"
     con.execute(f"CREATE TEMP VIEW ledger AS SELECT {', '.join(columns)}, source_file, "
                 f"{row} AS source_row FROM {_reader_sql(source)}")
-    first, last = int(fx["month_index"].min()), int(fx["month_index"].max())
-    con.register("fx", pa.Table.from_pandas(fx, preserve_index=False))
-    con.register("fx_calendar", pa.table({"month_index": pa.array(range(first, last + 1),
-                                                                  pa.int64())}))
+    con.register("fx_rates", pa.Table.from_pandas(fx, preserve_index=False))
     con.register("vendors", pa.table({
         "vendor_key": pa.array(vendors["vendor_key"].tolist(), pa.string()),
         "vendor_category": pa.array(vendors["vendor_category"].tolist(), pa.string())}))
@@ -628,7 +664,8 @@ def ledger_columns(names: Sequence[str], source: _LedgerSource) -> dict[str, str
             raise DataError(f"the mapping's 'ledger: columns' names '{column}', which is not a "
                             "column of the ledger", file=str(source.root), column=column,
                             rule="mapping-column-missing",
-                            hint=similar_columns(column, names, "the ledger files"))
+                            hint=_mapping().similar_columns(column, names,
+                                                            "the ledger files"))
         found[target] = present[column.lower()]
     renamed = {name.lower() for name in found.values()}
     for column in LEDGER_COLUMNS:
@@ -637,8 +674,17 @@ def ledger_columns(names: Sequence[str], source: _LedgerSource) -> dict[str, str
     missing = [c for c in LEDGER_COLUMNS if c not in found and c not in OPTIONAL_LEDGER_COLUMNS]
     if missing:
         required = tuple(c for c in LEDGER_COLUMNS if c not in OPTIONAL_LEDGER_COLUMNS)
-        raise missing_columns_error(missing, list(names), str(source.root), "ledger", required)
+        raise _mapping().missing_columns_error(missing, list(names), str(source.root),
+                                               "ledger", required)
     return found
+
+
+def _mapping() -> Any:
+    """helpers.mapping, imported on first use: only error messages need it, and it brings the
+    codebook and YAML modules that a ledger run does not."""
+    from helpers import mapping
+
+    return mapping
 
 
 def _run_spark(source: _LedgerSource, conversions: dict[str, ledger_types.Conversion],

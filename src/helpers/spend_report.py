@@ -24,22 +24,94 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import indicators, privacy, spend
+from helpers import i18n, indicators, labels, privacy, spend
 from helpers.errors import NotApplicable
+from helpers.i18n import N_, _, ngettext
 
 # plain text: these end up in HTML-escaped "not applicable" notes and pages
 BUDGETS_HOW = "make data BUDGETS=…"
 LEDGER_HOW = "make data LEDGER=… FX=…"
-YEAR_NEEDS = ("the fiscal year of each survey wave: add wave_years: to the mapping (e.g. "
-              "wave_years: {1: 2024, 2: 2025}) and rebuild with make data")
+YEAR_NEEDS = N_("the fiscal year of each survey wave: add wave_years: to the mapping (e.g. "
+                "wave_years: {{1: 2024, 2: 2025}}) and rebuild with make data")
+"""Why a section needs the survey's ``year`` (a message id: show it with :func:`year_needs`)."""
 SEGMENT_KEYS_WITH_YEARS = ("wave", "year")
+
+
+def year_needs() -> str:
+    """:data:`YEAR_NEEDS` in the report's language."""
+    return _(YEAR_NEEDS).format()
+
+
+# --------------------------------------------------------------------------- words for codes
+#: The ledger's category codes (:data:`helpers.spend.CATEGORIES`) as a reader names them.
+CATEGORY_WORDS = {
+    "software": N_("software"),
+    "cloud_infrastructure": N_("cloud infrastructure"),
+    "hardware": N_("hardware"),
+    "it_services": N_("IT services"),
+    "advertising_media": N_("advertising media"),
+    "agency": N_("agency services"),
+    "travel": N_("travel"),
+    "office": N_("office supplies"),
+    "other": N_("other purchases"),
+}
+#: Payment methods of the ledger as a reader names them (others are shown as written).
+PAYMENT_WORDS = {
+    "purchase_order": N_("purchase order"),
+    "invoice": N_("invoice"),
+    "corporate_card": N_("corporate card"),
+    "expense_claim": N_("expense claim"),
+}
+
+
+def _word(words: dict[str, str], code: str) -> str:
+    key = str(code).strip().lower()
+    return _(words[key]) if key in words else str(code)
+
+
+def _listing(items: list[str], style: str = "standard") -> str:
+    """``a, b and c`` (``style="or"``: ``a, b or c``) in the report's language."""
+    from babel.lists import format_list
+
+    return format_list(list(items), style=style, locale=i18n.locale_name()) if items else ""
+
+
+def rule_text(rule: spend.ShadowRule = spend.DEFAULT_RULE) -> str:
+    """The shadow-IT rule that the numbers use, in words, built from ``rule`` itself (the
+    categories, the IT cost centres and the sanctioned payment methods of
+    :class:`helpers.spend.ShadowRule`, as the SQL applies them): so the report's description
+    cannot drift from the rule. Purchases on a sanctioned method (by default purchase orders and
+    invoices) are said never to be shadow IT; a blank payment method or cost centre counts as
+    outside IT purchasing, as in the SQL."""
+    categories = _listing([_word(CATEGORY_WORDS, c) for c in rule.categories], "or")
+    it = _listing(list(rule.it_cost_centers), "or")
+    sanctioned = [_word(PAYMENT_WORDS, m) for m in rule.sanctioned_payment_methods]
+    outside = [_word(PAYMENT_WORDS, m) for m in spend.CARD_PAYMENT_METHODS
+               if m.lower() not in {s.lower() for s in rule.sanctioned_payment_methods}]
+    text = _("A ledger line counts as shadow IT when its category is {categories}, it is booked "
+             "by a cost centre other than {it} (a blank cost centre included), and it is not paid "
+             "through a sanctioned channel ({sanctioned}).").format(
+        categories=categories, it=it, sanctioned=_listing(sanctioned, "or"))
+    if outside:
+        text += " " + _("So a purchase paid by {outside}, by another method or with no "
+                        "payment method recorded is shadow IT: it bypasses procurement.").format(
+            outside=_listing(outside, "or"))
+    text += " " + _("Purchases paid by {sanctioned} go through procurement and accounts payable "
+                    "with approval and are never shadow IT, whichever cost centre books "
+                    "them.").format(sanctioned=_listing(sanctioned, "or"))
+    if {"hardware", "it_services"}.isdisjoint(c.lower() for c in rule.categories):
+        text += " " + _("Hardware and IT services count as technology spend but never as "
+                        "shadow IT.")
+    return text + " " + _("Amounts are converted to EUR at the booking month's rate; refunds "
+                          "are netted against purchases.")
 
 
 def check_inputs(budgets: pd.DataFrame | None, features: pd.DataFrame | None) -> None:
     """Stop the report (:class:`NotApplicable`) when neither budgets nor a ledger were built."""
     if budgets is None and features is None:
-        raise NotApplicable("needs budgets or a ledger: build firm-year budgets with "
-                            f"{BUDGETS_HOW} and/or a transaction ledger with {LEDGER_HOW}")
+        raise NotApplicable(_("needs budgets or a ledger: build firm-year budgets with {budgets} "
+                              "and/or a transaction ledger with {ledger}").format(
+            budgets=BUDGETS_HOW, ledger=LEDGER_HOW))
 
 
 def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,
@@ -64,7 +136,7 @@ def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,
             keep &= privacy.values_mask(table["year"], value).to_numpy()
             continue
         if column == "wave" and not _has_years(survey):
-            needs = YEAR_NEEDS
+            needs = year_needs()
         keep &= privacy.values_mask(privacy.firm_year_values(survey, table, column),
                                     value).to_numpy()
     out = table[keep].reset_index(drop=True)
@@ -75,15 +147,19 @@ def segment_rows(table: pd.DataFrame | None, survey: pd.DataFrame,
 def missing_reason(whole: pd.DataFrame | None, segment: pd.DataFrame | None, what: str) -> str:
     """Why a section on ``what`` ("budgets" or "ledger") cannot be shown (``""`` when it can):
     the data was not built, or none of it belongs to this segment."""
-    how = BUDGETS_HOW if what == "budgets" else LEDGER_HOW
-    noun = "firm-year budgets" if what == "budgets" else "a transaction ledger"
+    budgets = what == "budgets"
     if whole is None:
-        return f"{noun} ({how})"
+        return (_("firm-year budgets ({how})") if budgets else
+                _("a transaction ledger ({how})")).format(how=BUDGETS_HOW if budgets
+                                                          else LEDGER_HOW)
     if segment is not None and segment.attrs.get("needs"):
-        return f"{segment.attrs['needs']} (a segment by wave takes the spend of its fiscal year)"
+        return _("{needs} (a segment by wave takes the spend of its fiscal year)").format(
+            needs=segment.attrs["needs"])
     if segment is None or segment.empty:
-        return (f"{noun} for this segment's firms and years; the processed {what} data has none "
-                "of them")
+        return (_("firm-year budgets for this segment's firms and years; the processed budgets "
+                  "have none of them") if budgets else
+                _("a transaction ledger for this segment's firms and years; the processed "
+                  "ledger has none of them"))
     return ""
 
 
@@ -114,19 +190,30 @@ def trend(table: pd.DataFrame, column: str, min_cell: int = privacy.DEFAULT_MIN_
             out[c] = out[c].astype(object).where(~other, np.nan)
         out["n"] = out["n"].astype(object).where(~other, privacy.WITHHELD)
         if other.any():
-            notes.append(f"Years marked {privacy.WITHHELD} are shown in the whole-sample "
-                         "report only: with the other segment reports they would single out "
-                         f"fewer than {min_cell} firms.")
+            notes.append(withheld_note(min_cell))
     if out.attrs.get("suppressed"):
-        notes.append(f"Years with fewer than {min_cell} firms are blank.")
+        notes.append(few_firms_note(min_cell))
     if ((n >= min_cell) & (n < 2 * min_cell)).any():
-        notes.append(f"Medians need at least {2 * min_cell} firms (with fewer, a median is close "
-                     "to one firm's own figure).")
+        notes.append(_("Medians need at least {minimum} firms (with fewer, a median is close to "
+                       "one firm's own figure).").format(minimum=i18n.integer(2 * min_cell)))
     out.attrs["suppressed"] = 0  # said in the note
     out.attrs["note"] = " ".join(notes)
     for c in TREND_VALUES:
         out[c] = pd.to_numeric(out[c], errors="coerce")
     return out
+
+
+def withheld_note(min_cell: int) -> str:
+    """The note under a yearly table of a segment report whose withheld years are marked."""
+    return _("Years marked {mark} are shown in the whole-sample report only: with the other "
+             "segment reports they would single out fewer than {minimum} firms.").format(
+        mark=privacy.WITHHELD, minimum=i18n.integer(min_cell))
+
+
+def few_firms_note(min_cell: int) -> str:
+    """The note under a yearly table with years of too few firms."""
+    return _("Years with fewer than {minimum} firms are blank.").format(
+        minimum=i18n.integer(min_cell))
 
 
 def shown_years(whole_table: pd.DataFrame | None, survey: pd.DataFrame,
@@ -173,15 +260,73 @@ LEDGER_COUNTS = ("count", "n_lines", "n_uncategorised")
 LEDGER_AMOUNTS = ("amount_eur", "amount")
 
 
+#: The ledger's columns and spend classes as a reader names them (the data-quality table).
+LEDGER_COLUMN_WORDS = {
+    "firm_id": N_("firm id"),
+    "booking_date": N_("booking date"),
+    "cost_center": N_("cost centre"),
+    "vendor": N_("vendor"),
+    "vendor_category": N_("category"),
+    "payment_method": N_("payment method"),
+    "currency": N_("currency"),
+    "amount": N_("amount"),
+    "it_spend": N_("IT technology spend"),
+    "marketing_spend": N_("marketing spend"),
+    "martech_spend": N_("martech spend"),
+    "other_tech_spend": N_("other technology spend"),
+    "tech_spend_total": N_("technology spend"),
+    "shadow_it_spend": N_("shadow-IT spend"),
+}
+#: What a row of the data-quality table is (its ``kind`` and, for bad rows, ``excluded``).
+ISSUE_WORDS = {
+    "excluded": N_("Excluded lines"),
+    "flagged": N_("Flagged firm-years (kept)"),
+    "unmapped_vendor": N_("Vendor missing from the vendor map"),
+}
+
+
+def _problem(rule: Any, column: Any) -> Any:
+    """A bad-row rule of :data:`helpers.spend.LINE_RULES` as a sentence with the ledger columns
+    in words (never the rule's tag)."""
+    known = dict(spend.LINE_RULES)
+    known[spend.NET_NEGATIVE[0]] = ("", spend.NET_NEGATIVE[1], "")
+    if not isinstance(rule, str) or rule not in known:
+        return np.nan if not isinstance(rule, str) else rule
+    columns = [c.strip() for c in str(column).split(",") if c.strip() and str(column) != "nan"]
+    message = _(known[rule][1])
+    if not columns:
+        return message
+    return _("{message} (column: {columns})").format(
+        message=message, columns=_listing([_word(LEDGER_COLUMN_WORDS, c) for c in columns]))
+
+
 def ledger_quality(issues: pd.DataFrame, min_cell: int = privacy.DEFAULT_MIN_CELL
                    ) -> pd.DataFrame:
-    """The ledger's data-quality table (excluded rows, unmapped vendors) as a report shows it.
+    """The ledger's data-quality table (excluded rows, unmapped vendors) as a report shows it:
+    what each row is in words (``issue``), the problem of bad rows as a sentence (``problem``,
+    never the rule's tag), the vendor, and counts.
 
     Counts of 1 to ``min_cell`` − 1 (firm-years with a net-negative class, lines of a vendor)
     are shown as ``<min_cell``; amounts are left out: an unmapped vendor's total may be the
     spend of one or two firms. The table has no totals, so nothing else gives a count back.
+    The table describes the whole ledger (a segment report does not show it).
     """
     out = issues.drop(columns=[c for c in LEDGER_AMOUNTS if c in issues.columns])
+    if "kind" in out.columns:
+        kept = (out["excluded"].astype(str).str.lower() == "false") if "excluded" in out.columns \
+            else pd.Series(False, index=out.index)
+        if "rule" in out.columns:
+            kept |= out["rule"].astype(str) == spend.NET_NEGATIVE[0]
+        kind = out["kind"].astype(str).where(out["kind"].astype(str) != "bad_rows",
+                                             np.where(kept, "flagged", "excluded"))
+        out.insert(0, "issue", [_word(ISSUE_WORDS, k) for k in kind])
+    if "rule" in out.columns:
+        column = out["column"] if "column" in out.columns else pd.Series("", index=out.index)
+        out.insert(1, "problem", [_problem(r, c) for r, c in zip(out["rule"], column,
+                                                                 strict=True)])
+    out = out.drop(columns=[c for c in ("kind", "rule", "column", "message", "excluded")
+                            if c in out.columns])
+    out = out.dropna(axis=1, how="all")
     counts = [c for c in LEDGER_COUNTS if c in out.columns]
     for c in counts:
         out[c] = pd.to_numeric(out[c], errors="coerce")
@@ -189,10 +334,11 @@ def ledger_quality(issues: pd.DataFrame, min_cell: int = privacy.DEFAULT_MIN_CEL
     for c in counts:
         out[c] = pd.Series([v if isinstance(v, str) or pd.isna(v) else int(v) for v in out[c]],
                            index=out.index, dtype=object)
-    notes = ["Amounts are not shown: a vendor's total may be the spend of very few firms."] \
+    notes = [_("Amounts are not shown: a vendor's total may be the spend of very few firms.")] \
         if any(c in issues.columns for c in LEDGER_AMOUNTS) else []
     if n:
-        notes.append(f"Counts below {min_cell} are shown as <{min_cell}.")
+        notes.append(_("Counts below {minimum} are shown as <{minimum}.").format(
+            minimum=i18n.integer(min_cell)))
     out.attrs["note"] = " ".join(notes)
     return out
 
@@ -219,16 +365,11 @@ def _has_years(survey: pd.DataFrame) -> bool:
 
 def _years_text(years: list[int]) -> str:
     if not years:
-        return "no year"
+        return _("no year")
     years = sorted(years)
     if years == list(range(years[0], years[-1] + 1)) and len(years) > 2:
         return f"{years[0]}–{years[-1]}"
     return ", ".join(map(str, years))
-
-
-def _firm_waves(n: int) -> str:
-    """"1 firm-wave has" / "4 firm-waves have"."""
-    return f"{n} firm-wave has" if n == 1 else f"{n} firm-waves have"
 
 
 def firm_wave_years(survey: pd.DataFrame) -> pd.DataFrame:
@@ -255,9 +396,9 @@ def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataF
     minimum = min_firm_waves if min_firm_waves is not None else max(10, 2 * min_cell)
     empty = pd.DataFrame(columns=["firm_id", "wave", "year", "disconnect_index", "shadow_it_pct"])
     if features is None or features.empty:
-        return Link(empty, needs=f"a transaction ledger ({LEDGER_HOW})")
+        return Link(empty, needs=_("a transaction ledger ({how})").format(how=LEDGER_HOW))
     if not _has_years(survey):
-        return Link(empty, needs=YEAR_NEEDS)
+        return Link(empty, needs=year_needs())
     firm_waves = indicators.firm_level(frame, "disconnect_index").merge(
         firm_wave_years(survey), on=["firm_id", "wave"], how="left")
     n_total = len(firm_waves)
@@ -276,33 +417,49 @@ def link_shadow_it(survey: pd.DataFrame, frame: pd.DataFrame, features: pd.DataF
               "no_spend_for_year": no_spend, "no_shadow_it_share": no_share,
               "no_disconnect_index": no_index,
               "waves_without_spend_year": [int(w) for w in uncovered.index]}
-    parts = [f"{len(usable)} of {n_total} firm-waves matched to the spend data of their fiscal "
-             "year."]
+    parts = [ngettext("{matched} of {total} firm-wave matched to the spend data of its fiscal "
+                      "year.",
+                      "{matched} of {total} firm-waves matched to the spend data of their fiscal "
+                      "year.", n_total).format(matched=i18n.integer(len(usable)),
+                                               total=i18n.integer(n_total))]
     if no_spend:
-        parts.append(f"{_firm_waves(no_spend)} no spend data for their fiscal year.")
+        parts.append(ngettext("{n} firm-wave has no spend data for its fiscal year.",
+                              "{n} firm-waves have no spend data for their fiscal year.",
+                              no_spend).format(n=i18n.integer(no_spend)))
     for wave, years in uncovered.items():
-        parts.append(f"Wave {int(wave)} (fiscal year {_years_text(years)}) has no spend data at "
-                     f"all: the spend data covers {_years_text(spend_years)}.")
+        parts.append(_("Wave {wave} (fiscal year {years}) has no spend data at all: the spend "
+                       "data covers {covered}.").format(wave=int(wave), years=_years_text(years),
+                                                        covered=_years_text(spend_years)))
     if counts["no_year"]:
-        parts.append(f"{_firm_waves(counts['no_year'])} no fiscal year recorded.")
+        parts.append(ngettext("{n} firm-wave has no fiscal year recorded.",
+                              "{n} firm-waves have no fiscal year recorded.",
+                              counts["no_year"]).format(n=i18n.integer(counts["no_year"])))
     if no_share:
-        parts.append(f"{_firm_waves(no_share)} no shadow-IT share (no technology spend in the "
-                     "ledger that year).")
+        parts.append(ngettext("{n} firm-wave has no shadow-IT share (no technology spend in the "
+                              "ledger that year).",
+                              "{n} firm-waves have no shadow-IT share (no technology spend in "
+                              "the ledger that year).", no_share).format(
+            n=i18n.integer(no_share)))
     if no_index:
-        parts.append(f"{_firm_waves(no_index)} no disconnect index (too few indicator items "
-                     "answered).")
+        parts.append(ngettext("{n} firm-wave has no disconnect index (too few indicator items "
+                              "answered).",
+                              "{n} firm-waves have no disconnect index (too few indicator items "
+                              "answered).", no_index).format(n=i18n.integer(no_index)))
     if len(usable) < n_total:
-        parts.append("Those firm-waves are left out of the models.")
+        parts.append(_("Those firm-waves are left out of the models."))
     note = " ".join(parts)
     if not frame["disconnect_index"].notna().any():
-        return Link(usable, needs="the disconnect index, which needs at least one indicator "
-                    "construct asked in the survey", note=note, counts=counts)
+        return Link(usable, needs=_("the disconnect index, which needs at least one indicator "
+                                    "construct asked in the survey"), note=note, counts=counts)
     if len(usable) < minimum:
-        return Link(usable, needs=f"at least {minimum} firm-waves with a disconnect index and spend "
-                    f"data for their fiscal year (found {len(usable)})", note=note, counts=counts)
+        return Link(usable, needs=_("at least {minimum} firm-waves with a disconnect index and "
+                                    "spend data for their fiscal year (found {found})").format(
+            minimum=i18n.integer(minimum), found=i18n.integer(len(usable))),
+            note=note, counts=counts)
     if usable["firm_id"].nunique() < min_cell:
-        return Link(usable, needs=f"at least {min_cell} distinct firms with a disconnect index and "
-                    f"spend data (found fewer): a model on fewer firms describes them",
+        return Link(usable, needs=_("at least {minimum} distinct firms with a disconnect index "
+                                    "and spend data (found fewer): a model on fewer firms "
+                                    "describes them").format(minimum=i18n.integer(min_cell)),
                     note=note, counts=counts)
     return Link(usable.reset_index(drop=True), note=note, counts=counts)
 
@@ -342,20 +499,19 @@ def shadow_trend(features: pd.DataFrame, min_cell: int = privacy.DEFAULT_MIN_CEL
             row.update(share=100 * r.estimate, ci_low=100 * r.ci_low, ci_high=100 * r.ci_high)
         rows.append(row)
     out = pd.DataFrame(rows, columns=["year", "share", "ci_low", "ci_high", "n"])
+    out = out.rename(columns={"share": "shadow_it_pct"})
     notes = []
     n = out["n"].copy()
     out["n"] = out["n"].astype(object)
     few = n < min_cell
     out.loc[few, "n"] = f"<{min_cell}"
     if few.any():
-        notes.append(f"Years with fewer than {min_cell} firms are blank.")
+        notes.append(few_firms_note(min_cell))
     if years is not None:
         other = ~out["year"].isin(years) & ~few
         out.loc[other, "n"] = privacy.WITHHELD
         if other.any():
-            notes.append(f"Years marked {privacy.WITHHELD} are shown in the whole-sample report "
-                         f"only: with the other segment reports they would single out fewer "
-                         f"than {min_cell} firms.")
+            notes.append(withheld_note(min_cell))
     out.attrs["note"] = " ".join(notes)
     return out
 
@@ -383,15 +539,16 @@ def within_firms(linked: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame | str
     data = data[data.groupby("firm_id")["wave"].transform("nunique") > 1]
     g = int(data["firm_id"].nunique())
     if g < WITHIN_MIN_FIRMS:
-        return (f"needs at least {WITHIN_MIN_FIRMS} firms in more than one wave with a "
-                f"disconnect index and spend data (found {g})")
+        return _("needs at least {minimum} firms in more than one wave with a disconnect index "
+                 "and spend data (found {found})").format(minimum=i18n.integer(WITHIN_MIN_FIRMS),
+                                                          found=i18n.integer(g))
     waves = pd.get_dummies(data["wave"].astype(str), prefix="wave", drop_first=True, dtype=float)
     x = pd.concat([data[["disconnect_index"]].astype(float), waves], axis=1)
     y = data["shadow_it_pct"].astype(float)
     firm = data["firm_id"].astype(str)
     xd = (x - x.groupby(firm).transform("mean")).to_numpy()
     yd = (y - y.groupby(firm).transform("mean")).to_numpy()
-    beta, *_ = np.linalg.lstsq(xd, yd, rcond=None)
+    beta, *_rest = np.linalg.lstsq(xd, yd, rcond=None)
     resid = yd - xd @ beta
     bread = np.linalg.pinv(xd.T @ xd)
     codes = pd.factorize(firm)[0]
@@ -407,3 +564,16 @@ def within_firms(linked: pd.DataFrame, conf: float = 0.95) -> pd.DataFrame | str
                           "std_error": se, "ci_low": float(beta[0] - t * se),
                           "ci_high": float(beta[0] + t * se), "p_value": p, "within_r2": r2,
                           "firms": g, "firm_waves": n}])
+
+
+# Columns the spend report shows (labels in the report's language; counts as integers).
+labels.register({
+    "shadow_it_pct": N_("Shadow-IT share (%)"),
+    "within_r2": N_("Within R²"),
+    "disconnect_index": N_("Disconnect index"),
+    "issue": N_("Issue"),
+    "problem": N_("Problem"),
+    "vendor": N_("Vendor"),
+    "n_lines": N_("Ledger lines"),
+    "n_uncategorised": N_("Uncategorised lines"),
+}, counts={"n_lines", "n_uncategorised", "firms", "firm_waves"})

@@ -1,9 +1,9 @@
 """The Spark engine for :func:`helpers.spend.firm_year_features`: the same SQL file, run by Spark.
 
 Nothing here re-states the transformation: it registers the same input views that the DuckDB
-engine registers (``ledger``, ``fx``, ``fx_calendar``, ``vendors``), creates the views of
-``helpers/sql/ledger_features.sql`` in order with ``spark.sql(...)``, and brings back the small
-summary tables. The ledger is read by Spark executors, never by pandas.
+engine registers (``ledger``, ``fx_rates`` with the as-of rule applied, ``vendors``), creates the
+views of ``helpers/sql/ledger_features.sql`` in order with ``spark.sql(...)``, and brings back the
+small summary tables. The ledger is read by Spark executors, never by pandas.
 
 Which Spark: the active session if the caller (or ``spark-submit``) created one — that is how to
 run on a cluster — else a local session (``local[*]``) or the master named by the
@@ -85,14 +85,16 @@ def _read_ledger(spark: Any, source: Any, view_columns: list[tuple[str, str]],
 def run(source: Any, fx: pd.DataFrame, vendors: pd.DataFrame, sections: list[tuple[str, str]],
         view_columns: list[tuple[str, str]], has_bad_lines: Any, delimiter: str | None = None
         ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Create the SQL views in Spark and return (summary, bad-line examples or None)."""
+    """Create the SQL views in Spark and return (summary, bad-line examples or None).
+
+    ``fx`` is the ``fx_rates`` input (:func:`helpers.spend.fx_rates`: currency, month_index,
+    rate into the reporting currency, as-of rule applied)."""
     spark = session()
     _read_ledger(spark, source, view_columns, delimiter).createOrReplaceTempView("ledger")
-    spark.createDataFrame(fx.astype({"month_index": "int64", "rate_to_eur": "float64"})
-                          ).createOrReplaceTempView("fx")
-    first, last = int(fx["month_index"].min()), int(fx["month_index"].max())
-    spark.createDataFrame(pd.DataFrame({"month_index": range(first, last + 1)}, dtype="int64")
-                          ).createOrReplaceTempView("fx_calendar")
+    spark.createDataFrame(fx.astype({"currency": "str", "month_index": "int64",
+                                     "rate": "float64"}),
+                          schema="currency string, month_index bigint, rate double"
+                          ).createOrReplaceTempView("fx_rates")
     spark.createDataFrame(vendors.astype(str), schema="vendor_key string, vendor_category string"
                           ).createOrReplaceTempView("vendors")
     for name, sql in sections:

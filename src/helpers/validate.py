@@ -33,12 +33,13 @@ firm-wave when the CMO and the CIO answered differently).
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,18 +48,31 @@ from helpers.codebook import Codebook, Field, Item, load_codebook
 from helpers.errors import MAX_ROWS_SHOWN, DataError, Issue, format_lines, format_rows
 from helpers.io import line_unit, source_lines
 
-with warnings.catch_warnings():
-    # pandera sets up pyspark's pandas API whenever pyspark is installed (the `spark` extra) by
-    # importing `pyspark.pandas`, which warns (FutureWarning) that it does not support this
-    # pandas -- three times: under pandas 3 the import fails, and pandera tries again at import
-    # and once more when its check backends load on the first validation. It concerns an API this
-    # project never uses, so exactly that warning is silenced, here where it is raised (the
-    # backends are loaded now for that reason): the console, reports and results files keep
-    # only warnings about the user's data.
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\.|$)")
-    import pandera.backends.pandas.builtin_checks  # noqa: F401
+if TYPE_CHECKING:  # the real module for type checkers; imported by the first validation
     import pandera.pandas as pa
-    from pandera.errors import SchemaErrors
+
+
+@functools.cache
+def _pandera() -> Any:
+    """``pandera.pandas``, imported on the first validation rather than with this module.
+
+    Why: pandera costs ~0.5 s to import and, whenever pyspark is installed (the `spark` extra),
+    imports pyspark's pandas layer too -- a notebook importing :mod:`helpers.processing` to read
+    processed data would pay for both and never validate anything.
+    """
+    with warnings.catch_warnings():
+        # pandera sets up pyspark's pandas API whenever pyspark is installed (the `spark` extra) by
+        # importing `pyspark.pandas`, which warns (FutureWarning) that it does not support this
+        # pandas -- three times: under pandas 3 the import fails, and pandera tries again at
+        # import and once more when its check backends load on the first validation. It concerns
+        # an API this project never uses, so exactly that warning is silenced, here where it is
+        # raised (the backends are loaded now for that reason): the console, reports and results
+        # files keep only warnings about the user's data.
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark(\.|$)")
+        import pandera.backends.pandas.builtin_checks  # noqa: F401
+        import pandera.pandas as pandera_pandas
+    return pandera_pandas
+
 
 ERROR = "error"
 WARNING = "warning"
@@ -170,6 +184,7 @@ def schema_for(codebook: Codebook | None = None) -> pa.DataFrameSchema:
     text into numbers (reporting ``not-numeric`` text) and strips text fields. Validate with
     ``schema.validate(frame, lazy=True)`` to collect every failure at once.
     """
+    pa = _pandera()
     cb = codebook or load_codebook()
     columns = {f.name: _field_column(f, cb) for f in cb.fields.values()}
     columns.update({item.id: _item_column(item) for item in cb.items.values()})
@@ -177,6 +192,7 @@ def schema_for(codebook: Codebook | None = None) -> pa.DataFrameSchema:
 
 
 def _field_column(f: Field, cb: Codebook) -> pa.Column:
+    pa = _pandera()
     checks = []
     if f.name == "role":
         checks.append(pa.Check.isin(list(cb.roles), name="unknown-role",
@@ -191,6 +207,7 @@ def _field_column(f: Field, cb: Codebook) -> pa.Column:
 
 
 def _item_column(item: Item) -> pa.Column:
+    pa = _pandera()
     scale = item.scale
     check = _range_check(scale.min, scale.max, whole=scale.type in WHOLE_SCALE_TYPES,
                          scale_id=scale.id)
@@ -212,7 +229,8 @@ def _range_check(lo: float | None, hi: float | None, *, whole: bool,
             good &= numbers % 1 == 0
         return good
 
-    return pa.Check(within, name="out-of-range", error=_range_text(lo, hi, whole, scale_id))
+    return _pandera().Check(within, name="out-of-range",
+                            error=_range_text(lo, hi, whole, scale_id))
 
 
 def _range_text(lo: float | None, hi: float | None, whole: bool, scale_id: str | None) -> str:
@@ -421,6 +439,8 @@ def _schema_issues(prep: pd.DataFrame, cb: Codebook, file: str, skip: set[tuple[
                    present: list[Any]) -> list[Issue]:
     """Run the codebook schema lazily and translate its failure cases into issues."""
     schema = schema_for(cb)
+    from pandera.errors import SchemaErrors  # imported by schema_for (see _pandera)
+
     try:
         schema.validate(prep, lazy=True)
     except SchemaErrors as exc:

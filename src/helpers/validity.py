@@ -41,16 +41,21 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
 
 from helpers import processing, simulate, truth
 from helpers.codebook import Codebook, load_codebook
 from helpers.headlines import SIGNED, Headline
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 COVERAGE = (0.92, 0.98)
 MAX_FALSE_POSITIVE = 0.05

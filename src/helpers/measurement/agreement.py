@@ -43,13 +43,20 @@ Privacy: a construct (or accuracy row) analysed over fewer than ``min_cell`` pai
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from helpers import i18n, labels
+from helpers.i18n import N_, _, ngettext
 from helpers.privacy import DEFAULT_MIN_CELL, suppress_small_groups
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 ROLES: tuple[str, str] = ("CMO", "CIO")
 
@@ -74,6 +81,18 @@ AGREEMENT_COLUMNS = [
 VALUE_COLUMNS = AGREEMENT_COLUMNS[5:-1]
 ACCURACY_COLUMNS = ["predictor_role", "target_role", "predicted", "actual", "level", "n_pairs",
                     "r", "r_ci_low", "r_ci_high", "mae", "mean_error", "share_exact", "note"]
+
+labels.register({
+    "icc1": N_("ICC(1)"), "icc2": N_("ICC(2)"), "f": N_("F"),
+    "df1": N_("df (between)"), "df2": N_("df (within)"), "msb": N_("Mean square between pairs"),
+    "msw": N_("Mean square within pairs"), "rwg_j_mean": N_("rWG(J), mean"),
+    "rwg_j_median": N_("rWG(J), median"), "share_rwg_j_strong": N_("Share rWG(J) ≥ 0.70"),
+    "null_variance": N_("Null variance"), "mean_abs_gap": N_("Mean absolute gap"),
+    "share_gap_1plus": N_("Share 1+ point apart"),
+    "predictor_role": N_("Predicting"), "target_role": N_("Predicted role"),
+    "r_ci_low": N_("r, CI lower"), "r_ci_high": N_("r, CI upper"),
+    "share_exact": N_("Share exact"),
+}, counts={"n_items", "n_pairs", "df1", "df2"})
 
 
 # --------------------------------------------------------------------------- statistics
@@ -268,8 +287,9 @@ def pair_agreement(survey: pd.DataFrame, codebook: Any = None,
         items = shared_items(survey, cb, cid)
         row.update(items=", ".join(items), n_items=len(items))
         if not items:
-            row.update(n_pairs=0, note="no item asked of both roles: the CMO and the CIO answer "
-                                      "different questions, so there is no pair agreement")
+            row.update(n_pairs=0, note=_("no item asked of both roles: the CMO and the CIO "
+                                        "answer different questions, so there is no pair "
+                                        "agreement"))
             rows.append(row)
             continue
         if not {"firm_id", "role", "wave"} <= set(survey.columns):
@@ -278,8 +298,9 @@ def pair_agreement(survey: pd.DataFrame, codebook: Any = None,
         n = len(wide)
         row["n_pairs"] = n
         if n < max(min_cell, 2):
-            row["note"] = (f"withheld: fewer than {max(min_cell, 2)} pairs in which both "
-                           "executives answered every shared item")
+            row["note"] = _("withheld: fewer than {minimum} pairs in which both executives "
+                            "answered every shared item").format(
+                                minimum=i18n.integer(max(min_cell, 2)))
             rows.append(row)
             continue
         scale = cb.items[items[0]].scale
@@ -306,12 +327,15 @@ def pair_agreement(survey: pd.DataFrame, codebook: Any = None,
         notes = []
         asked = cb.items_present(survey, cid)
         if len(items) < len(asked):
-            notes.append(f"only {len(items)} of its {len(asked)} items are asked of both roles; "
-                         "agreement is on those")
+            notes.append(ngettext(
+                "only {shared} of its {asked} items is asked of both roles; agreement is on it",
+                "only {shared} of its {asked} items are asked of both roles; agreement is on "
+                "those", len(items)).format(shared=i18n.integer(len(items)),
+                                            asked=i18n.integer(len(asked))))
         if not varies:
-            notes.append("the pairs' scores do not vary between pairs: no ICC")
+            notes.append(_("the pairs' scores do not vary between pairs: no ICC"))
         if any(cb.items[i].scale.id != scale.id for i in items):
-            notes.append("items on different scales: r_wg(j) uses the first item's scale")
+            notes.append(_("items on different scales: rWG(J) uses the first item's scale"))
         row["note"] = "; ".join(notes)
         rows.append(row)
     out = suppress_small_groups(pd.DataFrame(rows, columns=AGREEMENT_COLUMNS), ["n_pairs"],
@@ -348,8 +372,8 @@ def perception_accuracy(survey: pd.DataFrame, codebook: Any = None,
         wide = dyads(keyed, items)
         for me, other in (ROLES, ROLES[::-1]):
             m, o = me.lower(), other.lower()
-            units = [("construct", pred_c, own_c, [p for p, _ in matched],
-                      [q for _, q in matched])]
+            units = [("construct", pred_c, own_c, [p for p, _q in matched],
+                      [q for _p, q in matched])]
             units += [("item", p, q, [p], [q]) for p, q in matched]
             for level, pname, oname, pcols, ocols in units:
                 pv = wide[[f"{c}_{m}" for c in pcols]]
@@ -365,7 +389,8 @@ def perception_accuracy(survey: pd.DataFrame, codebook: Any = None,
                 if acc["n"] < max(min_cell, 1):
                     for c in ("r", "r_ci_low", "r_ci_high", "mae", "mean_error", "share_exact"):
                         row[c] = np.nan
-                    row["note"] = f"withheld: fewer than {min_cell} pairs answered both"
+                    row["note"] = _("withheld: fewer than {minimum} pairs answered both").format(
+                        minimum=i18n.integer(min_cell))
                 rows.append(row)
     return suppress_small_groups(pd.DataFrame(rows, columns=ACCURACY_COLUMNS), ["n_pairs"],
                                  ACCURACY_COLUMNS[6:-1], min_cell)
@@ -383,19 +408,32 @@ __all__ = [
 def agreement_reading(table: pd.DataFrame) -> str:
     """:func:`pair_agreement` in words, from its numbers: the constructs on which the two
     executives of a firm agree most and least (ICC(1)), how many ICC(1)s are distinguishable from
-    zero (the ANOVA F test at .05), and the share of pairs one scale point or more apart."""
+    zero (the ANOVA F test at .05), and the share of pairs one scale point or more apart. In the
+    current language."""
     rows = table.dropna(subset=["icc1"])
     if rows.empty:
-        return ("No agreement statistic in this segment: every construct was withheld or not "
-                "estimable (the table's notes say why).")
+        return _("No agreement statistic in this segment: every construct was withheld or not "
+                 "estimable (the table's notes say why).")
     hi, lo = rows.loc[rows["icc1"].idxmax()], rows.loc[rows["icc1"].idxmin()]
     clear = int((rows["p_value"] < 0.05).sum())
-    text = (f"Within a firm, the CMO's and the CIO's answers agree most on {hi['label']} "
-            f"(ICC(1) = {hi['icc1']:.2f}, {hi['share_gap_1plus']:.0%} of pairs one scale point or "
-            f"more apart) and least on {lo['label']} (ICC(1) = {lo['icc1']:.2f}, "
-            f"{lo['share_gap_1plus']:.0%} apart). ")
-    text += (f"{clear} of {len(rows)} construct{'s' if len(rows) != 1 else ''} show agreement "
-             "within pairs beyond chance (F test, p < .05)")
-    return text + ("." if clear == len(rows) else
-                   "; for the others the data cannot tell the two executives' answers from those "
-                   "of two respondents of different firms.")
+    text = _("Within a firm, the CMO's and the CIO's answers agree most on {high} (ICC(1) = "
+             "{high_icc}, {high_share} of pairs one scale point or more apart) and least on "
+             "{low} (ICC(1) = {low_icc}, {low_share} apart).").format(
+                 high=hi["label"], high_icc=i18n.number(hi["icc1"], 2),
+                 high_share=i18n.percent(100 * hi["share_gap_1plus"], 0), low=lo["label"],
+                 low_icc=i18n.number(lo["icc1"], 2),
+                 low_share=i18n.percent(100 * lo["share_gap_1plus"], 0))
+    if clear == len(rows):
+        tail = ngettext("{clear} of {total} construct shows agreement within pairs beyond chance "
+                        "(F test, p < .05).",
+                        "{clear} of {total} constructs show agreement within pairs beyond "
+                        "chance (F test, p < .05).", len(rows))
+    else:
+        tail = ngettext("{clear} of {total} construct shows agreement within pairs beyond chance "
+                        "(F test, p < .05); for the others the data cannot tell the two "
+                        "executives' answers from those of two respondents of different firms.",
+                        "{clear} of {total} constructs show agreement within pairs beyond chance "
+                        "(F test, p < .05); for the others the data cannot tell the two "
+                        "executives' answers from those of two respondents of different firms.",
+                        len(rows))
+    return text + " " + tail.format(clear=i18n.integer(clear), total=i18n.integer(len(rows)))

@@ -30,18 +30,38 @@ percentile bootstrap CI over pairs (recommended by Kenny & Ledermann, since k is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from helpers import i18n, labels
 from helpers.headlines import p_phrase
+from helpers.i18n import N_, _
 from helpers.privacy import DEFAULT_MIN_CELL
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 ROLES: tuple[str, str] = ("CMO", "CIO")
 EFFECT_COLUMNS = ["role", "effect", "estimate", "std_error", "t", "df", "p_value", "ci_low",
                   "ci_high", "std_estimate"]
+EFFECTS = {"intercept": N_("Intercept"), "actor": N_("Actor"), "partner": N_("Partner")}
+"""The ``effect`` codes as a report names them (message ids: :func:`effect_label`)."""
+
+labels.register({
+    "k_ratio": N_("k = partner / actor"),  # the k table's "k" as a report shows it
+    "actor": N_("Actor"), "partner": N_("Partner"),
+    "delta_ci_low": N_("CI lower (delta method)"), "delta_ci_high": N_("CI upper (delta method)"),
+}, counts={"n_boot", "n_pairs"})
+
+
+def effect_label(code: str) -> str:
+    """An ``effect`` code (intercept, actor, partner) as a word in the current language."""
+    return _(EFFECTS[code]) if code in EFFECTS else code
 
 
 @dataclass
@@ -118,7 +138,7 @@ def apim(pairs: pd.DataFrame, x_cmo: str, x_cio: str, y_cmo: str, y_cio: str, *,
     sd_y = {0: y1.std(ddof=1), 1: y2.std(ddof=1)}
     rows = []
     names = ["intercept", "actor", "partner"]
-    for idx, (eq, _) in enumerate(order):
+    for idx, (eq, _unused) in enumerate(order):
         name = names[idx % 3]
         t = theta[idx] / se[idx]
         own, other = eq, 1 - eq
@@ -130,15 +150,16 @@ def apim(pairs: pd.DataFrame, x_cmo: str, x_cio: str, y_cmo: str, y_cio: str, *,
                      "ci_low": theta[idx] - tcrit * se[idx], "ci_high": theta[idx] + tcrit * se[idx],
                      "std_estimate": std})
     effects = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
-    labels = [f"{roles[eq]}:{names[i % 3]}" for i, (eq, _) in enumerate(order)]
-    vcov_frame = pd.DataFrame(vcov, index=labels, columns=labels)
+    names_vcov = [f"{roles[eq]}:{names[i % 3]}" for i, (eq, _unused) in enumerate(order)]
+    vcov_frame = pd.DataFrame(vcov, index=names_vcov, columns=names_vcov)
 
     tests = []
     for name, i, j in (("actor", 1, 4), ("partner", 2, 5)):
         diff = theta[i] - theta[j]
         se_d = float(np.sqrt(vcov[i, i] + vcov[j, j] - 2 * vcov[i, j]))
         t = diff / se_d
-        tests.append({"test": f"equal {name} effects", "difference": diff,
+        tests.append({"test": _("equal actor effects") if name == "actor"
+                      else _("equal partner effects"), "difference": diff,
                       "contrast": f"{roles[0]} - {roles[1]}", "std_error": se_d, "t": t,
                       "df": df, "p_value": float(2 * stats.t.sf(abs(t), df)),
                       "ci_low": diff - tcrit * se_d, "ci_high": diff + tcrit * se_d})
@@ -149,10 +170,10 @@ def apim(pairs: pd.DataFrame, x_cmo: str, x_cio: str, y_cmo: str, y_cio: str, *,
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         draws = []
-        for _ in range(n_boot):
+        for _replicate in range(n_boot):
             ix = rng.integers(0, n, n)
             try:
-                Bb, _, _ = _ols_two(x1[ix], x2[ix], y1[ix], y2[ix])
+                Bb, _se, _sigma = _ols_two(x1[ix], x2[ix], y1[ix], y2[ix])
             except np.linalg.LinAlgError:
                 continue
             draws.append(_ratio_k(Bb))
@@ -178,8 +199,9 @@ def apim(pairs: pd.DataFrame, x_cmo: str, x_cio: str, y_cmo: str, y_cio: str, *,
     for eq in (0, 1):
         a_row = effects.iloc[3 * eq + 1]
         if a_row["ci_low"] <= 0 <= a_row["ci_high"]:
-            notes.append(f"{roles[eq]}: the actor effect's CI includes 0, so k = partner/actor "
-                         "is unstable; read the bootstrap CI, not the point estimate")
+            notes.append(_("{role}: the actor association's interval includes 0, so k = "
+                           "partner/actor is unstable; read the bootstrap interval, not the point "
+                           "estimate.").format(role=roles[eq]))
     resid_sd = {roles[0]: float(np.sqrt(sigma[0, 0])), roles[1]: float(np.sqrt(sigma[1, 1]))}
     r2 = {roles[0]: 1 - sigma[0, 0] / y1.var(ddof=1), roles[1]: 1 - sigma[1, 1] / y2.var(ddof=1)}
     return APIMResult(effects=effects, tests=tests_frame, k=pd.DataFrame(k_rows), n_pairs=n,
@@ -204,17 +226,23 @@ def apim_survey(survey: pd.DataFrame, predictor: str, outcome: str, codebook: An
         if cid not in cb.constructs:
             raise KeyError(f"{cid!r} is not a construct of the codebook")
     scores = score(survey, cb, [predictor, outcome])
+    language = i18n.current()
     if predictor not in scores or outcome not in scores:
-        raise NotApplicable(f"needs {cb.label(predictor)} and {cb.label(outcome)} asked of both "
-                            "the CMO and the CIO; the survey did not ask them")
+        raise NotApplicable(_("needs {predictor} and {outcome} asked of both the CMO and the "
+                              "CIO; the survey did not ask them").format(
+                                  predictor=cb.label(predictor, language),
+                                  outcome=cb.label(outcome, language)))
     ids = survey[["firm_id", "role", "wave"]]
     cols = list(dict.fromkeys([predictor, outcome]))
     wide = dyads(ids.join(scores[cols]), cols)
     need = [f"{predictor}_cmo", f"{predictor}_cio", f"{outcome}_cmo", f"{outcome}_cio"]
     n = int(wide[need].notna().all(axis=1).sum())
     if n < max(min_cell, 5):
-        raise NotApplicable(f"needs at least {max(min_cell, 5)} CMO–CIO pairs who both answered "
-                            f"{cb.label(predictor)} and {cb.label(outcome)}; fewer did")
+        raise NotApplicable(_("needs at least {minimum} CMO–CIO pairs who both answered "
+                              "{predictor} and {outcome}; fewer did").format(
+                                  minimum=i18n.integer(max(min_cell, 5)),
+                                  predictor=cb.label(predictor, language),
+                                  outcome=cb.label(outcome, language)))
     return apim(wide, *need, **kwargs)
 
 
@@ -230,12 +258,38 @@ def try_apim_survey(survey: pd.DataFrame, predictor: str, outcome: str, codebook
         return str(exc)
 
 
-def _p(p: float) -> str:
-    return p_phrase(p)
-
-
 def _ci(lo: float, hi: float) -> str:
-    return f"{lo:.2f} to {hi:.2f}"
+    return _("{low} to {high}").format(low=i18n.number(lo, 2), high=i18n.number(hi, 2))
+
+
+_ASSOCIATION = {  # (effect, direction): whole sentences, the numbers in parentheses
+    ("actor", "higher"): N_("The {role}'s rating of {outcome} is higher where the {role}'s own "
+                            "rating of {predictor} is higher ({numbers})."),
+    ("actor", "lower"): N_("The {role}'s rating of {outcome} is lower where the {role}'s own "
+                           "rating of {predictor} is higher ({numbers})."),
+    ("actor", "none"): N_("The {role}'s rating of {outcome} shows no clear association with the "
+                          "{role}'s own rating of {predictor} ({numbers})."),
+    ("partner", "higher"): N_("The {role}'s rating of {outcome} is higher where the {other}'s "
+                              "rating of {predictor} is higher, beyond the {role}'s own "
+                              "({numbers})."),
+    ("partner", "lower"): N_("The {role}'s rating of {outcome} is lower where the {other}'s "
+                             "rating of {predictor} is higher, beyond the {role}'s own "
+                             "({numbers})."),
+    ("partner", "none"): N_("The {role}'s rating of {outcome} shows no clear association with "
+                            "the {other}'s rating of {predictor}, beyond the {role}'s own "
+                            "({numbers})."),
+}
+_PATTERNS = {
+    "couple": N_("consistent with a couple pattern (both executives' views count alike)"),
+    "actor-only": N_("consistent with an actor-only pattern (the counterpart's view adds "
+                     "little)"),
+    "between": N_("between the two: the counterpart's view counts, but less than the "
+                  "executive's own"),
+    "contrast": N_("a contrast pattern (the counterpart's view goes the other way)"),
+    "opposite": N_("the counterpart's view goes the other way"),
+    "imprecise": N_("too imprecise to tell the pattern apart"),
+    "partner-more": N_("the counterpart's view counts more than the executive's own"),
+}
 
 
 def reading(result: APIMResult, predictor_label: str, outcome_label: str,
@@ -245,48 +299,50 @@ def reading(result: APIMResult, predictor_label: str, outcome_label: str,
     interval includes 0) and the pattern k = partner/actor (bootstrap interval when computed,
     else delta method): "couple" when the interval includes 1 but not 0, "actor-only" when it
     includes 0 but not 1, "between the two" when it lies inside (0, 1), "contrast" below 0,
-undetermined when it holds both 0 and 1 (Kenny & Ledermann 2010). Associations, not
-    effects in a causal sense: both views and the outcome come from the same survey."""
-    level = f"{round(conf * 100)} %"
+    undetermined when it holds both 0 and 1 (Kenny & Ledermann 2010). Associations, not
+    effects in a causal sense: both views and the outcome come from the same survey. In the
+    current language (:mod:`helpers.i18n`)."""
+    level = i18n.percent(100 * conf, 0)
     sentences = []
     for role, other in (result.roles, result.roles[::-1]):
-        for effect, whose in (("actor", f"the {role}'s own"), ("partner", f"the {other}'s")):
+        for effect in ("actor", "partner"):
             row = result.effects[(result.effects["role"] == role)
                                  & (result.effects["effect"] == effect)].iloc[0]
-            numbers = (f"{row['estimate']:.2f} points per scale point, {level} CI "
-                       f"{_ci(row['ci_low'], row['ci_high'])}, {_p(row['p_value'])}")
-            beyond = f", beyond the {role}'s own" if effect == "partner" else ""
+            numbers = _("{estimate} points per scale point, {level} CI {interval}, {p}").format(
+                estimate=i18n.number(row["estimate"], 2), level=level,
+                interval=_ci(row["ci_low"], row["ci_high"]), p=p_phrase(row["p_value"]))
             if row["ci_low"] > 0 or row["ci_high"] < 0:
                 direction = "higher" if row["estimate"] > 0 else "lower"
-                sentences.append(f"The {role}'s rating of {outcome_label} is {direction} where "
-                                 f"{whose} rating of {predictor_label} is higher{beyond} "
-                                 f"({numbers}).")
             else:
-                sentences.append(f"The {role}'s rating of {outcome_label} shows no clear "
-                                 f"association with {whose} rating of {predictor_label}{beyond} "
-                                 f"({numbers}).")
-    for _, row in result.k.iterrows():
+                direction = "none"
+            sentences.append(_(_ASSOCIATION[effect, direction]).format(
+                role=role, other=other, outcome=outcome_label, predictor=predictor_label,
+                numbers=numbers))
+    for _row_index, row in result.k.iterrows():
         boot = "boot_ci_low" in row and pd.notna(row.get("boot_ci_low"))
         lo, hi = ((row["boot_ci_low"], row["boot_ci_high"]) if boot
                   else (row["delta_ci_low"], row["delta_ci_high"]))
-        kind = "bootstrap" if boot else "delta-method"
         if lo <= 1 <= hi and not lo <= 0 <= hi:
-            pattern = "consistent with a couple pattern (both executives' views count alike)"
+            pattern = "couple"
         elif lo <= 0 <= hi and not lo <= 1 <= hi:
-            pattern = "consistent with an actor-only pattern (the counterpart's view adds little)"
+            pattern = "actor-only"
         elif 0 < lo and hi < 1:
-            pattern = ("between the two: the counterpart's view counts, but less than the "
-                       "executive's own")
+            pattern = "between"
         elif hi < 0:
-            pattern = ("a contrast pattern (the counterpart's view goes the other way)"
-                       if lo <= -1 <= hi else "the counterpart's view goes the other way")
+            pattern = "contrast" if lo <= -1 <= hi else "opposite"
         elif lo <= 0 <= hi and lo <= 1 <= hi:
-            pattern = "too imprecise to tell the pattern apart"
+            pattern = "imprecise"
         else:
-            pattern = "the counterpart's view counts more than the executive's own"
-        sentences.append(f"For the {row['role']}, k = partner/actor = {row['k']:.2f} "
-                         f"({kind} {level} CI {_ci(lo, hi)}): {pattern}.")
+            pattern = "partner-more"
+        template = (N_("For the {role}, k = partner/actor = {k} (bootstrap {level} CI "
+                       "{interval}): {pattern}.") if boot else
+                    N_("For the {role}, k = partner/actor = {k} (delta-method {level} CI "
+                       "{interval}): {pattern}."))
+        sentences.append(_(template).format(role=row["role"], k=i18n.number(row["k"], 2),
+                                            level=level, interval=_ci(lo, hi),
+                                            pattern=_(_PATTERNS[pattern])))
     return " ".join(sentences)
 
 
-__all__ = ["APIMResult", "EFFECT_COLUMNS", "apim", "apim_survey", "reading", "try_apim_survey"]
+__all__ = ["APIMResult", "EFFECTS", "EFFECT_COLUMNS", "apim", "apim_survey", "effect_label", "reading",
+           "try_apim_survey"]

@@ -18,28 +18,44 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from helpers import i18n
+from helpers.codebook import item_refs
 from helpers.errors import DataError, quote
-from helpers.measurement import engine, spec as specs
+from helpers.i18n import N_, _
+from helpers.measurement import engine
+from helpers.measurement import spec as specs
 from helpers.measurement.fitindices import fit_measures
 from helpers.measurement.spec import NotEstimable, Spec
 from helpers.measurement.validity import (
-    average_variance_extracted, composite_reliability, fornell_larcker_table, htmt_matrix)
+    average_variance_extracted,
+    composite_reliability,
+    fornell_larcker_table,
+    htmt_matrix,
+)
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 ALL = "all"  # the group label of a single-group model in tidy tables
-ESTIMATOR_NOTE = (
+ESTIMATOR_NOTE = N_(
     "Maximum likelihood (ML) on the items' covariances (and means, across groups), lavaan's "
     "defaults; five-point items treated as continuous; rows with a missing answer left out "
     "(listwise); standard errors from the expected information. A robust alternative (MLR) "
     "would keep these estimates but widen the standard errors and scale the chi-square for "
     "non-normal answers; WLSMV would treat the five points as ordered categories (thresholds "
     "instead of intercepts).")
-Z95 = float(stats.norm.ppf(0.975))
+#: The standard normal's 97.5th percentile, scipy.stats.norm.ppf(0.975) to the last digit
+#: (written out: computing it at import would load scipy.stats before a notebook's first cell
+#: is done; tests/test_measurement.py checks the two agree).
+Z95 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------- input
@@ -112,8 +128,9 @@ def prepare(data: pd.DataFrame, items: Sequence[str], group: str | None,
         keys = data[group]
         outside = ~keys.isin(labels)
         if outside.any():
-            notes.append(f"{int(outside.sum())} row(s) outside the groups "
-                         f"{', '.join(map(str, labels))} (or without a {group}) left out")
+            notes.append(_("{n} row(s) outside the groups {groups} (or without a {column}) "
+                           "left out").format(n=int(outside.sum()),
+                                              groups=", ".join(map(str, labels)), column=group))
     parts, dropped = [], 0
     for g in labels:
         part = frame[(keys == g).to_numpy()]
@@ -121,8 +138,8 @@ def prepare(data: pd.DataFrame, items: Sequence[str], group: str | None,
         dropped += len(part) - len(complete)
         parts.append(complete)
     if dropped:
-        notes.append(f"{dropped} row(s) with a missing answer on a modelled item left out "
-                     "(listwise deletion, lavaan's default)")
+        notes.append(_("{n} row(s) with a missing answer on a modelled item left out (listwise "
+                       "deletion, lavaan's default)").format(n=dropped))
     return labels, parts, notes
 
 
@@ -130,20 +147,20 @@ def moments_of(labels: Sequence[Any], parts: Sequence[pd.DataFrame]) -> list[eng
     """Sample moments per group, after the checks that make ML possible."""
     out = []
     for g, part in zip(labels, parts, strict=True):
-        where = "" if g == ALL else f" in group {g}"
+        where = "" if g == ALL else " " + _("in group {group}").format(group=g)
         p = part.shape[1]
         if len(part) <= p:
-            raise NotEstimable(f"{len(part)} complete row(s){where} for {p} items: "
-                               "a CFA needs more rows than items")
+            raise NotEstimable(_("{n} complete row(s){where} for {p} items: a CFA needs more rows "
+                                 "than items").format(n=len(part), where=where, p=p))
         x = part.to_numpy(float)
         cov = np.cov(x, rowvar=False, bias=True)
         flat = [c for c, v in zip(part.columns, np.diag(cov), strict=True) if v <= 1e-12]
         if flat:
-            raise NotEstimable(f"item(s) {', '.join(flat)} have no variance{where} "
-                               "(everyone gave the same answer)")
+            raise NotEstimable(_("item(s) {items} have no variance{where} (everyone gave the "
+                                 "same answer)").format(items=", ".join(flat), where=where))
         if np.linalg.eigvalsh(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))[0] <= 1e-10:
-            raise NotEstimable(f"the item covariance matrix{where} is singular (an item is an "
-                               "exact combination of others)")
+            raise NotEstimable(_("the item covariance matrix{where} is singular (an item is an "
+                                 "exact combination of others)").format(where=where))
         out.append(engine.Moments(len(part), cov, x.mean(axis=0)))
     return out
 
@@ -228,7 +245,12 @@ class CFAResult:
     @property
     def reliability(self) -> pd.DataFrame:
         """Per factor and group: number of items, composite reliability (cr), average variance
-        extracted (ave) and its square root, from the standardised solution."""
+        extracted (ave) and its square root, from the standardised solution (a copy: worked out
+        once per fit, read by several tables)."""
+        return self._reliability.copy()
+
+    @cached_property
+    def _reliability(self) -> pd.DataFrame:
         e = self.estimates
         rows = []
         for g in self.groups:
@@ -307,34 +329,53 @@ class CFAResult:
     def _problems(self) -> list[str]:
         out = []
         est = self._est
-        if not est.converged:
-            out.append(f"the estimation did not converge ({est.message or 'unknown reason'}): "
-                       "the numbers are not maximum-likelihood estimates")
-        if not est.identified:
-            out.append("the model is not identified in these data (singular information "
-                       "matrix): no standard errors; estimates are not unique")
-        e = self.estimates
-        def where(g: Any) -> str:
-            return "" if g == ALL else f" in group {g}"
 
-        for _, r in e[(e["op"] == "~~") & (e["lhs"] == e["rhs"])].iterrows():
-            if r["estimate"] < 0:
-                kind = "factor" if r["lhs"] in self.factors else "residual"
-                out.append(f"Heywood case: negative {kind} variance of {r['lhs']} "
-                           f"({r['estimate']:.3f}){where(r['group'])}")
-        for _, r in e[e["op"] == "=~"].iterrows():
-            if abs(r["std_estimate"]) > 1:
-                out.append(f"Heywood case: standardised loading of {r['rhs']} on {r['lhs']} is "
-                           f"{r['std_estimate']:.3f} (beyond ±1){where(r['group'])}")
-        for (f, g), lam in e[e["op"] == "=~"].groupby(["lhs", "group"], sort=False)["estimate"]:
-            if (lam > 0).any() and (lam < 0).any():
-                out.append(f"items of {f} load in opposite directions{where(g)}: re-key reverse-"
-                           "worded items (composite reliability and AVE assume one direction)")
-        for _, r in e[(e["op"] == "~~") & e["lhs"].isin(self.factors) & (e["lhs"] != e["rhs"])
-                      ].iterrows():
-            if abs(r["std_estimate"]) > 1:
-                out.append(f"Heywood case: latent correlation of {r['lhs']} and {r['rhs']} is "
-                           f"{r['std_estimate']:.3f} (beyond ±1){where(r['group'])}")
+        def where(g: Any) -> str:
+            return "" if g == ALL else " " + _("in group {group}").format(group=g)
+
+        if est.diverged is not None:
+            g, k = est.diverged
+            out.append(_("the estimation did not converge: the residual variance of {item} "
+                         "ran below {times} times its observed variance{where}, offset by an "
+                         "ever larger common part (no admissible solution exists in these "
+                         "data): the numbers are not maximum-likelihood estimates").format(
+                item=item_refs([est.model.items[k]]),
+                times=i18n.number(engine.DIVERGED_RESIDUAL, 0),
+                where=where(self.groups[g])))
+        elif not est.converged:
+            out.append(_("the estimation did not converge ({reason}): the numbers are not "
+                         "maximum-likelihood estimates").format(
+                reason=est.message or _("unknown reason")))
+        if not est.identified:
+            out.append(_("the model is not identified in these data (singular information "
+                         "matrix): no standard errors; estimates are not unique"))
+        e = self.estimates
+        # each check selects its rows first (iterating over every estimate costs ~30 ms a fit)
+        op, lhs, rhs = e["op"].to_numpy(), e["lhs"].to_numpy(), e["rhs"].to_numpy()
+        value, std = e["estimate"].to_numpy(float), e["std_estimate"].to_numpy(float)
+        group = e["group"].to_numpy()
+        factors = set(self.factors)
+        for k in np.flatnonzero((op == "~~") & (lhs == rhs) & (value < 0)):
+            text = (_("Heywood case: negative factor variance of {name} ({value})")
+                    if lhs[k] in factors else
+                    _("Heywood case: negative residual variance of {name} ({value})"))
+            out.append(text.format(name=lhs[k], value=i18n.number(value[k], 3)) + where(group[k]))
+        loads = op == "=~"
+        for k in np.flatnonzero(loads & (np.abs(std) > 1)):
+            out.append(_("Heywood case: standardised loading of {item} on {factor} is "
+                         "{value} (beyond ±1)").format(
+                item=rhs[k], factor=lhs[k], value=i18n.number(std[k], 3)) + where(group[k]))
+        signs = e[loads].assign(pos=value[loads] > 0, neg=value[loads] < 0)
+        mixed = signs.groupby(["lhs", "group"], sort=False)[["pos", "neg"]].any()
+        for f, g in mixed.index[mixed["pos"].to_numpy() & mixed["neg"].to_numpy()]:
+            out.append(_("items of {factor} load in opposite directions{where}: re-key "
+                         "reverse-worded items (composite reliability and AVE assume one "
+                         "direction)").format(factor=f, where=where(g)))
+        latent = (op == "~~") & np.isin(lhs, list(factors)) & (lhs != rhs)
+        for k in np.flatnonzero(latent & (np.abs(std) > 1)):
+            out.append(_("Heywood case: latent correlation of {a} and {b} is {value} (beyond "
+                         "±1)").format(a=lhs[k], b=rhs[k], value=i18n.number(std[k], 3))
+                       + where(group[k]))
         return out
 
     def __repr__(self) -> str:
@@ -383,7 +424,8 @@ def cfa(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None
                            f"{model_.nfree + df} sample moments (df = {df}): not identified")
     theta0 = _start_from(model_, start) if start is not None else None
     if spec.reverse:
-        notes.append(f"reverse-keyed item(s) re-keyed before fitting: {', '.join(spec.reverse)}")
+        notes.append(_("reverse-keyed item(s) re-keyed before fitting: {items}").format(
+            items=item_refs(spec.reverse)))
     with engine.one_blas_thread():
         est = engine.estimate(model_, moments, theta0)
         return CFAResult(est, spec, labels, parts, equal, partial,

@@ -19,12 +19,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import optimize, stats
 
 from helpers.measurement.engine import Estimate, Moments
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import optimize, stats
+else:
+    optimize = LazyModule("scipy.optimize")
+    stats = LazyModule("scipy.stats")
 
 
 def moments_count(p: int, ngroups: int, meanstructure: bool) -> int:

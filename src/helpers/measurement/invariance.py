@@ -32,14 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.measurement.cfa import CFAResult, Z95, cfa
 from helpers.measurement.spec import NotEstimable
+from helpers import LazyModule
+
+if TYPE_CHECKING:  # the real modules for type checkers; imported on first use at run time
+    from scipy import stats
+else:
+    stats = LazyModule("scipy.stats")
 
 STEPS: dict[str, tuple[str, ...]] = {
     "configural": (),

@@ -28,7 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from helpers import i18n
 from helpers.codebook import Codebook
+from helpers.i18n import _
 
 _NAME = re.compile(r"^[A-Za-z_][\w.]*$")
 
@@ -78,7 +80,7 @@ class Spec:
     @property
     def labelled(self) -> bool:
         return any(t.label for terms in self.factors.values() for t in terms) or any(
-            t.label for _, t in self.covariances)
+            t.label for _name, t in self.covariances)
 
 
 # --------------------------------------------------------------------------- syntax
@@ -157,12 +159,18 @@ def write_syntax(factors: dict[str, Sequence[str]]) -> str:
 
 
 # --------------------------------------------------------------------------- codebook
-def _asked_in_every_group(df: pd.DataFrame, item: str, group: str | None) -> list[str]:
-    """Groups in which ``item`` has no answer (empty when asked everywhere)."""
+def _unanswered_groups(df: pd.DataFrame, items: Sequence[str], group: str | None
+                       ) -> dict[str, list[str]]:
+    """Per item, the groups in which it has no answer (empty when asked everywhere; "the data"
+    without groups) — one grouped pass over the items' columns."""
+    if not items:
+        return {}
+    answered = df[list(items)].notna()
     if group is None:
-        return [] if df[item].notna().any() else ["the data"]
-    answered = df[item].notna().groupby(df[group], observed=True, sort=False).any()
-    return [str(g) for g, ok in answered.items() if not ok]
+        anywhere = answered.any()
+        return {i: [] if anywhere[i] else ["the data"] for i in items}
+    by_group = answered.groupby(df[group], observed=True, sort=False).any()
+    return {i: [str(g) for g, ok in by_group[i].items() if not ok] for i in items}
 
 
 def from_codebook(df: pd.DataFrame, constructs: Iterable[str], codebook: Codebook,
@@ -186,35 +194,43 @@ def from_codebook(df: pd.DataFrame, constructs: Iterable[str], codebook: Codeboo
                      if role_field else set())
     for c in constructs:
         asked = codebook.items_present(df, c)
+        unanswered = _unanswered_groups(df, asked, group)
+        shown = codebook.label(c, i18n.current())
         kept = []
         for i in asked:
             if codebook.items[i].scale.type == "binary":
-                notes.append(f"{c}: item {i} is a yes/no item and is not modelled by a linear "
-                             "(ML) factor model")
+                notes.append(_("{construct}: item {item} is a yes/no item and is not modelled "
+                               "by a linear (ML) factor model").format(construct=shown, item=codebook.item_number(i)))
                 continue
             not_asked = sorted(roles_present - set(codebook.items[i].roles))
             if not_asked:
-                notes.append(f"{c}: item {i} is not asked of {', '.join(not_asked)} and is left "
-                             "out of a model that pools the roles (fit each role to include it)")
+                notes.append(_("{construct}: item {item} is not asked of {roles} and is left "
+                               "out of a model that pools the roles (fit each role to include "
+                               "it)").format(construct=shown, item=codebook.item_number(i), roles=", ".join(not_asked)))
                 continue
-            missing_in = _asked_in_every_group(df, i, group)
+            missing_in = unanswered[i]
             if missing_in:
-                notes.append(f"{c}: item {i} has no answers in group(s) {', '.join(missing_in)} "
-                             "and is left out of the multi-group model (compare it item by item)")
+                notes.append(_("{construct}: item {item} has no answers in group(s) {groups} "
+                               "and is left out of the multi-group model (compare it item by "
+                               "item)").format(construct=shown, item=codebook.item_number(i),
+                                               groups=", ".join(map(str, missing_in))))
                 continue
             kept.append(i)
         absent = [i for i in codebook.constructs[c].items if i not in asked]
         if absent:
-            notes.append(f"{c}: item(s) {', '.join(absent)} not asked in these data")
+            notes.append(_("{construct}: item(s) {items} not asked in these data").format(
+                construct=shown, items=", ".join(
+                str(codebook.item_number(i)) for i in absent)))
         if len(kept) == 0:
-            notes.append(f"{c}: no item left to model")
+            notes.append(_("{construct}: no item left to model").format(construct=shown))
         elif len(kept) == 1:
-            notes.append(f"{c}: only one item ({kept[0]}): its error variance cannot be separated "
-                         "from the construct's variance, so it is not part of the CFA")
+            notes.append(_("{construct}: only one item ({item}): its error variance cannot be "
+                           "separated from the construct's variance, so it is not part of the "
+                           "CFA").format(construct=shown, item=codebook.item_ref(kept[0], construct=False)))
         else:
             factors[c] = kept
     if not factors:
-        raise NotEstimable("no construct has two or more modelled items" +
+        raise NotEstimable(_("no construct has two or more modelled items") +
                            (f" ({'; '.join(notes)})" if notes else ""))
     reverse = tuple(i for items in factors.values() for i in items if codebook.items[i].reverse)
     spec = parse_syntax(write_syntax(factors))
@@ -249,8 +265,9 @@ def identification_notes(spec: Spec) -> tuple[list[str], str | None]:
             if not others:
                 return notes, (f"factor {f} has two indicators and no correlation with another "
                                "factor: not identified (three moments, four parameters)")
-            notes.append(f"{f}: two items only; identified through its correlations with other "
-                         "factors, so its loadings are fragile (add a third item if you can)")
+            notes.append(_("{construct}: two items only; identified through its correlations "
+                           "with other factors, so its loadings are fragile (add a third item if "
+                           "you can)").format(construct=f))
         if not any(t.fixed is not None for t in terms) and not any(
                 lhs == t.name == f and t.fixed is not None for lhs, t in spec.covariances):
             marker = terms[0]

@@ -14,7 +14,6 @@ code shares the process with everything else in it.
 
 from __future__ import annotations
 
-import ast
 import base64
 import contextlib
 import gc
@@ -31,6 +30,8 @@ from typing import Any
 
 from papermill.engines import Engine, papermill_engines
 
+from helpers.batch.jobs import notebook_imports
+
 ENGINE_NAME = "disconnect-inprocess"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 # Modules every report needs; importing them in the driver keeps them off each report's clock.
@@ -40,7 +41,9 @@ BASE_MODULES = (
     "IPython.display", "ipykernel.compiler", "nbformat", "papermill", "nbconvert.exporters.html",
 )
 # The driver's own modules, not imported by notebooks.
-NOT_PRELOADED = {"helpers.__main__", "helpers.cli", "helpers.batch", "helpers.index"}
+NOT_PRELOADED = {"helpers.__main__", "helpers.cli", "helpers.batch"}
+#: Libraries the helpers load on first use that reports never need (raw-data validation, Spark).
+NOT_PRELOADED_LIBRARIES = {"pandera", "pyspark", "polars"}
 LANGUAGE_INFO = {
     "name": "python", "version": sys.version.split()[0], "mimetype": "text/x-python",
     "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3",
@@ -126,10 +129,10 @@ class _Stream(io.TextIOBase):
 
 def _shell_class() -> type:
     """The shell class (built lazily: IPython is imported by the driver, not at module import)."""
+    from ipykernel.compiler import XCachingCompiler
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
-    from ipykernel.compiler import XCachingCompiler
 
     class Publisher(DisplayPublisher):
         """Rich displays (``display()``, figures) become display_data outputs."""
@@ -225,6 +228,11 @@ class InProcessEngine(Engine):
     @classmethod
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str,
                                  on_cell_start: CellHook | None = None, **kwargs: Any) -> Any:
+        # papermill saves the whole notebook (serialised and schema-validated) at every cell's
+        # start and end — about a tenth of a report's time once figures pile up; the executed
+        # notebook is written once, when papermill.execute_notebook returns (a worker that is
+        # killed leaves no partial notebook either way: the runner removes it)
+        nb_man.output_path = None
         shell = new_shell()
         for index, cell in enumerate(nb_man.nb.cells):
             try:
@@ -244,29 +252,6 @@ papermill_engines.register(ENGINE_NAME, InProcessEngine)
 
 
 # --------------------------------------------------------------------------- preloading
-def notebook_imports(notebook: Path) -> set[str]:
-    """Modules a notebook's code cells import at top level (``from a import b`` gives a, a.b)."""
-    found: set[str] = set()
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    for cell in cells:
-        if cell.get("cell_type") != "code":
-            continue
-        source = "".join(cell.get("source", ""))
-        code = "\n".join(line for line in source.splitlines()
-                         if not line.lstrip().startswith(("%", "!")))  # magics are not Python
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module)
-                found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
-
-
 def _helpers_modules() -> set[str]:
     import helpers
 
@@ -299,11 +284,18 @@ def preload(notebooks: Iterable[Path] = ()) -> list[str]:
             except Exception:  # noqa: BLE001 -- a notebook reports its own failing import
                 if name.rpartition(".")[0] not in wanted:  # `from x import f` also lists x.f
                     failed.append(name)
+        # what the helpers bind lazily (imported on first use in a notebook) is imported here,
+        # once, rather than by every forked report (pandera only validates raw data: not here)
+        import helpers
+
+        for name in sorted(helpers.lazy_imports() - set(wanted)):
+            if name.split(".")[0] not in NOT_PRELOADED_LIBRARIES:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
     IMPORT_WARNINGS[:] = sorted({f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
                                  for w in caught})
-    from helpers import reporting
 
-    reporting.warm_up()
     gc.collect()
     gc.freeze()
     return failed
+

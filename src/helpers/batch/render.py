@@ -2,12 +2,17 @@
 
 A :class:`Job` is a notebook with one parameter set. :func:`render` executes it through papermill —
 in a fresh Jupyter kernel (``engine="kernel"``) or inside the calling process
-(``engine="inprocess"``, :mod:`helpers.executor`; for the batch runner's forked workers) — and
+(``engine="inprocess"``, :mod:`helpers.batch.engine`; for the batch runner's forked workers) — and
 writes, each atomically (an interrupted run leaves the previous file or none, never a truncated one):
 
-- ``reports/<notebook>/<name>.html``: code hidden, a "parameters used" box where papermill injected
-  the parameters, a table of contents, every figure embedded, a banner on synthetic data and a
-  provenance footer; no scripts, fonts or styles from the network;
+- ``reports/<notebook>/<name>.html``, in the report's language (its ``language`` parameter; the
+  markdown cells translated whole before conversion, :func:`to_html`): code hidden, a banner on
+  synthetic data, after the title the summary (:mod:`helpers.summary`), "how to read this report"
+  and a "parameters used" box listing every parameter of the notebook's parameters cell with the
+  value the run used (:func:`effective_parameters`), a table of contents, tables and figures
+  numbered in document order (:func:`number_tables_and_figures`), every figure embedded, the
+  methods note with its numbered references (:mod:`helpers.methods`) and a provenance footer; no
+  scripts, fonts or styles from the network;
 - ``reports/<notebook>/<name>.json``: status, parameters, fingerprint, provenance and the results
   the notebook recorded with :func:`helpers.results.record` (the index reads these);
 - ``build/executed/<notebook>/<name>.ipynb``: the executed notebook, for analysts who want the code.
@@ -19,7 +24,8 @@ names come from :func:`file_stem` and every output path is checked to lie in its
 (:func:`inside`); what is published shows paths relative to the project (:func:`scrub`).
 A notebook that stops itself with ``helpers.privacy.TooFewResponses`` (a segment too small to show)
 or ``helpers.errors.NotApplicable`` (the survey did not collect what it needs) gets a short page
-saying so and a results file with status "ok": neither is a bug.
+saying so and a results file with status "ok": neither is a bug. Error, "too few" and "not
+applicable" pages are in the report's language too.
 Heavy imports (nbformat, papermill, nbconvert, pandas) happen inside the functions that need them,
 so that the batch runner can plan and reuse reports without paying for them.
 """
@@ -28,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import html
 import json
 import os
@@ -37,204 +42,39 @@ import subprocess
 import sys
 import time
 import traceback
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from helpers import atomic, markup, paths
+from helpers import atomic, i18n, markup, paths
+from helpers.batch.jobs import (
+    ERROR_PAGE_MARKER,
+    EXECUTED_DIR,
+    Failure,
+    Job,
+    JobResult,
+    canonical_json,
+    data_manifest,
+    kept_report,
+    public_path,
+    python_literal,
+    scrub,
+    scrub_value,
+    time_label,
+    typed_translator,
+)
+from helpers.i18n import N_
 
-EXECUTED_DIR = paths.ROOT / "build" / "executed"
 KERNEL_NAME = "disconnect-lab"
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 ENGINES = ("kernel", "inprocess")
 INJECTED_TAG = "injected-parameters"
 PROVENANCE_PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn",
                        "papermill", "nbconvert", "ipython")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-# --------------------------------------------------------------------------- file names
-MAX_STEM_BYTES = 200  # leaves room for ".error.html" and a temporary file's affixes in 255 bytes
-ERROR_SUFFIX = ".error"  # <name>.error.html: the error page written beside a report
-_UNSAFE = re.compile(r"[^\w.-]+")
-_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])", re.IGNORECASE)
-
-
-def file_stem(name: Any) -> str:
-    """A job name (or notebook stem) as a safe file-name stem; ``file_stem(file_stem(x))`` is
-    ``file_stem(x)``.
-
-    Names come from ``reports.yaml`` and from data values, so they may hold anything: ``/`` and
-    ``..`` (a path outside the output folder), NUL, newlines, spaces, a Windows-reserved device
-    name, thousands of characters. Every run of characters other than letters, digits, ``_``,
-    ``.`` and ``-`` becomes ``-``; leading and trailing dots and dashes go (no hidden files, no
-    ``..``); a reserved name (``CON``, ``nul.x``, ``COM1``) gets a leading ``_``; a trailing
-    ``.error`` becomes ``-error`` (that suffix is the error page's); a name longer than
-    :data:`MAX_STEM_BYTES` (UTF-8) keeps a readable prefix and ends in a hash of the whole name.
-    """
-    original = unicodedata.normalize("NFC", str(name))
-    text = _UNSAFE.sub("-", original).strip(".-") or "report"
-    if _RESERVED.fullmatch(text.split(".")[0]):
-        text = f"_{text}"
-    if text.casefold().endswith(ERROR_SUFFIX):
-        text = text[: -len(ERROR_SUFFIX)] + "-error"
-    if len(text.encode()) > MAX_STEM_BYTES:
-        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-        prefix = text.encode()[: MAX_STEM_BYTES - len(digest) - 1].decode("utf-8", "ignore")
-        text = f"{prefix.rstrip('.-')}-{digest}"
-    return text
-
-
-def inside(path: Path, folder: Path) -> Path:
-    """``path``, after checking that it lies inside ``folder`` once both are resolved (symbolic
-    links followed); a :class:`~helpers.errors.DataError` otherwise. Every output path passes
-    here before anything is written to it."""
-    resolved, base = path.resolve(), folder.resolve()
-    if resolved == base or not resolved.is_relative_to(base):
-        from helpers.errors import DataError
-
-        raise DataError(f"the output path {public_path(path)} lies outside its output folder "
-                        f"{public_path(folder)} (it resolves to {public_path(resolved)})",
-                        file=public_path(path), rule="output-path",
-                        hint="remove the symbolic link, or give the job another name")
-    return path
-
-
-@dataclass(frozen=True)
-class Job:
-    """One report: a notebook run with one parameter set.
-
-    Its outputs are named by :func:`file_stem` of the notebook's stem and of ``name``, and each
-    path is checked to lie inside its output folder (:func:`inside`).
-    """
-
-    notebook: Path
-    name: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def stem(self) -> str:
-        return self.notebook.stem
-
-    @property
-    def key(self) -> str:
-        """``<notebook stem>/<name>``: unique within a batch, what ``--only`` matches."""
-        return f"{self.stem}/{self.name}"
-
-    @property
-    def file_key(self) -> str:
-        """``<folder>/<file stem>``: the key as the output files spell it."""
-        return f"{file_stem(self.stem)}/{file_stem(self.name)}"
-
-    @property
-    def segment(self) -> dict[str, Any]:
-        return dict(self.parameters.get("segment") or {})
-
-    def _output(self, folder: Path, suffix: str) -> Path:
-        return inside(folder / file_stem(self.stem) / f"{file_stem(self.name)}{suffix}", folder)
-
-    def html_path(self, reports_dir: Path = paths.REPORTS) -> Path:
-        """The report (``<name>.html``): only ever a good report, never an error page."""
-        return self._output(reports_dir, ".html")
-
-    def json_path(self, reports_dir: Path = paths.REPORTS) -> Path:
-        """The results file of the report (or of the failure, when there is no good report)."""
-        return self._output(reports_dir, ".json")
-
-    def error_path(self, reports_dir: Path = paths.REPORTS) -> Path:
-        """The error page of the last attempt, when it failed (``<name>.error.html``)."""
-        return self._output(reports_dir, f"{ERROR_SUFFIX}.html")
-
-    def executed_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
-        """The executed notebook of the report."""
-        return self._output(executed_dir, ".ipynb")
-
-    def executed_error_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
-        """The executed notebook of the last attempt, when it failed."""
-        return self._output(executed_dir, f"{ERROR_SUFFIX}.ipynb")
-
-    def attempt_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
-        """Where a render saves its executed notebook until it knows whether it succeeded (a
-        temporary name, swept like the other temporary files when a run is killed)."""
-        return inside(executed_dir / file_stem(self.stem) /
-                      f".{file_stem(self.name)}.attempt.tmp.ipynb", executed_dir)
-
-    def log_path(self, executed_dir: Path = EXECUTED_DIR) -> Path:
-        """The forked worker's log (output that bypassed the notebook's capture)."""
-        return self._output(executed_dir, ".log")
-
-
-@dataclass
-class JobResult:
-    """What happened to one job."""
-
-    job: Job
-    status: str  # "ok" or "failed"
-    html: Path
-    seconds: float
-    error: str | None = None
-    not_applicable: str | None = None  # what the report needs, when its inputs were not collected
-
-
-@dataclass
-class Failure(Exception):
-    """Why a report failed: a message and, when a cell raised, that cell."""
-
-    message: str
-    cell_index: int | None = None
-    execution_count: int | None = None
-    source: str | None = None
-    ename: str | None = None  # the exception's class name, when a cell raised
-    evalue: str | None = None  # and its message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def load_batch(path: str | Path | None = None) -> list[Job]:
-    """The batch file's jobs without segment expansion, so no processed data is needed.
-
-    Kept for older callers that want the notebooks of the batch; the runner uses
-    :func:`helpers.batch.load_batch`.
-    """
-    from helpers.batch import load_batch as load
-
-    return load(path, segments=False)
-
-
-def segment_label(segment: dict[str, Any]) -> str:
-    """``country DE, wave 2``, ``country Other (BE, DK, SE)`` for several values (the pooled
-    part of a grid) — or ``whole sample`` for ``{}``."""
-    if not segment:
-        return "whole sample"
-
-    def text(v: Any) -> str:
-        if isinstance(v, list | tuple):
-            return f"Other ({', '.join(map(text, v))})" if len(v) > 1 else text(v[0]) if v else ""
-        return "not stated" if v is None else str(v)
-
-    return ", ".join(f"{k} {text(v)}" for k, v in segment.items())
-
-
-def read_results(job: Job, reports_dir: Path = paths.REPORTS) -> dict[str, Any] | None:
-    """The results file beside a report, or None when missing or unreadable."""
-    try:
-        return json.loads(job.json_path(reports_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def data_manifest(data_dir: str | Path | None) -> dict[str, Any] | None:
-    """``manifest.json`` of a processed-data folder (relative to the project root), if built."""
-    folder = Path(data_dir) if data_dir else paths.PROCESSED
-    folder = folder if folder.is_absolute() else paths.ROOT / folder
-    path = folder / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 # --------------------------------------------------------------------------- provenance
@@ -247,12 +87,15 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+DIRTY = " (with uncommitted changes)"
+
+
 @functools.lru_cache(maxsize=1)
 def provenance() -> dict[str, Any]:
     """Project commit and package versions, once per process (a batch computes it before forking)."""
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
     if commit != "unknown" and _git("status", "--porcelain", "--untracked-files=no"):
-        commit += " (with uncommitted changes)"
+        commit += DIRTY
     versions = {"python": sys.version.split()[0]}
     for name in (*PROVENANCE_PACKAGES, "disconnect-lab"):
         try:
@@ -269,49 +112,6 @@ def _kernel_name() -> str:
     return KERNEL_NAME if KERNEL_NAME in find_kernel_specs() else "python3"
 
 
-# --------------------------------------------------------------------------- parameters
-def python_literal(value: Any) -> str:
-    """A parameter value as the Python literal papermill injects (keys keep their types)."""
-    return _typed_translator().translate(value)
-
-
-@functools.lru_cache(maxsize=1)
-def _typed_translator() -> type:
-    """papermill's Python translator, except that dict keys keep their type.
-
-    papermill writes every dict key as a string (``{1: 2023}`` arrives as ``{"1": 2023}``), so a
-    ``wave_years: {1: 2023}`` in ``reports.yaml`` would not match integer waves in the notebook.
-    Registered for the Python language, it serves both engines (the in-process engine and a
-    fresh kernel), which inject parameters the same way.
-    """
-    from papermill.translators import PythonTranslator, papermill_translators
-
-    class TypedPythonTranslator(PythonTranslator):
-        """Python parameters whose dict keys are translated like values, not quoted."""
-
-        @classmethod
-        def translate_dict(cls, val: dict) -> str:
-            items = ", ".join(f"{cls.translate(k)}: {cls.translate(v)}" for k, v in val.items())
-            return f"{{{items}}}"
-
-    papermill_translators.register("python", TypedPythonTranslator)
-    return TypedPythonTranslator
-
-
-def canonical_json(value: Any, ensure_ascii: bool = False) -> str:
-    """Deterministic JSON of parameters for fingerprints and the footer: sorted keys, with
-    non-string keys tagged by type (``{1: 2023}`` and ``{"1": 2023}`` run differently)."""
-    def tag(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {(k if isinstance(k, str) else f"{type(k).__name__}:{k}"): tag(x)
-                    for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [tag(x) for x in v]
-        return v
-
-    return json.dumps(tag(value), sort_keys=True, ensure_ascii=ensure_ascii, default=str)
-
-
 # --------------------------------------------------------------------------- execution
 CellHook = Callable[..., Any]
 
@@ -319,7 +119,7 @@ CellHook = Callable[..., Any]
 def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
             executed_dir: Path = EXECUTED_DIR, engine: str = "kernel",
             on_cell_start: CellHook | None = None, source: str | None = None,
-            out: Path | None = None) -> Any:
+            out: Path | None = None, clock: Any = None) -> Any:
     """Run the notebook with papermill; the executed copy is kept under ``build/executed``
     (``out``: where; default the job's executed notebook).
 
@@ -337,9 +137,9 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
 
     options: dict[str, Any] = {"on_cell_start": on_cell_start} if on_cell_start else {}
     if engine == "inprocess":
-        from helpers import executor
+        from helpers.batch import engine as batch_engine
 
-        options["engine_name"] = executor.ENGINE_NAME
+        options["engine_name"] = batch_engine.ENGINE_NAME
         kernel_name = kernel_name or "python3"
     else:
         options["execution_timeout"] = timeout
@@ -350,6 +150,8 @@ def execute(job: Job, timeout: int = 600, kernel_name: str | None = None,
     out = out or job.executed_path(executed_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.ipynb")
+    if clock is not None:
+        clock.lap("prepare")
     try:
         return pm.execute_notebook(
             notebook, str(tmp), parameters=None, kernel_name=kernel_name, cwd=str(paths.ROOT),
@@ -377,7 +179,7 @@ def parameterize(notebook: Any, parameters: dict[str, Any], kernel_name: str,
     nb = load_notebook_node(notebook)  # a path or an in-memory node
     if not parameters:
         return nb
-    _typed_translator()
+    typed_translator()
     nb = parameterize_notebook(nb, parameters, kernel_name=kernel_name, engine_name=engine_name)
     nb.metadata.papermill["parameters"] = results.plain(parameters)
     return nb
@@ -452,18 +254,25 @@ def _dumps(doc: dict[str, Any]) -> str:
 def _exporter() -> Any:
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="report",
-                        exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True, embed_images=True)
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="report",
+                            exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True, embed_images=True)
+    # the template's words in the report's language (to_html sets it around the export);
+    # ``ngettext`` for the plural of a count
+    exporter.environment.globals["_"] = lambda message: i18n.gettext(message)
+    exporter.environment.globals["ngettext"] = (
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n))
+    return exporter
 
 
-def _title(nb: Any, job: Job) -> str:
+def _title(nb: Any, job: Job, language: str | None = None) -> str:
     """The notebook's first heading (else its file name) and the segment."""
+    segment = segment_text(job.segment, language)
     for cell in nb.cells:
         match = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE) if cell.cell_type == "markdown" else None
         if match:
-            return f"{match.group(1).strip()} — {segment_label(job.segment)}"
-    return f"{job.stem} — {segment_label(job.segment)}"
+            return f"{match.group(1).strip()} — {segment}"
+    return f"{job.stem} — {segment}"
 
 
 def _display(value: Any) -> str:
@@ -483,87 +292,217 @@ def _has_typed_keys(value: Any) -> bool:
     return False
 
 
-def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None) -> dict[str, Any]:
-    """What the report template shows beyond the notebook: parameters box, banner, footer."""
+#: What the parameters box calls each parameter (English message ids); a parameter not listed
+#: shows its name with spaces.
+PARAMETER_LABELS = {
+    "data_dir": N_("Processed data folder"),
+    "segment": N_("Segment"),
+    "exclude": N_("Flagged respondents left out"),
+    "language": N_("Language"),
+    "min_cell": N_("Minimum cell size"),
+    "missing": N_("Missing answers in alpha"),
+    "adjust": N_("Multiple-testing correction"),
+    "conf": N_("Confidence level"),
+    "drivers": N_("Drivers"),
+    "controls": N_("Controls"),
+    "n_boot": N_("Bootstrap resamples"),
+    "seed": N_("Random seed"),
+    "continuous": N_("Drivers per SD (exploratory models)"),
+    "predictor": N_("Predictor"),
+    "outcome": N_("Outcome"),
+    "center": N_("Centring"),
+    "min_pairs": N_("Minimum CMO–CIO pairs"),
+    "min_lines": N_("Minimum ledger lines per firm-year"),
+    "wave_years": N_("Fiscal year of each wave"),
+}
+#: What ``None`` means for a parameter (else "none").
+PARAMETER_NONE = {
+    "drivers": N_("every driver the survey asked"),
+    "continuous": N_("the drivers asked on a rating scale"),
+    "predictor": N_("chosen by the report's rule"),
+    "outcome": N_("chosen by the report's rule"),
+    "adjust": N_("no correction"),
+    "center": N_("raw scores"),
+}
+#: Parameters whose values name survey fields or constructs (shown by their labels).
+NAMED_PARAMETERS = ("controls", "drivers", "continuous", "predictor", "outcome")
+#: Coded parameter values in words.
+PARAMETER_VALUES = {
+    ("adjust", "holm"): N_("Holm"),
+    ("adjust", "fdr_bh"): N_("Benjamini–Hochberg (false discovery rate)"),
+    ("adjust", "bonferroni"): N_("Bonferroni"),
+    ("center", "pooled"): N_("grand mean of both executives"),
+    ("center", "separate"): N_("each role's own mean"),
+    ("missing", "pairwise"): N_("pairwise"),
+    ("missing", "listwise"): N_("listwise"),
+    ("exclude", "speeder"): N_("speeders"),
+    ("exclude", "straight_lining"): N_("straight-liners"),
+    ("language", "EN"): N_("English"),
+    ("language", "DE"): N_("German"),
+    ("language", "NL"): N_("Dutch"),
+    ("language", "DA"): N_("Danish"),
+}
+
+
+def notebook_parameters(nb: Any) -> dict[str, Any]:
+    """The parameters cell of a notebook (a node) as names and default values, in cell order:
+    every top-level assignment of a literal (the cell holds literals only)."""
+    import ast
+
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return {}
+            found: dict[str, Any] = {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                        and isinstance(node.targets[0], ast.Name):
+                    with contextlib.suppress(ValueError, TypeError, SyntaxError):
+                        found[node.targets[0].id] = ast.literal_eval(node.value)
+            return found
+    return {}
+
+
+def effective_parameters(nb: Any, injected: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter the run used: the parameters cell's defaults overridden by the injected
+    values (in the cell's order; injected names the cell does not have last)."""
+    return {**notebook_parameters(nb), **injected}
+
+
+def segment_text(segment: dict[str, Any], language: str | None = None) -> str:
+    """The segment in words, in the reader's language: ``Country: DE, Wave: 2``, ``Country:
+    Other (BE, DK, SE)``, or ``Whole sample``."""
+    from helpers import labels
+
+    if not segment:
+        return i18n.gettext(N_("Whole sample"), language)
+
+    def text(v: Any) -> str:
+        if isinstance(v, list | tuple):
+            if len(v) > 1:
+                return i18n.gettext(N_("Other ({values})"), language).format(
+                    values=", ".join(map(text, v)))
+            return text(v[0]) if v else ""
+        return i18n.gettext(N_("not stated"), language) if v is None else str(v)
+
+    return ", ".join(f"{labels.column(k, language)}: {text(v)}" for k, v in segment.items())
+
+
+def parameter_label(name: str, language: str | None = None) -> str:
+    """What the parameters box calls a parameter."""
+    label = PARAMETER_LABELS.get(name)
+    return i18n.gettext(label, language) if label else name.replace("_", " ").capitalize()
+
+
+def parameter_value(name: str, value: Any, language: str | None = None) -> str:
+    """A parameter's value as a reader reads it: lists and dicts as text, ``None`` as what it
+    means, coded values in words, a confidence level as a percentage."""
+    def word(v: Any) -> str:
+        if v is None:
+            return i18n.gettext(PARAMETER_NONE.get(name, N_("none")), language)
+        if isinstance(v, bool):
+            return i18n.gettext(N_("yes") if v else N_("no"), language)
+        if isinstance(v, str) and (name, v) in PARAMETER_VALUES:
+            return i18n.gettext(PARAMETER_VALUES[(name, v)], language)
+        if isinstance(v, str) and name in NAMED_PARAMETERS:
+            from helpers import labels
+
+            return labels.column(v, language)
+        if isinstance(v, float):
+            return f"{v:g}".replace(".", i18n.decimal_symbol(language))
+        if isinstance(v, dict):
+            return ", ".join(f"{word(k)}: {word(x)}" for k, x in v.items()) \
+                or i18n.gettext(N_("none"), language)
+        if isinstance(v, list | tuple):
+            return ", ".join(word(x) for x in v) or i18n.gettext(N_("none"), language)
+        return scrub(str(v))
+
+    if name == "segment" and isinstance(value, dict):
+        return segment_text(value, language)
+    if _has_typed_keys(value):  # {1: 2023} is not {"1": 2023}: the literal that was used
+        return scrub(python_literal(value))
+    if name == "conf" and isinstance(value, int | float) and 0 < value < 1:
+        return i18n.percent(value, 1 if round(value * 100) != value * 100 else 0, language,
+                            scale=100)
+    return word(value)
+
+
+def _chosen_value(name: str, value: Any, doc: dict[str, Any], language: str) -> str:
+    """A parameter's value; for a construct the report chose by its rule (``None``), the one it
+    chose, as recorded in its results (``constructs``)."""
+    chosen = ((doc.get("results") or {}).get("constructs") or {}).get("value")
+    if value is None and isinstance(chosen, dict) and isinstance(chosen.get(name), str):
+        from helpers import labels
+
+        return i18n.gettext(N_("{construct}, chosen by the report's rule"), language).format(
+            construct=labels.column(chosen[name], language))
+    return parameter_value(name, value, language)
+
+
+def _doi_apart(reference: str) -> tuple[str, str | None]:
+    """A reference's text and its DOI address (shown as a link, set as an identifier), if any."""
+    match = re.search(r"\s(https://doi\.org/\S+)$", reference)
+    return (reference[: match.start()], match.group(1)) if match else (reference, None)
+
+
+def report_language(parameters: dict[str, Any]) -> str:
+    """The language a report is written in: its ``language`` parameter (English when it is
+    missing or not one of :data:`helpers.i18n.LOCALES`)."""
+    try:
+        return i18n.normalise(parameters.get("language"))
+    except ValueError:
+        return i18n.SOURCE_LANGUAGE
+
+
+def report_context(job: Job, doc: dict[str, Any], executed: Path | None = None,
+                   parameters: dict[str, Any] | None = None, *,
+                   front: bool = True) -> dict[str, Any]:
+    """What the report template shows beyond the notebook: summary, "how to read", parameters
+    box (``parameters``: every parameter the run used, default the job's), banner, methods note
+    with references and footer — in the report's language. ``front=False`` (an error page)
+    leaves out the summary and the methods note (which import the modules whose minimums they
+    state)."""
+    from helpers import methods, summary
+
+    params = dict(job.parameters if parameters is None else parameters)
+    language = report_language(params)
     prov = doc.get("provenance") or {}
     fp = doc.get("fingerprint") or {}
+    rendered = doc.get("rendered_at")
+    with contextlib.suppress(ValueError, TypeError):
+        rendered = f"{i18n.datetime(rendered, language)} UTC" if rendered else rendered
+    note = methods.note(job.stem, params, language) if front else methods.Note((), ())
+    commit = str(prov.get("commit", "unknown"))
+    if commit.endswith(DIRTY):
+        commit = i18n.gettext(N_("{commit} (with uncommitted changes)"), language).format(
+            commit=commit[: -len(DIRTY)])
     return {
         "job": job.key,
-        "segment": segment_label(job.segment),
+        "language": language,
+        "html_lang": language.lower(),
+        "segment": segment_text(job.segment, language),
         "synthetic": bool(doc.get("synthetic")),
-        "parameters": [(k, scrub(_display(v))) for k, v in job.parameters.items()],
+        "parameters": [(parameter_label(k, language), _chosen_value(k, v, doc, language))
+                       for k, v in params.items()],
         "parameters_json": canonical_json(scrub_value(job.parameters)),
-        "commit": prov.get("commit", "unknown"),
+        "findings": ([f.sentence for f in summary.findings(doc, language)]
+                     if doc and front else []),
+        "how_to_read": summary.how_to_read(job.stem, params, language) if front else [],
+        "methods": list(note.paragraphs),
+        "references": [(n, *_doi_apart(text)) for n, text in note.references],
+        "commit": commit,
         "data_fingerprint": doc.get("data_fingerprint") or fp.get("data") or "unknown",
         "packages": " · ".join(f"{k} {v}" for k, v in (prov.get("packages") or {}).items()),
-        "rendered_at": doc.get("rendered_at"),
-        "seconds": doc.get("seconds"),
+        "rendered_at": rendered,
+        "seconds": i18n.number(doc["seconds"], 2, language) if isinstance(
+            doc.get("seconds"), int | float) else doc.get("seconds"),
         "engine": doc.get("engine"),
         "executed": public_path(executed) if executed else None,
         "csp_meta": markup.csp_meta(),  # the template puts no script on the page
+        "front_at_top": True,
     }
-
-
-def display_path(path: Path) -> str:
-    """A path as messages show it: relative to the project root when inside it."""
-    return str(path.relative_to(paths.ROOT)) if path.is_relative_to(paths.ROOT) else str(path)
-
-
-# --------------------------------------------------------------------------- published paths
-def _home() -> Path | None:
-    """The user's home folder, unless it is unknown or the file-system root."""
-    with contextlib.suppress(RuntimeError, KeyError):
-        home = Path.home()
-        return home if len(home.parts) > 1 else None
-    return None
-
-
-def public_path(path: str | Path) -> str:
-    """A path as published outputs (reports, error pages, results files, the index) show it:
-    relative to the project when inside it, ``~/…`` inside the home folder, else its last three
-    parts after ``…/`` — never a local absolute path that travels with a shared report."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    for base, shown in ((paths.ROOT, None), (_home(), "~")):
-        if base is None:
-            continue
-        for form in {base, Path(os.path.realpath(base))}:
-            if p == form or p.is_relative_to(form):
-                rel = p.relative_to(form).as_posix()
-                return (f"{shown}/{rel}" if rel != "." else shown) if shown else rel
-    return "…/" + "/".join(p.parts[-3:])
-
-
-@functools.lru_cache(maxsize=4)
-def _local_prefixes(root: str, home: str | None) -> re.Pattern[str]:
-    """The project root and the home folder (as given and resolved), longest first."""
-    forms = {root: ".", os.path.realpath(root): "."}
-    if home:
-        forms |= {home: "~", os.path.realpath(home): "~"}
-    ordered = sorted(forms, key=len, reverse=True)
-    return re.compile("|".join(f"(?:{re.escape(f)})(?![\\w.-])" for f in ordered)), forms
-
-
-def scrub(text: str) -> str:
-    """Text for a published output with local paths taken out: the project root becomes ``.``
-    and the home folder ``~`` (tracebacks, warnings, error messages, parameter values)."""
-    if not text:
-        return text
-    home = _home()
-    pattern, forms = _local_prefixes(str(paths.ROOT), str(home) if home else None)
-    return pattern.sub(lambda m: forms[m.group(0)], text)
-
-
-def scrub_value(value: Any) -> Any:
-    """:func:`scrub` applied to every string in a parameter value (dicts, lists, tuples)."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: scrub_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(scrub_value(v) for v in value)
-    return value
 
 
 _TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex")
@@ -587,12 +526,14 @@ def scrub_outputs(nb: Any) -> Any:
     return nb
 
 
-_HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)<a class="anchor-link"', re.DOTALL)
+_HEADING = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>((?:(?!</h[1-6]>).)*?)<a class="anchor-link"',
+                      re.DOTALL)
 
 
-def _with_toc(body: str) -> str:
-    """Fill the table of contents from the markdown headings: after the parameters box, or at the
-    top of the page when the notebook has no injected parameters."""
+def _with_toc(body: str, language: str | None = None) -> str:
+    """Fill the table of contents from the headings (the notebook's translated markdown headings,
+    the methods note and the references): after the parameters box, or at the top of the page
+    when there is none."""
     headings = [(int(level), anchor, re.sub(r"<[^>]+>", "", text).strip())
                 for level, anchor, text in _HEADING.findall(body)]
     top = min((level for level, _, _ in headings), default=1)
@@ -602,71 +543,150 @@ def _with_toc(body: str) -> str:
     if entries:
         items = "".join(f'<li class="dl-toc-{level - top}"><a href="#{anchor}">{text}</a></li>'
                         for level, anchor, text in entries)
-        nav = (f'<nav class="dl-box dl-toc" aria-label="Contents"><h2>Contents</h2><ul>{items}</ul>'
+        title = markup.text(i18n.gettext(N_("Contents"), language))
+        nav = (f'<nav class="dl-box dl-toc" aria-label="{title}"><h2>{title}</h2><ul>{items}</ul>'
                "</nav>")
     spot = "<!-- dl:toc -->" if "<!-- dl:toc -->" in body else "<!-- dl:toc-top -->"
     body = body.replace(spot, nav, 1)
     return body.replace("<!-- dl:toc -->", "").replace("<!-- dl:toc-top -->", "")
 
 
+TABLE_NUMBER = N_("Table {n}.")
+FIGURE_NUMBER = N_("Figure {n}.")
+_NUMBERED = re.compile(r'<caption(?P<table>[^>]*)>|<figure class="dl-figure[^"]*"[^>]*>'
+                       r'|<figcaption(?P<figure>[^>]*)>')
+
+
+def number_tables_and_figures(body: str, language: str | None = None) -> str:
+    """Number every table caption and every figure caption in document order ("Table 1.",
+    "Figure 1." in the reader's language). A table without a caption and a figure without a
+    caption are counted where they stand all the same (a figure gets its number as caption)."""
+    counts = {"table": 0, "figure": 0}
+    open_figure = False
+
+    def number(kind: str) -> str:
+        counts[kind] += 1
+        text = i18n.gettext(TABLE_NUMBER if kind == "table" else FIGURE_NUMBER, language)
+        return (f'<span class="dl-number">{markup.text(text.format(n=counts[kind]))}</span> ')
+
+    out, last = [], 0
+    for m in _NUMBERED.finditer(body):
+        out.append(body[last:m.end()])
+        last = m.end()
+        tag = m.group(0)
+        if tag.startswith("<caption"):
+            out.append(number("table"))
+        elif tag.startswith("<figure"):
+            open_figure = True
+        elif open_figure:  # the caption of the figure just opened
+            open_figure = False
+            out.append(number("figure"))
+    out.append(body[last:])
+    return "".join(out)
+
+
+def translate_markdown_cells(nb: Any, language: str) -> Any:
+    """Every markdown cell in ``language`` (its whole text is the message id), in place, before
+    the cells become HTML: headings, narrative and the table of contents built from them."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = i18n.translate_markdown(cell.source, language)
+    return nb
+
+
+def _is_banner(out: Any) -> bool:
+    return "synthetic-banner" in str(out.get("data", {}).get("text/html", ""))
+
+
 def _has_banner(nb: Any) -> bool:
     """Whether the notebook shows the synthetic-data banner itself (``tables.synthetic_banner``)."""
-    return any("synthetic-banner" in str(out.get("data", {}).get("text/html", ""))
-               for cell in nb.cells for out in cell.get("outputs", []))
+    return any(_is_banner(out) for cell in nb.cells for out in cell.get("outputs", []))
+
+
+def _without_banner(nb: Any) -> Any:
+    """The notebook without its own synthetic-data banner outputs, in place: the page shows the
+    banner once, at the top, before the summary."""
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell["outputs"] = [out for out in cell["outputs"] if not _is_banner(out)]
+    return nb
+
+
+def _has_parameters_cell(nb: Any) -> bool:
+    return any(cell.cell_type == "code" and {"parameters", INJECTED_TAG}
+               & set(cell.metadata.get("tags", [])) for cell in nb.cells)
 
 
 def to_html(nb: Any, job: Job, doc: dict[str, Any], executed: Path | None = None) -> str:
-    """Export an executed notebook (results already lifted out) to the offline report HTML.
+    """Export an executed notebook (results already lifted out) to the offline report HTML, in
+    the report's language (its ``language`` parameter): markdown translated, summary and "how to
+    read" first, every parameter in the parameters box, tables and figures numbered, methods
+    note and references last.
 
-    The template adds the synthetic-data banner unless the notebook already shows it.
+    The synthetic-data banner is the template's, at the top (a banner the notebook shows itself
+    moves there).
     """
-    nb.metadata["title"] = _title(nb, job)
-    context = report_context(job, doc, executed)
-    context["synthetic"] = context["synthetic"] and not _has_banner(nb)
-    body, _ = _exporter().from_notebook_node(nb, resources={"report": context})
-    return _with_toc(body)
-
-
-ERROR_PAGE_MARKER = '<meta name="generator" content="disconnect-lab error page">'
-
-
-def time_label(stamp: Any) -> str:
-    """An ISO time stamp as pages show it: ``2025-03-01 14:02 UTC``."""
-    return str(stamp or "").replace("T", " ").replace("+00:00", " UTC")
+    parameters = effective_parameters(nb, job.parameters)
+    language = report_language(parameters)
+    translate_markdown_cells(nb, language)
+    nb.metadata["title"] = _title(nb, job, language)
+    context = report_context(job, doc, executed, parameters)
+    context["synthetic"] = context["synthetic"] or _has_banner(nb)
+    context["front_at_top"] = not _has_parameters_cell(nb)
+    _without_banner(nb)
+    exporter = _exporter()
+    exporter.language_code = language.lower()  # <html lang="de">
+    with i18n.using(language):
+        body, _ = exporter.from_notebook_node(nb, resources={"report": context})
+    return number_tables_and_figures(_with_toc(body, language), language)
 
 
 def error_page(job: Job, failure: Failure, doc: dict[str, Any] | None = None,
                executed: Path | None = None, kept: dict[str, Any] | None = None,
                reports_dir: Path = paths.REPORTS) -> str:
     """A self-contained page saying which report failed, in which cell, and why; and, when the
-    previous good report was kept (``kept``: its results), from when it is and where.
+    previous good report was kept (``kept``: its results), from when it is and where — in the
+    report's language (the message and the cell stay as Python wrote them).
 
     Local paths in the message and the cell are shown relative to the project (:func:`scrub`).
     """
-    ctx = report_context(job, doc or {}, executed)
+    language = report_language(job.parameters)
+    say = lambda message: i18n.gettext(message, language)  # noqa: E731
+    ctx = report_context(job, doc or {}, executed, front=False)
     esc = html.escape
-    parts = [(f'<div class="dl-failed" role="alert">Report failed: {esc(job.key)} '
-              f"({esc(ctx['segment'])})</div>")]
+    parts = [('<div class="dl-failed" role="alert">' + esc(say(N_(
+        "Report failed: {report} ({segment})")).format(report=job.key, segment=ctx["segment"]))
+              + "</div>")]
     if kept is not None:
         page = job.html_path(reports_dir).name
-        parts.append(f'<p class="dl-kept">The previous good report, rendered '
-                     f"{esc(time_label(kept.get('rendered_at')))}, is kept: "
-                     f'<a href="{esc(quote(page))}">{esc(page)}</a>.</p>')
+        text = esc(say(N_("The previous good report, rendered {when}, is kept: {link}."))).format(
+            when=esc(time_label(kept.get("rendered_at"))),
+            link=f'<a href="{esc(quote(page))}">{esc(page)}</a>')
+        parts.append(f'<p class="dl-kept">{text}</p>')
     if failure.source is not None:
-        count = f"In [{failure.execution_count}], " if failure.execution_count else ""
-        where = f"cell {failure.cell_index + 1}" if failure.cell_index is not None else "a cell"
-        parts.append(f"<h2>Failing cell: {count}{where} of the executed notebook</h2>"
+        if failure.cell_index is not None and failure.execution_count:
+            where = say(N_("Failing cell: In [{count}], cell {cell} of the executed notebook")
+                        ).format(count=failure.execution_count, cell=failure.cell_index + 1)
+        elif failure.cell_index is not None:
+            where = say(N_("Failing cell: cell {cell} of the executed notebook")).format(
+                cell=failure.cell_index + 1)
+        else:
+            where = say(N_("Failing cell: a cell of the executed notebook"))
+        parts.append(f"<h2>{esc(where)}</h2>"
                      f'<pre class="dl-source">{esc(scrub(failure.source))}</pre>')
-    parts.append(f'<h2>Message</h2><pre class="dl-message">{esc(scrub(failure.message))}</pre>')
-    parts.append("<h2>Parameters</h2><table>" + "".join(
+    parts.append(f"<h2>{esc(say(N_('Message')))}</h2>"
+                 f'<pre class="dl-message">{esc(scrub(failure.message))}</pre>')
+    parts.append(f"<h2>{esc(say(N_('Parameters')))}</h2><table>" + "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in ctx["parameters"]) + "</table>")
     if ctx["executed"]:
-        parts.append(f"<p>Executed notebook, with the code: <code>{esc(ctx['executed'])}</code></p>")
-    parts.append(f"<footer>commit {esc(ctx['commit'])} · {esc(ctx['packages'])} · "
-                 f"{esc(str(ctx['rendered_at'] or ''))}</footer>")
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
-            ERROR_PAGE_MARKER +
-            f"<title>FAILED: {esc(job.key)}</title><style>{_ERROR_CSS}</style></head><body>"
+        parts.append("<p>" + esc(say(N_("Executed notebook, with the code: {path}"))).format(
+            path=f"<code>{esc(ctx['executed'])}</code>") + "</p>")
+    parts.append(f"<footer>{esc(say(N_('commit')))} {esc(ctx['commit'])} · "
+                 f"{esc(ctx['packages'])} · {esc(str(ctx['rendered_at'] or ''))}</footer>")
+    title = say(N_("FAILED: {report}")).format(report=job.key)
+    return (f'<!DOCTYPE html>\n<html lang="{language.lower()}"><head><meta charset="utf-8">'
+            + markup.csp_meta() + ERROR_PAGE_MARKER +
+            f"<title>{esc(title)}</title><style>{_ERROR_CSS}</style></head><body>"
             + "".join(parts) + "</body></html>\n")
 
 
@@ -676,28 +696,6 @@ _ERROR_CSS = (
     "font-weight:bold}pre{background:#F6F6F6;padding:.6em;overflow-x:auto;white-space:pre-wrap}"
     "th{text-align:left;padding-right:1em}footer{margin-top:2em;font-size:.85em;color:#555}"
 )
-
-
-# --------------------------------------------------------------------------- outputs
-def kept_report(job: Job, reports_dir: Path = paths.REPORTS) -> dict[str, Any] | None:
-    """The results of the job's good report, when there is one to keep: its page exists and its
-    results file says "ok" (a full report, a "too few" or a "not applicable" page)."""
-    doc = read_results(job, reports_dir)
-    ok = doc is not None and doc.get("status") == "ok" and job.html_path(reports_dir).exists()
-    return doc if ok else None
-
-
-def last_failure(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Why the last attempt at a report failed, from its results file (None if it did not):
-    ``error``, ``attempted_at`` and, when a cell raised, ``failing_cell``."""
-    if not doc:
-        return None
-    if isinstance(doc.get("failure"), dict):
-        return doc["failure"]
-    if doc.get("status") == "failed":
-        return {"error": doc.get("error"), "attempted_at": doc.get("rendered_at"),
-                "failing_cell": doc.get("failing_cell")}
-    return None
 
 
 def _public_failure(failure: Failure) -> Failure:
@@ -790,9 +788,12 @@ def _commit(job: Job, page: str, doc: dict[str, Any], reports_dir: Path,
 def _write_short_page(job: Job, doc: dict[str, Any], heading: str, body: str,
                       reports_dir: Path, executed_dir: Path = EXECUTED_DIR) -> Path:
     """A page without numbers (a heading, then ``body``: HTML built from escaped text) and its
-    results file, written as one change (:func:`_commit`); returns the page's path."""
+    results file, written as one change (:func:`_commit`); returns the page's path. ``heading``
+    is already in the report's language."""
+    language = report_language(job.parameters)
     title = html.escape(f"{heading}: {job.key}")
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' + markup.csp_meta() +
+    page = (f'<!DOCTYPE html>\n<html lang="{language.lower()}"><head><meta charset="utf-8">'
+            + markup.csp_meta() +
             f"<title>{title}</title><style>{_ERROR_CSS}</style></head>"
             f"<body><main><h1>{title}</h1>{body}</main></body></html>\n")
     return _commit(job, page, doc, reports_dir, executed_dir)
@@ -811,11 +812,13 @@ def write_too_few(job: Job, reason: str, reports_dir: Path = paths.REPORTS, *,
     doc = _base_document(job, "ok", seconds, fingerprint, engine)
     doc.update({"too_few": reason, "results": {}, "n": None})
     min_cell = job.parameters.get("min_cell", 5)
-    body = (f'<p role="note">{_sentence(reason)}</p>'
-            f"<p>To protect respondents, this report shows no numbers for segments in which a "
-            f"group has fewer than {html.escape(str(min_cell))} respondents (the minimum cell "
-            "size). Widen the segment or combine waves to report it.</p>")
-    target = _write_short_page(job, doc, "Too few responses", body, reports_dir, executed_dir)
+    language = report_language(job.parameters)
+    body = (f'<p role="note">{_sentence(reason)}</p><p>' + html.escape(i18n.gettext(N_(
+        "To protect respondents, this report shows no numbers for segments in which a group has "
+        "fewer than {min_cell} respondents (the minimum cell size). Widen the segment or combine "
+        "waves to report it."), language).format(min_cell=min_cell)) + "</p>")
+    target = _write_short_page(job, doc, i18n.gettext(N_("Too few responses"), language), body,
+                               reports_dir, executed_dir)
     return JobResult(job, "ok", target, seconds)
 
 
@@ -856,13 +859,19 @@ def write_not_applicable(job: Job, reason: str, reports_dir: Path = paths.REPORT
                 "data_fingerprint": data.get("fingerprint")})
     if data.get("synthetic") is not None:
         doc["synthetic"] = data["synthetic"]
-    body = (f"<p>Segment: {html.escape(segment_label(job.segment))}</p>"
-            f'<p role="note" class="not-applicable">{_sentence(reason)}</p>'
-            "<p>This report analyses data that the survey (or the processed data built from it) "
-            "does not contain, so it shows nothing for it. Nothing failed: collect or map the "
-            "data it needs and run <code>make data</code> and <code>make reports</code> again to "
-            "get it.</p>")
-    target = _write_short_page(job, doc, "Not applicable", body, reports_dir, executed_dir)
+    language = report_language(job.parameters)
+    say = lambda message: i18n.gettext(message, language)  # noqa: E731
+    body = ("<p>" + html.escape(say(N_("Segment: {segment}")).format(
+                segment=segment_text(job.segment, language))) + "</p>"
+            f'<p role="note" class="not-applicable">{_sentence(reason)}</p><p>'
+            + html.escape(say(N_(
+                "This report analyses data that the survey (or the processed data built from it) "
+                "does not contain, so it shows nothing for it. Nothing failed: collect or map the "
+                "data it needs and run {make_data} and {make_reports} again to get it.")))
+            .format(make_data="<code>make data</code>", make_reports="<code>make reports</code>")
+            + "</p>")
+    target = _write_short_page(job, doc, say(N_("Not applicable")), body, reports_dir,
+                               executed_dir)
     return JobResult(job, "ok", target, seconds, not_applicable=reason)
 
 
@@ -886,17 +895,23 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
     with contextlib.suppress(OSError):  # belongs to an earlier attempt
         job.executed_error_path(executed_dir).unlink(missing_ok=True)
     try:
+        clock = _Clock()
         nb = execute(job, timeout=timeout, executed_dir=executed_dir, engine=engine,
-                     on_cell_start=on_cell_start, source=source, out=attempt)
+                     on_cell_start=on_cell_start, source=source, out=attempt, clock=clock)
+        clock.lap("execute")
         recorded = results.collect(nb)
         doc = _results_document(job, recorded, time.perf_counter() - start, fingerprint, engine)
         if engine == "inprocess":
-            from helpers import executor
+            from helpers.batch import engine as batch_engine
 
-            doc["import_warnings"] = [scrub(w) for w in executor.IMPORT_WARNINGS]
+            doc["import_warnings"] = [scrub(w) for w in batch_engine.IMPORT_WARNINGS]
+        clock.lap("results")
         page = to_html(scrub_outputs(nb), job, doc, job.executed_path(executed_dir))
+        clock.lap("export")
         target = _commit(job, page, doc, reports_dir, executed_dir)
-        return JobResult(job, "ok", target, time.perf_counter() - start)
+        clock.lap("write")
+        return JobResult(job, "ok", target, time.perf_counter() - start,
+                         phases=clock.phases(cell_seconds(nb)))
     except OSError as exc:  # not from a cell (papermill wraps those): an output not written
         failure = Failure(f"The report could not be saved: {_os_reason(exc)}",
                           ename=type(exc).__name__, evalue=str(exc.strerror or exc))
@@ -924,6 +939,37 @@ def render(job: Job, timeout: int = 600, reports_dir: Path = paths.REPORTS,
                          engine=engine)
 
 
+class _Clock:
+    """Laps of one report's rendering (:data:`helpers.batch.jobs.PHASES`)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def phases(self, cells: float) -> dict[str, float]:
+        """The laps, with execution split into the cells' own time and the rest."""
+        laps = dict(self.laps)
+        execute = laps.pop("execute", 0.0)
+        return {"prepare": laps.pop("prepare", 0.0), "cells": min(cells, execute),
+                "execute_other": max(execute - cells, 0.0), **laps}
+
+
+def cell_seconds(nb: Any) -> float:
+    """The time a notebook's code cells took to run, from the durations papermill records
+    per cell (``metadata.papermill.duration``)."""
+    total = 0.0
+    for cell in nb.cells:
+        duration = (cell.get("metadata", {}).get("papermill") or {}).get("duration")
+        if cell.get("cell_type") == "code" and isinstance(duration, int | float):
+            total += float(duration)
+    return total
+
+
 def warm_up() -> None:
     """Load the exporter, its templates and filters, and the provenance, before forking workers."""
     import nbformat
@@ -944,3 +990,4 @@ def warm_up() -> None:
 
 _PIXEL = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5Erk"
           "Jggg==")
+
