@@ -383,7 +383,7 @@ def _sheet_title(caption: str) -> str:
 #: the workbook's creation time, written into its properties and zip entries: the same table
 #: gives the same bytes every run (reports compare equal; the batch's up-to-date check and the
 #: fork-versus-kernel test rely on that)
-_FIXED_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_FIXED_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def to_xlsx(frame: pd.DataFrame, caption: str = "", note: str = "",

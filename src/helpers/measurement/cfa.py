@@ -17,6 +17,7 @@ so beside the estimator.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -215,23 +216,28 @@ class CFAResult:
         est, model = self._est, self._est.model
         se_free = np.sqrt(np.clip(np.diag(est.vcov), 0, None)) if est.identified else \
             np.full(model.nfree, np.nan)
-        std = self._std_values(est.theta)
-        rows = []
-        for k, prm in enumerate(model.params):
-            free = prm.free >= 0
-            value = est.theta[prm.free] if free else prm.value
-            se = se_free[prm.free] if free else np.nan
-            z = value / se if free and se > 0 else np.nan
-            rows.append({
-                "lhs": prm.lhs, "op": prm.op, "rhs": prm.rhs, "group": self.groups[prm.group],
-                "label": prm.label, "free": free, "estimate": float(value),
-                "std_error": float(se), "z": float(z),
-                "p_value": float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else np.nan,
-                "ci_low": float(value - Z95 * se) if free else np.nan,
-                "ci_high": float(value + Z95 * se) if free else np.nan,
-                "std_estimate": float(std[k]),
-            })
-        return pd.DataFrame(rows)
+        params = model.params
+        index = np.array([prm.free for prm in params], dtype=int)
+        free = index >= 0
+        value = np.where(free, est.theta[np.where(free, index, 0)] if model.nfree else 0.0,
+                         [prm.value for prm in params]).astype(float)
+        se = np.where(free, se_free[np.where(free, index, 0)] if model.nfree else np.nan, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(free & (se > 0), value / se, np.nan)
+        finite = np.isfinite(z)
+        p = np.full(len(params), np.nan)
+        if finite.any():
+            p[finite] = 2 * stats.norm.sf(np.abs(z[finite]))
+        return pd.DataFrame({
+            "lhs": [prm.lhs for prm in params], "op": [prm.op for prm in params],
+            "rhs": [prm.rhs for prm in params],
+            "group": [self.groups[prm.group] for prm in params],
+            "label": [prm.label for prm in params], "free": free, "estimate": value,
+            "std_error": se, "z": z, "p_value": p,
+            "ci_low": np.where(free, value - Z95 * se, np.nan),
+            "ci_high": np.where(free, value + Z95 * se, np.nan),
+            "std_estimate": np.asarray(self._std_values(est.theta), dtype=float),
+        })
 
     @property
     def loadings(self) -> pd.DataFrame:
@@ -386,10 +392,43 @@ class CFAResult:
 
 
 # --------------------------------------------------------------------------- cfa()
+@dataclass(frozen=True)
+class Prepared:
+    """A model's inputs, resolved once: the spec, the group labels, each group's listwise-complete
+    item frame, their moments and the notes on items and rows. The fits of one invariance ladder
+    (configural, metric, scalar, strict and every partial trial) share them: only the
+    constraints differ."""
+
+    spec: Spec
+    labels: list[Any]
+    parts: list[pd.DataFrame]
+    moments: list[Any]
+    notes: tuple[str, ...]
+    group: str | None
+
+
+def prepare_model(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None, *,
+                  groups: Sequence[Any] | None = None, codebook: Any = None) -> Prepared:
+    """The inputs of :func:`cfa` (same arguments and errors), ready for any constraints."""
+    spec, frame = resolve_model(data, model, group, codebook)
+    id_notes, reason = specs.identification_notes(spec)
+    if reason:
+        raise NotEstimable(reason)
+    labels, parts, notes = prepare(frame, spec.items, group, groups)
+    if group is not None and len(labels) < 2:
+        raise NotEstimable(f"a multi-group model needs two groups; {group} has "
+                           f"{len(labels)} in these data")
+    if spec.reverse:
+        notes.append(_("reverse-keyed item(s) re-keyed before fitting: {items}").format(
+            items=item_refs(spec.reverse)))
+    return Prepared(spec, labels, parts, moments_of(labels, parts),
+                    tuple(list(spec.notes) + notes + id_notes), group)
+
+
 def cfa(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None,
         equal: Sequence[str] | str = (), *, partial: Sequence[str] = (),
         groups: Sequence[Any] | None = None, codebook: Any = None,
-        start: CFAResult | None = None) -> CFAResult:
+        start: CFAResult | None = None, prepared: Prepared | None = None) -> CFAResult:
     """Fit a confirmatory factor model by maximum likelihood, with lavaan's defaults.
 
     ``model`` is lavaan-style syntax (``"trust =~ trust_1 + trust_2 + trust_3"``) or a list of
@@ -399,6 +438,8 @@ def cfa(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None
     ``"loadings"``, ``"intercepts"``, ``"residuals"`` (and ``"residual.covariances"``,
     ``"lv.variances"``, ``"lv.covariances"``, ``"means"``) as lavaan's ``group.equal``, and
     ``partial`` the parameters exempted, as ``group.partial`` (``"visual=~x2"``, ``"x7~1"``).
+    ``prepared`` (from :func:`prepare_model` with the same data, model, group and groups) skips
+    resolving and preparing the data again.
 
     Raises :class:`NotEstimable` (with a reason in words) when the data cannot support the model
     and :class:`helpers.errors.DataError` for unusable input; Heywood cases, non-convergence and
@@ -407,15 +448,11 @@ def cfa(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None
     equal = (equal,) if isinstance(equal, str) else tuple(equal)
     if equal and group is None:
         raise ValueError("equal= constrains parameters across groups: give group= as well")
-    spec, frame = resolve_model(data, model, group, codebook)
-    id_notes, reason = specs.identification_notes(spec)
-    if reason:
-        raise NotEstimable(reason)
-    labels, parts, notes = prepare(frame, spec.items, group, groups)
-    if group is not None and len(labels) < 2:
-        raise NotEstimable(f"a multi-group model needs two groups; {group} has "
-                           f"{len(labels)} in these data")
-    moments = moments_of(labels, parts)
+    if prepared is None:
+        prepared = prepare_model(data, model, group, groups=groups, codebook=codebook)
+    elif prepared.group != group:
+        raise ValueError(f"prepared for group {prepared.group!r}, fitted with {group!r}")
+    spec, labels, moments = prepared.spec, prepared.labels, prepared.moments
     model_ = engine.build_model(spec, spec.items, moments, equal, partial)
     df = (len(labels) * (len(spec.items) * (len(spec.items) + 1) // 2
                          + (len(spec.items) if model_.meanstructure else 0)) - model_.nfree)
@@ -423,13 +460,9 @@ def cfa(data: pd.DataFrame, model: str | Sequence[str], group: str | None = None
         raise NotEstimable(f"the model has {model_.nfree} free parameters for "
                            f"{model_.nfree + df} sample moments (df = {df}): not identified")
     theta0 = _start_from(model_, start) if start is not None else None
-    if spec.reverse:
-        notes.append(_("reverse-keyed item(s) re-keyed before fitting: {items}").format(
-            items=item_refs(spec.reverse)))
     with engine.one_blas_thread():
         est = engine.estimate(model_, moments, theta0)
-        return CFAResult(est, spec, labels, parts, equal, partial,
-                         list(spec.notes) + notes + id_notes)
+        return CFAResult(est, spec, labels, prepared.parts, equal, partial, prepared.notes)
 
 
 def _start_from(model: engine.Model, previous: CFAResult) -> np.ndarray:

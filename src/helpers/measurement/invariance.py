@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from helpers.measurement.cfa import CFAResult, Z95, cfa
+from helpers.measurement.cfa import Z95, CFAResult, cfa, prepare_model
 from helpers.measurement.spec import NotEstimable
 from helpers import LazyModule
 
@@ -179,8 +179,10 @@ def invariance(data: pd.DataFrame, model: str | Sequence[str], group: str, *,
     steps = [s for s in STEPS if strict or s != "strict"]
     rows, partial_rows, fits, notes = [], [], {}, []
     freed: list[str] = []
-    try:
-        configural = cfa(data, model, group, (), groups=groups, codebook=codebook)
+    try:  # the data are resolved once; the steps differ only in their constraints
+        prepared = prepare_model(data, model, group, groups=groups, codebook=codebook)
+        configural = cfa(data, model, group, (), groups=groups, codebook=codebook,
+                         prepared=prepared)
     except NotEstimable as exc:
         notes.append(f"configural model not estimable: {exc.reason}")
         table = pd.DataFrame([_row(s, None, None, "not tested" if s != "configural"
@@ -206,7 +208,7 @@ def invariance(data: pd.DataFrame, model: str | Sequence[str], group: str, *,
             rows.append(_row(step, None, None, "not tested", ()))
             continue
         fit = cfa(data, model, group, STEPS[step], partial=freed, groups=labels,
-                  codebook=codebook, start=accepted)
+                  codebook=codebook, start=accepted, prepared=prepared)
         delta = compare(accepted, fit)
         verdict = "holds"
         step_freed: list[str] = []
@@ -224,7 +226,7 @@ def invariance(data: pd.DataFrame, model: str | Sequence[str], group: str, *,
             freed.append(name)
             step_freed.append(name)
             fit = cfa(data, model, group, STEPS[step], partial=freed, groups=labels,
-                      codebook=codebook, start=fit)
+                      codebook=codebook, start=fit, prepared=prepared)
             delta = compare(accepted, fit)
             still = chen_noninvariant(step, delta["delta_cfi"], delta["delta_rmsea"], delta["delta_srmr"])
             partial_rows.append(_partial_row(step, name, scores[name], fit, delta,
