@@ -371,9 +371,12 @@ class CFAResult:
             out.append(_("Heywood case: standardised loading of {item} on {factor} is "
                          "{value} (beyond ±1)").format(
                 item=rhs[k], factor=lhs[k], value=i18n.number(std[k], 3)) + where(group[k]))
-        signs = e[loads].assign(pos=value[loads] > 0, neg=value[loads] < 0)
-        mixed = signs.groupby(["lhs", "group"], sort=False)[["pos", "neg"]].any()
-        for f, g in mixed.index[mixed["pos"].to_numpy() & mixed["neg"].to_numpy()]:
+        signs: dict[tuple[Any, Any], set[bool]] = {}  # (factor, group) in order of appearance
+        for k in np.flatnonzero(loads):
+            seen = signs.setdefault((lhs[k], group[k]), set())
+            if value[k] != 0:
+                seen.add(bool(value[k] > 0))
+        for f, g in [key for key, seen in signs.items() if len(seen) == 2]:
             out.append(_("items of {factor} load in opposite directions{where}: re-key "
                          "reverse-worded items (composite reliability and AVE assume one "
                          "direction)").format(factor=f, where=where(g)))
