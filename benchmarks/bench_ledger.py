@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -182,6 +183,32 @@ def polars_features(ledger: str, fx: str, vendors: str) -> Any:
 def polars_stream_features(ledger: str, fx: str, vendors: str) -> Any:
     """Polars' lazy engine with the streaming engine (bounded memory, in batches)."""
     return _polars_query(ledger, fx, vendors).collect(engine="streaming")
+
+
+def polars_usable() -> tuple[bool, str]:
+    """Whether Polars runs on this machine, tried in a fresh process, and why not.
+
+    Polars' default runtime is built for CPUs with AVX2 and friends (x86-64-v3). On an older CPU
+    (or a virtual one that hides those features) it warns on import and then dies of an illegal
+    instruction, taking the calling process with it: a benchmark or a whole test run. The probe
+    turns that warning into an error, so nothing here crashes."""
+    code = ("import warnings; warnings.simplefilter('error', RuntimeWarning); import polars as pl; "
+            "print(pl.DataFrame({'a': [1, 2]}).lazy().select(pl.col('a').sum()).collect().item())")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300)
+    except subprocess.TimeoutExpired:
+        return False, "Polars did not answer a two-row query within 300 s"
+    if proc.returncode == 0 and proc.stdout.strip().endswith("3"):
+        return True, ""
+    if proc.returncode < 0:
+        why = f"killed by signal {signal.Signals(-proc.returncode).name}"
+    else:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        why = next((line.strip() for line in lines if "CPU features" in line),
+                   lines[-1].strip() if lines else f"exit code {proc.returncode}")
+    return False, (f"Polars cannot run here ({why}); `polars[rtcompat]` is its runtime for "
+                   "older CPUs")
 
 
 def pandas_features(ledger: str, fx: str, vendors: str) -> Any:
@@ -353,6 +380,10 @@ def main() -> int:
     print(f"import helpers.spend: {cost['import_s']:.2f} s in a fresh process (bare interpreter "
           f"start {cost['start_s']:.2f} s); heavy optional packages imported: "
           f"{', '.join(cost['heavy']) or 'none'}")
+    usable, why = polars_usable()
+    if not usable:
+        print(f"cannot compare with Polars: {why}")
+        return 2
     base = ["pipeline", "floor", "polars", "polars-stream"]
     firm_years = check_same(ensure_ledger(sizes[0]), base + ([] if args.no_pandas else ["pandas"]))
     print(f"same totals: floor, Polars{'' if args.no_pandas else ', pandas'} and the pipeline "

@@ -35,10 +35,48 @@ def small_ledger(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {k: str(v) for k, v in files.items()}
 
 
+@pytest.fixture(scope="module")
+def polars_runs() -> tuple[bool, str]:
+    """Polars probed in a fresh process (never imported into the test run before it is known to
+    run on this CPU)."""
+    return bench_ledger.polars_usable()
+
+
+def test_the_polars_probe_reports_a_crash_instead_of_crashing(monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """A probe whose child dies of SIGILL (what Polars' default runtime does on a CPU without
+    AVX2) says so; the calling process lives on."""
+    real_run = subprocess.run
+
+    def dying(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return real_run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), "
+                         "signal.SIGILL)"], **kw)
+
+    monkeypatch.setattr(bench_ledger.subprocess, "run", dying)
+    usable, why = bench_ledger.polars_usable()
+    assert not usable and "SIGILL" in why and "rtcompat" in why
+
+
+def test_the_polars_probe_names_the_missing_cpu_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_run = subprocess.run
+
+    def warned(args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        return real_run([sys.executable, "-c", "import sys; sys.stderr.write('Traceback\\n"
+                         "RuntimeWarning: Missing required CPU features.\\n\\nThe following\\n')"
+                         "; sys.exit(1)"], **kw)
+
+    monkeypatch.setattr(bench_ledger.subprocess, "run", warned)
+    usable, why = bench_ledger.polars_usable()
+    assert not usable and "Missing required CPU features" in why
+
+
 @pytest.mark.parametrize("engine", ["floor", "polars", "polars-stream", "pandas"])
-def test_engines_compute_the_pipelines_totals(small_ledger: dict[str, str], engine: str) -> None:
+def test_engines_compute_the_pipelines_totals(small_ledger: dict[str, str], engine: str,
+                                               polars_runs: tuple[bool, str]) -> None:
     if engine.startswith("polars"):
-        pytest.importorskip("polars")
+        usable, why = polars_runs
+        if not usable:  # its default runtime would kill the test run with SIGILL on such a CPU
+            pytest.skip(why)
     pipeline = bench_ledger._keyed(bench_ledger.pipeline_features(**small_ledger))
     other = bench_ledger._keyed(bench_ledger.ENGINES[engine](**small_ledger))
     assert len(pipeline) > 100 and pipeline["n_lines"].sum() == 50_000
