@@ -117,6 +117,19 @@ def test_mark_not_comparable_blanks_means_and_says_why(cb) -> None:
     assert pd.isna(out.loc[2, "difference"]) and "see the item table" in out.loc[2, "note"]
 
 
+def test_mark_not_comparable_keeps_the_rows_own_not_estimable_reason(cb) -> None:
+    """No pairs is no pairs whatever the measurement model says: the paired row's own reason
+    stays first, and the comparability reason follows it."""
+    own = "not estimable: a paired test needs at least 2 complete pairs"
+    comparison = pd.DataFrame({"variable": ["speed_friction"], "difference": [np.nan],
+                               "note": [own]})
+    verdicts = pd.DataFrame({"construct": ["speed_friction"], "comparable": [False],
+                             "reason": ["not comparable: configural model not estimable"]})
+    out = perception.mark_not_comparable(comparison, verdicts, ["difference"], [], {})
+    assert out.loc[0, "note"] == (own + "; not comparable: configural model not estimable; "
+                                  "see the item table")
+
+
 # --------------------------------------------------------------------------- the clustered gap
 def test_complete_pairs_give_the_paired_t_interval_times_the_cr1_factor() -> None:
     """One CMO and one CIO per firm: the CR1 variance of the LPM slope is the paired-t variance

@@ -564,10 +564,18 @@ def mark_not_comparable(comparison: pd.DataFrame, verdicts: pd.DataFrame,
         if col in out.columns:
             out[col] = out[col].astype(object).where(~hit, np.nan)
     out["note"] = out["note"].astype(object)
-    out.loc[hit, "note"] = [
-        reasons[v] if _("compared item by item") in reasons[v] or _("see the item table")
-        in reasons[v] else _("{reason}; see the item table").format(reason=reasons[v])
-        for v in out.loc[hit, key]]
+
+    def note(variable: Any, before: Any) -> str:
+        reason = reasons[variable]
+        if _("compared item by item") not in reason and _("see the item table") not in reason:
+            reason = _("{reason}; see the item table").format(reason=reason)
+        # a row the test itself could not estimate keeps that reason first: it holds whatever
+        # the measurement says (no pairs, say, is no pairs in any segment)
+        before = before if isinstance(before, str) else ""
+        return f"{before}; {reason}" if before and before != reason else reason
+
+    out.loc[hit, "note"] = [note(v, b) for v, b in zip(out.loc[hit, key], out.loc[hit, "note"],
+                                                       strict=True)]
     out.attrs = dict(comparison.attrs)
     out.attrs["not_comparable"] = int(hit.sum())
     return out
